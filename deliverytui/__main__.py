@@ -1,0 +1,5 @@
+"""Allow ``python -m deliverytui``."""
+
+from deliverytui.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Everything that talks to Kafka: client configuration, group inspection, the embedded broker."""

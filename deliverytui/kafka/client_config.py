@@ -1,0 +1,121 @@
+"""librdkafka client configuration: the ``--config`` file, bootstrap resolution, secret redaction.
+
+``--config FILE`` takes a Java-style properties file of librdkafka settings
+(``security.protocol``, ``sasl.*``, ``ssl.*``), the way Kafka's own CLIs take
+``--command-config``. Secrets read from it must never reach the screen, a log,
+``--json`` output or an exception message, so everything that prints a config
+goes through :func:`redact`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from deliverytui.errors import ConfigError
+
+DEFAULT_BOOTSTRAP = "localhost:9092"
+
+#: Keys whose values are secrets (matched as substrings of the lowercased key).
+_SECRET_MARKERS = ("password", "secret", "sasl.jaas.config", "ssl.key.pem", "token", "credentials")
+
+
+def is_secret_key(key: str) -> bool:
+    lowered = key.lower()
+    return any(marker in lowered for marker in _SECRET_MARKERS)
+
+
+def redact(config: Mapping[str, object]) -> dict[str, object]:
+    """A copy of ``config`` safe to print: secret values replaced by ``***``."""
+    return {k: ("***" if is_secret_key(k) else v) for k, v in config.items()}
+
+
+def load_properties(path: str | os.PathLike[str]) -> dict[str, str]:
+    """Parse a librdkafka/Java properties file (``key=value`` or ``key: value``, ``#``/``!`` comments).
+
+    Raises :class:`ConfigError` with one line when the file is missing or a line is not
+    a property; the message names the file and line, never the value (it may be a secret).
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {file} does not exist; pass a librdkafka properties file to --config")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror}")
+    props: dict[str, str] = {}
+    logical_lines: list[tuple[int, str]] = []
+    pending = ""
+    start_line = 0
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not pending and (not line or line.startswith(("#", "!"))):
+            continue
+        if not pending:
+            start_line = number
+        if line.endswith("\\") and not line.endswith("\\\\"):
+            pending += line[:-1]
+            continue
+        logical_lines.append((start_line, pending + line))
+        pending = ""
+    if pending:
+        logical_lines.append((start_line, pending))
+    for number, line in logical_lines:
+        sep_positions = [p for p in (line.find("="), line.find(":")) if p > 0]
+        if not sep_positions:
+            raise ConfigError(f"{file}:{number}: expected 'key=value' (a librdkafka property)")
+        sep = min(sep_positions)
+        key, value = line[:sep].strip(), line[sep + 1 :].strip()
+        if not key:
+            raise ConfigError(f"{file}:{number}: empty property name")
+        props[key] = value
+    return props
+
+
+def resolve_bootstrap(explicit: str | None, *, file_config: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """Pick the bootstrap servers and say where they came from.
+
+    Order: ``--bootstrap``, then ``$KAFKA_BOOTSTRAP_SERVERS``, then ``bootstrap.servers``
+    from the ``--config`` file, then the running embedded broker, then ``localhost:9092``.
+    """
+    if explicit:
+        return explicit, "--bootstrap"
+    env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if env:
+        return env, "$KAFKA_BOOTSTRAP_SERVERS"
+    if file_config and file_config.get("bootstrap.servers"):
+        return file_config["bootstrap.servers"], "bootstrap.servers in --config"
+    from deliverytui.kafka.embedded import running_embedded_bootstrap
+
+    embedded = running_embedded_bootstrap()
+    if embedded:
+        return embedded, "the running embedded broker"
+    return DEFAULT_BOOTSTRAP, "the default"
+
+
+def silent_librdkafka_logger() -> logging.Logger:
+    """A logger for librdkafka that stays quiet unless DELIVERYTUI_DEBUG is set.
+
+    librdkafka otherwise prints multi-line connection errors on stderr, which would
+    break the "one line, no traceback" promise.
+    """
+    logger = logging.getLogger("deliverytui.librdkafka")
+    if not logger.handlers:
+        if os.environ.get("DELIVERYTUI_DEBUG"):
+            logger.addHandler(logging.StreamHandler())
+            logger.setLevel(logging.DEBUG)
+        else:
+            logger.addHandler(logging.NullHandler())
+            logger.propagate = False
+    return logger
+
+
+def client_config(bootstrap: str, file_config: Mapping[str, str] | None = None, **overrides: object) -> dict[str, object]:
+    """The dict handed to confluent-kafka clients: file settings, then ours."""
+    config: dict[str, object] = {k: v for k, v in (file_config or {}).items() if k != "bootstrap.servers"}
+    config["bootstrap.servers"] = bootstrap
+    config.setdefault("client.id", "deliverytui")
+    config.update(overrides)
+    return config

@@ -1,0 +1,288 @@
+"""Group inspection: build a :class:`GroupSnapshot` from a constant number of batched AdminClient requests.
+
+One snapshot costs two round trips whatever the partition count:
+
+1. ``DescribeConsumerGroups`` and ``OffsetFetch`` (all committed offsets of the group),
+   sent together to the group coordinator;
+2. three ``ListOffsets`` batches sent together (latest read_uncommitted = log-end
+   offset, latest read_committed = last stable offset, earliest = log start offset),
+   which librdkafka splits per partition leader.
+
+Every call carries a request timeout, and waiting is bounded by a deadline, so an
+unreachable cluster is reported in bounded time instead of hanging the caller.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from datetime import datetime, timezone
+
+from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, KafkaException, TopicPartition
+from confluent_kafka.admin import AdminClient, OffsetSpec
+
+from deliverytui.errors import AuthenticationError, ClusterUnreachableError, ConfigError, UnknownGroupError, UserFacingError
+from deliverytui.kafka.client_config import client_config, silent_librdkafka_logger
+from deliverytui.model import BrokerNode, GroupListing, GroupSnapshot, MemberInfo, PartitionRow, TopicPartitionId
+
+#: librdkafka error codes that mean "nobody answered".
+_UNREACHABLE_CODES = frozenset(
+    {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT, KafkaError._RESOLVE, KafkaError.REQUEST_TIMED_OUT}
+)
+_AUTH_CODES = frozenset(
+    {KafkaError._AUTHENTICATION, KafkaError.SASL_AUTHENTICATION_FAILED, KafkaError.ILLEGAL_SASL_STATE,
+     KafkaError.UNSUPPORTED_SASL_MECHANISM, KafkaError._SSL}
+)
+_AUTHZ_CODES = frozenset(
+    {KafkaError.GROUP_AUTHORIZATION_FAILED, KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
+)
+
+#: Kafka's own spelling of group states, as ``kafka-consumer-groups`` prints them.
+_STATE_NAMES = {
+    "STABLE": "Stable",
+    "EMPTY": "Empty",
+    "DEAD": "Dead",
+    "PREPARING_REBALANCE": "PreparingRebalance",
+    "COMPLETING_REBALANCE": "CompletingRebalance",
+    "ASSIGNING": "Assigning",
+    "RECONCILING": "Reconciling",
+    "UNKNOWN": "Unknown",
+}
+
+
+def _enum_name(value: object) -> str:
+    return getattr(value, "name", None) or str(value)
+
+
+def _state_name(state: object) -> str:
+    name = _enum_name(state).upper()
+    return _STATE_NAMES.get(name, name.title())
+
+
+def _protocol_name(group_type: object) -> str:
+    return _enum_name(group_type).lower() if group_type is not None else "unknown"
+
+
+class GroupInspector:
+    """A long-lived AdminClient that takes group snapshots.
+
+    Keep one per cluster: its connections and metadata cache make later ("warm")
+    snapshots cheap. It is not thread-safe for concurrent snapshots; the TUI calls it
+    from one worker at a time.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        file_config: Mapping[str, str] | None = None,
+        *,
+        request_timeout: float = 10.0,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.request_timeout = request_timeout
+        self._fatal: KafkaError | None = None
+        self._ever_answered = False
+        self._lock = threading.Lock()
+        config = client_config(
+            bootstrap,
+            file_config,
+            **{
+                "socket.connection.setup.timeout.ms": int(min(request_timeout, 10.0) * 1000),
+                "error_cb": self._on_error,
+            },
+        )
+        try:
+            self._admin = AdminClient(config, logger=silent_librdkafka_logger())
+        except KafkaException as exc:
+            raise ConfigError(f"invalid client configuration: {_kafka_error_text(exc)}") from None
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"invalid client configuration: {exc}") from None
+
+    # librdkafka calls this from its own thread for client-level errors.
+    def _on_error(self, error: KafkaError) -> None:
+        code = error.code()
+        with self._lock:
+            if code in _AUTH_CODES:
+                self._fatal = error
+            elif code == KafkaError._ALL_BROKERS_DOWN and not self._ever_answered:
+                self._fatal = error
+
+    # -- public API ----------------------------------------------------------
+    def list_groups(self) -> list[GroupListing]:
+        future = self._admin.list_consumer_groups(request_timeout=self.request_timeout)
+        result = self._await_one(future, "listing consumer groups")
+        listings = [
+            GroupListing(
+                group_id=g.group_id,
+                state=_state_name(g.state),
+                protocol=_protocol_name(getattr(g, "type", None)),
+                is_simple=bool(g.is_simple_consumer_group),
+            )
+            for g in result.valid
+        ]
+        return sorted(listings, key=lambda g: g.group_id)
+
+    def snapshot(self, group_id: str) -> GroupSnapshot:
+        """Take one :class:`GroupSnapshot` of ``group_id`` (raises :class:`UnknownGroupError` if absent)."""
+        describe = self._admin.describe_consumer_groups([group_id], request_timeout=self.request_timeout)[group_id]
+        offsets = self._admin.list_consumer_group_offsets(
+            [ConsumerGroupTopicPartitions(group_id)], request_timeout=self.request_timeout
+        )[group_id]
+        self._await_all([describe, offsets], f"describing group {group_id!r}")
+        description = self._result(describe, f"describing group {group_id!r}")
+        committed_tps: list[TopicPartition] = list(self._result(offsets, f"fetching offsets of {group_id!r}").topic_partitions or [])
+
+        state = _state_name(description.state)
+        members = tuple(self._member(m) for m in description.members)
+        committed = {
+            TopicPartitionId(tp.topic, tp.partition): tp
+            for tp in committed_tps
+            if tp.error is None and tp.offset >= 0
+        }
+        if state == "Dead" and not members and not committed:
+            raise UnknownGroupError(f"consumer group {group_id!r} does not exist on {self.bootstrap}")
+        owners: dict[TopicPartitionId, MemberInfo] = {}
+        for member in members:
+            for tp in member.assignment:
+                owners[tp] = member
+        partitions = sorted(set(committed) | set(owners))
+        end, stable, start = self._log_offsets(partitions)
+        rows = []
+        for tp in partitions:
+            commit = committed.get(tp)
+            owner = owners.get(tp)
+            rows.append(
+                PartitionRow(
+                    topic=tp.topic,
+                    partition=tp.partition,
+                    committed_offset=commit.offset if commit else None,
+                    committed_metadata=(commit.metadata or None) if commit else None,
+                    committed_leader_epoch=getattr(commit, "leader_epoch", None) if commit else None,
+                    log_end_offset=end.get(tp),
+                    last_stable_offset=stable.get(tp),
+                    log_start_offset=start.get(tp),
+                    member_id=owner.member_id if owner else None,
+                    client_id=owner.client_id if owner else None,
+                    host=owner.host if owner else None,
+                )
+            )
+        coordinator = description.coordinator
+        return GroupSnapshot(
+            group_id=group_id,
+            state=state,
+            protocol=_protocol_name(getattr(description, "type", None)),
+            coordinator=BrokerNode(coordinator.id, coordinator.host, coordinator.port) if coordinator else None,
+            partition_assignor=description.partition_assignor or None,
+            members=members,
+            partitions=tuple(rows),
+            taken_at=datetime.now(timezone.utc),
+        )
+
+    # -- internals -----------------------------------------------------------
+    @staticmethod
+    def _member(member) -> MemberInfo:
+        assigned = getattr(member.assignment, "topic_partitions", None) or []
+        return MemberInfo(
+            member_id=member.member_id,
+            client_id=member.client_id,
+            host=(member.host or "").lstrip("/"),
+            group_instance_id=member.group_instance_id,
+            assignment=tuple(sorted(TopicPartitionId(tp.topic, tp.partition) for tp in assigned)),
+        )
+
+    def _log_offsets(
+        self, partitions: Iterable[TopicPartitionId]
+    ) -> tuple[dict[TopicPartitionId, int], dict[TopicPartitionId, int], dict[TopicPartitionId, int]]:
+        partitions = list(partitions)
+        if not partitions:
+            return {}, {}, {}
+        specs = [
+            (OffsetSpec.latest(), IsolationLevel.READ_UNCOMMITTED),
+            (OffsetSpec.latest(), IsolationLevel.READ_COMMITTED),
+            (OffsetSpec.earliest(), IsolationLevel.READ_UNCOMMITTED),
+        ]
+        batches = [
+            self._admin.list_offsets(
+                {TopicPartition(tp.topic, tp.partition): spec for tp in partitions},
+                isolation_level=isolation,
+                request_timeout=self.request_timeout,
+            )
+            for spec, isolation in specs
+        ]
+        self._await_all([f for batch in batches for f in batch.values()], "listing partition offsets")
+        results: list[dict[TopicPartitionId, int]] = []
+        for batch in batches:
+            values: dict[TopicPartitionId, int] = {}
+            for tp, future in batch.items():
+                try:
+                    values[TopicPartitionId(tp.topic, tp.partition)] = future.result(timeout=0).offset
+                except KafkaException as exc:
+                    self._raise_if_global(exc, "listing partition offsets")
+                    # A deleted topic or a leaderless partition: offset unknown, row kept.
+            results.append(values)
+        self._ever_answered = True
+        return results[0], results[1], results[2]
+
+    def _await_all(self, futures: list[concurrent.futures.Future], what: str) -> None:
+        deadline = time.monotonic() + self.request_timeout + 2.0
+        pending = set(futures)
+        while pending:
+            done, pending = concurrent.futures.wait(pending, timeout=0.05)
+            self._admin.poll(0)  # serve error_cb so auth failures and dead bootstraps surface early
+            with self._lock:
+                fatal = self._fatal
+            if fatal is not None:
+                self._raise_for(fatal, what)
+            if pending and time.monotonic() > deadline:
+                raise ClusterUnreachableError(
+                    f"no answer from Kafka at {self.bootstrap} within {self.request_timeout:.0f}s while {what}; "
+                    "check --bootstrap and that the cluster is up"
+                )
+
+    def _await_one(self, future: concurrent.futures.Future, what: str):
+        self._await_all([future], what)
+        return self._result(future, what)
+
+    def _result(self, future: concurrent.futures.Future, what: str):
+        try:
+            value = future.result(timeout=0)
+        except KafkaException as exc:
+            self._raise_for(exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None, what, exc)
+        self._ever_answered = True
+        return value
+
+    def _raise_if_global(self, exc: KafkaException, what: str) -> None:
+        error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+        if error is not None and (error.code() in _AUTH_CODES or error.code() in _UNREACHABLE_CODES):
+            self._raise_for(error, what, exc)
+
+    def _raise_for(self, error: KafkaError | None, what: str, exc: Exception | None = None):
+        code = error.code() if error is not None else None
+        text = error.str() if error is not None else str(exc)
+        if code in _AUTH_CODES:
+            raise AuthenticationError(
+                f"Kafka at {self.bootstrap} refused authentication: {_first_sentence(text)}; check the sasl.*/ssl.* settings in --config"
+            ) from None
+        if code in _UNREACHABLE_CODES:
+            raise ClusterUnreachableError(
+                f"cannot reach Kafka at {self.bootstrap} while {what}: {_first_sentence(text)}; check --bootstrap and that the cluster is up"
+            ) from None
+        if code == KafkaError.GROUP_ID_NOT_FOUND:
+            raise UnknownGroupError(f"consumer group does not exist on {self.bootstrap} ({_first_sentence(text)})") from None
+        if code in _AUTHZ_CODES:
+            raise UserFacingError(
+                f"not authorized while {what} on {self.bootstrap}: {_first_sentence(text)}; the principal needs Describe on the group and its topics"
+            ) from None
+        raise UserFacingError(f"Kafka error while {what}: {_first_sentence(text)}") from None
+
+
+def _first_sentence(text: str) -> str:
+    line = " ".join(str(text).split())
+    return line[:300]
+
+
+def _kafka_error_text(exc: KafkaException) -> str:
+    error = exc.args[0] if exc.args else exc
+    return _first_sentence(error.str() if isinstance(error, KafkaError) else str(error))

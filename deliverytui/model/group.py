@@ -1,0 +1,184 @@
+"""Plain, immutable data shared by every layer: no I/O, no Textual.
+
+Collectors build these; screens and the CLI render them. Field names follow
+Kafka's own vocabulary (committed offset, log-end offset, last stable offset,
+log start offset) so what deliverytui shows can be checked against Kafka's CLI.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class TopicPartitionId:
+    """A partition of a topic; sorts by topic then partition number."""
+
+    topic: str
+    partition: int
+
+    def __lt__(self, other: TopicPartitionId) -> bool:
+        return (self.topic, self.partition) < (other.topic, other.partition)
+
+    @property
+    def key(self) -> str:
+        """The row key used by tables: ``topic:partition``."""
+        return f"{self.topic}:{self.partition}"
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerNode:
+    """A broker as clients address it (the group coordinator, a partition leader)."""
+
+    node_id: int
+    host: str
+    port: int
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port} (id {self.node_id})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"id": self.node_id, "host": self.host, "port": self.port}
+
+
+@dataclass(frozen=True, slots=True)
+class MemberInfo:
+    """One member of a consumer group, as the group coordinator describes it."""
+
+    member_id: str
+    client_id: str
+    host: str
+    group_instance_id: str | None
+    assignment: tuple[TopicPartitionId, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "member_id": self.member_id,
+            "client_id": self.client_id,
+            "host": self.host,
+            "group_instance_id": self.group_instance_id,
+            "assignment": [{"topic": tp.topic, "partition": tp.partition} for tp in self.assignment],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionRow:
+    """Everything known about one partition of a group at one instant.
+
+    ``lag`` is ``log_end_offset - committed_offset`` (not clamped, as Kafka's CLI does) and is
+    ``None`` when nothing is committed, which is what Kafka's ``kafka-consumer-groups --describe`` prints
+    (``-``). Offsets are ``None`` when the broker could not say (topic deleted,
+    leader unavailable).
+    """
+
+    topic: str
+    partition: int
+    committed_offset: int | None
+    committed_metadata: str | None
+    committed_leader_epoch: int | None
+    log_end_offset: int | None
+    last_stable_offset: int | None
+    log_start_offset: int | None
+    member_id: str | None
+    client_id: str | None
+    host: str | None
+
+    @property
+    def tp(self) -> TopicPartitionId:
+        return TopicPartitionId(self.topic, self.partition)
+
+    @property
+    def lag(self) -> int | None:
+        if self.committed_offset is None or self.log_end_offset is None:
+            return None
+        return self.log_end_offset - self.committed_offset
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "committed_offset": self.committed_offset,
+            "committed_metadata": self.committed_metadata,
+            "log_end_offset": self.log_end_offset,
+            "last_stable_offset": self.last_stable_offset,
+            "log_start_offset": self.log_start_offset,
+            "lag": self.lag,
+            "member_id": self.member_id,
+            "client_id": self.client_id,
+            "host": self.host,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GroupSnapshot:
+    """A consumer group at one instant: who is in it and where every partition stands.
+
+    ``protocol`` is ``"classic"`` or ``"consumer"`` (KIP-848). ``partitions`` holds every
+    partition the group has committed or is assigned, sorted by topic and partition.
+    """
+
+    group_id: str
+    state: str
+    protocol: str
+    coordinator: BrokerNode | None
+    partition_assignor: str | None
+    members: tuple[MemberInfo, ...]
+    partitions: tuple[PartitionRow, ...]
+    taken_at: datetime
+
+    @property
+    def total_lag(self) -> int:
+        """Sum of known lags (partitions with no commit do not count, as in Kafka's CLI)."""
+        return sum(row.lag for row in self.partitions if row.lag is not None)
+
+    @property
+    def topics(self) -> tuple[str, ...]:
+        return tuple(sorted({row.topic for row in self.partitions}))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group": self.group_id,
+            "state": self.state,
+            "protocol": self.protocol,
+            "coordinator": self.coordinator.to_json() if self.coordinator else None,
+            "partition_assignor": self.partition_assignor,
+            "members": [m.to_json() for m in self.members],
+            "partitions": [row.to_json() for row in self.partitions],
+            "total_lag": self.total_lag,
+            "taken_at": self.taken_at.isoformat(),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class GroupListing:
+    """One line of ``deliverytui groups``: a group id with its state and type."""
+
+    group_id: str
+    state: str
+    protocol: str
+    is_simple: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {"group": self.group_id, "state": self.state, "protocol": self.protocol, "simple": self.is_simple}
+
+
+@dataclass(frozen=True, slots=True)
+class BrokerInfo:
+    """Where a running embedded broker can be reached and what it is built from."""
+
+    bootstrap: str
+    controller: str
+    kafka_version: str
+    libs_dir: str
+    pid: int
+    data_dir: str
+    log_file: str
+    running: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(data.pop("extra"))
+        return data

@@ -1,0 +1,46 @@
+"""Plain-text tables for the CLI (no Textual): the same columns Kafka's own CLI prints, plus ours."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from deliverytui.model import GroupListing, GroupSnapshot
+
+
+def _cell(value: object) -> str:
+    return "-" if value is None or value == "" else str(value)
+
+
+def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:
+    cells = [[_cell(v) for v in row] for row in rows]
+    widths = [len(h) for h in headers]
+    for row in cells:
+        widths = [max(w, len(c)) for w, c in zip(widths, row)]
+    lines = ["  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip()]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def render_snapshot_table(snapshot: GroupSnapshot) -> str:
+    coordinator = str(snapshot.coordinator) if snapshot.coordinator else "unknown"
+    header = (
+        f"Group {snapshot.group_id}: {snapshot.state}, {snapshot.protocol} protocol, coordinator {coordinator}, "
+        f"{len(snapshot.members)} member(s), total lag {snapshot.total_lag}, taken {snapshot.taken_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    table = format_table(
+        ["TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAST-STABLE", "LOG-START", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"],
+        (
+            (r.topic, r.partition, r.committed_offset, r.log_end_offset, r.last_stable_offset, r.log_start_offset,
+             r.lag, r.member_id, r.host, r.client_id)
+            for r in snapshot.partitions
+        ),
+    )
+    if not snapshot.partitions:
+        table += "\n(no committed or assigned partitions)"
+    return header + "\n\n" + table
+
+
+def render_groups_table(groups: Sequence[GroupListing]) -> str:
+    if not groups:
+        return "(no consumer groups)"
+    return format_table(["GROUP", "STATE", "PROTOCOL"], ((g.group_id, g.state, g.protocol) for g in groups))

@@ -1,0 +1,1 @@
+"""The Textual application. The only package (with ``cli``) allowed to import Textual."""
