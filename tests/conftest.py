@@ -1,0 +1,67 @@
+"""Shared fixtures: one real embedded Kafka broker per test session, real Redis and PostgreSQL servers.
+
+The broker is started once (it takes a few seconds of JVM start-up) in a temporary data
+dir on free loopback ports; every test gets unique topic and group names so tests never
+see each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from deliverytui.kafka.distribution import KafkaDistribution, resolve_distribution
+from deliverytui.kafka.embedded import EmbeddedBroker
+from deliverytui.model import BrokerInfo
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def kafka_distribution() -> KafkaDistribution:
+    return resolve_distribution()
+
+
+@pytest.fixture(scope="session")
+def kafka_broker_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("kafka-broker")
+
+
+@pytest.fixture(scope="session")
+def kafka_broker(kafka_distribution: KafkaDistribution, kafka_broker_dir: Path) -> Iterator[BrokerInfo]:
+    broker = EmbeddedBroker(kafka_broker_dir)
+    info, _ = broker.start(distribution=kafka_distribution)
+    try:
+        yield info
+    finally:
+        broker.stop()
+
+
+@pytest.fixture(scope="session")
+def bootstrap(kafka_broker: BrokerInfo) -> str:
+    return kafka_broker.bootstrap
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for topic and group names (dots and dashes are legal and realistic)."""
+    return uuid.uuid4().hex[:8]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    """Run ``python -m deliverytui ARGS`` as a user would, capturing output."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "deliverytui", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=REPO_ROOT,
+    )

@@ -1,0 +1,70 @@
+"""Small helpers that put real data into the test broker (topics, records, commits, live members)."""
+
+from __future__ import annotations
+
+import time
+
+from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka.admin import AdminClient, NewTopic
+
+
+def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    admin.create_topics([NewTopic(topic, partitions, 1)], operation_timeout=30)[topic].result(timeout=30)
+    # Wait until every partition has a leader, so produce and list_offsets see them.
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        meta = admin.list_topics(topic, timeout=5).topics.get(topic)
+        if meta and meta.error is None and len(meta.partitions) == partitions and all(
+            p.leader >= 0 for p in meta.partitions.values()
+        ):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"topic {topic} has no leaders after 30 s")
+
+
+def produce(bootstrap: str, topic: str, counts: dict[int, int]) -> None:
+    """Produce ``counts[p]`` records to each partition ``p`` (idempotent producer, acks=all)."""
+    producer = Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True})
+    for partition, count in counts.items():
+        for i in range(count):
+            producer.produce(topic, value=f"{partition}-{i}".encode(), partition=partition)
+    assert producer.flush(30) == 0
+
+
+def commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int], metadata: str | None = None) -> None:
+    """Commit offsets for a group with no live member (the way a stopped consumer left them)."""
+    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
+    try:
+        tps = [
+            TopicPartition(topic, partition, offset, metadata) if metadata else TopicPartition(topic, partition, offset)
+            for (topic, partition), offset in offsets.items()
+        ]
+        consumer.commit(offsets=tps, asynchronous=False)
+    finally:
+        consumer.close()
+
+
+def live_member(
+    bootstrap: str, group: str, topics: list[str], *, client_id: str, protocol: str = "classic", timeout: float = 60.0
+) -> Consumer:
+    """A subscribed consumer that has received its assignment (caller closes it)."""
+    config = {
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "client.id": client_id,
+        "enable.auto.commit": False,
+        "auto.offset.reset": "earliest",
+        "group.protocol": protocol,
+    }
+    if protocol == "classic":
+        config["session.timeout.ms"] = 45000
+    consumer = Consumer(config)
+    consumer.subscribe(topics)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        consumer.poll(0.2)
+        if consumer.assignment():
+            return consumer
+    consumer.close()
+    raise AssertionError(f"consumer of {group} got no assignment within {timeout} s")
