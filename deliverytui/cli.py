@@ -108,6 +108,30 @@ def _groups(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the TUI -----------------------------------------------------------------------
+def _tui(args: argparse.Namespace) -> int:
+    if not args.group:
+        build_parser().print_help()
+        return 2
+    from deliverytui.kafka.client_config import load_properties, resolve_bootstrap
+    from deliverytui.tui.app import DeliveryApp, ViewerConfig  # Textual is imported only here
+
+    file_config = load_properties(args.config) if args.config else None
+    bootstrap, _source = resolve_bootstrap(args.bootstrap, file_config=file_config)
+    config = ViewerConfig(
+        bootstrap=bootstrap,
+        group=args.group,
+        client_config=file_config or {},
+        refresh_seconds=max(0.2, args.refresh),
+        request_timeout=args.timeout,
+        dedup_url=args.dedup,
+        dedup_prefix=args.dedup_prefix,
+        allow_writes=args.allow_writes,
+    )
+    DeliveryApp(config).run()
+    return 0
+
+
 # -- parser ----------------------------------------------------------------------
 def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -126,6 +150,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="See how a Kafka consumer group really delivers: committed offsets, positions, lag, redeliveries.",
     )
     parser.add_argument("--version", action="version", version=f"deliverytui {__version__}")
+    tui = parser.add_argument_group("live view (deliverytui --group G)")
+    tui.add_argument("--group", help="consumer group to watch in the TUI")
+    tui.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (same defaults as 'snapshot')")
+    tui.add_argument("--config", metavar="FILE", help="librdkafka properties file (security.protocol, sasl.*, ssl.*)")
+    tui.add_argument("--refresh", type=float, default=2.0, metavar="SECONDS", help="seconds between snapshots (default 2)")
+    tui.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-request timeout (default 10)")
+    tui.add_argument("--dedup", metavar="URL", help="dedup store to watch: redis://, postgresql:// or sqlite:///path")
+    tui.add_argument("--dedup-prefix", default="processed:", help="key prefix sampled in a Redis store deliverytui did not write")
+    tui.add_argument(
+        "--allow-writes", action="store_true", help="enable offset reset and delete (read-only without it)"
+    )
+    parser.set_defaults(handler=_tui)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     broker = sub.add_parser("broker", help="start, stop or inspect the embedded Apache Kafka broker")
@@ -151,10 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return 2
+    handler = args.handler
     try:
         return int(handler(args) or 0)
     except UserFacingError as exc:
