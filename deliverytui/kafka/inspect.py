@@ -65,6 +65,10 @@ def _protocol_name(group_type: object) -> str:
     return _enum_name(group_type).lower() if group_type is not None else "unknown"
 
 
+class CollectionCancelled(Exception):
+    """Raised inside a wait when the owner (the TUI quitting) set the cancel event."""
+
+
 class GroupInspector:
     """A long-lived AdminClient that takes group snapshots.
 
@@ -79,8 +83,10 @@ class GroupInspector:
         file_config: Mapping[str, str] | None = None,
         *,
         request_timeout: float = 10.0,
+        cancel_event: threading.Event | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.cancel_event = cancel_event
         self.request_timeout = request_timeout
         self._fatal: KafkaError | None = None
         self._ever_answered = False
@@ -231,6 +237,8 @@ class GroupInspector:
         while pending:
             done, pending = concurrent.futures.wait(pending, timeout=0.05)
             self._admin.poll(0)  # serve error_cb so auth failures and dead bootstraps surface early
+            if self.cancel_event is not None and self.cancel_event.is_set():
+                raise CollectionCancelled(what)
             with self._lock:
                 fatal = self._fatal
             if fatal is not None:

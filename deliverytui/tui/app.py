@@ -1,0 +1,324 @@
+"""The live view: ``deliverytui --group G`` attaches to a consumer group and watches it deliver.
+
+Data flows one way: a thread worker (confluent-kafka is synchronous) takes a snapshot
+and derives rows, statuses and events (:mod:`deliverytui.tui.fetch`), then posts one
+immutable update; the UI thread only renders it. Polls never overlap: the next one is
+scheduled when the previous one finished (a self-re-arming timer), with backoff while
+the cluster is unreachable.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from datetime import datetime, timezone
+
+from textual import on, work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Label
+from textual.worker import Worker, WorkerState
+
+from deliverytui.errors import AuthenticationError, ClusterUnreachableError, UnknownGroupError, UserFacingError
+from deliverytui.kafka.inspect import CollectionCancelled
+from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
+from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
+from deliverytui.tui.screens.group_picker import GroupPickerScreen
+from deliverytui.tui.screens.help import HelpScreen
+from deliverytui.tui.viewer_config import ViewerConfig
+from deliverytui.tui.widgets.panels import ConnectionBanner, DedupPanel, EventLog, GroupHeader, LagSparklines, MembersPanel
+from deliverytui.tui.widgets.partitions_table import PartitionsTable
+
+__all__ = ["DeliveryApp", "ViewerConfig"]
+
+
+class DeliveryApp(App[None]):
+    """The consumer-group live view. Build it with a :class:`ViewerConfig` (tests pass their own)."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "deliverytui"
+    BINDINGS = [
+        Binding("question_mark", "help", "Help"),
+        Binding("q", "quit", "Quit"),
+        Binding("p", "toggle_pause", "Pause"),
+        Binding("slash", "filter", "Filter"),
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("g", "pick_group", "Group"),
+        Binding("r", "reset_offsets", "Reset"),
+        Binding("x", "delete_offsets", "Delete offsets"),
+    ]
+
+    def __init__(self, config: ViewerConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.group = config.group
+        self.paused = False
+        self.update: ViewUpdate | None = None
+        self.stale = False
+        self.failures = 0
+        self.polls_completed = 0
+        self._pending: ViewUpdate | None = None
+        self._cancel = threading.Event()
+        self._fetcher = GroupFetcher(config, self.group, self._cancel)
+        self._poll_timer = None
+        self._last_problem: str | None = None
+
+    # -- layout ------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield GroupHeader(id="header")
+        yield ConnectionBanner(id="banner")
+        with Horizontal(id="body"):
+            with Vertical(id="partitions-pane"):
+                yield PartitionsTable(id="partitions")
+            with Vertical(id="side"):
+                yield LagSparklines(id="sparks")
+                yield Label("Members", classes="section-title")
+                yield MembersPanel(id="members")
+                yield Label("Dedup store", classes="section-title")
+                yield DedupPanel(id="dedup")
+        yield EventLog(id="events")
+        yield Input(placeholder="filter by topic (Enter applies, Esc clears)", id="filter")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.title = f"deliverytui — {self.group}"
+        self.query_one(DedupPanel).show_disabled()
+        self._render_header()
+        self.set_interval(1.0, self._render_header)  # data age ticks even between polls
+        self._start_poll()
+
+    # -- polling -----------------------------------------------------------------
+    def _start_poll(self) -> None:
+        self._poll_timer = None
+        if self.paused or self._cancel.is_set():
+            return
+        self._poll(self._fetcher)
+
+    def _schedule_poll(self, delay: float) -> None:
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+        self._poll_timer = self.set_timer(delay, self._start_poll)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
+    def _poll(self, fetcher: GroupFetcher) -> None:
+        group = fetcher.group
+        try:
+            update = fetcher.fetch()
+        except CollectionCancelled:
+            return
+        except UnknownGroupError as exc:
+            self.post_message(CollectionFailed("unknown-group", str(exc), group))
+        except ClusterUnreachableError as exc:
+            self.post_message(CollectionFailed("unreachable", str(exc), group))
+        except AuthenticationError as exc:
+            self.post_message(CollectionFailed("auth", str(exc), group))
+        except UserFacingError as exc:
+            self.post_message(CollectionFailed("error", str(exc), group))
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the live view; it is shown instead
+            self.post_message(CollectionFailed("error", f"{type(exc).__name__}: {' '.join(str(exc).split())}", group))
+        else:
+            self.post_message(SnapshotArrived(update.snapshot, {"update": update, "group": group}))
+
+    @on(SnapshotArrived)
+    def _on_snapshot(self, message: SnapshotArrived) -> None:
+        update: ViewUpdate = message.extras["update"]
+        if message.extras["group"] != self.group:
+            return  # a poll for the group we switched away from
+        self.polls_completed += 1
+        events = self.query_one(EventLog)
+        if self.stale or self._last_problem:
+            events.add(f"connection recovered: reading {self.config.bootstrap} again", "bold green")
+        self.stale = False
+        self.failures = 0
+        self._last_problem = None
+        self.query_one(ConnectionBanner).clear_problem()
+        for text, style in update.events:
+            events.add(text, style)
+        if isinstance(self.screen, Screen) and self.screen is not self.screen_stack[0]:
+            self._pending = update  # a modal is open: render when it closes
+        else:
+            self._render(update)
+        self._schedule_poll(self.config.refresh_seconds)
+
+    @on(CollectionFailed)
+    def _on_failure(self, message: CollectionFailed) -> None:
+        if message.group != self.group:
+            return
+        self.failures += 1
+        delay = min(self.config.max_backoff_seconds, self.config.refresh_seconds * (2 ** min(self.failures - 1, 10)))
+        if message.kind == "unknown-group":
+            problem = f"{message.text} — it may not have been created yet; checking again in {delay:.0f}s"
+            if self.update is not None and self._last_problem is None:
+                self.query_one(EventLog).add(f"group {self.group} disappeared", "bold red")
+        elif message.kind == "unreachable":
+            problem = f"{message.text} — showing the last snapshot; retrying in {delay:.0f}s"
+            if self._last_problem is None:
+                self.query_one(EventLog).add(f"connection lost: {message.text}", "bold red")
+        else:
+            problem = f"{message.text} — retrying in {delay:.0f}s"
+            if self._last_problem != message.text:
+                self.query_one(EventLog).add(message.text, "bold red")
+        self._last_problem = message.text
+        self.stale = self.update is not None
+        self.query_one(ConnectionBanner).show_problem(problem)
+        self._render_header()
+        self._schedule_poll(delay)
+
+    @on(Worker.StateChanged)
+    def _on_worker_state(self, event: Worker.StateChanged) -> None:
+        # Every poll catches its own errors; this only reports a bug in the worker plumbing.
+        if event.state == WorkerState.ERROR and event.worker.group == "poll":
+            self.query_one(ConnectionBanner).show_problem(f"internal error: {event.worker.error}")
+            self._schedule_poll(self.config.refresh_seconds)
+
+    # -- rendering -----------------------------------------------------------------
+    def _render(self, update: ViewUpdate) -> None:
+        self.update = update
+        with self.batch_update():
+            self.query_one(PartitionsTable).apply(update.rows)
+            self.query_one(MembersPanel).show(update.snapshot)
+            self._render_header()
+            self._render_sparks()
+
+    def _render_header(self) -> None:
+        snapshot = self.update.snapshot if self.update else None
+        self.query_one(GroupHeader).show(
+            self.config.bootstrap,
+            self.group,
+            snapshot,
+            stale=self.stale,
+            paused=self.paused,
+            group_status=self.update.group_status if self.update else None,
+            now=datetime.now(timezone.utc),
+        )
+
+    def _render_sparks(self) -> None:
+        update = self.update
+        if update is None:
+            return
+        key = self.query_one(PartitionsTable).selected_key
+        series = list(update.partition_lag_series.get(key, ())) if key else []
+        self.query_one(LagSparklines).show(
+            list(update.group_lag_series),
+            f"group lag (now {update.snapshot.total_lag:,})",
+            series,
+            f"lag of {key}" if key else "selected partition lag",
+        )
+
+    @on(PartitionsTable.RowHighlighted)
+    def _on_row_highlighted(self) -> None:
+        self._render_sparks()
+
+    def on_screen_resume(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._render(pending)
+
+    # -- actions -------------------------------------------------------------------
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(), callback=lambda _: self._flush_pending())
+
+    def action_toggle_pause(self) -> None:
+        self.paused = not self.paused
+        self.query_one(EventLog).add("paused: the view is frozen" if self.paused else "resumed", "yellow")
+        self._render_header()
+        if not self.paused:
+            self._schedule_poll(0)
+
+    def action_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.add_class("-visible")
+        box.value = self.query_one(PartitionsTable).topic_filter
+        box.focus()
+
+    @on(Input.Submitted, "#filter")
+    def _apply_filter(self, event: Input.Submitted) -> None:
+        self.query_one(PartitionsTable).set_filter(event.value)
+        event.input.remove_class("-visible")
+        self.query_one(PartitionsTable).focus()
+
+    def on_key(self, event) -> None:
+        box = self.query_one("#filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            self.query_one(PartitionsTable).set_filter("")
+            box.remove_class("-visible")
+            self.query_one(PartitionsTable).focus()
+            event.stop()
+
+    def action_cycle_sort(self) -> None:
+        mode = self.query_one(PartitionsTable).cycle_sort()
+        self.notify(f"sorted by {mode}", timeout=2)
+
+    def action_pick_group(self) -> None:
+        self._list_groups(self._fetcher)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="groups")
+    def _list_groups(self, fetcher: GroupFetcher) -> None:
+        try:
+            self.post_message(GroupsListed(fetcher.list_groups()))
+        except CollectionCancelled:
+            return
+        except Exception as exc:  # noqa: BLE001 - shown, not raised
+            self.post_message(GroupsListed([], error=" ".join(str(exc).split())))
+
+    @on(GroupsListed)
+    def _on_groups(self, message: GroupsListed) -> None:
+        if message.error:
+            self.notify(f"cannot list groups: {message.error}", severity="error")
+            return
+        self.push_screen(GroupPickerScreen(message.groups, self.group), callback=self._switch_group)
+
+    def _switch_group(self, group: str | None) -> None:
+        self._flush_pending()
+        if not group or group == self.group:
+            return
+        self.switch_group(group)
+
+    def switch_group(self, group: str) -> None:
+        self.group = group
+        self.title = f"deliverytui — {group}"
+        self.update = None
+        self.stale = False
+        self.failures = 0
+        self._last_problem = None
+        self._fetcher = GroupFetcher(self.config, group, self._cancel)
+        self.query_one(ConnectionBanner).clear_problem()
+        self.query_one(PartitionsTable).apply({})
+        self.query_one(MembersPanel).show(None)
+        self.query_one(EventLog).add(f"switched to group {group}", "bold")
+        self._render_header()
+        self._schedule_poll(0)
+
+    def action_reset_offsets(self) -> None:
+        if not self.config.allow_writes:
+            self.notify("read-only: offset reset needs --allow-writes", severity="warning")
+            return
+        self.notify("offset reset screen is not available in this build", severity="warning")
+
+    def action_delete_offsets(self) -> None:
+        if not self.config.allow_writes:
+            self.notify("read-only: deleting offsets needs --allow-writes", severity="warning")
+            return
+        self.notify("delete-offsets screen is not available in this build", severity="warning")
+
+    def _flush_pending(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self._render(pending)
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Keys and colours", self.action_help)
+        yield SystemCommand("Pause / resume", "Freeze or resume refreshing", self.action_toggle_pause)
+        yield SystemCommand("Filter by topic", "Show only partitions of matching topics", self.action_filter)
+        yield SystemCommand("Sort", "Sort by lag or by partition", self.action_cycle_sort)
+        yield SystemCommand("Switch group", "Pick another consumer group", self.action_pick_group)
+        yield SystemCommand("Reset offsets", "Dry-run first; needs --allow-writes", self.action_reset_offsets)
+        yield SystemCommand("Delete offsets", "Drop a topic's committed offsets; needs --allow-writes", self.action_delete_offsets)
+
+    async def action_quit(self) -> None:
+        self._cancel.set()  # running polls stop waiting on Kafka at once
+        self.exit()

@@ -1,0 +1,37 @@
+"""Typed messages that cross from worker threads to the UI (only ``post_message`` crosses threads)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from deliverytui.model import GroupListing, GroupSnapshot
+
+
+@dataclass
+class SnapshotArrived(Message):
+    """A fresh snapshot of the watched group (supersedes any older one still queued)."""
+
+    snapshot: GroupSnapshot
+    extras: dict
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, SnapshotArrived)
+
+
+@dataclass
+class CollectionFailed(Message):
+    """A poll failed; ``kind`` is 'unreachable', 'auth', 'unknown-group', 'config' or 'error'."""
+
+    kind: str
+    text: str
+    group: str
+
+
+@dataclass
+class GroupsListed(Message):
+    """The cluster's groups, for the group picker."""
+
+    groups: list[GroupListing]
+    error: str | None = None

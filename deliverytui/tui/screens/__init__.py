@@ -1,0 +1,1 @@
+"""Modal screens: help, group picker (and reset, when writes are allowed)."""

@@ -1,0 +1,45 @@
+"""Pick another consumer group of the cluster to watch."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Label, OptionList
+from textual.widgets.option_list import Option
+
+from deliverytui.model import GroupListing
+
+
+class GroupPickerScreen(ModalScreen[str | None]):
+    """Dismisses with the chosen group id, or None."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+    DEFAULT_CSS = """
+    GroupPickerScreen { align: center middle; }
+    GroupPickerScreen > Vertical { width: 80; height: auto; max-height: 80%; border: thick $primary; background: $surface; padding: 0 1; }
+    GroupPickerScreen OptionList { height: auto; max-height: 30; }
+    """
+
+    def __init__(self, groups: list[GroupListing], current: str) -> None:
+        super().__init__()
+        self.groups = groups
+        self.current = current
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Label(f"Switch group ({len(self.groups)} on this cluster; Esc cancels)")
+            options = []
+            for g in self.groups:
+                label = Text(g.group_id, style="bold" if g.group_id == self.current else "")
+                label.append(f"  {g.state}, {g.protocol}", style="dim")
+                options.append(Option(label, id=g.group_id))
+            yield OptionList(*options, id="group-options")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,57 @@
+"""The help screen: every key, and what the colours mean."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HELP_KEYS = (
+    ("?", "this help"),
+    ("q", "quit"),
+    ("p", "pause / resume refreshing"),
+    ("/", "filter partitions by topic (Enter applies, Esc clears)"),
+    ("s", "sort by lag or by partition"),
+    ("g", "switch group (lists the cluster's groups)"),
+    ("r", "reset offsets (only with --allow-writes, only on a group with no active members; dry-run first)"),
+    ("x", "delete a topic's committed offsets (same guards as reset)"),
+    ("ctrl+p", "command palette"),
+)
+
+LEGEND = (
+    ("Position", "where a consumer that publishes its position really is (deliverytui.probe, demo consumers)"),
+    ("  yellow", "position ahead of committed: processed but not committed — redelivered after a crash"),
+    ("  red", "committed ahead of position: committed but not processed — lost after a crash"),
+    ("Last stable", "yellow when below log-end: a transaction is open; read_committed readers wait there"),
+    ("Status", "Burrow's rules over a sliding window of commits: OK, WARN, STALL, STOP, REWIND"),
+)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > VerticalScroll { width: 100; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; }
+    """
+
+    def compose(self) -> ComposeResult:
+        keys = Table(box=None, show_header=False, pad_edge=False)
+        keys.add_column(style="bold cyan", width=8)
+        keys.add_column()
+        for key, text in HELP_KEYS:
+            keys.add_row(key, text)
+        legend = Table(box=None, show_header=False, pad_edge=False)
+        legend.add_column(style="bold", width=12)
+        legend.add_column()
+        for key, text in LEGEND:
+            legend.add_row(key, text)
+        with VerticalScroll():
+            yield Static(Text("Keys", style="bold underline"))
+            yield Static(keys)
+            yield Static(Text("\nColumns and colours", style="bold underline"))
+            yield Static(legend)
+            yield Static(Text("\nEsc closes this help.", style="dim"))

@@ -1,0 +1,20 @@
+"""What the live view was asked to watch: one frozen value built by the CLI (or a test)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ViewerConfig:
+    bootstrap: str
+    group: str
+    client_config: Mapping[str, str] = field(default_factory=dict)
+    refresh_seconds: float = 2.0
+    request_timeout: float = 10.0
+    dedup_url: str | None = None
+    dedup_prefix: str = "processed:"
+    allow_writes: bool = False
+    #: Longest wait between retries while the cluster is unreachable.
+    max_backoff_seconds: float = 30.0

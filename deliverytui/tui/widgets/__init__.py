@@ -1,0 +1,1 @@
+"""Widgets render snapshots; they never call Kafka or a store."""

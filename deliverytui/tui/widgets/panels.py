@@ -1,0 +1,155 @@
+"""Small read-only panels: header, connection banner, members, event log, dedup, lag sparklines."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+from rich.table import Table
+from rich.text import Text
+from textual.containers import Vertical
+from textual.widgets import Label, RichLog, Sparkline, Static
+
+from deliverytui.model import GroupSnapshot
+
+
+class GroupHeader(Static):
+    """Cluster, group, state, protocol, coordinator, members, total lag, status and age of the data."""
+
+    DEFAULT_CSS = """
+    GroupHeader { height: 2; padding: 0 1; background: $panel; }
+    """
+
+    def show(
+        self,
+        bootstrap: str,
+        group: str,
+        snapshot: GroupSnapshot | None,
+        *,
+        stale: bool,
+        paused: bool,
+        group_status: str | None = None,
+        now: datetime | None = None,
+    ) -> None:
+        line1 = Text()
+        line1.append("deliverytui ", "bold")
+        line1.append(f"cluster {bootstrap}  ", "")
+        line1.append("group ", "dim")
+        line1.append(group, "bold cyan")
+        if paused:
+            line1.append("  PAUSED", "bold reverse yellow")
+        if stale:
+            line1.append("  STALE", "bold reverse red")
+        line2 = Text()
+        if snapshot is None:
+            line2.append("waiting for the first snapshot…", "dim")
+        else:
+            age = ((now or datetime.now(timezone.utc)) - snapshot.taken_at).total_seconds()
+            coordinator = f"{snapshot.coordinator.host}:{snapshot.coordinator.port}" if snapshot.coordinator else "-"
+            parts = [
+                ("state ", snapshot.state),
+                ("protocol ", snapshot.protocol),
+                ("coordinator ", coordinator),
+                ("members ", str(len(snapshot.members))),
+                ("partitions ", str(len(snapshot.partitions))),
+                ("total lag ", f"{snapshot.total_lag:,}"),
+            ]
+            if group_status:
+                parts.append(("status ", group_status))
+            parts.append(("data age ", f"{max(0.0, age):.0f}s"))
+            for label, value in parts:
+                line2.append(label, "dim")
+                style = "bold"
+                if label == "status " and value != "OK":
+                    style = "bold red"
+                line2.append(value + "  ", style)
+        self.update(Text("\n").join([line1, line2]))
+
+
+class ConnectionBanner(Static):
+    """A visible warning while the cluster cannot be read; hidden otherwise."""
+
+    DEFAULT_CSS = """
+    ConnectionBanner { height: auto; padding: 0 1; background: $error; color: $text; display: none; }
+    ConnectionBanner.-visible { display: block; }
+    """
+
+    def show_problem(self, text: str) -> None:
+        self.update(Text(text, style="bold"))
+        self.add_class("-visible")
+
+    def clear_problem(self) -> None:
+        self.remove_class("-visible")
+
+
+class MembersPanel(Static):
+    """Member → partitions, client id, host."""
+
+    def show(self, snapshot: GroupSnapshot | None) -> None:
+        if snapshot is None:
+            self.update(Text("members: -", style="dim"))
+            return
+        if not snapshot.members:
+            self.update(Text(f"no active members ({snapshot.state})", style="dim"))
+            return
+        table = Table(box=None, show_header=True, header_style="bold", expand=True, pad_edge=False)
+        table.add_column("client / host", ratio=2, overflow="ellipsis", no_wrap=True)
+        table.add_column("partitions", ratio=3, overflow="fold")
+        for member in snapshot.members:
+            by_topic: dict[str, list[int]] = {}
+            for tp in member.assignment:
+                by_topic.setdefault(tp.topic, []).append(tp.partition)
+            assigned = "; ".join(f"{t}:{','.join(map(str, ps))}" for t, ps in sorted(by_topic.items())) or "-"
+            table.add_row(f"{member.client_id}@{member.host}", assigned)
+        self.update(table)
+
+
+class EventLog(RichLog):
+    """Timestamped events: rebalances, resets seen, status changes, connection loss and recovery."""
+
+    DEFAULT_CSS = """
+    EventLog { height: 8; border-top: solid $primary; }
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_lines=500, wrap=False, markup=False, **kwargs)
+        self.entries: list[str] = []  # plain text, newest last (tests and the headless log read it)
+
+    def add(self, text: str, style: str = "", at: datetime | None = None) -> None:
+        stamp = (at or datetime.now(timezone.utc)).astimezone().strftime("%H:%M:%S")
+        self.entries.append(f"{stamp} {text}")
+        del self.entries[:-500]
+        line = Text(f"{stamp} ", style="dim")
+        line.append(text, style)
+        self.write(line)
+
+
+class DedupPanel(Static):
+    """Live dedup hits/misses/hit rate, or one line saying how to enable it."""
+
+    def show_disabled(self) -> None:
+        self.update(Text("dedup: not watched — start with --dedup redis://… | postgresql://… | sqlite:///path", style="dim"))
+
+    def show_text(self, text: Text | str) -> None:
+        self.update(text)
+
+
+class LagSparklines(Vertical):
+    """A lag sparkline for the whole group and one for the selected partition."""
+
+    DEFAULT_CSS = """
+    LagSparklines { height: auto; }
+    LagSparklines Sparkline { height: 2; margin-bottom: 1; }
+    LagSparklines Label { color: $text-muted; }
+    """
+
+    def compose(self):
+        yield Label("group lag", id="group-spark-label")
+        yield Sparkline([0], id="group-spark")
+        yield Label("selected partition lag", id="partition-spark-label")
+        yield Sparkline([0], id="partition-spark")
+
+    def show(self, group_series: list[float], group_label: str, part_series: list[float], part_label: str) -> None:
+        self.query_one("#group-spark", Sparkline).data = group_series or [0]
+        self.query_one("#group-spark-label", Label).update(group_label)
+        self.query_one("#partition-spark", Sparkline).data = part_series or [0]
+        self.query_one("#partition-spark-label", Label).update(part_label)
