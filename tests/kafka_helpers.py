@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import time
 
-from confluent_kafka import Consumer, Producer, TopicPartition
+from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
+_RETRIABLE_COMMIT = {
+    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+    KafkaError.NOT_COORDINATOR,
+    KafkaError.COORDINATOR_NOT_AVAILABLE,
+    KafkaError._TIMED_OUT,
+}
 
 
 def create_topic(bootstrap: str, topic: str, partitions: int) -> None:
@@ -40,7 +47,16 @@ def commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int], meta
             TopicPartition(topic, partition, offset, metadata) if metadata else TopicPartition(topic, partition, offset)
             for (topic, partition), offset in offsets.items()
         ]
-        consumer.commit(offsets=tps, asynchronous=False)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                consumer.commit(offsets=tps, asynchronous=False)
+                return
+            except KafkaException as exc:
+                # A coordinator still loading (fresh or busy broker) is retriable, as clients treat it.
+                if exc.args[0].code() not in _RETRIABLE_COMMIT or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
     finally:
         consumer.close()
 

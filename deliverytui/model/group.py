@@ -137,6 +137,45 @@ class GroupSnapshot:
     def topics(self) -> tuple[str, ...]:
         return tuple(sorted({row.topic for row in self.partitions}))
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> GroupSnapshot:
+        """Rebuild a snapshot from :meth:`to_json` output (the isolated collector sends it over a pipe)."""
+        coordinator = data.get("coordinator")
+        return cls(
+            group_id=data["group"],
+            state=data["state"],
+            protocol=data["protocol"],
+            coordinator=BrokerNode(coordinator["id"], coordinator["host"], coordinator["port"]) if coordinator else None,
+            partition_assignor=data.get("partition_assignor"),
+            members=tuple(
+                MemberInfo(
+                    member_id=m["member_id"],
+                    client_id=m["client_id"],
+                    host=m["host"],
+                    group_instance_id=m.get("group_instance_id"),
+                    assignment=tuple(TopicPartitionId(a["topic"], a["partition"]) for a in m["assignment"]),
+                )
+                for m in data["members"]
+            ),
+            partitions=tuple(
+                PartitionRow(
+                    topic=p["topic"],
+                    partition=p["partition"],
+                    committed_offset=p["committed_offset"],
+                    committed_metadata=p.get("committed_metadata"),
+                    committed_leader_epoch=p.get("committed_leader_epoch"),
+                    log_end_offset=p["log_end_offset"],
+                    last_stable_offset=p["last_stable_offset"],
+                    log_start_offset=p["log_start_offset"],
+                    member_id=p["member_id"],
+                    client_id=p["client_id"],
+                    host=p["host"],
+                )
+                for p in data["partitions"]
+            ),
+            taken_at=datetime.fromisoformat(data["taken_at"]),
+        )
+
     def to_json(self) -> dict[str, Any]:
         return {
             "group": self.group_id,

@@ -99,7 +99,7 @@ class DeliveryApp(App[None]):
     def _schedule_poll(self, delay: float) -> None:
         if self._poll_timer is not None:
             self._poll_timer.stop()
-        self._poll_timer = self.set_timer(delay, self._start_poll)
+        self._poll_timer = self.set_timer(max(delay, 0.01), self._start_poll)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="poll")
     def _poll(self, fetcher: GroupFetcher) -> None:
@@ -284,7 +284,8 @@ class DeliveryApp(App[None]):
         self.stale = False
         self.failures = 0
         self._last_problem = None
-        self._fetcher = GroupFetcher(self.config, group, self._cancel)
+        old_fetcher, self._fetcher = self._fetcher, GroupFetcher(self.config, group, self._cancel)
+        self._close_later(old_fetcher)
         self.query_one(ConnectionBanner).clear_problem()
         self.query_one(PartitionsTable).apply({})
         self.query_one(MembersPanel).show(None)
@@ -319,6 +320,14 @@ class DeliveryApp(App[None]):
         yield SystemCommand("Reset offsets", "Dry-run first; needs --allow-writes", self.action_reset_offsets)
         yield SystemCommand("Delete offsets", "Drop a topic's committed offsets; needs --allow-writes", self.action_delete_offsets)
 
+    @work(thread=True, group="close")
+    def _close_later(self, fetcher: GroupFetcher) -> None:
+        fetcher.close()
+
     async def action_quit(self) -> None:
         self._cancel.set()  # running polls stop waiting on Kafka at once
         self.exit()
+
+    def on_unmount(self) -> None:
+        self._cancel.set()
+        self._fetcher.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 
-from deliverytui.kafka.inspect import GroupInspector
+from deliverytui.kafka.isolated import IsolatedGroupInspector
 from deliverytui.model import GroupSnapshot
 from deliverytui.tui.rows import RowView, build_rows
 from deliverytui.tui.viewer_config import ViewerConfig
@@ -65,13 +65,14 @@ class GroupFetcher:
         self.config = config
         self.group = group
         self.cancel_event = cancel_event
-        self._inspector: GroupInspector | None = None
+        self._inspector: IsolatedGroupInspector | None = None
         self._previous: GroupSnapshot | None = None
 
     @property
-    def inspector(self) -> GroupInspector:
+    def inspector(self) -> IsolatedGroupInspector:
+        """The Kafka client lives in a child process: see :mod:`deliverytui.kafka.isolated` for why."""
         if self._inspector is None:
-            self._inspector = GroupInspector(
+            self._inspector = IsolatedGroupInspector(
                 self.config.bootstrap,
                 self.config.client_config,
                 request_timeout=self.config.request_timeout,
@@ -88,3 +89,7 @@ class GroupFetcher:
 
     def list_groups(self):
         return self.inspector.list_groups()
+
+    def close(self) -> None:
+        if self._inspector is not None:
+            self._inspector.close()
