@@ -1,0 +1,182 @@
+"""Consumer positions as reported by the consumers themselves, and what their gap to the commit means.
+
+Kafka's broker knows only *committed* offsets. Where a consumer actually *is* (its
+position: the last message handed to the application, plus one) lives inside the
+consumer process; consumers that run the :mod:`deliverytui.probe` helper publish it.
+The gap between the two is the delivery story the TUI tells: a position ahead of the
+commit is work that a crash would redeliver; a commit ahead of the position is work
+that a crash would lose. Plain immutable data and pure functions only: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any
+
+from deliverytui.model.group import TopicPartitionId
+
+
+class GapKind(Enum):
+    """How a consumer's position relates to its committed offset on one partition."""
+
+    IN_SYNC = "in-sync"
+    PROCESSED_NOT_COMMITTED = "processed-not-committed"
+    COMMITTED_NOT_PROCESSED = "committed-not-processed"
+    UNKNOWN = "unknown"
+
+    @property
+    def explanation(self) -> str:
+        """One sentence the TUI shows next to the coloured gap."""
+        return _EXPLANATIONS[self]
+
+
+_EXPLANATIONS: dict[GapKind, str] = {
+    GapKind.IN_SYNC: "position equals the committed offset: nothing would be redelivered or lost after a crash",
+    GapKind.PROCESSED_NOT_COMMITTED: (
+        "position ahead of committed: processed but not committed; these would be redelivered after a crash"
+    ),
+    GapKind.COMMITTED_NOT_PROCESSED: (
+        "committed ahead of position: committed but not processed; these would be lost after a crash"
+    ),
+    GapKind.UNKNOWN: "position or committed offset unknown: no gap to explain",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class PositionGap:
+    """The classified gap on one partition: its kind and how many messages it spans.
+
+    ``count`` is always ``>= 0``: ``position - committed`` for PROCESSED_NOT_COMMITTED,
+    ``committed - position`` for COMMITTED_NOT_PROCESSED, 0 for IN_SYNC, ``None`` for UNKNOWN.
+    """
+
+    kind: GapKind
+    count: int | None
+
+    @property
+    def explanation(self) -> str:
+        return self.kind.explanation
+
+    def describe(self) -> str:
+        """A short label with the count, e.g. ``5 processed, not committed (redelivered after a crash)``."""
+        if self.kind is GapKind.PROCESSED_NOT_COMMITTED:
+            return f"{self.count} processed, not committed (redelivered after a crash)"
+        if self.kind is GapKind.COMMITTED_NOT_PROCESSED:
+            return f"{self.count} committed, not processed (lost after a crash)"
+        if self.kind is GapKind.IN_SYNC:
+            return "in sync"
+        return "unknown"
+
+
+def classify_gap(position: int | None, committed: int | None) -> PositionGap:
+    """Classify the gap between a consumer's position and a committed offset.
+
+    Negative values are librdkafka's logical offsets (``-1001`` = invalid/none) and
+    count as unknown, as does ``None``.
+    """
+    if position is None or committed is None or position < 0 or committed < 0:
+        return PositionGap(GapKind.UNKNOWN, None)
+    if position > committed:
+        return PositionGap(GapKind.PROCESSED_NOT_COMMITTED, position - committed)
+    if committed > position:
+        return PositionGap(GapKind.COMMITTED_NOT_PROCESSED, committed - position)
+    return PositionGap(GapKind.IN_SYNC, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionPosition:
+    """The latest position one consumer reported for one partition.
+
+    ``committed`` is the committed offset *the reporter* saw in the same report, so
+    ``position`` and ``committed`` are sampled at the same instant; comparing a report
+    that is a second old with a fresher broker-side commit would invent gaps on a busy
+    consumer. ``age_seconds`` is measured when the view was taken, from the reporter's
+    wall clock (clamped at 0 against clock skew). A ``stale`` report is older than the
+    staleness limit: the consumer stopped reporting (stopped, stuck or not polling),
+    so the position is shown but should not be trusted.
+    """
+
+    topic: str
+    partition: int
+    position: int | None
+    committed: int | None
+    client_id: str
+    member_id: str | None
+    reporter: str
+    source: str
+    reported_at: datetime
+    age_seconds: float
+    stale: bool
+
+    @property
+    def tp(self) -> TopicPartitionId:
+        return TopicPartitionId(self.topic, self.partition)
+
+    @property
+    def gap(self) -> PositionGap:
+        """The gap between this report's position and its own committed offset."""
+        return classify_gap(self.position, self.committed)
+
+    def to_json(self) -> dict[str, Any]:
+        gap = self.gap
+        return {
+            "topic": self.topic,
+            "partition": self.partition,
+            "position": self.position,
+            "committed": self.committed,
+            "client_id": self.client_id,
+            "member_id": self.member_id,
+            "reporter": self.reporter,
+            "source": self.source,
+            "reported_at": self.reported_at.isoformat(),
+            "age_seconds": round(self.age_seconds, 3),
+            "stale": self.stale,
+            "gap": gap.kind.value,
+            "gap_count": gap.count,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PositionsView:
+    """Every known position of one group's partitions at one instant, plus reader health.
+
+    ``partitions`` holds one entry per partition (the freshest reporter wins), sorted by
+    topic and partition. ``malformed_records`` and ``other_group_records`` count probe
+    records skipped since the collector started. ``caught_up`` is false while the reader
+    is still working through the probe topic's backlog. ``error`` is a one-line reason
+    when the probe topic could not be read (missing, unauthorised, unreachable).
+    """
+
+    group_id: str
+    probe_topic: str
+    partitions: tuple[PartitionPosition, ...]
+    taken_at: datetime
+    caught_up: bool
+    malformed_records: int
+    other_group_records: int
+    error: str | None = None
+
+    def get(self, topic: str, partition: int) -> PartitionPosition | None:
+        for entry in self.partitions:
+            if entry.topic == topic and entry.partition == partition:
+                return entry
+        return None
+
+    @property
+    def by_key(self) -> dict[str, PartitionPosition]:
+        """Entries by table row key ``topic:partition`` (as :attr:`TopicPartitionId.key`)."""
+        return {entry.tp.key: entry for entry in self.partitions}
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "group": self.group_id,
+            "probe_topic": self.probe_topic,
+            "partitions": [entry.to_json() for entry in self.partitions],
+            "taken_at": self.taken_at.isoformat(),
+            "caught_up": self.caught_up,
+            "malformed_records": self.malformed_records,
+            "other_group_records": self.other_group_records,
+            "error": self.error,
+        }
