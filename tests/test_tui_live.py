@@ -170,3 +170,53 @@ async def test_reset_is_refused_without_allow_writes(bootstrap: str, unique: str
         await pilot.press("r")
         await pilot.pause(0.2)
         assert any("--allow-writes" in n.message for n in app._notifications)
+
+
+async def test_position_beside_committed_explains_the_gap(bootstrap: str, unique: str) -> None:
+    """A consumer that processed 10 records but committed 5 shows position 10: 5 would be redelivered."""
+    from deliverytui.probe import attach_probe, probe_of
+    from deliverytui.tui.widgets.panels import SelectedPartitionPanel
+
+    topic, group = f"probe-live-{unique}", f"probe-live-{unique}"
+    create_topic(bootstrap, topic, 1)
+    produce(bootstrap, topic, {0: 10})
+    config = attach_probe(
+        {"bootstrap.servers": bootstrap, "group.id": group, "client.id": "probed", "enable.auto.commit": False,
+         "auto.offset.reset": "earliest"},
+        interval_ms=500,
+    )
+    consumer = Consumer(config)
+    consumer.subscribe([topic])
+    stop = threading.Event()
+
+    def run() -> None:
+        processed = 0
+        while not stop.is_set():
+            msg = consumer.poll(0.2)
+            if msg is None or msg.error():
+                continue
+            processed += 1
+            if processed == 5:
+                consumer.commit(message=msg, asynchronous=False)
+
+    loop_done = asyncio.get_running_loop().run_in_executor(None, run)
+    app = viewer(bootstrap, group)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            key = f"{topic}:0"
+            await wait_until(pilot, lambda: cell(app, key, "committed") == "5", timeout=40, what="commit of 5")
+            await wait_until(pilot, lambda: cell(app, key, "position") == "10", timeout=40, what="position 10")
+            await wait_until(
+                pilot,
+                lambda: "5 processed, not committed" in str(app.query_one(SelectedPartitionPanel).render()),
+                timeout=20,
+                what="gap explanation",
+            )
+            assert cell(app, key, "owner").startswith("probed")
+    finally:
+        stop.set()
+        await loop_done
+        consumer.close()
+        publisher = probe_of(config)
+        if publisher is not None:
+            publisher.close()

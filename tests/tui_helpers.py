@@ -19,8 +19,11 @@ async def wait_until(pilot: Pilot, predicate: Callable[[], bool], timeout: float
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def cell(app, key: str, column: str) -> str:
+def cell(app, key: str, column: str) -> str | None:
+    """The text of one cell, or None while that row is not shown."""
     table = app.query_one(PartitionsTable)
+    if key not in table.shown_keys:
+        return None
     return table.get_cell(key, column).plain
 
 

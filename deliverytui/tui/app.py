@@ -28,7 +28,15 @@ from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArr
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.screens.help import HelpScreen
 from deliverytui.tui.viewer_config import ViewerConfig
-from deliverytui.tui.widgets.panels import ConnectionBanner, DedupPanel, EventLog, GroupHeader, LagSparklines, MembersPanel
+from deliverytui.tui.widgets.panels import (
+    ConnectionBanner,
+    DedupPanel,
+    EventLog,
+    GroupHeader,
+    LagSparklines,
+    MembersPanel,
+    SelectedPartitionPanel,
+)
 from deliverytui.tui.widgets.partitions_table import PartitionsTable
 
 __all__ = ["DeliveryApp", "ViewerConfig"]
@@ -74,6 +82,8 @@ class DeliveryApp(App[None]):
                 yield PartitionsTable(id="partitions")
             with Vertical(id="side"):
                 yield LagSparklines(id="sparks")
+                yield Label("Selected partition", classes="section-title")
+                yield SelectedPartitionPanel(id="selected")
                 yield Label("Members", classes="section-title")
                 yield MembersPanel(id="members")
                 yield Label("Dedup store", classes="section-title")
@@ -206,9 +216,15 @@ class DeliveryApp(App[None]):
             series,
             f"lag of {key}" if key else "selected partition lag",
         )
+        row = next((r for r in update.snapshot.partitions if r.tp.key == key), None) if key else None
+        self.query_one(SelectedPartitionPanel).show(
+            key, row, update.lag_partitions.get(key) if key else None, update.positions.get(key) if key else None,
+            update.positions_note,
+        )
 
     @on(PartitionsTable.RowHighlighted)
     def _on_row_highlighted(self) -> None:
+        self._fetcher.selected_key = self.query_one(PartitionsTable).selected_key
         self._render_sparks()
 
     def on_screen_resume(self) -> None:

@@ -8,9 +8,14 @@ an immutable :class:`ViewUpdate` and only renders it.
 from __future__ import annotations
 
 import threading
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from deliverytui.kafka.isolated import IsolatedGroupInspector
+from deliverytui.kafka.positions import PositionCollector
+from deliverytui.lag import LagHistory
 from deliverytui.model import GroupSnapshot
 from deliverytui.tui.rows import RowView, build_rows
 from deliverytui.tui.viewer_config import ViewerConfig
@@ -26,10 +31,13 @@ class ViewUpdate:
     group_status: str | None = None
     group_lag_series: tuple[float, ...] = ()
     partition_lag_series: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    positions_note: str = ""
+    positions: Mapping[str, Any] = field(default_factory=dict)  # key → PartitionPosition
+    lag_partitions: Mapping[str, Any] = field(default_factory=dict)  # key → PartitionLagView
 
 
 def membership_events(previous: GroupSnapshot | None, current: GroupSnapshot) -> list[tuple[str, str]]:
-    """Rebalances and state changes, read off two consecutive snapshots."""
+    """Rebalances and state changes, read off two consecutive snapshots (resets come from the lag history)."""
     if previous is None:
         return [(f"attached to {current.group_id}: {current.state}, {len(current.members)} member(s)", "bold")]
     events: list[tuple[str, str]] = []
@@ -46,15 +54,6 @@ def membership_events(previous: GroupSnapshot | None, current: GroupSnapshot) ->
     moved = joined or left or any(after[k].assignment != before[k].assignment for k in after.keys() & before.keys())
     if moved:
         events.append((f"rebalance: {len(current.members)} member(s) now own {sum(len(m.assignment) for m in current.members)} partition(s)", "bold cyan"))
-    previous_rows = {row.tp.key: row for row in previous.partitions}
-    for row in current.partitions:
-        old = previous_rows.get(row.tp.key)
-        if old is not None and old.committed_offset is not None and row.committed_offset is not None:
-            if row.committed_offset < old.committed_offset:
-                events.append(
-                    (f"reset seen on {row.tp.key}: committed {old.committed_offset} → {row.committed_offset} "
-                     f"({old.committed_offset - row.committed_offset} records will be redelivered)", "bold magenta")
-                )
     return events
 
 
@@ -67,6 +66,11 @@ class GroupFetcher:
         self.cancel_event = cancel_event
         self._inspector: IsolatedGroupInspector | None = None
         self._previous: GroupSnapshot | None = None
+        self._lag = LagHistory()
+        self._positions: PositionCollector | None = None
+        self._positions_retry_at = 0.0
+        #: Set by the UI thread (a str assignment is atomic); the worker copies that partition's series.
+        self.selected_key: str | None = None
 
     @property
     def inspector(self) -> IsolatedGroupInspector:
@@ -84,12 +88,57 @@ class GroupFetcher:
         snapshot = self.inspector.snapshot(self.group)
         events = membership_events(self._previous, snapshot)
         self._previous = snapshot
-        rows = build_rows(snapshot)
-        return ViewUpdate(snapshot=snapshot, rows=rows, events=tuple(events), group_lag_series=())
+        selected = self.selected_key
+        lag_view = self._lag.observe(snapshot, series_keys=(selected,) if selected else ())
+        events += [(rewind.describe(), "bold magenta") for rewind in lag_view.rewinds]
+        events += [
+            (change.describe(), "bold red" if change.current.severity > change.previous.severity else "green")
+            for change in lag_view.status_changes
+        ]
+        positions = self._read_positions()
+        rows = build_rows(snapshot, lag_view.partitions, positions)
+        return ViewUpdate(
+            snapshot=snapshot,
+            rows=rows,
+            events=tuple(events),
+            group_status=lag_view.status.value,
+            group_lag_series=tuple(lag_view.total_lag_series),
+            partition_lag_series={k: tuple(v) for k, v in lag_view.partition_lag_series.items()},
+            positions_note=self._positions_note,
+            positions=positions,
+            lag_partitions=lag_view.partitions,
+        )
+
+    def _read_positions(self) -> dict[str, object]:
+        """Positions published through deliverytui.probe; empty when nobody publishes (never an error)."""
+        now = time.monotonic()
+        if self._positions is None:
+            if now < self._positions_retry_at:
+                return {}
+            self._positions = PositionCollector(
+                self.config.bootstrap, self.config.client_config, self.group, request_timeout=self.config.request_timeout
+            )
+        view = self._positions.poll(0.2)
+        if view.error:
+            # Typically: no consumer has created the probe topic yet. Look again later.
+            self._positions_note = "positions: none published (see deliverytui.probe)"
+            self._positions.close()
+            self._positions = None
+            self._positions_retry_at = now + 30.0
+            return {}
+        self._positions_note = (
+            f"positions from {len({p.reporter for p in view.partitions})} reporting consumer(s)" if view.partitions
+            else "positions: none published (see deliverytui.probe)"
+        )
+        return view.by_key
 
     def list_groups(self):
         return self.inspector.list_groups()
 
+    _positions_note = "positions: not read yet"
+
     def close(self) -> None:
         if self._inspector is not None:
             self._inspector.close()
+        if self._positions is not None:
+            self._positions.close()

@@ -81,8 +81,8 @@ def build_row(row: PartitionRow, lag_info: Any | None = None, position: Any | No
     pos_text, pos_style = "-", "dim"
     if position is not None and getattr(position, "position", None) is not None:
         pos_text = _num(position.position)
-        gap = getattr(position, "gap_kind", None)
-        gap_name = getattr(gap, "name", str(gap or ""))
+        gap = getattr(getattr(position, "gap", None), "kind", None)
+        gap_name = getattr(gap, "name", "")
         pos_style = {
             "PROCESSED_NOT_COMMITTED": "bold yellow",
             "COMMITTED_NOT_PROCESSED": "bold red",

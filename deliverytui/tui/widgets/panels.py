@@ -153,3 +153,34 @@ class LagSparklines(Vertical):
         self.query_one("#group-spark-label", Label).update(group_label)
         self.query_one("#partition-spark", Sparkline).data = part_series or [0]
         self.query_one("#partition-spark-label", Label).update(part_label)
+
+
+class SelectedPartitionPanel(Static):
+    """The highlighted partition in words: committed vs position, and what the gap means after a crash."""
+
+    def show(self, key: str | None, row, lag_info, position, positions_note: str) -> None:
+        if key is None or row is None:
+            self.update(Text(positions_note or "select a partition", style="dim"))
+            return
+        text = Text()
+        text.append(f"{key}\n", "bold")
+        text.append("committed ", "dim")
+        text.append(f"{row.committed_offset if row.committed_offset is not None else '-'}")
+        text.append("  log-end ", "dim")
+        text.append(f"{row.log_end_offset if row.log_end_offset is not None else '-'}")
+        text.append("  lag ", "dim")
+        text.append(f"{row.lag if row.lag is not None else '-'}\n")
+        if lag_info is not None:
+            text.append("status ", "dim")
+            text.append(f"{lag_info.status.value}", "bold")
+            text.append(f"  (window {lag_info.window_entries} commits)\n", "dim")
+        if position is not None and position.position is not None:
+            gap = position.gap
+            style = {"PROCESSED_NOT_COMMITTED": "bold yellow", "COMMITTED_NOT_PROCESSED": "bold red"}.get(gap.kind.name, "green")
+            text.append("position ", "dim")
+            text.append(f"{position.position}", style)
+            text.append(f"  reported by {position.client_id}{' (stale)' if position.stale else ''}\n", "dim")
+            text.append(gap.describe(), style)
+        else:
+            text.append(positions_note or "no position published for this partition", "dim")
+        self.update(text)
