@@ -19,6 +19,14 @@ import pytest
 from deliverytui.kafka.distribution import KafkaDistribution, resolve_distribution
 from deliverytui.kafka.embedded import EmbeddedBroker
 from deliverytui.model import BrokerInfo
+from tests.services import (  # noqa: F401 - fixtures: real Redis and PostgreSQL on free loopback ports
+    dedup_store_url,
+    postgres_server,
+    postgres_url,
+    redis_server,
+    redis_url,
+    sqlite_url,
+)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 

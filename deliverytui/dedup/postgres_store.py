@@ -1,0 +1,400 @@
+"""The PostgreSQL idempotency store: one row per key, every decision one SQL statement.
+
+Why one statement: a claim is ``INSERT … ON CONFLICT (key) DO UPDATE … WHERE the
+lease expired … RETURNING`` — PostgreSQL makes insert-or-retake atomic per row,
+even between concurrent transactions, so two consumers can never both own a key.
+The counters upsert rides in the same statement as a data-modifying CTE, so the
+counters commit exactly when the decision does. ``(xmax = 0)`` in ``RETURNING``
+tells an insert (first delivery) from an update (retake).
+
+A loser of a race is always told it does not own the key; whether it is told
+``DUPLICATE`` or ``IN_PROGRESS`` comes from the statement's snapshot, so in a
+tight race it may say ``IN_PROGRESS`` for a key completed a moment earlier. Both
+mean "do not run the effect"; the redelivery will then see ``DUPLICATE``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from deliverytui.dedup.identifiers import identifier_parts
+from deliverytui.dedup.store import COUNTERS_TABLE, DEFAULT_RETENTION_SECONDS, DedupStore, first_line
+from deliverytui.dedup.url import Backend, StoreUrl
+from deliverytui.model.dedup import ClaimOutcome, DedupCounters, KeyCount
+
+DEFAULT_TABLE = "deliverytui_dedup"
+EXACT_COUNT_CAP = 100_000
+"""Up to this many keys are counted exactly; beyond, the planner's row estimate is used."""
+
+_CODES = {
+    0: ClaimOutcome.FIRST,
+    1: ClaimOutcome.DUPLICATE,
+    2: ClaimOutcome.IN_PROGRESS,
+    3: ClaimOutcome.RETAKEN,
+    4: ClaimOutcome.FIRST,  # the same token claiming again (a retried call): owned, not counted
+}
+
+_TURNED_AWAY: tuple[ClaimOutcome, float | None] = (ClaimOutcome.IN_PROGRESS, None)
+
+# Adds one row of deltas (selected by {source}) to the group's counters.
+_BUMP = """
+INSERT INTO {counters} AS c (group_name, hits, misses, retakes, in_progress, errors, updated_at)
+{source}
+ON CONFLICT (group_name) DO UPDATE SET
+    hits = c.hits + excluded.hits,
+    misses = c.misses + excluded.misses,
+    retakes = c.retakes + excluded.retakes,
+    in_progress = c.in_progress + excluded.in_progress,
+    errors = c.errors + excluded.errors,
+    updated_at = excluded.updated_at
+"""
+
+# The prune index is BRIN, not B-tree: it costs next to nothing on every claim (the hot
+# path) and still lets a prune skip the table's recent blocks, since rows are mostly
+# written in time order.
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS {table} (
+    key text PRIMARY KEY,
+    state text NOT NULL CHECK (state IN ('in_progress', 'done')),
+    owner text,
+    lease_until timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS {index} ON {table} USING brin (updated_at);
+CREATE TABLE IF NOT EXISTS {counters} (
+    group_name text PRIMARY KEY,
+    hits bigint NOT NULL DEFAULT 0,
+    misses bigint NOT NULL DEFAULT 0,
+    retakes bigint NOT NULL DEFAULT 0,
+    in_progress bigint NOT NULL DEFAULT 0,
+    errors bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
+"""
+
+# Only rows that changed or were already done come back; a key missing from the result
+# was turned away by a live lease (IN_PROGRESS). The current rows are looked up only for
+# keys that were not freshly inserted (the snapshot still shows them as they were before
+# this statement), and nothing is joined back to the input or sorted: in the common case
+# — mostly first deliveries — the statement costs little more than a multi-row insert.
+_CLAIM = """
+WITH claimed AS (
+    INSERT INTO {table} AS d (key, state, owner, lease_until, created_at, updated_at)
+    SELECT k, 'in_progress', %(token)s, now() + make_interval(secs => %(lease)s), now(), now()
+    FROM unnest(%(keys)s::text[]) AS k
+    ON CONFLICT (key) DO UPDATE
+        SET owner = excluded.owner, lease_until = excluded.lease_until, updated_at = excluded.updated_at
+        WHERE d.state = 'in_progress' AND (d.lease_until <= now() OR d.owner = excluded.owner)
+    RETURNING d.key, (d.xmax = 0) AS inserted
+), prior AS (
+    SELECT d.key, d.state, d.owner
+    FROM (SELECT k FROM unnest(%(keys)s::text[]) AS k EXCEPT ALL SELECT key FROM claimed WHERE inserted) AS rest
+    JOIN {table} AS d ON d.key = rest.k
+), decided AS (
+    SELECT key, 0 AS code FROM claimed WHERE inserted
+    UNION ALL
+    SELECT c.key, CASE WHEN p.owner = %(token)s THEN 4 ELSE 3 END
+    FROM claimed AS c LEFT JOIN prior AS p ON p.key = c.key
+    WHERE NOT c.inserted
+    UNION ALL
+    SELECT key, 1 FROM prior WHERE state = 'done'
+), bumped AS (
+    {bump}
+)
+SELECT key, code, CASE WHEN code <> 1 THEN extract(epoch FROM now() + make_interval(secs => %(lease)s))::float8 END
+FROM decided
+"""
+
+_CLAIM_DELTAS = """
+SELECT %(group)s,
+       count(*) FILTER (WHERE code = 1),
+       count(*) FILTER (WHERE code = 0),
+       count(*) FILTER (WHERE code = 3),
+       %(n)s - count(*),
+       %(errors)s::bigint,
+       now()
+FROM decided
+"""
+
+# Deltas for a write whose effect is in CTE ``w``: no row = hit, a row = miss. Positional
+# placeholders (group, errors), always the last two parameters of the statement.
+_WRITE_DELTAS = """
+SELECT %s, CASE WHEN EXISTS (SELECT 1 FROM w) THEN 0 ELSE 1 END,
+       CASE WHEN EXISTS (SELECT 1 FROM w) THEN 1 ELSE 0 END, 0, 0, %s::bigint, now()
+"""
+
+_MARK_IF_NEW = """
+WITH w AS (
+    INSERT INTO {table} (key, state, created_at, updated_at) VALUES (%s, 'done', now(), now())
+    ON CONFLICT (key) DO NOTHING RETURNING 1
+), bumped AS (
+    {bump}
+)
+SELECT EXISTS (SELECT 1 FROM w)
+"""
+
+
+class PostgresDedupStore(DedupStore):
+    """Dedup rows in ``deliverytui_dedup`` (configurable), counters in ``deliverytui_counters``."""
+
+    backend = Backend.POSTGRESQL
+    max_batch = 5000
+
+    def __init__(
+        self,
+        url: str | StoreUrl,
+        *,
+        group: str,
+        table: str = DEFAULT_TABLE,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        create_schema: bool = True,
+        connect_timeout: float = 3.0,
+        operation_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(url, group=group, retention_seconds=retention_seconds, create_schema=create_schema)
+        parts = identifier_parts(table, what="table name", qualified=True)
+        self.table = table
+        self._table = sql.Identifier(*parts)
+        self._counters = sql.Identifier(COUNTERS_TABLE)
+        self._connect_timeout = max(2, round(connect_timeout))  # libpq's minimum is 2 s
+        self._operation_timeout = operation_timeout
+        self._conn: psycopg.AsyncConnection[Any] | None = None
+        self._connect_lock = asyncio.Lock()
+        self._schema_ready = False
+        claim_bump = sql.SQL(_BUMP).format(counters=self._counters, source=sql.SQL(_CLAIM_DELTAS))
+        self._write_bump = sql.SQL(_BUMP).format(counters=self._counters, source=sql.SQL(_WRITE_DELTAS))
+        self._claim_sql = sql.SQL(_CLAIM).format(table=self._table, bump=claim_bump)
+        self._mark_sql = sql.SQL(_MARK_IF_NEW).format(table=self._table, bump=self._write_bump)
+        self._schema_sql = sql.SQL(_SCHEMA).format(
+            table=self._table, counters=self._counters, index=sql.Identifier(f"{parts[-1]}_updated_at_brin")
+        )
+
+    # -- connection -----------------------------------------------------------------------
+
+    async def close(self) -> None:
+        await self._drop_connection()
+
+    async def _connect(self) -> None:
+        await self._connection()
+
+    async def _connection(self) -> psycopg.AsyncConnection[Any]:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        async with self._connect_lock:
+            if self._conn is None or self._conn.closed:
+                conn = await psycopg.AsyncConnection.connect(
+                    self.url.raw, autocommit=True, connect_timeout=self._connect_timeout
+                )
+                if self.create_schema and not self._schema_ready:
+                    # Two consumers starting together would race on CREATE TABLE IF NOT
+                    # EXISTS (a duplicate pg_type error), so serialise on an advisory lock.
+                    async with conn.transaction():
+                        await conn.execute("SELECT pg_advisory_xact_lock(hashtext('deliverytui.dedup.schema'))")
+                        await conn.execute(self._schema_sql)
+                    self._schema_ready = True
+                self._conn = conn
+        assert self._conn is not None
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+    def _unavailable_reason(self, exc: BaseException) -> str | None:
+        if isinstance(exc, TimeoutError):
+            return f"no answer within {self._operation_timeout:g} s"
+        if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, OSError)):
+            return first_line(exc)
+        return None
+
+    async def _execute(self, query: sql.Composable | str, params: Any = None) -> psycopg.AsyncCursor[Any]:
+        """Run one statement within the operation timeout (a hung server counts as down)."""
+        async with asyncio.timeout(self._operation_timeout):
+            conn = await self._connection()
+            cursor = conn.cursor()
+            await cursor.execute(query, params)
+            return cursor
+
+    # -- pattern 1 -----------------------------------------------------------------------------
+
+    async def _claim_unique(
+        self, keys: list[str], lease_seconds: float, token: str, errors: int
+    ) -> list[tuple[ClaimOutcome, float | None]]:
+        lease = float(lease_seconds)
+        cursor = await self._execute(
+            self._claim_sql,
+            {"keys": keys, "token": token, "lease": lease, "n": len(keys), "group": self.group, "errors": errors},
+        )
+        decided = {key: (_CODES[code], expires) for key, code, expires in await cursor.fetchall()}
+        return [decided.get(key, _TURNED_AWAY) for key in keys]
+
+    async def _complete(self, keys: list[str], token: str) -> int:
+        # The owner stays on a done row, so a retried complete (whose first try committed
+        # but whose reply was lost) still counts the key as done by this token. The
+        # second SELECT sees the statement's snapshot, so rows done just now are not
+        # counted twice.
+        cursor = await self._execute(
+            sql.SQL(
+                "WITH u AS (UPDATE {table} SET state = 'done', lease_until = NULL, updated_at = now() "
+                "WHERE key = ANY(%(keys)s::text[]) AND state = 'in_progress' AND owner = %(token)s RETURNING 1) "
+                "SELECT (SELECT count(*) FROM u) + (SELECT count(*) FROM {table} "
+                "WHERE key = ANY(%(keys)s::text[]) AND state = 'done' AND owner = %(token)s)"
+            ).format(table=self._table),
+            {"keys": keys, "token": token},
+        )
+        row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def _release(self, key: str, token: str) -> bool:
+        cursor = await self._execute(
+            sql.SQL("DELETE FROM {table} WHERE key = %s AND state = 'in_progress' AND owner = %s").format(
+                table=self._table
+            ),
+            (key, token),
+        )
+        return cursor.rowcount == 1
+
+    async def _mark_if_new(self, key: str, errors: int) -> bool:
+        cursor = await self._execute(self._mark_sql, (key, self.group, errors))
+        row = await cursor.fetchone()
+        return bool(row and row[0])
+
+    async def _prune(self, older_than_seconds: float) -> int:
+        cursor = await self._execute(
+            sql.SQL(
+                "DELETE FROM {table} WHERE (state = 'done' AND updated_at < now() - make_interval(secs => %(age)s)) "
+                "OR (state = 'in_progress' AND lease_until < now() - make_interval(secs => %(age)s))"
+            ).format(table=self._table),
+            {"age": float(older_than_seconds)},
+        )
+        return cursor.rowcount
+
+    # -- patterns 2 and 3 ------------------------------------------------------------------------
+
+    async def _upsert_row(
+        self, table: str, key_column: str, key: Any, values: dict[str, Any], errors: int
+    ) -> bool:
+        target = sql.Identifier(*identifier_parts(table, what="table name", qualified=True))
+        key_id = sql.Identifier(*identifier_parts(key_column, what="column name"))
+        columns = [sql.Identifier(*identifier_parts(name, what="column name")) for name in values]
+        if key_column in values:
+            raise self._store_error(f"values for {table} must not repeat the key column {key_column!r}")
+        if columns:
+            on_conflict = sql.SQL("DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})").format(
+                sets=sql.SQL(", ").join(sql.SQL("{c} = excluded.{c}").format(c=c) for c in columns),
+                old=sql.SQL(", ").join(sql.SQL("t.{c}").format(c=c) for c in columns),
+                new=sql.SQL(", ").join(sql.SQL("excluded.{c}").format(c=c) for c in columns),
+            )
+        else:
+            on_conflict = sql.SQL("DO NOTHING")
+        query = sql.SQL(
+            "WITH w AS (INSERT INTO {target} AS t ({cols}) VALUES ({placeholders}) "
+            "ON CONFLICT ({key}) {on_conflict} RETURNING 1), bumped AS ({bump}) "
+            "SELECT EXISTS (SELECT 1 FROM w)"
+        ).format(
+            target=target,
+            cols=sql.SQL(", ").join([key_id, *columns]),
+            placeholders=sql.SQL(", ").join(sql.Placeholder() * (len(columns) + 1)),
+            key=key_id,
+            on_conflict=on_conflict,
+            bump=self._write_bump,
+        )
+        params = [key, *values.values()]
+        return await self._write_helper(query, params, errors, table)
+
+    async def _transition(
+        self,
+        table: str,
+        key_column: str,
+        key: Any,
+        state_column: str,
+        from_state: Any,
+        to_state: Any,
+        errors: int,
+    ) -> bool:
+        query = sql.SQL(
+            "WITH w AS (UPDATE {target} SET {state} = %s WHERE {key} = %s AND {state} = %s RETURNING 1), "
+            "bumped AS ({bump}) SELECT EXISTS (SELECT 1 FROM w)"
+        ).format(
+            target=sql.Identifier(*identifier_parts(table, what="table name", qualified=True)),
+            state=sql.Identifier(*identifier_parts(state_column, what="column name")),
+            key=sql.Identifier(*identifier_parts(key_column, what="column name")),
+            bump=self._write_bump,
+        )
+        return await self._write_helper(query, [to_state, key, from_state], errors, table)
+
+    async def _write_helper(self, query: sql.Composable, params: Sequence[Any], errors: int, table: str) -> bool:
+        try:
+            cursor = await self._execute(query, [*params, self.group, errors])
+        except (psycopg.ProgrammingError, psycopg.DataError, psycopg.IntegrityError) as exc:
+            raise self._store_error(f"write to {table} failed: {first_line(exc)}") from exc
+        row = await cursor.fetchone()
+        return bool(row and row[0])
+
+    # -- observation ----------------------------------------------------------------------------
+
+    async def _read_counters(self, group: str) -> DedupCounters | None:
+        try:
+            cursor = await self._execute(
+                sql.SQL(
+                    "SELECT hits, misses, retakes, in_progress, errors, updated_at FROM {counters} "
+                    "WHERE group_name = %s"
+                ).format(counters=self._counters),
+                (group,),
+            )
+        except psycopg.errors.UndefinedTable:
+            return None
+        row = await cursor.fetchone()
+        if row is None:
+            return None
+        hits, misses, retakes, in_progress, errors, updated_at = row
+        return DedupCounters(
+            group=group,
+            hits=hits,
+            misses=misses,
+            retakes=retakes,
+            in_progress=in_progress,
+            errors=errors,
+            updated_at=updated_at,
+        )
+
+    async def _list_counter_groups(self, limit: int) -> list[str]:
+        try:
+            cursor = await self._execute(
+                sql.SQL("SELECT group_name FROM {counters} ORDER BY group_name LIMIT %s").format(
+                    counters=self._counters
+                ),
+                (limit,),
+            )
+        except psycopg.errors.UndefinedTable:
+            return []
+        return [name for (name,) in await cursor.fetchall()]
+
+    async def _keys_held(self) -> KeyCount:
+        try:
+            cursor = await self._execute(
+                sql.SQL("SELECT count(*) FROM (SELECT 1 FROM {table} LIMIT %s) AS bounded").format(
+                    table=self._table
+                ),
+                (EXACT_COUNT_CAP + 1,),
+            )
+        except psycopg.errors.UndefinedTable:
+            return KeyCount(count=0, exact=True)
+        row = await cursor.fetchone()
+        counted = int(row[0]) if row else 0
+        if counted <= EXACT_COUNT_CAP:
+            return KeyCount(count=counted, exact=True)
+        conn = await self._connection()
+        cursor = await self._execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = to_regclass(%s)", (self._table.as_string(conn),)
+        )
+        row = await cursor.fetchone()
+        estimate = int(row[0]) if row and row[0] is not None else -1
+        return KeyCount(count=max(estimate, counted), exact=False)

@@ -1,0 +1,368 @@
+"""The SQLite idempotency store: the embedded default, one file shared by local consumers.
+
+Why ``BEGIN IMMEDIATE``: SQLite has one writer at a time, and ``BEGIN IMMEDIATE``
+takes the write lock *before* the first read. Inside it, reading the current rows
+and then writing (``INSERT OR IGNORE`` for new keys, a conditional ``UPDATE`` for
+expired leases) cannot interleave with another process's claim, so it is not the
+check-then-set race of the chapter: the lock makes the whole batch one atomic step,
+counters included. Other processes wait on the lock (``busy_timeout``); if they
+wait longer than that, they get :class:`StoreUnavailableError` and retry.
+
+The file runs in WAL mode with ``synchronous=NORMAL``: a committed claim survives
+a consumer crash (the case that matters here), though not necessarily a power cut.
+Lease deadlines use this host's clock, which every process sharing the file shares.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sqlite3
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+import aiosqlite
+
+from deliverytui.dedup.identifiers import sqlite_quoted
+from deliverytui.dedup.store import COUNTERS_TABLE, DEFAULT_RETENTION_SECONDS, DedupStore, first_line
+from deliverytui.dedup.url import Backend, StoreUrl
+from deliverytui.model.dedup import ClaimOutcome, DedupCounters, KeyCount
+
+DEFAULT_TABLE = "deliverytui_dedup"
+_SELECT_CHUNK = 500  # keys per "WHERE key IN (...)", well under SQLite's variable limit
+
+_UNAVAILABLE_MARKERS = ("locked", "busy", "unable to open", "disk i/o", "readonly database", "disk is full")
+
+_BUMP = f"""
+INSERT INTO "{COUNTERS_TABLE}" (group_name, hits, misses, retakes, in_progress, errors, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (group_name) DO UPDATE SET
+    hits = hits + excluded.hits,
+    misses = misses + excluded.misses,
+    retakes = retakes + excluded.retakes,
+    in_progress = in_progress + excluded.in_progress,
+    errors = errors + excluded.errors,
+    updated_at = excluded.updated_at
+"""
+
+
+class SqliteDedupStore(DedupStore):
+    """Dedup rows in ``deliverytui_dedup`` (configurable), counters in ``deliverytui_counters``."""
+
+    backend = Backend.SQLITE
+    unavailable_hint = "check that the file's directory exists and is writable and no process holds it locked"
+    max_batch = 5000
+
+    def __init__(
+        self,
+        url: str | StoreUrl,
+        *,
+        group: str,
+        table: str = DEFAULT_TABLE,
+        retention_seconds: float = DEFAULT_RETENTION_SECONDS,
+        create_schema: bool = True,
+        busy_timeout: float = 10.0,
+    ) -> None:
+        super().__init__(url, group=group, retention_seconds=retention_seconds, create_schema=create_schema)
+        self.table = table
+        self._table = sqlite_quoted(table, what="table name")
+        self._index = sqlite_quoted(f"{table}_updated_at_idx", what="index name")
+        self._path = self.url.sqlite_path or ":memory:"
+        self._busy_timeout = busy_timeout
+        self._conn: aiosqlite.Connection | None = None
+        # One connection serves every task of this process: transactions must not interleave.
+        self._lock = asyncio.Lock()
+
+    # -- connection -----------------------------------------------------------------------
+
+    async def close(self) -> None:
+        await self._drop_connection()
+
+    async def _connect(self) -> None:
+        async with self._lock:
+            await self._connection()
+
+    async def _connection(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            conn = await aiosqlite.connect(self._path, isolation_level=None, timeout=self._busy_timeout)
+            try:
+                if self._path != ":memory:":
+                    await conn.execute("PRAGMA journal_mode=WAL")
+                    await conn.execute("PRAGMA synchronous=NORMAL")
+                await conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
+                if self.create_schema:
+                    await conn.executescript(
+                        f"""
+                        BEGIN IMMEDIATE;
+                        CREATE TABLE IF NOT EXISTS {self._table} (
+                            key TEXT PRIMARY KEY,
+                            state TEXT NOT NULL CHECK (state IN ('in_progress', 'done')),
+                            owner TEXT,
+                            lease_until REAL,
+                            created_at REAL NOT NULL,
+                            updated_at REAL NOT NULL
+                        ) WITHOUT ROWID;
+                        CREATE INDEX IF NOT EXISTS {self._index} ON {self._table} (updated_at);
+                        CREATE TABLE IF NOT EXISTS "{COUNTERS_TABLE}" (
+                            group_name TEXT PRIMARY KEY,
+                            hits INTEGER NOT NULL DEFAULT 0,
+                            misses INTEGER NOT NULL DEFAULT 0,
+                            retakes INTEGER NOT NULL DEFAULT 0,
+                            in_progress INTEGER NOT NULL DEFAULT 0,
+                            errors INTEGER NOT NULL DEFAULT 0,
+                            updated_at REAL NOT NULL
+                        );
+                        COMMIT;
+                        """
+                    )
+            except BaseException:
+                await conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
+    async def _drop_connection(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            await conn.close()
+
+    def _unavailable_reason(self, exc: BaseException) -> str | None:
+        if isinstance(exc, sqlite3.OperationalError) and any(
+            marker in str(exc).lower() for marker in _UNAVAILABLE_MARKERS
+        ):
+            return first_line(exc)
+        if isinstance(exc, OSError):
+            return first_line(exc)
+        return None
+
+    @contextlib.asynccontextmanager
+    async def _write_transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One ``BEGIN IMMEDIATE`` … ``COMMIT``: the write lock is held from the first read."""
+        async with self._lock:
+            conn = await self._connection()
+            await conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await conn.execute("ROLLBACK")
+                raise
+            await conn.execute("COMMIT")
+
+    async def _bump(
+        self,
+        conn: aiosqlite.Connection,
+        now: float,
+        *,
+        hits: int = 0,
+        misses: int = 0,
+        retakes: int = 0,
+        in_progress: int = 0,
+        errors: int = 0,
+    ) -> None:
+        await conn.execute(_BUMP, (self.group, hits, misses, retakes, in_progress, errors, now))
+
+    # -- pattern 1 -----------------------------------------------------------------------------
+
+    async def _claim_unique(
+        self, keys: list[str], lease_seconds: float, token: str, errors: int
+    ) -> list[tuple[ClaimOutcome, float | None]]:
+        async with self._write_transaction() as conn:
+            now = time.time()
+            deadline = now + lease_seconds
+            prior: dict[str, tuple[str, str | None, float | None]] = {}
+            for start in range(0, len(keys), _SELECT_CHUNK):
+                chunk = keys[start : start + _SELECT_CHUNK]
+                cursor = await conn.execute(
+                    f"SELECT key, state, owner, lease_until FROM {self._table} "
+                    f"WHERE key IN ({', '.join('?' * len(chunk))})",
+                    chunk,
+                )
+                for key, state, owner, lease_until in await cursor.fetchall():
+                    prior[key] = (state, owner, lease_until)
+            results: list[tuple[ClaimOutcome, float | None]] = []
+            inserts: list[tuple[Any, ...]] = []
+            takeovers: list[tuple[Any, ...]] = []
+            counts = {"hits": 0, "misses": 0, "retakes": 0, "in_progress": 0}
+            for key in keys:
+                row = prior.get(key)
+                if row is None:
+                    inserts.append((key, token, deadline, now, now))
+                    counts["misses"] += 1
+                    results.append((ClaimOutcome.FIRST, deadline))
+                    continue
+                state, owner, lease_until = row
+                if state != "in_progress":
+                    counts["hits"] += 1
+                    results.append((ClaimOutcome.DUPLICATE, None))
+                elif owner == token:  # the same attempt retried: still ours, not counted again
+                    takeovers.append((token, deadline, now, key, now, token))
+                    results.append((ClaimOutcome.FIRST, deadline))
+                elif lease_until is None or lease_until <= now:
+                    takeovers.append((token, deadline, now, key, now, owner))
+                    counts["retakes"] += 1
+                    results.append((ClaimOutcome.RETAKEN, deadline))
+                else:
+                    counts["in_progress"] += 1
+                    results.append((ClaimOutcome.IN_PROGRESS, None))
+            if inserts:
+                cursor = await conn.executemany(
+                    f"INSERT OR IGNORE INTO {self._table} (key, state, owner, lease_until, created_at, updated_at) "
+                    "VALUES (?, 'in_progress', ?, ?, ?, ?)",
+                    inserts,
+                )
+                if cursor.rowcount != len(inserts):
+                    raise RuntimeError("a dedup row appeared inside a BEGIN IMMEDIATE transaction")
+            if takeovers:
+                cursor = await conn.executemany(
+                    f"UPDATE {self._table} SET owner = ?, lease_until = ?, updated_at = ? "
+                    "WHERE key = ? AND state = 'in_progress' AND (lease_until <= ? OR owner = ?)",
+                    takeovers,
+                )
+                if cursor.rowcount != len(takeovers):
+                    raise RuntimeError("a dedup row changed inside a BEGIN IMMEDIATE transaction")
+            await self._bump(conn, now, errors=errors, **counts)
+        return results
+
+    async def _complete(self, keys: list[str], token: str) -> int:
+        # Count keys this token already completed first (a retried call whose first try
+        # committed), then complete the rest; the owner stays on a done row for this.
+        async with self._write_transaction() as conn:
+            already = 0
+            for start in range(0, len(keys), _SELECT_CHUNK):
+                chunk = keys[start : start + _SELECT_CHUNK]
+                rows = await conn.execute_fetchall(
+                    f"SELECT count(*) FROM {self._table} WHERE state = 'done' AND owner = ? "
+                    f"AND key IN ({', '.join('?' * len(chunk))})",
+                    (token, *chunk),
+                )
+                already += int(list(rows)[0][0])
+            cursor = await conn.executemany(
+                f"UPDATE {self._table} SET state = 'done', lease_until = NULL, updated_at = ? "
+                "WHERE key = ? AND state = 'in_progress' AND owner = ?",
+                [(time.time(), key, token) for key in keys],
+            )
+            return already + cursor.rowcount
+
+    async def _release(self, key: str, token: str) -> bool:
+        async with self._write_transaction() as conn:
+            cursor = await conn.execute(
+                f"DELETE FROM {self._table} WHERE key = ? AND state = 'in_progress' AND owner = ?", (key, token)
+            )
+            return cursor.rowcount == 1
+
+    async def _mark_if_new(self, key: str, errors: int) -> bool:
+        async with self._write_transaction() as conn:
+            now = time.time()
+            cursor = await conn.execute(
+                f"INSERT OR IGNORE INTO {self._table} (key, state, created_at, updated_at) VALUES (?, 'done', ?, ?)",
+                (key, now, now),
+            )
+            new = cursor.rowcount == 1
+            await self._bump(conn, now, hits=0 if new else 1, misses=1 if new else 0, errors=errors)
+            return new
+
+    async def _prune(self, older_than_seconds: float) -> int:
+        async with self._write_transaction() as conn:
+            cutoff = time.time() - older_than_seconds
+            cursor = await conn.execute(
+                f"DELETE FROM {self._table} WHERE (state = 'done' AND updated_at < ?) "
+                "OR (state = 'in_progress' AND lease_until < ?)",
+                (cutoff, cutoff),
+            )
+            return cursor.rowcount
+
+    # -- patterns 2 and 3 ------------------------------------------------------------------------
+
+    async def _upsert_row(
+        self, table: str, key_column: str, key: Any, values: dict[str, Any], errors: int
+    ) -> bool:
+        target = sqlite_quoted(table, what="table name")
+        key_id = sqlite_quoted(key_column, what="column name")
+        columns = [sqlite_quoted(name, what="column name") for name in values]
+        if key_column in values:
+            raise self._store_error(f"values for {table} must not repeat the key column {key_column!r}")
+        if columns:
+            sets = ", ".join(f"{c} = excluded.{c}" for c in columns)
+            differs = " OR ".join(f"t.{c} IS NOT excluded.{c}" for c in columns)
+            on_conflict = f"DO UPDATE SET {sets} WHERE {differs}"
+        else:
+            on_conflict = "DO NOTHING"
+        statement = (
+            f"INSERT INTO {target} AS t ({', '.join([key_id, *columns])}) "
+            f"VALUES ({', '.join('?' * (len(columns) + 1))}) ON CONFLICT ({key_id}) {on_conflict}"
+        )
+        return await self._write_helper(statement, (key, *values.values()), errors, table)
+
+    async def _transition(
+        self,
+        table: str,
+        key_column: str,
+        key: Any,
+        state_column: str,
+        from_state: Any,
+        to_state: Any,
+        errors: int,
+    ) -> bool:
+        target = sqlite_quoted(table, what="table name")
+        state = sqlite_quoted(state_column, what="column name")
+        key_id = sqlite_quoted(key_column, what="column name")
+        statement = f"UPDATE {target} SET {state} = ? WHERE {key_id} = ? AND {state} = ?"
+        return await self._write_helper(statement, (to_state, key, from_state), errors, table)
+
+    async def _write_helper(self, statement: str, params: tuple[Any, ...], errors: int, table: str) -> bool:
+        try:
+            async with self._write_transaction() as conn:
+                cursor = await conn.execute(statement, params)
+                changed = cursor.rowcount == 1
+                await self._bump(conn, time.time(), hits=0 if changed else 1, misses=1 if changed else 0, errors=errors)
+                return changed
+        except sqlite3.OperationalError as exc:
+            if self._unavailable_reason(exc) is not None:
+                raise
+            raise self._store_error(f"write to {table} failed: {first_line(exc)}") from exc
+        except (sqlite3.IntegrityError, sqlite3.ProgrammingError) as exc:
+            raise self._store_error(f"write to {table} failed: {first_line(exc)}") from exc
+
+    # -- observation ----------------------------------------------------------------------------
+
+    async def _query(self, statement: str, params: tuple[Any, ...] = ()) -> list[Any] | None:
+        """Rows of a read, or None when the table does not exist (a store nobody wrote yet)."""
+        async with self._lock:
+            conn = await self._connection()
+            try:
+                cursor = await conn.execute(statement, params)
+            except sqlite3.OperationalError as exc:
+                if "no such table" in str(exc):
+                    return None
+                raise
+            return list(await cursor.fetchall())
+
+    async def _read_counters(self, group: str) -> DedupCounters | None:
+        rows = await self._query(
+            f'SELECT hits, misses, retakes, in_progress, errors, updated_at FROM "{COUNTERS_TABLE}" '
+            "WHERE group_name = ?",
+            (group,),
+        )
+        if not rows:
+            return None
+        hits, misses, retakes, in_progress, errors, updated_at = rows[0]
+        return DedupCounters(
+            group=group,
+            hits=hits,
+            misses=misses,
+            retakes=retakes,
+            in_progress=in_progress,
+            errors=errors,
+            updated_at=datetime.fromtimestamp(updated_at, tz=UTC),
+        )
+
+    async def _list_counter_groups(self, limit: int) -> list[str]:
+        rows = await self._query(f'SELECT group_name FROM "{COUNTERS_TABLE}" ORDER BY group_name LIMIT ?', (limit,))
+        return [name for (name,) in rows or []]
+
+    async def _keys_held(self) -> KeyCount:
+        rows = await self._query(f"SELECT count(*) FROM {self._table}")
+        return KeyCount(count=int(rows[0][0]) if rows else 0, exact=True)
