@@ -9,10 +9,14 @@ the cluster is unreachable.
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
+from collections import deque
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
+from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding
@@ -94,7 +98,11 @@ class DeliveryApp(App[None]):
 
     def on_mount(self) -> None:
         self.title = f"deliverytui — {self.group}"
-        self.query_one(DedupPanel).show_disabled()
+        if self.config.dedup_url:
+            self.query_one(DedupPanel).show_text(Text("dedup: connecting…", style="dim"))
+            self._watch_dedup()
+        else:
+            self.query_one(DedupPanel).show_disabled()
         self._render_header()
         self.set_interval(1.0, self._render_header)  # data age ticks even between polls
         self._start_poll()
@@ -182,6 +190,55 @@ class DeliveryApp(App[None]):
         if event.state == WorkerState.ERROR and event.worker.group == "poll":
             self.query_one(ConnectionBanner).show_problem(f"internal error: {event.worker.error}")
             self._schedule_poll(self.config.refresh_seconds)
+
+    # -- the dedup store --------------------------------------------------------------
+    @work(exclusive=True, exit_on_error=False, group="dedup")
+    async def _watch_dedup(self) -> None:
+        """Poll the store's counters on the event loop (its clients are asyncio-native)."""
+        from deliverytui.dedup import DedupPanelReader
+        from deliverytui.model.dedup import CounterSample, rate_over_window
+
+        group = self.group
+        reader = DedupPanelReader(self.config.dedup_url, group, prefix=self.config.dedup_prefix)
+        samples: deque[CounterSample] = deque(maxlen=120)
+        key_samples: deque[tuple[float, int]] = deque(maxlen=120)
+        panel = self.query_one(DedupPanel)
+        was_down = False
+        try:
+            while not self._cancel.is_set():
+                if group != self.group:  # switched: watch the new group's counters
+                    await reader.close()
+                    group = self.group
+                    reader = DedupPanelReader(self.config.dedup_url, group, prefix=self.config.dedup_prefix)
+                    samples.clear()
+                    key_samples.clear()
+                try:
+                    data = await reader.read()
+                except UserFacingError as exc:
+                    panel.show_text(Text(f"dedup store: {exc}", style="bold red"))
+                    if not was_down:
+                        self.query_one(EventLog).add(f"dedup store down: {exc}", "bold red")
+                    was_down = True
+                else:
+                    if was_down:
+                        self.query_one(EventLog).add("dedup store reachable again", "bold green")
+                    was_down = False
+                    now = time.monotonic()
+                    rates = None
+                    if data.counters is not None:
+                        samples.append(CounterSample(now, data.counters))
+                        rates = rate_over_window(list(samples), 60.0)
+                    key_rate = None
+                    if data.sample is not None:
+                        key_samples.append((now, data.sample.estimated_keys))
+                        recent = [s for s in key_samples if now - s[0] <= 60.0]
+                        if len(recent) >= 2 and recent[-1][0] > recent[0][0]:
+                            key_rate = (recent[-1][1] - recent[0][1]) / (recent[-1][0] - recent[0][0])
+                    if not self.paused:
+                        panel.show_data(data, rates, key_rate)
+                await asyncio.sleep(self.config.refresh_seconds)
+        finally:
+            await reader.close()
 
     # -- rendering -----------------------------------------------------------------
     def _render(self, update: ViewUpdate) -> None:

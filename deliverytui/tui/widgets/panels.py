@@ -132,6 +132,38 @@ class DedupPanel(Static):
     def show_text(self, text: Text | str) -> None:
         self.update(text)
 
+    def show_data(self, data, rates, key_rate: float | None) -> None:
+        """Render a DedupPanelData with rates over the last minute (``rates`` may be None early on)."""
+        text = Text()
+        text.append(f"{data.store} ({data.backend})\n", "dim")
+        if data.estimated:
+            text.append("ESTIMATES ", "bold reverse yellow")
+            text.append(data.note + "\n", "yellow")
+        counters = data.counters
+        if counters is not None:
+            for label, value in (("hits", counters.hits), ("misses", counters.misses), ("retakes", counters.retakes),
+                                 ("in progress", counters.in_progress), ("errors", counters.errors)):
+                text.append(f"{label} ", "dim")
+                text.append(f"{value:,}  ", "bold red" if label == "errors" and value else "bold")
+            text.append("\n")
+            if rates is None:
+                text.append("last minute: measuring…\n", "dim")
+            else:
+                ratio = "-" if rates.hit_ratio is None else f"{rates.hit_ratio:.1%}"
+                text.append("last minute ", "dim")
+                text.append(f"{rates.hits_per_s:.1f} hits/s  {rates.misses_per_s:.1f} misses/s  hit rate {ratio}\n", "bold")
+        if data.keys is not None:
+            text.append("keys held ", "dim")
+            text.append(f"{'' if data.keys.exact else '≈'}{data.keys.count:,}\n", "bold")
+        if data.sample is not None:
+            sample = data.sample
+            text.append("keys ", "dim")
+            text.append(f"{'' if sample.complete else '≈'}{sample.estimated_keys:,} under {sample.prefix!r}", "bold")
+            if key_rate is not None:
+                text.append(f"  ≈{key_rate:+.1f} keys/s (new deliveries, estimated)", "yellow")
+            text.append("\n")
+        self.update(text)
+
 
 class LagSparklines(Vertical):
     """A lag sparkline for the whole group and one for the selected partition."""
