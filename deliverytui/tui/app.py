@@ -13,7 +13,7 @@ import asyncio
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 
 from rich.text import Text
@@ -62,9 +62,18 @@ class DeliveryApp(App[None]):
         Binding("x", "delete_offsets", "Delete offsets"),
     ]
 
-    def __init__(self, config: ViewerConfig) -> None:
+    def __init__(
+        self,
+        config: ViewerConfig,
+        *,
+        fetcher_factory: Callable[[ViewerConfig, str, threading.Event], GroupFetcher] | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """``fetcher_factory`` and ``clock`` let snapshot tests replay recorded data at a fixed time."""
         super().__init__()
         self.config = config
+        self._fetcher_factory = fetcher_factory or GroupFetcher
+        self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.group = config.group
         self.paused = False
         self.update: ViewUpdate | None = None
@@ -73,9 +82,10 @@ class DeliveryApp(App[None]):
         self.polls_completed = 0
         self._pending: ViewUpdate | None = None
         self._cancel = threading.Event()
-        self._fetcher = GroupFetcher(config, self.group, self._cancel)
+        self._fetcher = self._fetcher_factory(config, self.group, self._cancel)
         self._poll_timer = None
         self._last_problem: str | None = None
+        self.apply_seconds: deque[float] = deque(maxlen=1000)
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -98,6 +108,7 @@ class DeliveryApp(App[None]):
 
     def on_mount(self) -> None:
         self.title = f"deliverytui — {self.group}"
+        self.query_one(EventLog).clock = self.clock
         if self.config.dedup_url:
             self.query_one(DedupPanel).show_text(Text("dedup: connecting…", style="dim"))
             self._watch_dedup()
@@ -242,12 +253,14 @@ class DeliveryApp(App[None]):
 
     # -- rendering -----------------------------------------------------------------
     def _render(self, update: ViewUpdate) -> None:
+        started = time.perf_counter()
         self.update = update
         with self.batch_update():
             self.query_one(PartitionsTable).apply(update.rows)
             self.query_one(MembersPanel).show(update.snapshot)
             self._render_header()
             self._render_sparks()
+        self.apply_seconds.append(time.perf_counter() - started)  # read by benchmarks/tui_refresh.py
 
     def _render_header(self) -> None:
         snapshot = self.update.snapshot if self.update else None
@@ -258,7 +271,7 @@ class DeliveryApp(App[None]):
             stale=self.stale,
             paused=self.paused,
             group_status=self.update.group_status if self.update else None,
-            now=datetime.now(timezone.utc),
+            now=self.clock(),
         )
 
     def _render_sparks(self) -> None:
@@ -357,7 +370,7 @@ class DeliveryApp(App[None]):
         self.stale = False
         self.failures = 0
         self._last_problem = None
-        old_fetcher, self._fetcher = self._fetcher, GroupFetcher(self.config, group, self._cancel)
+        old_fetcher, self._fetcher = self._fetcher, self._fetcher_factory(self.config, group, self._cancel)
         self._close_later(old_fetcher)
         self.query_one(ConnectionBanner).clear_problem()
         self.query_one(PartitionsTable).apply({})

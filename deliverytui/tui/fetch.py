@@ -60,11 +60,21 @@ def membership_events(previous: GroupSnapshot | None, current: GroupSnapshot) ->
 class GroupFetcher:
     """Owns the clients for one watched group; :meth:`fetch` is called from the poll worker."""
 
-    def __init__(self, config: ViewerConfig, group: str, cancel_event: threading.Event) -> None:
+    def __init__(
+        self,
+        config: ViewerConfig,
+        group: str,
+        cancel_event: threading.Event,
+        *,
+        inspector: Any | None = None,
+        read_positions: bool = True,
+    ) -> None:
+        """``inspector`` replaces the Kafka client (snapshot tests replay recorded snapshots)."""
         self.config = config
         self.group = group
         self.cancel_event = cancel_event
-        self._inspector: IsolatedGroupInspector | None = None
+        self._inspector = inspector
+        self._read_positions_enabled = read_positions
         self._previous: GroupSnapshot | None = None
         self._lag = LagHistory()
         self._positions: PositionCollector | None = None
@@ -111,6 +121,8 @@ class GroupFetcher:
 
     def _read_positions(self) -> dict[str, object]:
         """Positions published through deliverytui.probe; empty when nobody publishes (never an error)."""
+        if not self._read_positions_enabled:
+            return {}
         now = time.monotonic()
         if self._positions is None:
             if now < self._positions_retry_at:

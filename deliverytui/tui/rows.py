@@ -55,12 +55,19 @@ def _num(value: int | None) -> str:
 
 
 def _age(seconds: float | None) -> str:
+    """Coarse ages: a stuck partition matters by the minute, not the second.
+
+    Coarse buckets also mean the cell changes rarely, so a refresh of 5,000 rows
+    touches only the rows whose offsets moved.
+    """
     if seconds is None:
         return "-"
+    if seconds < 10:
+        return "<10s"
     if seconds < 60:
-        return f"{seconds:.0f}s"
+        return f"{int(seconds // 10) * 10}s"
     if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
+        return f"{int(seconds // 60)}m"
     return f"{seconds / 3600:.1f}h"
 
 

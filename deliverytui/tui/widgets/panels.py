@@ -113,9 +113,10 @@ class EventLog(RichLog):
     def __init__(self, **kwargs) -> None:
         super().__init__(max_lines=500, wrap=False, markup=False, **kwargs)
         self.entries: list[str] = []  # plain text, newest last (tests and the headless log read it)
+        self.clock = lambda: datetime.now(timezone.utc)
 
     def add(self, text: str, style: str = "", at: datetime | None = None) -> None:
-        stamp = (at or datetime.now(timezone.utc)).astimezone().strftime("%H:%M:%S")
+        stamp = (at or self.clock()).astimezone().strftime("%H:%M:%S")
         self.entries.append(f"{stamp} {text}")
         del self.entries[:-500]
         line = Text(f"{stamp} ", style="dim")

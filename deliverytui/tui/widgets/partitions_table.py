@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
 
 from deliverytui.tui.rows import COLUMN_KEYS, COLUMNS, RowView
@@ -37,6 +38,7 @@ class PartitionsTable(DataTable):
         self.topic_filter = ""
         self.sort_mode = "lag"
         self.cells_updated = 0  # for benchmarks and tests: how much work the last apply did
+        self._order: list[str] = []
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -58,7 +60,16 @@ class PartitionsTable(DataTable):
         return {k: r for k, r in rows.items() if needle in r.topic.lower()}
 
     def apply(self, rows: dict[str, RowView]) -> None:
-        """Show ``rows``: add new keys, update changed cells, remove vanished keys, keep the cursor."""
+        """Show ``rows``: add new keys, update changed cells, remove vanished keys, keep the cursor.
+
+        Changed cells are written into the table's data in bulk and the table is invalidated
+        once. ``DataTable.update_cell`` does the same two steps per cell (store the value, bump
+        ``_update_count``, refresh), which on 5,000 rows whose "since move" ticks every poll
+        costs ~75 µs a cell (~0.6 s a refresh); the bulk path does the store per cell and the
+        bump/refresh once. It relies on DataTable internals (``_data``, ``_update_count``),
+        hence Textual is pinned below 9 and the live-view tests read cells back through
+        ``get_cell``.
+        """
         self._all = rows
         visible = self._visible(rows)
         updated = 0
@@ -67,20 +78,27 @@ class PartitionsTable(DataTable):
         for key in [k for k in self._shown if k not in visible]:
             self.remove_row(key)
             del self._shown[key]
+            self._order = []
+        data = self._data
         for key, row in visible.items():
             old = self._shown.get(key)
             if old is None:
                 self.add_row(*(self._cell(row, i) for i in range(len(COLUMNS))), key=key)
+                self._order = []
                 order_may_change = True
                 updated += len(COLUMNS)
             elif old.cells != row.cells:
+                stored = data[key]  # type: ignore[index]  # RowKey compares and hashes equal to its str
                 for i, (new_cell, old_cell) in enumerate(zip(row.cells, old.cells)):
                     if new_cell != old_cell:
-                        self.update_cell(key, COLUMN_KEYS[i], self._cell(row, i))
+                        stored[COLUMN_KEYS[i]] = self._cell(row, i)  # type: ignore[index]
                         updated += 1
                 if old.lag != row.lag:
                     order_may_change = True
             self._shown[key] = row
+        if updated:
+            self._update_count += 1
+            self.refresh()
         if order_may_change:
             self._sort()
             self._restore_cursor(cursor_key)
@@ -92,18 +110,35 @@ class PartitionsTable(DataTable):
 
     def cycle_sort(self) -> str:
         self.sort_mode = SORT_MODES[(SORT_MODES.index(self.sort_mode) + 1) % len(SORT_MODES)]
+        self._order = []
         cursor_key = self._cursor_key()
         self._sort()
         self._restore_cursor(cursor_key)
         return self.sort_mode
 
     def _sort(self) -> None:
+        """Order rows from our plain values (ints and strs), not from the rendered cells.
+
+        ``DataTable.sort`` extracts every row's cells through ``itemgetter`` and compares
+        Text objects (~55 ms for 5,000 rows); sorting the RowViews and installing the
+        new row order the way ``DataTable.sort`` does costs a few ms, and nothing at all
+        when the order did not change.
+        """
         if not self._shown:
             return
+        rows = self._shown.values()
         if self.sort_mode == "lag":
-            self.sort("lag", "topic", "partition", key=lambda cells: (-cells[0].sort_value, cells[1].plain, cells[2].sort_value))
+            ordered = sorted(rows, key=lambda r: (-r.lag, r.topic, r.partition))
         else:
-            self.sort("topic", "partition", key=lambda cells: (cells[0].plain, cells[1].sort_value))
+            ordered = sorted(rows, key=lambda r: (r.topic, r.partition))
+        keys = [r.key for r in ordered]
+        if keys == self._order:
+            return
+        self._order = keys
+        row_keys = {key.value: key for key in self._data}  # the table's own RowKey objects
+        self._row_locations = TwoWayDict({row_keys[k]: index for index, k in enumerate(keys)})
+        self._update_count += 1
+        self.refresh()
 
     def _cursor_key(self) -> str | None:
         if not self._shown or self.row_count == 0:

@@ -1,0 +1,157 @@
+"""Regenerate screenshots/ from a real run, and record the replay data the snapshot tests use.
+
+Starts an embedded Apache Kafka broker (or uses --bootstrap), publishes task events, runs a
+real at-least-once consumer for ``notification-service`` that publishes its position through
+``deliverytui.probe`` and commits only every 25th record (so positions run ahead of
+commits), leaves ``analytics-service`` with old commits, then drives the live view with
+Pilot and saves SVGs: the main screen, help, the group picker and the disconnected banner
+(the broker is really stopped for that one).
+
+    python scripts/screenshots.py [--record tests/data/replay_snapshots.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from confluent_kafka import Consumer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from deliverytui.demo.task_api import TaskApiProducer, ensure_topic, task_created_events  # noqa: E402
+from deliverytui.kafka.distribution import resolve_distribution  # noqa: E402
+from deliverytui.kafka.embedded import EmbeddedBroker  # noqa: E402
+from deliverytui.kafka.inspect import GroupInspector  # noqa: E402
+from deliverytui.probe import attach_probe, probe_of  # noqa: E402
+from deliverytui.tui.app import DeliveryApp, ViewerConfig  # noqa: E402
+from deliverytui.tui.screens.group_picker import GroupPickerScreen  # noqa: E402
+from deliverytui.tui.widgets.panels import ConnectionBanner  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+SIZE = (160, 48)
+
+
+def publish(bootstrap: str, count: int, start: int) -> None:
+    producer = TaskApiProducer(bootstrap)
+    for event in task_created_events(count, start=start):
+        producer.publish(event)
+    producer.flush()
+
+
+def slow_consumer(bootstrap: str, stop: threading.Event) -> None:
+    """At-least-once, but commits only every 25th record and sleeps: lag, and positions ahead of commits."""
+    config = attach_probe(
+        {"bootstrap.servers": bootstrap, "group.id": "notification-service", "client.id": "notifier-1",
+         "enable.auto.commit": False, "auto.offset.reset": "earliest"},
+        interval_ms=500,
+    )
+    consumer = Consumer(config)
+    consumer.subscribe(["task-events"])
+    processed = 0
+    try:
+        while not stop.is_set():
+            msg = consumer.poll(0.2)
+            if msg is None or msg.error():
+                continue
+            processed += 1
+            time.sleep(0.01)
+            if processed % 25 == 0:
+                consumer.commit(message=msg, asynchronous=False)
+    finally:
+        consumer.close()
+        publisher = probe_of(config)
+        if publisher:
+            publisher.close()
+
+
+async def wait_for(pilot, predicate, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        await pilot.pause(0.2)
+    raise SystemExit("timed out waiting for the screen")
+
+
+async def shoot(bootstrap: str, broker: EmbeddedBroker | None, out: Path) -> None:
+    app = DeliveryApp(ViewerConfig(bootstrap=bootstrap, group="notification-service", refresh_seconds=1.0))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: app.polls_completed >= 6)
+        table = app.query_one("#partitions")
+        table.focus()
+        await pilot.pause(0.5)
+        app.save_screenshot(str(out / "main.svg"))
+        await pilot.press("question_mark")
+        await pilot.pause(0.5)
+        app.save_screenshot(str(out / "help.svg"))
+        await pilot.press("escape")
+        await pilot.press("g")
+        await wait_for(pilot, lambda: isinstance(app.screen, GroupPickerScreen))
+        await pilot.pause(0.3)
+        app.save_screenshot(str(out / "group-picker.svg"))
+        await pilot.press("escape")
+        if broker is not None:
+            broker.stop()
+            banner = app.query_one(ConnectionBanner)
+            await wait_for(pilot, lambda: banner.has_class("-visible"))
+            await pilot.pause(0.5)
+            app.save_screenshot(str(out / "disconnected.svg"))
+
+
+def record(bootstrap: str, path: Path, count: int = 4) -> None:
+    inspector = GroupInspector(bootstrap)
+    snapshots = []
+    for i in range(count):
+        publish(bootstrap, 40, start=10_000 + i * 40)
+        time.sleep(1.5)
+        snapshots.append(inspector.snapshot("notification-service").to_json())
+    groups = [g.to_json() for g in inspector.list_groups()]
+    path.write_text(json.dumps({"snapshots": snapshots, "groups": groups}, indent=1) + "\n")
+    print(f"recorded {count} snapshots into {path}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bootstrap")
+    parser.add_argument("--out", default=str(ROOT / "screenshots"))
+    parser.add_argument("--record", help="also write replay snapshots for the snapshot tests to this JSON file")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    broker = None
+    bootstrap = args.bootstrap
+    if not bootstrap:
+        broker = EmbeddedBroker(Path(tempfile.mkdtemp(prefix="deliverytui-shots-")))
+        bootstrap = broker.start(distribution=resolve_distribution())[0].bootstrap
+    stop = threading.Event()
+    worker = threading.Thread(target=slow_consumer, args=(bootstrap, stop), daemon=True)
+    try:
+        ensure_topic(bootstrap, partitions=6)
+        publish(bootstrap, 600, start=0)
+        from tests.kafka_helpers import commit
+
+        commit(bootstrap, "analytics-service", {("task-events", p): 20 for p in range(6)})
+        worker.start()
+        time.sleep(3)
+        if args.record:
+            record(bootstrap, Path(args.record))
+        publish(bootstrap, 300, start=20_000)
+        asyncio.run(shoot(bootstrap, broker, out))
+        print(f"screenshots written to {out}")
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+        if broker is not None:
+            broker.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
