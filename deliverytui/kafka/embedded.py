@@ -353,10 +353,17 @@ class EmbeddedBroker:
 
 
 def _random_cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (what random-uuid prints)."""
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding (what random-uuid prints).
+
+    Like Kafka's ``Uuid.randomUuid``, never one starting with '-': the storage tool would
+    read it as an option.
+    """
     import base64
 
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def running_embedded_bootstrap(data_dir: Path | None = None) -> str | None:
