@@ -108,6 +108,115 @@ def _groups(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- reset and delete-offsets (the only write paths) -----------------------------------
+def _resetter(args: argparse.Namespace):
+    from deliverytui.kafka.client_config import load_properties, resolve_bootstrap
+    from deliverytui.kafka.reset import OffsetResetter
+
+    file_config = load_properties(args.config) if args.config else None
+    bootstrap, _source = resolve_bootstrap(args.bootstrap, file_config=file_config)
+    return OffsetResetter(bootstrap, file_config, request_timeout=args.timeout)
+
+
+def _reset_target(args: argparse.Namespace):
+    from deliverytui.kafka import reset
+    from deliverytui.model.reset import ResetTarget
+
+    if args.to_earliest:
+        return ResetTarget.to_earliest()
+    if args.to_latest:
+        return ResetTarget.to_latest()
+    if args.to_current:
+        return ResetTarget.to_current()
+    if args.to_offset is not None:
+        return ResetTarget.to_offset(args.to_offset)
+    if args.shift_by is not None:
+        return ResetTarget.shift_by(args.shift_by)
+    if args.to_datetime is not None:
+        return reset.datetime_target(args.to_datetime)
+    if args.by_duration is not None:
+        return reset.duration_target(args.by_duration)
+    return reset.read_reset_csv(args.from_file, args.group)
+
+
+def _reset(args: argparse.Namespace) -> int:
+    """Dry run by default; ``--execute`` is the consent to write (as in Kafka's own tool)."""
+    from deliverytui.kafka.reset import parse_topic_args, reset_csv
+    from deliverytui.model.reset import PartitionSelection
+    from deliverytui.render_text import format_table
+
+    if args.to_offset is not None and args.to_offset < 0:
+        raise UserFacingError("--to-offset must be 0 or more", exit_code=2)
+    if args.from_file and (args.topic or args.all_topics):
+        raise UserFacingError(
+            "--from-file takes its partitions from the file; do not combine it with --topic or --all-topics", exit_code=2
+        )
+    selection = PartitionSelection(all_topics=True) if args.all_topics else parse_topic_args(args.topic or [])
+    target = _reset_target(args)
+    resetter = _resetter(args)
+    plan = resetter.plan_reset(args.group, selection, target)
+    if args.execute:
+        resetter.execute_reset(plan, allow_writes=True)
+    if args.export:
+        try:
+            Path(args.export).write_text(reset_csv(plan), encoding="utf-8")
+        except OSError as exc:
+            raise UserFacingError(f"cannot write {args.export}: {exc.strerror}") from None
+    if args.json:
+        _print_json(plan.to_json(executed=bool(args.execute)))
+        return 0
+    print(
+        f"Group {plan.group_id} ({plan.group_state}, {plan.active_members} active member(s)): "
+        f"reset {target.describe()} on {len(plan.partitions)} partition(s)\n"
+    )
+    print(
+        format_table(
+            ["TOPIC", "PARTITION", "CURRENT", "NEW", "REDELIVERED", "SKIPPED", "LOG-START", "LOG-END"],
+            (
+                (p.topic, p.partition, p.current_offset, p.new_offset, p.redelivered, p.skipped, p.log_start_offset, p.log_end_offset)
+                for p in plan.partitions
+            ),
+        )
+    )
+    print(f"\ntotal: {plan.total_redelivered} record(s) will be redelivered, {plan.total_skipped} skipped")
+    for warning in plan.warnings:
+        print(f"warning: {warning}")
+    if args.execute:
+        print(f"executed: committed the new offsets of group {plan.group_id}")
+    else:
+        if plan.blocked_reason:
+            print(f"warning: {plan.blocked_reason}")
+        print("dry run: nothing was changed (add --execute to apply)")
+    if args.export:
+        print(f"exported the new offsets to {args.export} (use it with --from-file)")
+    return 0
+
+
+def _delete_offsets(args: argparse.Namespace) -> int:
+    from deliverytui.kafka.reset import parse_topic_args
+    from deliverytui.render_text import format_table
+
+    resetter = _resetter(args)
+    plan = resetter.plan_offset_delete(args.group, parse_topic_args(args.topic))
+    if args.execute:
+        resetter.execute_offset_delete(plan, allow_writes=True)
+    if args.json:
+        _print_json(plan.to_json(executed=bool(args.execute)))
+        return 0
+    print(
+        f"Group {plan.group_id} ({plan.group_state}, {plan.active_members} active member(s)): "
+        f"delete the committed offsets of {len(plan.partitions)} partition(s)\n"
+    )
+    print(format_table(["TOPIC", "PARTITION", "COMMITTED"], ((tp.topic, tp.partition, off) for tp, off in plan.partitions)))
+    if args.execute:
+        print(f"\nexecuted: deleted the committed offsets above from group {plan.group_id}")
+    else:
+        if plan.blocked_reason:
+            print(f"\nwarning: {plan.blocked_reason}")
+        print("\ndry run: nothing was changed (add --execute to apply)")
+    return 0
+
+
 # -- the TUI -----------------------------------------------------------------------
 def _tui(args: argparse.Namespace) -> int:
     if not args.group:
@@ -181,6 +290,52 @@ def build_parser() -> argparse.ArgumentParser:
     _add_cluster_options(groups)
     groups.add_argument("--json", action="store_true", help="print JSON")
     groups.set_defaults(handler=_groups)
+
+    reset = sub.add_parser(
+        "reset",
+        help="reset a group's committed offsets (dry run unless --execute), like kafka-consumer-groups --reset-offsets",
+        description="Plan, and with --execute apply, an offset reset for a consumer group with no active members. "
+        "Modes, partition selection and clamping follow Kafka's kafka-consumer-groups --reset-offsets.",
+    )
+    _add_cluster_options(reset)
+    reset.add_argument("--group", required=True, help="consumer group id")
+    scope = reset.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--topic", action="append", metavar="TOPIC[:P,P...]", help="topic, or some of its partitions (repeatable)"
+    )
+    scope.add_argument("--all-topics", action="store_true", help="every partition the group has committed offsets for")
+    mode = reset.add_mutually_exclusive_group(required=True)
+    mode.add_argument("--to-earliest", action="store_true", help="the log start offset")
+    mode.add_argument("--to-latest", action="store_true", help="the log end offset")
+    mode.add_argument("--to-current", action="store_true", help="the committed offset (log end where none)")
+    mode.add_argument("--to-offset", type=int, metavar="N", help="offset N, clamped into the log")
+    mode.add_argument("--shift-by", type=int, metavar="N", help="committed offset + N (N may be negative), clamped")
+    mode.add_argument("--to-datetime", metavar="ISO8601", help="first offset at or after this time (no zone = UTC)")
+    mode.add_argument("--by-duration", metavar="PnDTnHnM", help="first offset at or after now minus this duration")
+    mode.add_argument("--from-file", metavar="CSV", help="offsets from a topic,partition,offset CSV (Kafka's format)")
+    run = reset.add_mutually_exclusive_group()
+    run.add_argument("--dry-run", action="store_true", help="only show the plan (the default)")
+    run.add_argument("--execute", action="store_true", help="commit the new offsets (the group must have no active members)")
+    reset.add_argument("--export", metavar="CSV", help="also write the new offsets as a CSV for --from-file")
+    reset.add_argument("--json", action="store_true", help="print JSON")
+    reset.set_defaults(handler=_reset)
+
+    delete_offsets = sub.add_parser(
+        "delete-offsets",
+        help="delete a group's committed offsets for a topic (dry run unless --execute)",
+        description="Drop a consumer group's committed offsets for one or more topics (Kafka's OffsetDelete), "
+        "for example after the topic was deleted. The group must have no active members.",
+    )
+    _add_cluster_options(delete_offsets)
+    delete_offsets.add_argument("--group", required=True, help="consumer group id")
+    delete_offsets.add_argument(
+        "--topic", action="append", required=True, metavar="TOPIC[:P,P...]", help="topic, or some of its partitions (repeatable)"
+    )
+    delete_run = delete_offsets.add_mutually_exclusive_group()
+    delete_run.add_argument("--dry-run", action="store_true", help="only show what would be deleted (the default)")
+    delete_run.add_argument("--execute", action="store_true", help="delete the offsets")
+    delete_offsets.add_argument("--json", action="store_true", help="print JSON")
+    delete_offsets.set_defaults(handler=_delete_offsets)
     return parser
 
 
