@@ -31,6 +31,7 @@ from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
 from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.screens.help import HelpScreen
+from deliverytui.tui.screens.reset import DeleteOffsetsScreen, ResetOffsetsScreen, resetter_factory
 from deliverytui.tui.viewer_config import ViewerConfig
 from deliverytui.tui.widgets.panels import (
     ConnectionBanner,
@@ -383,13 +384,31 @@ class DeliveryApp(App[None]):
         if not self.config.allow_writes:
             self.notify("read-only: offset reset needs --allow-writes", severity="warning")
             return
-        self.notify("offset reset screen is not available in this build", severity="warning")
+        self._open_write_screen(ResetOffsetsScreen)
 
     def action_delete_offsets(self) -> None:
         if not self.config.allow_writes:
             self.notify("read-only: deleting offsets needs --allow-writes", severity="warning")
             return
-        self.notify("delete-offsets screen is not available in this build", severity="warning")
+        self._open_write_screen(DeleteOffsetsScreen)
+
+    def _open_write_screen(self, screen_class) -> None:
+        if self.update is not None and self.update.snapshot.members:
+            # Kafka refuses offset changes for a group with active members; say so up front.
+            self.notify(
+                f"group {self.group} has {len(self.update.snapshot.members)} active member(s): "
+                "stop its consumers first (the dry run still shows what would change)",
+                severity="warning",
+            )
+        make = resetter_factory(self.config.bootstrap, self.config.client_config, self.config.request_timeout)
+        self.push_screen(screen_class(self.group, make, self.config.allow_writes), callback=self._after_write)
+
+    def _after_write(self, summary: str | None) -> None:
+        self._flush_pending()
+        if summary:
+            self.query_one(EventLog).add(f"you: {summary}", "bold magenta")
+            self.notify(summary)
+            self._schedule_poll(0)
 
     def _flush_pending(self) -> None:
         if self._pending is not None:

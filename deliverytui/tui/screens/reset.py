@@ -1,0 +1,289 @@
+"""Offset reset and offset delete: a dry run first, then an explicit confirmation.
+
+Only reachable with ``--allow-writes``. The plan (a dry run: per partition current → new
+offset, records redelivered or skipped) is computed in a thread worker and shown; the
+Execute button stays disabled until a plan exists and the group has no active members
+(Kafka's own rule). The library checks the group again right before writing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Input, Label, Select, Static
+
+from deliverytui.errors import UserFacingError
+from deliverytui.model.reset import OffsetDeletePlan, PartitionSelection, ResetPlan, ResetTarget
+
+#: (label, key, needs a value, value placeholder)
+RESET_MODES = (
+    ("to earliest", "to-earliest", False, ""),
+    ("to latest", "to-latest", False, ""),
+    ("to current", "to-current", False, ""),
+    ("to offset N", "to-offset", True, "offset, e.g. 1200"),
+    ("shift by N (−N replays N records)", "shift-by", True, "e.g. -100"),
+    ("to date-time (ISO 8601, UTC if no zone)", "to-datetime", True, "e.g. 2026-11-26T10:00:00.000"),
+    ("by duration back from now", "by-duration", True, "e.g. PT30M or P1DT2H"),
+)
+
+
+def build_target(mode: str, value: str) -> ResetTarget:
+    """The ResetTarget for a mode key and the user's text (one-line errors on bad input)."""
+    from deliverytui.kafka.reset import datetime_target, duration_target
+
+    value = value.strip()
+    if mode == "to-earliest":
+        return ResetTarget.to_earliest()
+    if mode == "to-latest":
+        return ResetTarget.to_latest()
+    if mode == "to-current":
+        return ResetTarget.to_current()
+    if mode in ("to-offset", "shift-by"):
+        try:
+            number = int(value)
+        except ValueError:
+            raise UserFacingError(f"{mode} needs a whole number, not {value!r}") from None
+        return ResetTarget.to_offset(number) if mode == "to-offset" else ResetTarget.shift_by(number)
+    if mode == "to-datetime":
+        return datetime_target(value)
+    if mode == "by-duration":
+        return duration_target(value)
+    raise UserFacingError(f"unknown reset mode {mode!r}")
+
+
+def build_selection(text: str) -> PartitionSelection:
+    from deliverytui.kafka.reset import parse_topic_args
+
+    parts = text.split()
+    return PartitionSelection(all_topics=True) if not parts else parse_topic_args(parts)
+
+
+def _num(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+class _WriteScreen(ModalScreen[str | None]):
+    """Shared frame: plan in a worker, show it, execute on confirmation. Dismisses with a summary."""
+
+    BINDINGS = [Binding("escape", "cancel", "cancel")]
+    DEFAULT_CSS = """
+    _WriteScreen, ResetOffsetsScreen, DeleteOffsetsScreen { align: center middle; }
+    #write-box { width: 110; height: auto; max-height: 90%; border: thick $warning; background: $surface; padding: 0 1; }
+    #write-box Horizontal { height: auto; }
+    #write-box Input { width: 1fr; }
+    #write-box Select { width: 48; }
+    #plan-table { height: auto; max-height: 16; }
+    #plan-summary { height: auto; margin: 1 0 0 0; }
+    #buttons { height: auto; margin-top: 1; }
+    #buttons Button { margin-right: 2; }
+    """
+
+    def __init__(self, group: str, make_resetter: Callable[[], object], allow_writes: bool) -> None:
+        super().__init__()
+        self.group = group
+        self.make_resetter = make_resetter
+        self.allow_writes = allow_writes
+        self.plan: ResetPlan | OffsetDeletePlan | None = None
+        self._resetter = None
+
+    def resetter(self):
+        if self._resetter is None:
+            self._resetter = self.make_resetter()
+        return self._resetter
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def _show_error(self, text: str) -> None:
+        self.query_one("#plan-summary", Static).update(Text(text, style="bold red"))
+        self.query_one("#execute", Button).disabled = True
+
+    @on(Button.Pressed, "#cancel")
+    def _cancel(self) -> None:
+        self.dismiss(None)
+
+
+class ResetOffsetsScreen(_WriteScreen):
+    """``r``: choose a mode and partitions, see the dry run, then execute."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="write-box"):
+            yield Label(Text(f"Reset offsets of group {self.group} — dry run first", style="bold"))
+            with Horizontal():
+                yield Select([(label, key) for label, key, _, _ in RESET_MODES], value="to-earliest", allow_blank=False, id="mode")
+                yield Input(placeholder="(no value needed)", id="value", disabled=True)
+            yield Input(placeholder="topics: empty = every partition the group has committed; or T  T:0,2", id="topics")
+            yield DataTable(id="plan-table", cursor_type="none")
+            yield Static(Text("Press Dry run to see what would change.", style="dim"), id="plan-summary")
+            with Horizontal(id="buttons"):
+                yield Button("Dry run", id="dry-run", variant="primary")
+                yield Button("Execute", id="execute", variant="error", disabled=True)
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#plan-table", DataTable)
+        for label in ("Topic", "Part", "Current", "New", "Redelivered", "Skipped", "Log start", "Log end"):
+            table.add_column(label, key=label.lower())
+
+    @on(Select.Changed, "#mode")
+    def _mode_changed(self, event: Select.Changed) -> None:
+        needs = {key: (needs, hint) for _, key, needs, hint in RESET_MODES}[str(event.value)]
+        box = self.query_one("#value", Input)
+        box.disabled = not needs[0]
+        box.placeholder = needs[1] or "(no value needed)"
+        self.plan = None
+        self.query_one("#execute", Button).disabled = True
+
+    @on(Button.Pressed, "#dry-run")
+    def _dry_run(self) -> None:
+        self.query_one("#execute", Button).disabled = True
+        self.query_one("#plan-summary", Static).update(Text("planning…", style="dim"))
+        mode = str(self.query_one("#mode", Select).value)
+        self._plan(mode, self.query_one("#value", Input).value, self.query_one("#topics", Input).value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
+    def _plan(self, mode: str, value: str, topics: str) -> None:
+        try:
+            plan = self.resetter().plan_reset(self.group, build_selection(topics), build_target(mode, value))
+        except UserFacingError as exc:
+            self.app.call_from_thread(self._show_error, str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog, never a crash
+            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+        else:
+            self.app.call_from_thread(self._show_plan, plan)
+
+    def _show_plan(self, plan: ResetPlan) -> None:
+        self.plan = plan
+        table = self.query_one("#plan-table", DataTable)
+        table.clear()
+        for row in plan.partitions:
+            table.add_row(
+                row.topic, str(row.partition), _num(row.current_offset),
+                Text(_num(row.new_offset), style="bold"),
+                Text(_num(row.redelivered), style="yellow" if row.redelivered else ""),
+                Text(_num(row.skipped), style="red" if row.skipped else ""),
+                _num(row.log_start_offset), _num(row.log_end_offset),
+            )
+        summary = Text()
+        summary.append(f"{len(plan.partitions)} partition(s): ", "bold")
+        summary.append(f"{plan.total_redelivered:,} record(s) will be redelivered, ", "yellow")
+        summary.append(f"{plan.total_skipped:,} skipped.", "red")
+        for warning in plan.warnings:
+            summary.append(f"\n{warning}", "yellow")
+        blocked = plan.blocked_reason
+        if blocked:
+            summary.append(f"\n{blocked}", "bold red")
+        else:
+            summary.append("\nDry run only: nothing has changed. Execute writes these offsets.", "dim")
+        self.query_one("#plan-summary", Static).update(summary)
+        self.query_one("#execute", Button).disabled = bool(blocked) or not plan.partitions or not self.allow_writes
+
+    @on(Button.Pressed, "#execute")
+    def _execute(self) -> None:
+        if self.plan is None:
+            return
+        self.query_one("#execute", Button).disabled = True
+        self._run_execute(self.plan)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="execute")
+    def _run_execute(self, plan: ResetPlan) -> None:
+        try:
+            self.resetter().execute_reset(plan, allow_writes=self.allow_writes)
+        except UserFacingError as exc:
+            self.app.call_from_thread(self._show_error, str(exc))
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+        else:
+            summary = (
+                f"offsets of {plan.group_id} reset on {len(plan.partitions)} partition(s): "
+                f"{plan.total_redelivered} record(s) to be redelivered, {plan.total_skipped} skipped"
+            )
+            self.app.call_from_thread(self.dismiss, summary)
+
+
+class DeleteOffsetsScreen(_WriteScreen):
+    """``x``: drop a group's committed offsets for a topic (a stale group), dry run first."""
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="write-box"):
+            yield Label(Text(f"Delete committed offsets of group {self.group} — dry run first", style="bold"))
+            yield Input(placeholder="topic (required): T  or  T:0,2", id="topics")
+            yield DataTable(id="plan-table", cursor_type="none")
+            yield Static(Text("Name a topic, then press Dry run.", style="dim"), id="plan-summary")
+            with Horizontal(id="buttons"):
+                yield Button("Dry run", id="dry-run", variant="primary")
+                yield Button("Execute", id="execute", variant="error", disabled=True)
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#plan-table", DataTable)
+        for label in ("Topic", "Part", "Committed offset to delete"):
+            table.add_column(label)
+
+    @on(Button.Pressed, "#dry-run")
+    def _dry_run(self) -> None:
+        self.query_one("#execute", Button).disabled = True
+        self._plan(self.query_one("#topics", Input).value)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
+    def _plan(self, topics: str) -> None:
+        from deliverytui.kafka.reset import parse_topic_args
+
+        try:
+            if not topics.split():
+                raise UserFacingError("name the topic whose committed offsets should be deleted")
+            plan = self.resetter().plan_offset_delete(self.group, parse_topic_args(topics.split()))
+        except UserFacingError as exc:
+            self.app.call_from_thread(self._show_error, str(exc))
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+        else:
+            self.app.call_from_thread(self._show_plan, plan)
+
+    def _show_plan(self, plan: OffsetDeletePlan) -> None:
+        self.plan = plan
+        table = self.query_one("#plan-table", DataTable)
+        table.clear()
+        for tp, offset in plan.partitions:
+            table.add_row(tp.topic, str(tp.partition), _num(offset))
+        summary = Text(f"{len(plan.partitions)} committed offset(s) would be deleted.", style="bold")
+        for warning in plan.warnings:
+            summary.append(f"\n{warning}", "yellow")
+        blocked = plan.blocked_reason
+        summary.append(f"\n{blocked}" if blocked else "\nDry run only: nothing has changed.", "bold red" if blocked else "dim")
+        self.query_one("#plan-summary", Static).update(summary)
+        self.query_one("#execute", Button).disabled = bool(blocked) or not plan.partitions or not self.allow_writes
+
+    @on(Button.Pressed, "#execute")
+    def _execute(self) -> None:
+        if self.plan is not None:
+            self.query_one("#execute", Button).disabled = True
+            self._run_execute(self.plan)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="execute")
+    def _run_execute(self, plan: OffsetDeletePlan) -> None:
+        try:
+            self.resetter().execute_offset_delete(plan, allow_writes=self.allow_writes)
+        except UserFacingError as exc:
+            self.app.call_from_thread(self._show_error, str(exc))
+        except Exception as exc:  # noqa: BLE001
+            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+        else:
+            self.app.call_from_thread(
+                self.dismiss, f"deleted {len(plan.partitions)} committed offset(s) of {plan.group_id} ({', '.join(plan.topics)})"
+            )
+
+
+def resetter_factory(bootstrap: str, client_config: Mapping[str, str], timeout: float) -> Callable[[], object]:
+    def make():
+        from deliverytui.kafka.reset import OffsetResetter
+
+        return OffsetResetter(bootstrap, client_config, request_timeout=timeout)
+
+    return make
