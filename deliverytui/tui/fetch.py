@@ -36,6 +36,9 @@ class ViewUpdate:
     lag_partitions: Mapping[str, Any] = field(default_factory=dict)  # key → PartitionLagView
 
 
+_STATUS_EVENT_STYLE = {"OK": "green", "WARN": "yellow", "STALL": "bold yellow", "STOP": "bold red", "REWIND": "bold magenta"}
+
+
 def membership_events(previous: GroupSnapshot | None, current: GroupSnapshot) -> list[tuple[str, str]]:
     """Rebalances and state changes, read off two consecutive snapshots (resets come from the lag history)."""
     if previous is None:
@@ -102,7 +105,7 @@ class GroupFetcher:
         lag_view = self._lag.observe(snapshot, series_keys=(selected,) if selected else ())
         events += [(rewind.describe(), "bold magenta") for rewind in lag_view.rewinds]
         events += [
-            (change.describe(), "bold red" if change.current.severity > change.previous.severity else "green")
+            (change.describe(), _STATUS_EVENT_STYLE.get(change.current.value, ""))
             for change in lag_view.status_changes
         ]
         positions = self._read_positions()

@@ -21,7 +21,11 @@ class SortableText(Text):
 
 
 SORT_MODES = ("lag", "partition")
-_NUMERIC = frozenset({"committed", "position", "log_end", "lso", "since_move"})
+#: Columns not listed (the topic) are sized by the rows present when they are added.
+COLUMN_WIDTHS = {
+    "partition": 4, "committed": 9, "position": 9, "log_end": 9, "lso": 11, "lag": 7,
+    "trend": 7, "since_move": 10, "owner": 18, "status": 6,
+}
 
 
 class PartitionsTable(DataTable):
@@ -41,17 +45,19 @@ class PartitionsTable(DataTable):
         self._order: list[str] = []
 
     def on_mount(self) -> None:
+        # Fixed widths: cells are updated in bulk without re-measuring, so a column must
+        # already fit what it will show ("falling", "STALL", 12-digit offsets).
         for key, label in COLUMNS:
-            self.add_column(label, key=key)
+            self.add_column(label, key=key, width=COLUMN_WIDTHS.get(key))
 
     def _cell(self, row: RowView, index: int) -> Text:
         text, style = row.cells[index]
         column = COLUMN_KEYS[index]
         if column == "lag":
-            return SortableText(text, style, row.lag, "right")
+            return SortableText(text, style, row.lag)
         if column == "partition":
-            return SortableText(text, style, row.partition, "right")
-        return SortableText(text, style, text, "right" if column in _NUMERIC else "left")
+            return SortableText(text, style, row.partition)
+        return SortableText(text, style, text)
 
     def _visible(self, rows: dict[str, RowView]) -> dict[str, RowView]:
         if not self.topic_filter:
