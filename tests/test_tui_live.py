@@ -220,3 +220,22 @@ async def test_position_beside_committed_explains_the_gap(bootstrap: str, unique
         publisher = probe_of(config)
         if publisher is not None:
             publisher.close()
+
+
+async def test_time_lag_of_the_selected_partition(bootstrap: str, unique: str) -> None:
+    """The age of the first unconsumed record is read for the selected partition only."""
+    from deliverytui.tui.widgets.panels import SelectedPartitionPanel
+
+    topic, group = f"timelag-{unique}", f"timelag-{unique}"
+    create_topic(bootstrap, topic, 1)
+    produce(bootstrap, topic, {0: 5})
+    commit(bootstrap, group, {(topic, 0): 2})
+    app = viewer(bootstrap, group)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: len(shown(app)) == 1, what="row")
+        await wait_until(
+            pilot, lambda: "time lag" in str(app.query_one(SelectedPartitionPanel).render()), what="time lag"
+        )
+        assert app.update is not None and app.update.selected_time_lag is not None
+        key, age = app.update.selected_time_lag
+        assert key == f"{topic}:0" and 0.0 <= age < 600  # the record was produced moments ago

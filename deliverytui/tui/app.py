@@ -291,6 +291,7 @@ class DeliveryApp(App[None]):
         self.query_one(SelectedPartitionPanel).show(
             key, row, update.lag_partitions.get(key) if key else None, update.positions.get(key) if key else None,
             update.positions_note,
+            update.selected_time_lag[1] if update.selected_time_lag and update.selected_time_lag[0] == key else None,
         )
 
     @on(PartitionsTable.RowHighlighted)

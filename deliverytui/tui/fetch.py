@@ -15,7 +15,8 @@ from typing import Any
 
 from deliverytui.kafka.isolated import IsolatedGroupInspector
 from deliverytui.kafka.positions import PositionCollector
-from deliverytui.lag import LagHistory
+from deliverytui.kafka.record_time import RecordTimestampReader
+from deliverytui.lag import LagHistory, time_lag_seconds
 from deliverytui.model import GroupSnapshot
 from deliverytui.tui.rows import RowView, build_rows
 from deliverytui.tui.viewer_config import ViewerConfig
@@ -32,6 +33,7 @@ class ViewUpdate:
     group_lag_series: tuple[float, ...] = ()
     partition_lag_series: dict[str, tuple[float, ...]] = field(default_factory=dict)
     positions_note: str = ""
+    selected_time_lag: tuple[str, float] | None = None  # (key, seconds)
     positions: Mapping[str, Any] = field(default_factory=dict)  # key → PartitionPosition
     lag_partitions: Mapping[str, Any] = field(default_factory=dict)  # key → PartitionLagView
 
@@ -84,6 +86,7 @@ class GroupFetcher:
         self._positions_retry_at = 0.0
         #: Set by the UI thread (a str assignment is atomic); the worker copies that partition's series.
         self.selected_key: str | None = None
+        self._record_times: RecordTimestampReader | None = None
 
     @property
     def inspector(self) -> IsolatedGroupInspector:
@@ -109,6 +112,7 @@ class GroupFetcher:
             for change in lag_view.status_changes
         ]
         positions = self._read_positions()
+        time_lag = self._selected_time_lag(snapshot, selected)
         rows = build_rows(snapshot, lag_view.partitions, positions)
         return ViewUpdate(
             snapshot=snapshot,
@@ -120,7 +124,26 @@ class GroupFetcher:
             positions_note=self._positions_note,
             positions=positions,
             lag_partitions=lag_view.partitions,
+            selected_time_lag=time_lag,
         )
+
+    def _selected_time_lag(self, snapshot: GroupSnapshot, key: str | None) -> tuple[str, float] | None:
+        """Age of the first unconsumed record of the selected partition (one fetch, cached per offset)."""
+        if not key or not self._read_positions_enabled:
+            return None
+        row = next((r for r in snapshot.partitions if r.tp.key == key), None)
+        if row is None or row.lag is None or row.committed_offset is None:
+            return None
+        if row.lag <= 0:
+            return key, 0.0
+        try:
+            if self._record_times is None:
+                self._record_times = RecordTimestampReader(self.config.bootstrap, self.config.client_config)
+            stamp = self._record_times.timestamp_ms(row.topic, row.partition, row.committed_offset)
+        except Exception:  # noqa: BLE001 - time lag is a nicety; offsets lag stays
+            return None
+        age = time_lag_seconds(row.lag, stamp, snapshot.taken_at.timestamp())
+        return (key, age) if age is not None else None
 
     def _read_positions(self) -> dict[str, object]:
         """Positions published through deliverytui.probe; empty when nobody publishes (never an error)."""
@@ -157,3 +180,5 @@ class GroupFetcher:
             self._inspector.close()
         if self._positions is not None:
             self._positions.close()
+        if self._record_times is not None:
+            self._record_times.close()

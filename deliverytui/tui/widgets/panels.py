@@ -191,7 +191,7 @@ class LagSparklines(Vertical):
 class SelectedPartitionPanel(Static):
     """The highlighted partition in words: committed vs position, and what the gap means after a crash."""
 
-    def show(self, key: str | None, row, lag_info, position, positions_note: str) -> None:
+    def show(self, key: str | None, row, lag_info, position, positions_note: str, time_lag: float | None = None) -> None:
         if key is None or row is None:
             self.update(Text(positions_note or "select a partition", style="dim"))
             return
@@ -207,6 +207,10 @@ class SelectedPartitionPanel(Static):
             text.append("status ", "dim")
             text.append(f"{lag_info.status.value}", "bold")
             text.append(f"  (window {lag_info.window_entries} commits)\n", "dim")
+        if time_lag is not None:
+            text.append("time lag ", "dim")
+            text.append(f"{time_lag:.1f}s", "bold")
+            text.append(" (age of the first unconsumed record)\n", "dim")
         if position is not None and position.position is not None:
             gap = position.gap
             style = {"PROCESSED_NOT_COMMITTED": "bold yellow", "COMMITTED_NOT_PROCESSED": "bold red"}.get(gap.kind.name, "green")
