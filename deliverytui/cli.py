@@ -217,6 +217,51 @@ def _delete_offsets(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- the demo lab -------------------------------------------------------------------
+def _demo(args: argparse.Namespace) -> int:
+    """Without --headless: the lab TUI (deliverytui.tui.demo_app). With it: one crash experiment, then its audit."""
+    if not args.headless:
+        from deliverytui.tui.demo_app import run_demo  # Textual is imported only here
+
+        return int(run_demo(args) or 0)
+    from deliverytui.demo.headless import run_headless
+    from deliverytui.demo.semantics import check_crash_point
+    from deliverytui.kafka.embedded import EmbeddedBroker, default_data_dir
+
+    if not args.semantic:
+        raise UserFacingError("--headless needs --semantic (at-most-once, at-least-once, idempotent, upsert, state-check, exactly-once)")
+    if args.crash_at:
+        check_crash_point(args.semantic, args.crash_at)  # before starting a broker for nothing
+    bootstrap = args.bootstrap
+    if not bootstrap:
+        bootstrap = EmbeddedBroker(default_data_dir()).start(progress=_progress)[0].bootstrap
+    result = run_headless(
+        bootstrap=bootstrap,
+        semantic=args.semantic,
+        events=args.events,
+        crash_at=args.crash_at,
+        crashes=args.crashes,
+        ledger_url=args.ledger,
+        dedup_url=args.dedup,
+        run_dir=args.run_dir,
+        partitions=args.partitions,
+        group_prefix=args.group_prefix,
+        topic=args.topic,
+        timeout=args.timeout,
+        progress=None if args.json else _progress,
+    )
+    if args.json:
+        _print_json(result)
+    else:
+        print(
+            f"{result['semantic']}: {result['events']} events, {result['effects']} effects "
+            f"({result['unique_effects']} unique), {result['duplicates']} duplicate(s), {result['lost']} lost, "
+            f"{result['unexpected']} unexpected, {result['dedup_hits']} dedup hit(s), {result['crashes']} crash(es) "
+            f"— ledger in {result['run_dir']}"
+        )
+    return 0
+
+
 # -- the TUI -----------------------------------------------------------------------
 def _tui(args: argparse.Namespace) -> int:
     if not args.group:
@@ -336,6 +381,32 @@ def build_parser() -> argparse.ArgumentParser:
     delete_run.add_argument("--execute", action="store_true", help="delete the offsets")
     delete_offsets.add_argument("--json", action="store_true", help="print JSON")
     delete_offsets.set_defaults(handler=_delete_offsets)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the teaching lab: one real consumer per delivery semantic, crashes, audit (--headless: one experiment)",
+        description="Without --headless: the lab TUI. With --headless: produce --events events, run one semantic's "
+        "consumer crashing --crashes times at --crash-at, let it drain, audit, print the result.",
+    )
+    demo.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (default: start or reuse the embedded broker)")
+    demo.add_argument("--headless", action="store_true", help="run one crash experiment without a screen")
+    demo.add_argument("--semantic", choices=["at-most-once", "at-least-once", "idempotent", "upsert", "state-check", "exactly-once"])
+    demo.add_argument("--events", type=int, default=100, help="events to produce (headless, default 100)")
+    demo.add_argument(
+        "--crash-at", choices=["after-commit", "after-effect", "after-claim", "mid-transaction"], help="crash point (headless)"
+    )
+    demo.add_argument("--crashes", type=int, default=1, help="crashes before the consumer may drain (headless, default 1)")
+    demo.add_argument("--dedup", metavar="URL", help="idempotency store (default sqlite:///<run-dir>/dedup.db)")
+    demo.add_argument("--ledger", metavar="URL", help="effects ledger (default sqlite:///<run-dir>/ledger.db)")
+    demo.add_argument("--run-dir", metavar="DIR", help="headless run dir (default: a new temporary directory)")
+    demo.add_argument("--partitions", type=int, default=3, help="partitions of a topic created now (default 3)")
+    demo.add_argument("--group-prefix", help="prefix for the consumer groups (headless default: a fresh one per run)")
+    demo.add_argument("--topic", default="task-events", help="input topic (default task-events)")
+    demo.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS", help="headless overall time limit (default 300)")
+    demo.add_argument("--rate", type=float, default=5.0, help="events per second the lab's producer starts at (TUI)")
+    demo.add_argument("--auto-restart", type=float, metavar="SECONDS", help="restart crashed consumers after this delay (TUI)")
+    demo.add_argument("--json", action="store_true", help="print JSON (headless)")
+    demo.set_defaults(handler=_demo)
     return parser
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from datetime import datetime, timezone
 from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from deliverytui.demo.ledger import AckedEvent, EffectsLedger
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 
 TASK_EVENTS_TOPIC = "task-events"
@@ -35,19 +37,30 @@ class TaskCreated:
         ).encode()
 
 
-def task_created_events(count: int, *, start: int = 0) -> Iterator[TaskCreated]:
+def task_created_events(count: int, *, start: int = 0, task_prefix: str = "task") -> Iterator[TaskCreated]:
+    """``count`` fresh events; ``task_prefix`` keeps task ids of separate demo runs apart.
+
+    The upsert and state-check consumers key rows by ``task_id``, so a second run that
+    reused ``task-0`` would find last run's row already completed and do nothing.
+    """
     for n in range(start, start + count):
         yield TaskCreated(
             event_id=str(uuid.uuid4()),
-            task_id=f"task-{n}",
+            task_id=f"{task_prefix}-{n}",
             title=f"Task number {n}",
             created_at=datetime.now(timezone.utc).isoformat(),
         )
 
 
-def ensure_topic(bootstrap: str, topic: str = TASK_EVENTS_TOPIC, partitions: int = 3, replication: int = 1) -> None:
-    """Create ``topic`` if it does not exist (an existing topic is left as it is)."""
-    admin = AdminClient({"bootstrap.servers": bootstrap})
+def ensure_topic(
+    bootstrap: str, topic: str = TASK_EVENTS_TOPIC, partitions: int = 3, replication: int = 1, *, wait: float = 30.0
+) -> int:
+    """Create ``topic`` if it does not exist (an existing topic is left as it is); returns its partition count.
+
+    Waits (up to ``wait`` seconds) until every partition has a leader, so a producer
+    or consumer started right after sees all of them.
+    """
+    admin = AdminClient({"bootstrap.servers": bootstrap}, logger=silent_librdkafka_logger())
     future = admin.create_topics([NewTopic(topic, partitions, replication)], operation_timeout=30)[topic]
     try:
         future.result(timeout=30)
@@ -55,32 +68,91 @@ def ensure_topic(bootstrap: str, topic: str = TASK_EVENTS_TOPIC, partitions: int
         error = exc.args[0] if exc.args else None
         if not (isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS):
             raise
+    deadline = time.monotonic() + wait
+    while True:
+        meta = admin.list_topics(topic, timeout=5).topics.get(topic)
+        if meta is not None and meta.error is None and meta.partitions and all(
+            p.leader >= 0 for p in meta.partitions.values()
+        ):
+            return len(meta.partitions)
+        if time.monotonic() > deadline:
+            return len(meta.partitions) if meta is not None else 0
+        time.sleep(0.1)
 
 
 class TaskApiProducer:
-    """Publishes task.created events; ``acknowledged`` counts the sends the broker confirmed."""
+    """Publishes task.created events; ``acknowledged`` counts the sends the broker confirmed.
 
-    def __init__(self, bootstrap: str, topic: str = TASK_EVENTS_TOPIC) -> None:
+    With a ``ledger``, every acknowledged send is recorded there with the partition and
+    offset from its delivery report (batched: written by :meth:`flush` and every
+    ``ack_batch`` acknowledgements), which is what the auditor counts as "produced".
+    Not thread-safe: use it from one thread.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        topic: str = TASK_EVENTS_TOPIC,
+        *,
+        ledger: EffectsLedger | None = None,
+        ack_batch: int = 500,
+    ) -> None:
         self.topic = topic
         self.acknowledged = 0
         self.failed = 0
+        self.ledger = ledger
+        self.ack_batch = ack_batch
+        self._pending_acks: list[AckedEvent] = []
         self._producer = Producer(
             {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5},
             logger=silent_librdkafka_logger(),
         )
 
-    def _on_delivery(self, error: KafkaError | None, _message: Message) -> None:
-        if error is None:
-            self.acknowledged += 1
-        else:
+    def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
+        if error is not None:
             self.failed += 1
+            return
+        self.acknowledged += 1
+        if self.ledger is not None:
+            try:
+                event = json.loads(message.value() or b"{}")
+            except ValueError:
+                return
+            self._pending_acks.append(
+                AckedEvent(
+                    event_id=str(event.get("event_id")),
+                    task_id=event.get("task_id"),
+                    topic=message.topic() or self.topic,
+                    partition=int(message.partition() or 0),
+                    offset=int(message.offset() or 0),
+                    acked_at=time.time(),
+                )
+            )
 
     def publish(self, event: TaskCreated) -> None:
         self._producer.produce(self.topic, key=event.task_id.encode(), value=event.to_bytes(), on_delivery=self._on_delivery)
         self._producer.poll(0)
+        if len(self._pending_acks) >= self.ack_batch:
+            self.write_acks()
+
+    def poll(self, timeout: float = 0.0) -> int:
+        """Serve delivery reports (and record their acks); returns how many were served."""
+        served = self._producer.poll(timeout)
+        self.write_acks()
+        return served
+
+    def write_acks(self) -> int:
+        """Write the acknowledgements received so far to the ledger (no-op without one)."""
+        if self.ledger is None or not self._pending_acks:
+            return 0
+        pending, self._pending_acks = self._pending_acks, []
+        return self.ledger.record_acks(pending)
 
     def flush(self, timeout: float = 30.0) -> int:
-        return self._producer.flush(timeout)
+        """Wait for every delivery report and record the acks; returns how many sends are still unconfirmed."""
+        left = self._producer.flush(timeout)
+        self.write_acks()
+        return left
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,643 @@
+"""One demo consumer process: ``python -m deliverytui.demo.consumer --semantic S ...``.
+
+Why real OS processes: a crash in the lab must be a real crash — the process dies
+with SIGKILL at a precise point (``os.kill(os.getpid(), SIGKILL)``), so whatever it
+had not committed is gone, exactly as in production. Before dying it writes a crash
+row to the ledger, so crashes are counted.
+
+Every semantic commits explicitly and synchronously, one message at a time
+(``enable.auto.commit=False``; the chapter's at-most-once uses auto-commit, here the
+commit happens explicitly *before* the effect, which is the same guarantee made
+deterministic). The effect is a row in the ledger's ``effects`` table. The
+exactly-once consumer instead produces to ``<topic>.processed`` inside a Kafka
+transaction, with its offsets, and the auditor reads that topic.
+
+Consumers use static group membership (``group.instance.id``): a restarted consumer
+takes its predecessor's place at once instead of waiting for its session to expire.
+The price is that a stopped consumer stays a group member until its session timeout
+(6 s), which only the replay (offset reset) has to wait for.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import sqlite3
+import sys
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, TypeVar
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
+
+from deliverytui.dedup import DedupStore, DedupStoreError, StoreUnavailableError, new_token, open_store
+from deliverytui.demo.ledger import EffectsLedger
+from deliverytui.demo.semantics import (
+    AFTER_CLAIM,
+    AFTER_COMMIT,
+    AFTER_EFFECT,
+    MID_TRANSACTION,
+    check_crash_point,
+    output_topic,
+    semantic_spec,
+    store_url_for,
+    transactional_id,
+)
+from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, ensure_topic
+from deliverytui.errors import UserFacingError
+from deliverytui.kafka.client_config import silent_librdkafka_logger
+from deliverytui.probe import ProbePublisher
+
+T = TypeVar("T")
+
+LEASE_SECONDS = 4.0
+"""Short, so an after-claim crash is retaken soon after the restart (and nothing is lost)."""
+SESSION_TIMEOUT_MS = 6000
+"""The broker's default minimum: how long a stopped static member stays in the group."""
+STATUS_INTERVAL = 0.5
+EOS_BATCH = 50
+"""Messages per transaction at most: one transaction per message would cap the rate at ~50/s."""
+TASKS_TABLE = "tasks"
+RETRIABLE_COMMIT = frozenset(
+    {
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+    }
+)
+
+
+def crash_file(run_dir: Path, semantic: str) -> Path:
+    """Where the supervisor arms a crash: the file holds the crash point's name."""
+    return run_dir / f"{semantic}.crash"
+
+
+def status_file(run_dir: Path, semantic: str) -> Path:
+    """Where the consumer reports itself (JSON, replaced atomically at most every 0.5 s)."""
+    return run_dir / f"{semantic}.status"
+
+
+def read_status(path: Path) -> dict[str, Any] | None:
+    """The last status a consumer wrote, or None (absent or being replaced)."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerOptions:
+    """What one consumer process runs with (the command line, parsed)."""
+
+    semantic: str
+    bootstrap: str
+    ledger_url: str
+    run_dir: Path
+    dedup_url: str | None = None
+    group_prefix: str = ""
+    topic: str = TASK_EVENTS_TOPIC
+    crash_at: str | None = None
+    crash_after: int = 1
+    lease_seconds: float = LEASE_SECONDS
+    probe: bool = True
+
+
+class Retry(Exception):
+    """Handling this message must be repeated later: do not commit, seek back, wait ``delay``."""
+
+    def __init__(self, delay: float, state: str = "running") -> None:
+        super().__init__(state)
+        self.delay = delay
+        self.state = state
+
+
+class TaskTable:
+    """The ``tasks`` rows the upsert and state-check patterns write, outside the store's counters.
+
+    The store's ``upsert_row``/``transition`` count hits and misses; creating the table and
+    the "pending" row a state-check needs first must not be counted, so they go through
+    this plain connection to the same database.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._conn: Any = None
+
+    def _connect(self) -> Any:
+        if self._conn is None:
+            if self.url.startswith("sqlite:///"):
+                conn = sqlite3.connect(self.url[len("sqlite:///") :], timeout=10, isolation_level=None)
+                conn.execute("PRAGMA busy_timeout=10000")
+                self._conn = conn
+            else:
+                import psycopg
+
+                self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+        return self._conn
+
+    def _run(self, statement: str, params: tuple[Any, ...] = ()) -> None:
+        sql = statement if self.url.startswith("sqlite:///") else statement.replace("?", "%s")
+        try:
+            self._connect().execute(sql, params)
+        except sqlite3.OperationalError as exc:
+            self.close()
+            raise StoreUnavailableError(f"task table in {self.url} is unavailable: {exc}") from exc
+        except Exception as exc:
+            if type(exc).__module__.startswith("psycopg") and type(exc).__name__ in ("OperationalError", "InterfaceError"):
+                self.close()
+                raise StoreUnavailableError(f"task table is unavailable: {str(exc).splitlines()[0]}") from exc
+            raise
+
+    def ensure_schema(self) -> None:
+        self._run(
+            f"CREATE TABLE IF NOT EXISTS {TASKS_TABLE} (task_id TEXT PRIMARY KEY, title TEXT, created_at TEXT, "
+            "status TEXT NOT NULL DEFAULT 'pending')"
+        )
+
+    def ensure_pending(self, task_id: str) -> None:
+        """Create the task row on first sight; an existing row (in any state) is left alone."""
+        self._run(f"INSERT INTO {TASKS_TABLE} (task_id, status) VALUES (?, 'pending') ON CONFLICT (task_id) DO NOTHING", (task_id,))
+
+    def close(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+
+class DemoConsumer:
+    """The poll loop of one semantic; :meth:`run` returns the process exit code."""
+
+    def __init__(self, options: ConsumerOptions) -> None:
+        self.options = options
+        self.spec = semantic_spec(options.semantic)
+        if options.crash_at:
+            check_crash_point(options.semantic, options.crash_at)
+        self.group = self.spec.group_id(options.group_prefix)
+        self.topic = options.topic
+        self.run_dir = options.run_dir
+        self.crash_path = crash_file(options.run_dir, options.semantic)
+        self.status_path = status_file(options.run_dir, options.semantic)
+        previous = read_status(self.status_path) or {}
+        self.processed = int(previous.get("processed") or 0)
+        self.handled = 0  # messages handled by this process (what --crash-after counts)
+        self.malformed = 0
+        self.state = "starting"
+        self.positions: dict[int, tuple[int, int | None]] = {}
+        self.store_error: str | None = None
+        self._stopping = threading.Event()
+        self._file_point: str | None = None
+        self._last_status = 0.0
+        self._retrying: tuple[int, int] | None = None
+        self._claim_token: str | None = None
+        self._loop = asyncio.new_event_loop()
+        self.ledger = EffectsLedger(options.ledger_url)
+        self.store_url = store_url_for(options.semantic, options.dedup_url, options.run_dir)
+        self.store: DedupStore | None = (
+            open_store(self.store_url, group=self.group) if self.store_url is not None else None
+        )
+        self.tasks = TaskTable(self.store_url) if self.spec.needs_sql_store and self.store_url else None
+        self.consumer: Consumer | None = None
+        self.probe: ProbePublisher | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    def request_stop(self, *_: Any) -> None:
+        self._stopping.set()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self.request_stop)
+        signal.signal(signal.SIGINT, self.request_stop)
+        self.write_status(force=True)
+        config: dict[str, Any] = {
+            "bootstrap.servers": self.options.bootstrap,
+            "group.id": self.group,
+            "client.id": self.spec.name,
+            "group.instance.id": f"{self.group}-demo",
+            "session.timeout.ms": SESSION_TIMEOUT_MS,
+            "heartbeat.interval.ms": 1000,
+            "enable.auto.commit": False,
+            "enable.auto.offset.store": False,
+            "auto.offset.reset": "earliest",
+        }
+        if self.spec.name == "exactly-once":
+            config["isolation.level"] = "read_committed"
+        if self.tasks is not None:
+            self._until_store_answers(self.tasks.ensure_schema)
+        self.consumer = Consumer(config, logger=silent_librdkafka_logger())
+        if self.options.probe:
+            self.probe = ProbePublisher(self.options.bootstrap, self.group, self.spec.name)
+            self.probe.bind_consumer(self.consumer)
+        self.consumer.subscribe([self.topic])
+        self.state = "running"
+        try:
+            if self.spec.name == "exactly-once":
+                self._run_transactional()
+            else:
+                self._run_per_message()
+        finally:
+            self.state = "stopping"
+            self.write_status(force=True)
+            with contextlib.suppress(Exception):
+                self.consumer.close()
+            if self.probe is not None:
+                self.probe.close(timeout=2.0)
+            if self.store is not None:
+                with contextlib.suppress(Exception):
+                    self._loop.run_until_complete(self.store.close())
+            if self.tasks is not None:
+                self.tasks.close()
+            self.state = "stopped"
+            self.write_status(force=True)
+            self.ledger.close()
+        return 0
+
+    # -- reporting -----------------------------------------------------------------------
+
+    def write_status(self, *, force: bool = False) -> None:
+        """Replace ``<run-dir>/<semantic>.status`` (atomically, by rename), at most every 0.5 s."""
+        now = time.monotonic()
+        if not force and now - self._last_status < STATUS_INTERVAL:
+            return
+        self._last_status = now
+        data = {
+            "semantic": self.spec.name,
+            "group": self.group,
+            "pid": os.getpid(),
+            "state": self.state,
+            "processed": self.processed,
+            "handled_by_this_process": self.handled,
+            "malformed": self.malformed,
+            "store_error": self.store_error,
+            "last_offsets": {str(p): pos - 1 for p, (pos, _c) in sorted(self.positions.items())},
+            "updated_at": datetime.now(timezone.utc).isoformat(),
+        }
+        tmp = self.status_path.with_name(f".{self.status_path.name}.{os.getpid()}.tmp")
+        with contextlib.suppress(OSError):
+            tmp.write_text(json.dumps(data))
+            os.replace(tmp, self.status_path)
+
+    def _report(self, partition: int, next_offset: int, committed: int | None) -> None:
+        self.positions[partition] = (next_offset, committed)
+        if self.probe is not None:
+            self.probe.publish_positions(
+                {(self.topic, p): (pos, com) for p, (pos, com) in self.positions.items()}
+            )
+
+    def _idle(self) -> None:
+        if self.probe is not None:
+            self.probe.tick()
+        self.write_status()
+
+    # -- crashes -------------------------------------------------------------------------
+
+    def _check_crash_file(self) -> None:
+        if os.path.exists(self.crash_path):
+            try:
+                point = self.crash_path.read_text().strip()
+            except OSError:
+                return
+            self._file_point = point or None
+
+    def _crash_if(self, point: str) -> None:
+        """Die here if a crash is armed at ``point`` (the supervisor's file, or --crash-at/--crash-after)."""
+        armed_by_file = self._file_point == point
+        armed_by_args = self.options.crash_at == point and self.handled >= self.options.crash_after
+        if not (armed_by_file or armed_by_args):
+            return
+        if armed_by_file:
+            with contextlib.suppress(OSError):
+                self.crash_path.unlink()  # first, so the restarted process does not crash again
+        self.ledger.record_crash(self.group, point)
+        self.state = "crashed"
+        self.write_status(force=True)
+        sys.stdout.flush()
+        os.kill(os.getpid(), signal.SIGKILL)
+        time.sleep(10)  # SIGKILL is delivered before this returns
+
+    # -- the dedup store -------------------------------------------------------------------
+
+    def _store(self, make: Callable[[DedupStore], Awaitable[T]]) -> T:
+        """Run one store call; a down store becomes :class:`Retry` (no effect, no commit)."""
+        assert self.store is not None
+        try:
+            result = self._loop.run_until_complete(make(self.store))
+        except StoreUnavailableError as exc:
+            self.store_error = str(exc)
+            raise Retry(1.0, "paused-store-down") from None
+        self.store_error = None
+        return result
+
+    def _tasks(self, call: Callable[[], None]) -> None:
+        try:
+            call()
+        except StoreUnavailableError as exc:
+            self.store_error = str(exc)
+            raise Retry(1.0, "paused-store-down") from None
+
+    def _until_store_answers(self, call: Callable[[], T]) -> T:
+        """Repeat ``call`` while the store is down (used where the effect already happened)."""
+        delay = 0.2
+        while True:
+            try:
+                result = call()
+            except StoreUnavailableError as exc:
+                self.store_error = str(exc)
+                self.state = "paused-store-down"
+                self.write_status()
+                if self._stopping.wait(delay):
+                    raise
+                delay = min(delay * 2, 2.0)
+                continue
+            self.store_error = None
+            self.state = "running"
+            return result
+
+    # -- per-message semantics ------------------------------------------------------------------
+
+    def _commit(self, partition: int, offset: int) -> None:
+        """Commit ``offset + 1`` synchronously; a commit that keeps failing becomes :class:`Retry`."""
+        assert self.consumer is not None
+        tp = TopicPartition(self.topic, partition, offset + 1)
+        for attempt in range(10):
+            try:
+                self.consumer.commit(offsets=[tp], asynchronous=False)
+                break
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                if not isinstance(error, KafkaError) or error.code() not in RETRIABLE_COMMIT or attempt == 9:
+                    print(f"{self.spec.name}: commit of {partition}:{offset + 1} failed: {error}", file=sys.stderr)
+                    raise Retry(0.5) from None
+                time.sleep(0.2)
+        self._report(partition, offset + 1, offset + 1)
+
+    def _effect(self, event_id: str, partition: int, offset: int) -> None:
+        self.ledger.record_effect(event_id, self.group, partition, offset)
+
+    def _run_per_message(self) -> None:
+        assert self.consumer is not None
+        handlers: dict[str, Callable[[Message, dict[str, Any]], None]] = {
+            "at-most-once": self._at_most_once,
+            "at-least-once": self._at_least_once,
+            "idempotent": self._idempotent,
+            "upsert": self._upsert,
+            "state-check": self._state_check,
+        }
+        handle = handlers[self.spec.name]
+        while not self._stopping.is_set():
+            self._idle()
+            message = self.consumer.poll(0.2)
+            if message is None or message.error():
+                continue
+            partition, offset = message.partition() or 0, message.offset() or 0
+            if self._retrying != (partition, offset):
+                self.handled += 1
+            self._check_crash_file()
+            event = _parse_event(message.value())
+            try:
+                if event is None:
+                    self.malformed += 1
+                    self._commit(partition, offset)
+                else:
+                    handle(message, event)
+            except Retry as retry:
+                self._retrying = (partition, offset)
+                self.state = retry.state
+                self.write_status()
+                with contextlib.suppress(KafkaException):
+                    self.consumer.seek(TopicPartition(self.topic, partition, offset))
+                self._stopping.wait(retry.delay)
+                continue
+            self._retrying = None
+            self.state = "running"
+            self.processed += 1
+
+    def _at_most_once(self, message: Message, event: dict[str, Any]) -> None:
+        partition, offset = message.partition() or 0, message.offset() or 0
+        self._commit(partition, offset)
+        self._crash_if(AFTER_COMMIT)
+        self._effect(event["event_id"], partition, offset)
+        self._crash_if(AFTER_EFFECT)
+
+    def _at_least_once(self, message: Message, event: dict[str, Any]) -> None:
+        partition, offset = message.partition() or 0, message.offset() or 0
+        self._effect(event["event_id"], partition, offset)
+        self._crash_if(AFTER_EFFECT)
+        self._commit(partition, offset)
+        self._crash_if(AFTER_COMMIT)
+
+    def _idempotent(self, message: Message, event: dict[str, Any]) -> None:
+        partition, offset = message.partition() or 0, message.offset() or 0
+        event_id = event["event_id"]
+        lease = self.options.lease_seconds
+        if self._retrying != (partition, offset) or self._claim_token is None:
+            self._claim_token = new_token()  # a retry of the same delivery keeps its token: it may own the key
+        token = self._claim_token
+        claim = self._store(lambda store: store.claim(event_id, lease_seconds=lease, token=token))
+        if claim.outcome.name == "IN_PROGRESS":
+            raise Retry(0.5)  # another consumer (or our dead predecessor) holds the lease: wait for it
+        if claim.owned:
+            self._crash_if(AFTER_CLAIM)
+            self._effect(event_id, partition, offset)
+            self._until_store_answers(lambda: self._loop.run_until_complete(self.store.complete(event_id, claim.token)))  # type: ignore[union-attr]
+            self._crash_if(AFTER_EFFECT)
+        self._commit(partition, offset)
+        self._crash_if(AFTER_COMMIT)
+
+    def _upsert(self, message: Message, event: dict[str, Any]) -> None:
+        partition, offset = message.partition() or 0, message.offset() or 0
+        task_id = str(event.get("task_id") or event["event_id"])
+        values = {"title": event.get("title"), "created_at": event.get("created_at")}
+        changed = self._store(lambda store: store.upsert_row(TASKS_TABLE, "task_id", task_id, values))
+        if changed:
+            self._effect(event["event_id"], partition, offset)
+            self._crash_if(AFTER_EFFECT)
+        self._commit(partition, offset)
+        self._crash_if(AFTER_COMMIT)
+
+    def _state_check(self, message: Message, event: dict[str, Any]) -> None:
+        partition, offset = message.partition() or 0, message.offset() or 0
+        task_id = str(event.get("task_id") or event["event_id"])
+        assert self.tasks is not None
+        self._tasks(lambda: self.tasks.ensure_pending(task_id))  # type: ignore[union-attr]
+        moved = self._store(
+            lambda store: store.transition(TASKS_TABLE, "task_id", task_id, "status", "pending", "completed")
+        )
+        if moved:
+            self._effect(event["event_id"], partition, offset)
+            self._crash_if(AFTER_EFFECT)
+        self._commit(partition, offset)
+        self._crash_if(AFTER_COMMIT)
+
+    # -- exactly-once ------------------------------------------------------------------------------
+
+    def _run_transactional(self) -> None:
+        """Consume, produce the result and commit the offsets in one Kafka transaction per batch."""
+        assert self.consumer is not None
+        out_topic = output_topic(self.topic)
+        partitions = ensure_topic(self.options.bootstrap, self.topic)
+        ensure_topic(self.options.bootstrap, out_topic, partitions=max(1, partitions))
+        producer = Producer(
+            {
+                "bootstrap.servers": self.options.bootstrap,
+                "transactional.id": transactional_id(self.spec.name, self.options.group_prefix),
+                "enable.idempotence": True,
+                "linger.ms": 5,
+                "transaction.timeout.ms": 30000,
+            },
+            logger=silent_librdkafka_logger(),
+        )
+        producer.init_transactions(60)  # fences a zombie with the same transactional.id and aborts its transaction
+        while not self._stopping.is_set():
+            self._idle()
+            limit = EOS_BATCH
+            remaining = self.options.crash_after - self.handled
+            if self.options.crash_at and remaining > 0:
+                # Messages before the Nth commit in earlier batches; the crash batch holds message N alone.
+                limit = min(limit, remaining - 1) if remaining > 1 else 1
+            messages = [m for m in self.consumer.consume(num_messages=limit, timeout=0.2) if not m.error()]
+            if not messages:
+                continue
+            self._check_crash_file()
+            first: dict[int, int] = {}
+            next_offsets: dict[int, int] = {}
+            outputs: list[tuple[str, int, int]] = []
+            try:
+                producer.begin_transaction()
+                for message in messages:
+                    self.handled += 1
+                    partition, offset = message.partition() or 0, message.offset() or 0
+                    first.setdefault(partition, offset)
+                    next_offsets[partition] = offset + 1
+                    event = _parse_event(message.value())
+                    if event is None:
+                        self.malformed += 1
+                        continue
+                    value = {
+                        "event_id": event["event_id"],
+                        "task_id": event.get("task_id"),
+                        "source_partition": partition,
+                        "source_offset": offset,
+                        "processed_by": self.group,
+                    }
+                    producer.produce(
+                        out_topic,
+                        key=str(event["event_id"]).encode(),
+                        value=json.dumps(value).encode(),
+                        partition=partition % max(1, partitions),
+                    )
+                    outputs.append((str(event["event_id"]), partition, offset))
+                if self._file_point == MID_TRANSACTION or (
+                    self.options.crash_at == MID_TRANSACTION and self.handled >= self.options.crash_after
+                ):
+                    producer.flush(10)  # the output really is in the log, uncommitted: read_committed hides it
+                self._crash_if(MID_TRANSACTION)
+                producer.send_offsets_to_transaction(
+                    [TopicPartition(self.topic, p, o) for p, o in next_offsets.items()],
+                    self.consumer.consumer_group_metadata(),
+                    30,
+                )
+                self._commit_transaction(producer)
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                if isinstance(error, KafkaError) and error.fatal():
+                    print(f"{self.spec.name}: fatal transaction error (fenced?): {error}", file=sys.stderr)
+                    raise SystemExit(3) from None
+                print(f"{self.spec.name}: transaction aborted: {error}", file=sys.stderr)
+                with contextlib.suppress(KafkaException):
+                    producer.abort_transaction(30)
+                for partition, offset in first.items():
+                    with contextlib.suppress(KafkaException):
+                        self.consumer.seek(TopicPartition(self.topic, partition, offset))
+                self._stopping.wait(0.5)
+                continue
+            for event_id, partition, offset in outputs:
+                self._effect(event_id, partition, offset)  # for the live view; the audit reads the output topic
+            for partition, offset in next_offsets.items():
+                self._report(partition, offset, offset)
+            self.processed += len(messages)
+            self._crash_if(AFTER_COMMIT)
+        producer.flush(5)
+
+    def _commit_transaction(self, producer: Producer) -> None:
+        for attempt in range(5):
+            try:
+                producer.commit_transaction(30)
+                return
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                if isinstance(error, KafkaError) and error.retriable() and attempt < 4:
+                    time.sleep(0.2)
+                    continue
+                raise
+
+
+def _parse_event(value: bytes | None) -> dict[str, Any] | None:
+    """The event as a dict, or None if it is not JSON with an ``event_id`` (skipped, never a crash)."""
+    if not value:
+        return None
+    try:
+        event = json.loads(value)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    if not isinstance(event, dict) or not isinstance(event.get("event_id"), str) or not event["event_id"]:
+        return None
+    return event
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Run one deliverytui demo consumer (one delivery semantic).")
+    parser.add_argument("--semantic", required=True)
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--ledger", required=True, help="effects ledger URL: sqlite:///path or postgresql://...")
+    parser.add_argument("--dedup", help="idempotency store URL (default: sqlite:///<run-dir>/dedup.db)")
+    parser.add_argument("--run-dir", required=True, help="directory for crash and status files")
+    parser.add_argument("--group-prefix", default="")
+    parser.add_argument("--topic", default=TASK_EVENTS_TOPIC)
+    parser.add_argument("--crash-at", help="crash point to crash at (one of the semantic's points)")
+    parser.add_argument("--crash-after", type=int, default=1, help="crash on the Nth message this process handles")
+    parser.add_argument("--lease", type=float, default=LEASE_SECONDS, help="dedup lease in seconds (idempotent)")
+    parser.add_argument("--no-probe", action="store_true", help="do not publish positions to the probe topic")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        consumer = DemoConsumer(
+            ConsumerOptions(
+                semantic=args.semantic,
+                bootstrap=args.bootstrap,
+                ledger_url=args.ledger,
+                run_dir=run_dir,
+                dedup_url=args.dedup,
+                group_prefix=args.group_prefix,
+                topic=args.topic,
+                crash_at=args.crash_at,
+                crash_after=max(1, args.crash_after),
+                lease_seconds=args.lease,
+                probe=not args.no_probe,
+            )
+        )
+        return consumer.run()
+    except (UserFacingError, DedupStoreError) as exc:
+        print(f"deliverytui demo consumer: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

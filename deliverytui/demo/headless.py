@@ -1,0 +1,204 @@
+"""``deliverytui demo --headless``: one crash experiment without a screen, ending in an audit.
+
+Produce N events (each acknowledged send recorded in the ledger), run one semantic's
+consumer so that it crashes K times at one crash point (a real SIGKILL each time),
+restart it after every crash, let it drain the topic, then audit. This is what the
+crash-matrix tests run, and what a reader can run to check a claim of the chapter.
+
+Why the crashes are spaced: each crashing process is told to crash on its n-th
+message with n = N / (2(K+1)), so every incarnation makes progress before dying and
+the K crashes happen well before the end of the topic.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from deliverytui.demo.auditor import audit
+from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
+from deliverytui.demo.semantics import check_crash_point, semantic_spec
+from deliverytui.demo.supervisor import DemoSupervisor
+from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, ensure_topic, task_created_events
+from deliverytui.errors import UserFacingError
+from deliverytui.demo.offsets import OffsetReader
+
+RESULT_KEYS = (
+    "semantic",
+    "events",
+    "effects",
+    "unique_effects",
+    "duplicates",
+    "lost",
+    "unexpected",
+    "dedup_hits",
+    "crashes",
+    "lost_event_ids",
+    "duplicate_event_ids",
+)
+
+
+def crash_spacing(events: int, crashes: int) -> int:
+    """On which message of each crashing incarnation to crash (see the module docstring)."""
+    return max(1, events // (2 * (crashes + 1)))
+
+
+def run_headless(
+    *,
+    bootstrap: str,
+    semantic: str,
+    events: int,
+    crash_at: str | None = None,
+    crashes: int = 1,
+    ledger_url: str | None = None,
+    dedup_url: str | None = None,
+    run_dir: str | Path | None = None,
+    partitions: int = 3,
+    group_prefix: str | None = None,
+    topic: str = TASK_EVENTS_TOPIC,
+    timeout: float = 300.0,
+    probe: bool = True,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Run one experiment and return the audit as the headless JSON (``RESULT_KEYS`` and a few more).
+
+    Defaults: a fresh temporary run dir holding ``ledger.db`` and ``dedup.db``, and a
+    fresh group prefix (``headless-<hex>-``) whose group starts at the topic's current
+    end, so earlier runs on the same topic cannot leak in.
+    """
+    spec = semantic_spec(semantic)
+    if crash_at is not None:
+        check_crash_point(semantic, crash_at)
+    if events < 1:
+        raise UserFacingError(f"--events must be at least 1, got {events}")
+    if crashes < 0:
+        raise UserFacingError(f"--crashes must not be negative, got {crashes}")
+    wanted_crashes = crashes if crash_at else 0
+    say = progress or (lambda _line: None)
+    run_path = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="deliverytui-demo-"))
+    run_path.mkdir(parents=True, exist_ok=True)
+    ledger_url = ledger_url or sqlite_ledger_url(run_path / "ledger.db")
+    prefix = group_prefix if group_prefix is not None else f"headless-{uuid.uuid4().hex[:8]}-"
+    group = spec.group_id(prefix)
+    deadline = time.monotonic() + timeout
+
+    ensure_topic(bootstrap, topic, partitions)
+    reader = OffsetReader(bootstrap)
+    _start_group_at_log_end(reader, group, topic)
+    ledger = EffectsLedger(ledger_url)
+    supervisor = DemoSupervisor(
+        bootstrap,
+        run_path,
+        ledger_url,
+        dedup_url,
+        group_prefix=prefix,
+        semantics=(semantic,),
+        topic=topic,
+        probe=probe,
+    )
+    try:
+        say(f"producing {events} events to {topic}")
+        producer = TaskApiProducer(bootstrap, topic, ledger=ledger)
+        for event in task_created_events(events, task_prefix=f"task-{uuid.uuid4().hex[:6]}"):
+            producer.publish(event)
+        if producer.flush(30) or producer.failed:
+            raise UserFacingError(f"{producer.failed} of {events} sends to {topic} were not acknowledged")
+        spacing = crash_spacing(events, wanted_crashes)
+        crashed = 0
+        while crashed < wanted_crashes:
+            say(f"starting {semantic} armed to crash {crash_at} on its message {spacing} ({crashed}/{wanted_crashes})")
+            supervisor.start(semantic, crash_at=crash_at, crash_after=spacing)
+            outcome = _wait_for_exit_or_drain(supervisor, semantic, reader, group, topic, deadline)
+            if outcome == "drained":
+                break  # fewer than `spacing` messages were left: no more crashes to be had
+            crashed += 1
+        say(f"running {semantic} until the topic is drained")
+        supervisor.start(semantic)
+        while not reader.drained(group, topic):
+            _check_deadline(deadline, supervisor, semantic, timeout)
+            code = supervisor.wait(semantic, 0.3)
+            if code is not None:
+                raise UserFacingError(
+                    f"the {semantic} consumer exited with code {code}; see {run_path / f'{semantic}.log'}"
+                )
+        supervisor.stop(semantic)
+        report = audit(
+            ledger,
+            bootstrap,
+            group_prefix=prefix,
+            semantics=(semantic,),
+            topic=topic,
+            dedup_url=dedup_url,
+            run_dir=run_path,
+        )
+    finally:
+        supervisor.close()
+        ledger.close()
+        reader.close()
+    result = report.for_semantic(semantic)
+    return {
+        "semantic": semantic,
+        "events": events,
+        "effects": result.effects,
+        "unique_effects": result.unique_effects,
+        "duplicates": result.duplicates,
+        "lost": result.lost,
+        "unexpected": result.unexpected,
+        "dedup_hits": result.dedup_hits,
+        "crashes": result.crashes,
+        "lost_event_ids": list(result.lost_event_ids),
+        "duplicate_event_ids": list(result.duplicate_event_ids),
+        "processed": result.processed,
+        "group": group,
+        "crash_at": crash_at,
+        "run_dir": str(run_path),
+    }
+
+
+def _start_group_at_log_end(reader: OffsetReader, group: str, topic: str) -> None:
+    """Commit the topic's current end for a group with no offsets yet, so it reads only this run's events."""
+    if reader.committed(group, topic):
+        return  # an existing group (a chosen --group-prefix) keeps its offsets
+    end = reader.log_end(topic)
+    if any(end.values()):
+        reader.commit(group, topic, end)
+
+
+def _wait_for_exit_or_drain(
+    supervisor: DemoSupervisor,
+    semantic: str,
+    reader: OffsetReader,
+    group: str,
+    topic: str,
+    deadline: float,
+) -> str:
+    """Wait until the armed consumer dies ("crashed") or drains the topic without dying ("drained")."""
+    checks = 0
+    while True:
+        _check_deadline(deadline, supervisor, semantic, None)
+        code = supervisor.wait(semantic, 0.3)
+        if code is not None:
+            if code != -9:
+                raise UserFacingError(
+                    f"the {semantic} consumer exited with code {code} instead of crashing; "
+                    f"see {supervisor.run_dir / f'{semantic}.log'}"
+                )
+            return "crashed"
+        checks += 1
+        if checks % 3 == 0 and reader.drained(group, topic):
+            supervisor.stop(semantic)
+            return "drained"
+
+
+def _check_deadline(deadline: float, supervisor: DemoSupervisor, semantic: str, timeout: float | None) -> None:
+    if time.monotonic() > deadline:
+        supervisor.stop(semantic)
+        raise UserFacingError(
+            f"the {semantic} consumer did not drain the topic in time"
+            + (f" ({timeout:.0f} s)" if timeout else "")
+            + f"; see {supervisor.run_dir / f'{semantic}.log'}"
+        )

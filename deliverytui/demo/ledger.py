@@ -1,0 +1,312 @@
+"""The effects ledger: ground truth for the demo's audit, shared by producer, consumers and auditor.
+
+Why a separate ledger rather than trusting the consumers' own counters: the point of
+the lab is to *check* a delivery semantic, so the record of what happened must be
+written at the moment it happens and must be able to hold what should not happen —
+``effects`` has no unique constraint, a second effect for the same event is simply a
+second row. The producer records every acknowledged send (``acked_events``, with the
+partition and offset from the delivery report), consumers record every side effect
+and every crash, and :mod:`deliverytui.demo.auditor` compares them.
+
+Several processes write one SQLite file at once, so it runs in WAL mode with a busy
+timeout; PostgreSQL works the same through ``postgresql://`` URLs. The API is
+synchronous on purpose: the consumers are plain poll loops.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from deliverytui.errors import UserFacingError
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS acked_events (
+        event_id TEXT PRIMARY KEY,
+        task_id TEXT,
+        topic TEXT NOT NULL,
+        "partition" INTEGER NOT NULL,
+        "offset" BIGINT NOT NULL,
+        acked_at DOUBLE PRECISION NOT NULL
+    )""",
+    'CREATE INDEX IF NOT EXISTS acked_events_position ON acked_events (topic, "partition", "offset")',
+    """CREATE TABLE IF NOT EXISTS effects (
+        id {autoincrement},
+        event_id TEXT NOT NULL,
+        consumer TEXT NOT NULL,
+        "partition" INTEGER,
+        "offset" BIGINT,
+        attempt INTEGER NOT NULL,
+        at DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS effects_by_consumer ON effects (consumer, event_id)",
+    """CREATE TABLE IF NOT EXISTS crashes (
+        consumer TEXT NOT NULL,
+        point TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS crashes_by_consumer ON crashes (consumer)",
+)
+
+
+class LedgerError(UserFacingError):
+    """The ledger URL is wrong or its database cannot be opened."""
+
+
+@dataclass(frozen=True, slots=True)
+class AckedEvent:
+    """One send the broker acknowledged: where the event landed."""
+
+    event_id: str
+    task_id: str | None
+    topic: str
+    partition: int
+    offset: int
+    acked_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class EffectRow:
+    """One recorded side effect; ``attempt`` > 1 means this consumer had already done it."""
+
+    id: int
+    event_id: str
+    consumer: str
+    partition: int | None
+    offset: int | None
+    attempt: int
+    at: float
+
+
+def sqlite_ledger_url(path: str | Path) -> str:
+    """``sqlite:///`` + path: an absolute path gives the four-slash form."""
+    return f"sqlite:///{path}"
+
+
+class EffectsLedger:
+    """A connection to the ledger at ``url`` (``sqlite:///path`` or ``postgresql://...``).
+
+    One instance per process (it is not shared between threads: the producer thread
+    opens its own). The schema is created on first open.
+    """
+
+    def __init__(self, url: str, *, busy_timeout: float = 30.0) -> None:
+        self.url = url
+        if url.startswith("sqlite:///"):
+            path = url[len("sqlite:///") :]
+            if not path:
+                raise LedgerError(f"ledger URL {url!r} names no file: write sqlite:///path/to/ledger.db")
+            self.backend = "sqlite"
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(path, timeout=busy_timeout, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+            except (sqlite3.Error, OSError) as exc:
+                raise LedgerError(f"cannot open the ledger {path}: {exc}") from None
+            self._conn: Any = conn
+            autoincrement = "INTEGER PRIMARY KEY AUTOINCREMENT"
+        elif url.startswith(("postgresql://", "postgres://")):
+            import psycopg
+
+            self.backend = "postgresql"
+            try:
+                self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            except psycopg.Error as exc:
+                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                raise LedgerError(f"cannot open the ledger database: {first}") from None
+            autoincrement = "BIGSERIAL PRIMARY KEY"
+        else:
+            raise LedgerError(f"ledger URL {url!r} is not supported: write sqlite:///path.db or postgresql://...")
+        for statement in _SCHEMA:
+            self._execute(statement.format(autoincrement=autoincrement))
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def _sql(self, statement: str) -> str:
+        return statement.replace("?", "%s") if self.backend == "postgresql" else statement
+
+    def _execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        return self._conn.execute(self._sql(statement), tuple(params))
+
+    def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._execute(statement, params).fetchall())
+
+    def _scalar(self, statement: str, params: Sequence[Any] = ()) -> Any:
+        row = self._execute(statement, params).fetchone()
+        return row[0] if row else None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    def __enter__(self) -> EffectsLedger:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- writes ---------------------------------------------------------------------------
+
+    def record_ack(
+        self,
+        event_id: str,
+        task_id: str | None,
+        partition: int,
+        offset: int,
+        *,
+        topic: str = "task-events",
+        acked_at: float | None = None,
+    ) -> None:
+        """Record one acknowledged send (from the producer's delivery callback)."""
+        self.record_acks([AckedEvent(event_id, task_id, topic, partition, offset, acked_at or time.time())])
+
+    def record_acks(self, acks: Iterable[AckedEvent]) -> int:
+        """Record many acknowledged sends in one transaction (the producer batches its callbacks)."""
+        rows = [(a.event_id, a.task_id, a.topic, a.partition, a.offset, a.acked_at) for a in acks]
+        if not rows:
+            return 0
+        statement = self._sql(
+            'INSERT INTO acked_events (event_id, task_id, topic, "partition", "offset", acked_at) '
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
+        )
+        if self.backend == "sqlite":
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(statement, rows)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        else:
+            with self._conn.transaction(), self._conn.cursor() as cursor:
+                cursor.executemany(statement, rows)
+        return len(rows)
+
+    def record_effect(self, event_id: str, consumer: str, partition: int | None, offset: int | None) -> int:
+        """Record one side effect of ``consumer`` (a group id); returns its attempt number (1 = first).
+
+        The attempt is computed in the same statement, so it is exact for one writer per consumer.
+        """
+        return int(
+            self._scalar(
+                'INSERT INTO effects (event_id, consumer, "partition", "offset", attempt, at) '
+                "SELECT ?, ?, ?, ?, 1 + COUNT(*), ? FROM effects WHERE consumer = ? AND event_id = ? "
+                "RETURNING attempt",
+                (event_id, consumer, partition, offset, time.time(), consumer, event_id),
+            )
+        )
+
+    def record_crash(self, consumer: str, point: str) -> None:
+        """Record that ``consumer`` (a group id) crashed at ``point``; written *before* the process dies."""
+        self._execute("INSERT INTO crashes (consumer, point, at) VALUES (?, ?, ?)", (consumer, point, time.time()))
+
+    # -- reads for the auditor and the live view ----------------------------------------------
+
+    def acked_count(self, topic: str) -> int:
+        return int(self._scalar("SELECT COUNT(*) FROM acked_events WHERE topic = ?", (topic,)) or 0)
+
+    def acked_partitions(self, topic: str) -> dict[int, int]:
+        """Acknowledged sends per partition."""
+        rows = self._rows('SELECT "partition", COUNT(*) FROM acked_events WHERE topic = ? GROUP BY "partition"', (topic,))
+        return {int(p): int(n) for p, n in rows}
+
+    def acked_events(self, topic: str) -> list[AckedEvent]:
+        """Every acknowledged send to ``topic`` (for checks that cannot be done in SQL)."""
+        rows = self._rows(
+            'SELECT event_id, task_id, topic, "partition", "offset", acked_at FROM acked_events WHERE topic = ?',
+            (topic,),
+        )
+        return [AckedEvent(e, t, tp, int(p), int(o), float(a)) for e, t, tp, p, o, a in rows]
+
+    def acked_passed(self, topic: str, committed: Mapping[int, int]) -> int:
+        """Acknowledged sends the group's committed offsets have passed."""
+        where, params = _passed_condition(committed)
+        if not where:
+            return 0
+        return int(self._scalar(f"SELECT COUNT(*) FROM acked_events a WHERE a.topic = ? AND ({where})", (topic, *params)) or 0)
+
+    def effect_totals(self, consumer: str) -> tuple[int, int]:
+        """(effects, distinct events with an effect) of ``consumer``."""
+        row = self._execute(
+            "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM effects WHERE consumer = ?", (consumer,)
+        ).fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
+
+    def duplicated_events(self, consumer: str, limit: int) -> list[tuple[str, int, int | None, int | None]]:
+        """(event_id, effect count, partition, offset) for events with more than one effect, at most ``limit``."""
+        rows = self._rows(
+            'SELECT event_id, COUNT(*), MIN("partition"), MIN("offset") FROM effects WHERE consumer = ? '
+            "GROUP BY event_id HAVING COUNT(*) > 1 ORDER BY MIN(id) LIMIT ?",
+            (consumer, limit),
+        )
+        return [(e, int(n), _int_or_none(p), _int_or_none(o)) for e, n, p, o in rows]
+
+    def lost_events(
+        self, consumer: str, topic: str, committed: Mapping[int, int], limit: int
+    ) -> tuple[int, list[tuple[str, int, int]]]:
+        """Acknowledged events below the committed offsets with no effect of ``consumer``: (count, first ``limit``)."""
+        where, params = _passed_condition(committed)
+        if not where:
+            return 0, []
+        body = (
+            "FROM acked_events a WHERE a.topic = ? AND ("
+            + where
+            + ") AND NOT EXISTS (SELECT 1 FROM effects e WHERE e.consumer = ? AND e.event_id = a.event_id)"
+        )
+        count = int(self._scalar("SELECT COUNT(*) " + body, (topic, *params, consumer)) or 0)
+        rows = self._rows(
+            'SELECT a.event_id, a."partition", a."offset" ' + body + ' ORDER BY a."partition", a."offset" LIMIT ?',
+            (topic, *params, consumer, limit),
+        )
+        return count, [(e, int(p), int(o)) for e, p, o in rows]
+
+    def unexpected_events(self, consumer: str, limit: int) -> tuple[int, list[tuple[str, int | None, int | None]]]:
+        """Events ``consumer`` had an effect for that were never acknowledged: (count, first ``limit``)."""
+        body = (
+            "FROM effects e WHERE e.consumer = ? AND NOT EXISTS "
+            "(SELECT 1 FROM acked_events a WHERE a.event_id = e.event_id)"
+        )
+        count = int(self._scalar("SELECT COUNT(DISTINCT e.event_id) " + body, (consumer,)) or 0)
+        rows = self._rows(
+            'SELECT e.event_id, MIN(e."partition"), MIN(e."offset") ' + body + " GROUP BY e.event_id LIMIT ?",
+            (consumer, limit),
+        )
+        return count, [(e, _int_or_none(p), _int_or_none(o)) for e, p, o in rows]
+
+    def crash_counts(self) -> dict[str, int]:
+        """Crash rows per consumer (group id)."""
+        return {c: int(n) for c, n in self._rows("SELECT consumer, COUNT(*) FROM crashes GROUP BY consumer")}
+
+    def crashes_of(self, consumer: str) -> list[tuple[str, float]]:
+        """(point, at) of every crash of ``consumer``, oldest first."""
+        return [(p, float(a)) for p, a in self._rows("SELECT point, at FROM crashes WHERE consumer = ? ORDER BY at", (consumer,))]
+
+    def effects_after(self, after_id: int, limit: int = 500) -> list[EffectRow]:
+        """Effects with id > ``after_id``, oldest first: the live view tails the ledger with this."""
+        rows = self._rows(
+            'SELECT id, event_id, consumer, "partition", "offset", attempt, at FROM effects WHERE id > ? ORDER BY id LIMIT ?',
+            (after_id, limit),
+        )
+        return [EffectRow(int(i), e, c, _int_or_none(p), _int_or_none(o), int(a), float(t)) for i, e, c, p, o, a, t in rows]
+
+
+def _passed_condition(committed: Mapping[int, int]) -> tuple[str, list[int]]:
+    """SQL for "this acked event lies below its partition's committed offset"."""
+    parts = []
+    params: list[int] = []
+    for partition, offset in sorted(committed.items()):
+        parts.append('(a."partition" = ? AND a."offset" < ?)')
+        params += [int(partition), int(offset)]
+    return " OR ".join(parts), params
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if value is None else int(value)

@@ -1,0 +1,140 @@
+"""Committed offsets and log ends for the demo, read through plain consumers instead of the Admin API.
+
+Why not ``GroupInspector.snapshot``: librdkafka's Admin ``ListConsumerGroupOffsets``
+crashes the whole process (a NULL dereference in ``rd_kafka_cgrp_op`` from
+``rd_kafka_handle_OffsetFetch``) when the coordinator answers with an error such as
+"coordinator loading", which a fresh broker does for the first requests. The lab
+audits every second inside the TUI, so it must not use that path. A ``Consumer``
+that never subscribes sends the same OffsetFetch through its group machinery, which
+handles those errors, and it never joins the group. Log ends come from
+``get_watermark_offsets`` (ListOffsets, not group-bound).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
+
+from deliverytui.errors import UserFacingError
+from deliverytui.kafka.client_config import silent_librdkafka_logger
+
+_RETRIABLE = frozenset(
+    {
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+    }
+)
+
+
+class OffsetReader:
+    """One cluster's committed offsets (per group) and log ends; thread-safe, keeps its consumers."""
+
+    def __init__(self, bootstrap: str, request_timeout: float = 10.0) -> None:
+        self.bootstrap = bootstrap
+        self.request_timeout = request_timeout
+        self._consumers: dict[str, Consumer] = {}
+        self._lock = threading.Lock()
+
+    def _consumer(self, group: str | None) -> Consumer:
+        key = group or ""
+        consumer = self._consumers.get(key)
+        if consumer is None:
+            consumer = Consumer(
+                {
+                    "bootstrap.servers": self.bootstrap,
+                    "group.id": group or f"deliverytui-demo-metadata-{uuid.uuid4().hex[:8]}",
+                    "enable.auto.commit": False,
+                    "enable.auto.offset.store": False,
+                },
+                logger=silent_librdkafka_logger(),
+            )
+            self._consumers[key] = consumer
+        return consumer
+
+    def _retrying(self, what: str, call):  # noqa: ANN001, ANN202 - a small local helper
+        deadline = time.monotonic() + self.request_timeout
+        while True:
+            try:
+                return call()
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                code = error.code() if isinstance(error, KafkaError) else None
+                if code not in _RETRIABLE or time.monotonic() > deadline:
+                    reason = error.str() if isinstance(error, KafkaError) else str(exc)
+                    raise UserFacingError(f"{what} failed: {reason}") from None
+                time.sleep(0.2)
+
+    def partitions(self, topic: str) -> list[int]:
+        """The topic's partition ids (empty if it does not exist)."""
+        with self._lock:
+            consumer = self._consumer(None)
+            meta = self._retrying(
+                f"reading the metadata of {topic}", lambda: consumer.list_topics(topic, timeout=self.request_timeout)
+            )
+            info = meta.topics.get(topic)
+            if info is None or info.error is not None:
+                return []
+            return sorted(info.partitions)
+
+    def committed(self, group: str, topic: str) -> dict[int, int]:
+        """The group's committed offset per partition of ``topic`` (partitions without one are left out)."""
+        partitions = self.partitions(topic)
+        if not partitions:
+            return {}
+        with self._lock:
+            consumer = self._consumer(group)
+            tps = self._retrying(
+                f"fetching the committed offsets of group {group!r}",
+                lambda: consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=self.request_timeout),
+            )
+        return {tp.partition: tp.offset for tp in tps if tp.error is None and tp.offset >= 0}
+
+    def log_end(self, topic: str) -> dict[int, int]:
+        """The log-end (high watermark) offset per partition."""
+        partitions = self.partitions(topic)
+        with self._lock:
+            consumer = self._consumer(None)
+            return {
+                p: int(
+                    self._retrying(
+                        f"reading the end of {topic}:{p}",
+                        lambda p=p: consumer.get_watermark_offsets(
+                            TopicPartition(topic, p), timeout=self.request_timeout, cached=False
+                        ),
+                    )[1]
+                )
+                for p in partitions
+            }
+
+    def commit(self, group: str, topic: str, offsets: dict[int, int]) -> None:
+        """Commit ``offsets`` for a group with no live member (used to start a fresh group at the log end)."""
+        with self._lock:
+            consumer = self._consumer(group)
+            self._retrying(
+                f"committing offsets for group {group!r}",
+                lambda: consumer.commit(
+                    offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False
+                ),
+            )
+
+    def drained(self, group: str, topic: str) -> bool:
+        """True when the group's committed offset reached the log end on every partition of ``topic``."""
+        end = self.log_end(topic)
+        committed = self.committed(group, topic)
+        return bool(end) and all(committed.get(p, 0) >= e for p, e in end.items())  # an empty partition needs no commit
+
+    def close(self) -> None:
+        with self._lock:
+            for consumer in self._consumers.values():
+                consumer.close()
+            self._consumers.clear()

@@ -1,0 +1,97 @@
+"""A background "Task API" that keeps publishing task.created events at an adjustable rate.
+
+Why a thread with a token bucket: the lab lets the user turn the rate up and down
+while consumers crash and restart, and the TUI must not block on Kafka. The thread
+owns its producer and its own ledger connection (SQLite connections are not shared
+between threads), and records every acknowledged send in the ledger.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from deliverytui.demo.ledger import EffectsLedger
+from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, task_created_events
+
+
+class RateLimitedProducer:
+    """Publishes events at ``rate`` per second from a daemon thread until :meth:`stop`.
+
+    ``ledger`` is an :class:`EffectsLedger` (only its URL is used: the thread opens its
+    own connection) or a ledger URL. Task ids get a per-instance prefix so the SQL
+    patterns never see a task id from an earlier run.
+    """
+
+    def __init__(
+        self, bootstrap: str, ledger: EffectsLedger | str, *, topic: str = TASK_EVENTS_TOPIC, task_prefix: str | None = None
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.ledger_url = ledger if isinstance(ledger, str) else ledger.url
+        self.topic = topic
+        self.task_prefix = task_prefix or f"task-{uuid.uuid4().hex[:6]}"
+        self.rate = 0.0
+        self.sent = 0
+        self.error: str | None = None
+        self._acknowledged = 0
+        self._failed = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def acknowledged(self) -> int:
+        """Sends the broker confirmed (each is in the ledger's ``acked_events``)."""
+        return self._acknowledged
+
+    @property
+    def failed(self) -> int:
+        return self._failed
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, rate_per_s: float) -> None:
+        """Start publishing at ``rate_per_s`` events per second (0 = paused)."""
+        self.set_rate(rate_per_s)
+        if self.running:
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="demo-task-api", daemon=True)
+        self._thread.start()
+
+    def set_rate(self, rate_per_s: float) -> None:
+        """Change the rate; takes effect within one tick (50 ms)."""
+        self.rate = max(0.0, float(rate_per_s))
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop publishing and wait until the in-flight sends are confirmed and recorded."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        ledger = EffectsLedger(self.ledger_url)
+        producer = TaskApiProducer(self.bootstrap, self.topic, ledger=ledger)
+        events = task_created_events(10**12, task_prefix=self.task_prefix)
+        allowance = 0.0
+        last = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                now = time.monotonic()
+                allowance = min(allowance + (now - last) * self.rate, max(1.0, self.rate))
+                last = now
+                while allowance >= 1.0 and not self._stop.is_set():
+                    producer.publish(next(events))
+                    self.sent += 1
+                    allowance -= 1.0
+                producer.poll(0)  # serves delivery reports and writes their acks in one transaction
+                self._acknowledged, self._failed = producer.acknowledged, producer.failed
+                self._stop.wait(0.05)
+            producer.flush(10.0)
+        except Exception as exc:  # noqa: BLE001 - reported to the TUI, which must keep running
+            self.error = " ".join(str(exc).split()) or type(exc).__name__
+        finally:
+            self._acknowledged, self._failed = producer.acknowledged, producer.failed
+            ledger.close()

@@ -1,0 +1,142 @@
+"""The six demo consumers: which delivery semantic each shows, its group, and where it can crash.
+
+Why a table and not six classes: the TUI, the supervisor, the headless runner and the
+auditor all need the same facts (group name, valid crash points), so they live in one
+place. Crash points are only the ones where a crash *means* something for that
+semantic: ``after-claim`` exists only where there is a claim, ``mid-transaction`` only
+where there is a transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from deliverytui.errors import UserFacingError
+
+AFTER_COMMIT = "after-commit"
+AFTER_EFFECT = "after-effect"
+AFTER_CLAIM = "after-claim"
+MID_TRANSACTION = "mid-transaction"
+CRASH_POINTS: tuple[str, ...] = (AFTER_COMMIT, AFTER_EFFECT, AFTER_CLAIM, MID_TRANSACTION)
+KILLED = "killed"
+"""The crash point recorded when the supervisor SIGKILLs a consumer at an arbitrary moment."""
+
+OUTPUT_TOPIC_SUFFIX = ".processed"
+"""The exactly-once consumer writes ``<topic>.processed``; its committed records are that consumer's effects."""
+
+
+@dataclass(frozen=True, slots=True)
+class SemanticSpec:
+    """One demo consumer: ``group`` is its consumer group before any test/user prefix."""
+
+    name: str
+    group: str
+    description: str
+    crash_points: tuple[str, ...]
+
+    def group_id(self, group_prefix: str = "") -> str:
+        """The real consumer group id: ``group_prefix`` keeps concurrent runs (tests) apart."""
+        return f"{group_prefix}{self.group}"
+
+    @property
+    def uses_dedup_store(self) -> bool:
+        """True for the three idempotency patterns, which keep state (and hit counters) in a store."""
+        return self.name in ("idempotent", "upsert", "state-check")
+
+    @property
+    def needs_sql_store(self) -> bool:
+        """Upsert and state transition need SQL rows; a Redis store cannot hold them."""
+        return self.name in ("upsert", "state-check")
+
+
+SEMANTICS: dict[str, SemanticSpec] = {
+    spec.name: spec
+    for spec in (
+        SemanticSpec(
+            "at-most-once",
+            "analytics-service",
+            "commits the offset before the effect: a crash in between loses the event, never repeats it",
+            (AFTER_COMMIT, AFTER_EFFECT),
+        ),
+        SemanticSpec(
+            "at-least-once",
+            "notification-service",
+            "runs the effect, then commits: a crash in between repeats the effect, never loses it",
+            (AFTER_EFFECT, AFTER_COMMIT),
+        ),
+        SemanticSpec(
+            "idempotent",
+            "idempotent-notifier",
+            "at-least-once plus a dedup key claimed with a lease: repeats are caught, crashes are retaken",
+            (AFTER_CLAIM, AFTER_EFFECT, AFTER_COMMIT),
+        ),
+        SemanticSpec(
+            "upsert",
+            "task-projection",
+            "at-least-once writing a row keyed by task_id: a repeat writes the same values and changes nothing",
+            (AFTER_EFFECT, AFTER_COMMIT),
+        ),
+        SemanticSpec(
+            "state-check",
+            "task-completer",
+            "at-least-once moving a task pending -> completed only if still pending: a repeat finds it done",
+            (AFTER_EFFECT, AFTER_COMMIT),
+        ),
+        SemanticSpec(
+            "exactly-once",
+            "order-processor",
+            "consume-transform-produce in a Kafka transaction: output and offsets commit together or not at all",
+            (MID_TRANSACTION, AFTER_COMMIT),
+        ),
+    )
+}
+
+
+def semantic_spec(name: str) -> SemanticSpec:
+    """The spec for ``name``, or a one-line error naming the valid ones."""
+    try:
+        return SEMANTICS[name]
+    except KeyError:
+        raise UserFacingError(f"unknown semantic {name!r}; choose one of {', '.join(SEMANTICS)}") from None
+
+
+def check_crash_point(semantic: str, point: str) -> str:
+    """``point`` if it applies to ``semantic``, else a one-line error listing those that do."""
+    spec = semantic_spec(semantic)
+    if point not in spec.crash_points:
+        raise UserFacingError(
+            f"crash point {point!r} does not apply to {semantic}; choose one of {', '.join(spec.crash_points)}"
+        )
+    return point
+
+
+def output_topic(topic: str) -> str:
+    """Where the exactly-once consumer writes its results for input ``topic``."""
+    return f"{topic}{OUTPUT_TOPIC_SUFFIX}"
+
+
+def transactional_id(semantic: str, group_prefix: str = "") -> str:
+    """Stable per semantic and prefix, so a restarted consumer fences its zombie predecessor."""
+    return f"{semantic_spec(semantic).group_id(group_prefix)}-tx"
+
+
+def default_dedup_url(run_dir: str | Path) -> str:
+    """The idempotency store a run dir gets when the user names none: one SQLite file."""
+    return f"sqlite:///{Path(run_dir) / 'dedup.db'}"
+
+
+def store_url_for(semantic: str, dedup_url: str | None, run_dir: str | Path) -> str | None:
+    """Which store ``semantic`` uses: None for those without one.
+
+    The idempotent consumer uses ``dedup_url`` (any backend). Upsert and state-check
+    need SQL rows: they use ``dedup_url`` when it is PostgreSQL or SQLite and the run
+    dir's SQLite file when it is Redis.
+    """
+    spec = semantic_spec(semantic)
+    if not spec.uses_dedup_store:
+        return None
+    url = dedup_url or default_dedup_url(run_dir)
+    if spec.needs_sql_store and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
+        return default_dedup_url(run_dir)
+    return url

@@ -1,0 +1,368 @@
+"""Starts, kills, crashes, restarts and replays the demo consumers (one OS process each).
+
+Why the supervisor talks to consumers through files rather than pipes: a consumer
+may be SIGKILLed at any moment and restarted by a later supervisor (the TUI can be
+quit and reopened), so everything it needs to know survives in the run dir —
+``<semantic>.crash`` arms a crash, ``<semantic>.status`` is the consumer's last
+report, ``<semantic>.log`` its output — and everything that must be audited is in
+the ledger. Thread-safe: the TUI polls from a worker while the user presses keys.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from confluent_kafka.admin import AdminClient
+
+from deliverytui.demo.auditor import audit
+from deliverytui.demo.consumer import SESSION_TIMEOUT_MS, crash_file, read_status, status_file
+from deliverytui.demo.ledger import EffectsLedger
+from deliverytui.demo.semantics import KILLED, SEMANTICS, check_crash_point, semantic_spec
+from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
+from deliverytui.errors import UserFacingError
+from deliverytui.kafka.client_config import silent_librdkafka_logger
+from deliverytui.kafka.reset import OffsetResetter
+from deliverytui.model.demo import AuditReport, ConsumerProcessStatus
+from deliverytui.model.reset import PartitionSelection, ResetPlan, ResetTarget
+
+
+@dataclass
+class _Slot:
+    """What the supervisor remembers about one semantic's current process."""
+
+    process: subprocess.Popen[bytes] | None = None
+    log: IO[bytes] | None = None
+    stopped_by_us: bool = False
+    exit_code: int | None = None
+    restart_at: float | None = None
+
+
+class DemoSupervisor:
+    """Runs one consumer process per semantic against ``bootstrap``.
+
+    ``auto_restart``: seconds after which a consumer that died on its own (crash,
+    kill, error) is started again by :meth:`poll`; None leaves it dead until
+    :meth:`restart`. A consumer stopped with :meth:`stop` is never auto-restarted.
+    """
+
+    def __init__(
+        self,
+        bootstrap: str,
+        run_dir: Path,
+        ledger_url: str,
+        dedup_url: str | None,
+        *,
+        group_prefix: str = "",
+        semantics: Iterable[str] = tuple(SEMANTICS),
+        auto_restart: float | None = None,
+        topic: str = TASK_EVENTS_TOPIC,
+        probe: bool = True,
+        request_timeout: float = 10.0,
+    ) -> None:
+        self.bootstrap = bootstrap
+        self.run_dir = Path(run_dir)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.ledger_url = ledger_url
+        self.dedup_url = dedup_url
+        self.group_prefix = group_prefix
+        self.semantics = tuple(semantic_spec(name).name for name in semantics)
+        self.auto_restart = auto_restart
+        self.topic = topic
+        self.probe = probe
+        self.request_timeout = request_timeout
+        self.ledger = EffectsLedger(ledger_url)
+        self._slots = {name: _Slot() for name in self.semantics}
+        self._lock = threading.RLock()
+        self._admin: AdminClient | None = None
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def group_of(self, semantic: str) -> str:
+        return semantic_spec(semantic).group_id(self.group_prefix)
+
+    def _slot(self, semantic: str) -> _Slot:
+        try:
+            return self._slots[semantic]
+        except KeyError:
+            raise UserFacingError(
+                f"{semantic!r} is not supervised here; choose one of {', '.join(self.semantics)}"
+            ) from None
+
+    @staticmethod
+    def _alive(slot: _Slot) -> bool:
+        return slot.process is not None and slot.process.poll() is None
+
+    def _reap(self, slot: _Slot) -> None:
+        if slot.process is not None and slot.exit_code is None:
+            code = slot.process.poll()
+            if code is not None:
+                slot.exit_code = code
+                if slot.log is not None:
+                    slot.log.close()
+                    slot.log = None
+
+    def command(self, semantic: str, *, crash_at: str | None = None, crash_after: int = 1) -> list[str]:
+        """The command line of one consumer process (also what the headless runner starts)."""
+        command = [
+            sys.executable,
+            "-m",
+            "deliverytui.demo.consumer",
+            "--semantic",
+            semantic,
+            "--bootstrap",
+            self.bootstrap,
+            "--ledger",
+            self.ledger_url,
+            "--run-dir",
+            str(self.run_dir),
+            "--group-prefix",
+            self.group_prefix,
+            "--topic",
+            self.topic,
+        ]
+        if self.dedup_url:
+            command += ["--dedup", self.dedup_url]
+        if crash_at:
+            command += ["--crash-at", check_crash_point(semantic, crash_at), "--crash-after", str(max(1, crash_after))]
+        if not self.probe:
+            command.append("--no-probe")
+        return command
+
+    # -- process control ------------------------------------------------------------------------
+
+    def start_all(self) -> None:
+        for semantic in self.semantics:
+            self.start(semantic)
+
+    def start(self, semantic: str, *, crash_at: str | None = None, crash_after: int = 1) -> int:
+        """Start ``semantic``'s consumer unless it runs; returns its pid.
+
+        ``crash_at``/``crash_after`` pass ``--crash-at``/``--crash-after`` (headless runs).
+        """
+        with self._lock:
+            slot = self._slot(semantic)
+            if self._alive(slot):
+                assert slot.process is not None
+                return slot.process.pid
+            self._reap(slot)
+            log = open(self.run_dir / f"{semantic}.log", "ab")  # noqa: SIM115 - closed when the process is reaped
+            process = subprocess.Popen(
+                self.command(semantic, crash_at=crash_at, crash_after=crash_after),
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C in the TUI's terminal must not kill the consumers behind its back
+            )
+            self._slots[semantic] = _Slot(process=process, log=log)
+            return process.pid
+
+    def kill(self, semantic: str) -> bool:
+        """SIGKILL the consumer now, at whatever it was doing; records a ``killed`` crash row.
+
+        Returns False when it was not running.
+        """
+        with self._lock:
+            slot = self._slot(semantic)
+            if not self._alive(slot):
+                return False
+            assert slot.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(slot.process.pid, signal.SIGKILL)
+            slot.process.wait()
+            self.ledger.record_crash(self.group_of(semantic), KILLED)
+            self._reap(slot)
+            if self.auto_restart is not None:
+                slot.restart_at = time.monotonic() + self.auto_restart
+            return True
+
+    def arm_crash(self, semantic: str, point: str) -> None:
+        """Make the consumer crash the next time it reaches ``point`` (survives restarts until it fires)."""
+        check_crash_point(semantic, point)
+        path = crash_file(self.run_dir, semantic)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(point)
+        os.replace(tmp, path)
+
+    def disarm_crash(self, semantic: str) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            crash_file(self.run_dir, semantic).unlink()
+
+    def restart(self, semantic: str) -> int:
+        """Stop (gracefully) if running, then start; returns the new pid."""
+        self.stop(semantic)
+        return self.start(semantic)
+
+    def stop(self, semantic: str, timeout: float = 15.0) -> None:
+        """SIGTERM: the consumer finishes the message in hand, closes cleanly and exits.
+
+        Falls back to SIGKILL after ``timeout`` seconds (recorded as a ``killed`` crash).
+        """
+        with self._lock:
+            slot = self._slot(semantic)
+            slot.restart_at = None
+            if not self._alive(slot):
+                self._reap(slot)
+                slot.stopped_by_us = True
+                return
+            assert slot.process is not None
+            slot.stopped_by_us = True
+            slot.process.send_signal(signal.SIGTERM)
+            try:
+                slot.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                slot.process.kill()
+                slot.process.wait()
+                self.ledger.record_crash(self.group_of(semantic), KILLED)
+            self._reap(slot)
+
+    def stop_all(self, timeout: float = 15.0) -> None:
+        """Stop every consumer: SIGTERM to all first, so they shut down in parallel."""
+        with self._lock:
+            for semantic in self.semantics:
+                slot = self._slots[semantic]
+                slot.restart_at = None
+                slot.stopped_by_us = True
+                if self._alive(slot):
+                    assert slot.process is not None
+                    slot.process.send_signal(signal.SIGTERM)
+            for semantic in self.semantics:
+                self.stop(semantic, timeout)
+
+    def close(self) -> None:
+        """Stop every consumer and release the ledger connection."""
+        self.stop_all()
+        self.ledger.close()
+
+    def wait(self, semantic: str, timeout: float) -> int | None:
+        """Wait up to ``timeout`` seconds for the process to exit; its exit code, or None if it still runs."""
+        slot = self._slot(semantic)
+        if slot.process is None:
+            return slot.exit_code
+        try:
+            slot.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            return None
+        with self._lock:
+            self._reap(slot)
+        return slot.exit_code
+
+    def pid(self, semantic: str) -> int | None:
+        slot = self._slot(semantic)
+        return slot.process.pid if self._alive(slot) and slot.process is not None else None
+
+    # -- observation ------------------------------------------------------------------------------
+
+    def poll(self) -> tuple[ConsumerProcessStatus, ...]:
+        """Reap dead consumers, apply auto-restart, and report every consumer (one ledger query)."""
+        with self._lock:
+            now = time.monotonic()
+            crashes = self.ledger.crash_counts()
+            statuses = []
+            for semantic in self.semantics:
+                slot = self._slots[semantic]
+                if slot.process is not None and slot.exit_code is None and not self._alive(slot):
+                    self._reap(slot)
+                    if not slot.stopped_by_us and self.auto_restart is not None and slot.restart_at is None:
+                        slot.restart_at = now + self.auto_restart
+                if slot.restart_at is not None and slot.restart_at <= now and not self._alive(slot):
+                    slot.restart_at = None
+                    self.start(semantic)
+                    slot = self._slots[semantic]
+                statuses.append(self._status(semantic, slot, crashes.get(self.group_of(semantic), 0)))
+            return tuple(statuses)
+
+    def _status(self, semantic: str, slot: _Slot, crashes: int) -> ConsumerProcessStatus:
+        report = read_status(status_file(self.run_dir, semantic)) or {}
+        alive = self._alive(slot)
+        pid = slot.process.pid if slot.process is not None else None
+        if alive:
+            state = str(report.get("state") or "starting") if report.get("pid") == pid else "starting"
+        elif slot.process is None:
+            state = "not started"
+        elif slot.stopped_by_us:
+            state = "stopped"
+        elif slot.exit_code is not None and slot.exit_code < 0:
+            state = "crashed"
+        else:
+            state = "exited"
+        armed: str | None = None
+        with contextlib.suppress(OSError):
+            armed = crash_file(self.run_dir, semantic).read_text().strip() or None
+        updated_at = None
+        with contextlib.suppress(TypeError, ValueError):
+            updated_at = datetime.fromisoformat(str(report["updated_at"])) if report.get("updated_at") else None
+        return ConsumerProcessStatus(
+            semantic=semantic,
+            group=self.group_of(semantic),
+            pid=pid if alive else None,
+            alive=alive,
+            state=state,
+            processed=int(report.get("processed") or 0),
+            crashes=int(crashes),
+            armed=armed,
+            exit_code=None if alive else slot.exit_code,
+            updated_at=updated_at,
+        )
+
+    def audit(self) -> AuditReport:
+        """Audit every supervised consumer with this supervisor's ledger, stores and prefix."""
+        with self._lock:
+            return audit(
+                self.ledger,
+                self.bootstrap,
+                group_prefix=self.group_prefix,
+                semantics=self.semantics,
+                topic=self.topic,
+                dedup_url=self.dedup_url,
+                run_dir=self.run_dir,
+            )
+
+    # -- replay -------------------------------------------------------------------------------------
+
+    def replay(self, semantic: str, target: ResetTarget, *, dry_run: bool) -> ResetPlan:
+        """Plan (and unless ``dry_run``, apply) an offset reset of ``semantic``'s group on the topic.
+
+        Applying it stops the consumer, waits until the group has no members (a stopped
+        static member leaves only when its session times out, about 6 s), resets, and
+        starts the consumer again. Returns the plan that was (or would be) applied.
+        """
+        group = self.group_of(semantic)
+        selection = PartitionSelection(topics=((self.topic, None),))
+        resetter = OffsetResetter(self.bootstrap, request_timeout=self.request_timeout)
+        plan = resetter.plan_reset(group, selection, target)
+        if dry_run:
+            return plan
+        self.stop(semantic)
+        self._wait_until_empty(group, timeout=SESSION_TIMEOUT_MS / 1000 + 20)
+        plan = resetter.plan_reset(group, selection, target)  # the offsets moved while the consumer stopped
+        resetter.execute_reset(plan, allow_writes=True)
+        self.start(semantic)
+        return plan
+
+    def _wait_until_empty(self, group: str, timeout: float) -> None:
+        """Poll DescribeConsumerGroups (members only: no offset fetch) until the group has no member."""
+        if self._admin is None:
+            self._admin = AdminClient({"bootstrap.servers": self.bootstrap}, logger=silent_librdkafka_logger())
+        deadline = time.monotonic() + timeout
+        members = -1
+        while time.monotonic() < deadline:
+            future = self._admin.describe_consumer_groups([group], request_timeout=self.request_timeout)[group]
+            try:
+                members = len(future.result(timeout=self.request_timeout + 5).members)
+            except Exception:  # noqa: BLE001 - a group that is gone (or not yet known) has no members
+                members = 0
+            if members == 0:
+                return
+            time.sleep(0.5)
+        raise UserFacingError(f"group {group!r} still has {members} member(s) after {timeout:.0f} s; cannot replay it")

@@ -1,0 +1,135 @@
+"""What the demo lab reports: consumer processes and the audit of what they did. No I/O, no Textual.
+
+The audit follows Jepsen's queue checker: the *attempts* are the sends the broker
+acknowledged; an acknowledged event the consumer group has committed past but never
+produced an effect for is **lost**; a second effect for the same event is a
+**duplicate**; an effect for an event nobody acknowledged is **unexpected**.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+LOST = "lost"
+DUPLICATE = "duplicate"
+UNEXPECTED = "unexpected"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerProcessStatus:
+    """One demo consumer process as the supervisor sees it.
+
+    ``state`` is the consumer's own word while it runs ("starting", "running",
+    "paused-store-down", "stopping") and the supervisor's otherwise ("not started",
+    "stopped", "crashed", "exited"). ``processed`` counts messages handled across
+    restarts of this run dir (a SIGKILL from outside may drop the last half second).
+    ``crashes`` counts the ledger's crash rows for the group (armed crashes and kills).
+    ``armed`` is the crash point waiting in ``<run-dir>/<semantic>.crash``, if any.
+    """
+
+    semantic: str
+    group: str
+    pid: int | None
+    alive: bool
+    state: str
+    processed: int
+    crashes: int
+    armed: str | None
+    exit_code: int | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class OffendingEvent:
+    """One event the audit flags; ``kind`` is ``lost``, ``duplicate`` or ``unexpected``."""
+
+    event_id: str
+    partition: int | None
+    offset: int | None
+    kind: str
+
+
+@dataclass(frozen=True, slots=True)
+class ConsumerAudit:
+    """The audit of one demo consumer.
+
+    ``produced``: acknowledged sends. ``processed``: acknowledged events the group's
+    committed offset has passed. ``effects``: effect records (for exactly-once:
+    committed output records). ``unique_effects``: distinct events with an effect.
+    ``duplicates``: effects beyond the first per event. ``dedup_hits``: repeats the
+    dedup store caught (its counters). Id lists and ``offending`` are capped
+    (see ``truncated``) so a bad run of 100k events stays printable.
+    """
+
+    semantic: str
+    group: str
+    produced: int
+    processed: int
+    effects: int
+    unique_effects: int
+    duplicates: int
+    lost: int
+    unexpected: int
+    dedup_hits: int
+    crashes: int
+    lost_event_ids: tuple[str, ...] = ()
+    duplicate_event_ids: tuple[str, ...] = ()
+    offending: tuple[OffendingEvent, ...] = ()
+    truncated: bool = False
+    notes: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """No loss, no duplicate, nothing unexpected."""
+        return self.lost == 0 and self.duplicates == 0 and self.unexpected == 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "semantic": self.semantic,
+            "group": self.group,
+            "produced": self.produced,
+            "processed": self.processed,
+            "effects": self.effects,
+            "unique_effects": self.unique_effects,
+            "duplicates": self.duplicates,
+            "lost": self.lost,
+            "unexpected": self.unexpected,
+            "dedup_hits": self.dedup_hits,
+            "crashes": self.crashes,
+            "lost_event_ids": list(self.lost_event_ids),
+            "duplicate_event_ids": list(self.duplicate_event_ids),
+            "offending": [
+                {"event_id": o.event_id, "partition": o.partition, "offset": o.offset, "kind": o.kind}
+                for o in self.offending
+            ],
+            "truncated": self.truncated,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class AuditReport:
+    """One audit of every demo consumer against the same acknowledged sends."""
+
+    topic: str
+    produced: int
+    consumers: tuple[ConsumerAudit, ...]
+    taken_at: datetime
+    warnings: tuple[str, ...] = field(default=())
+
+    def for_semantic(self, semantic: str) -> ConsumerAudit:
+        for audit in self.consumers:
+            if audit.semantic == semantic:
+                return audit
+        raise KeyError(semantic)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "topic": self.topic,
+            "produced": self.produced,
+            "taken_at": self.taken_at.isoformat(),
+            "warnings": list(self.warnings),
+            "consumers": [audit.to_json() for audit in self.consumers],
+        }

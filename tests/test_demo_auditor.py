@@ -1,0 +1,79 @@
+"""The auditor's classification (lost, duplicate, unexpected, in flight) on a real SQLite ledger and broker."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deliverytui.demo.auditor import audit
+from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
+from deliverytui.demo.semantics import SEMANTICS, check_crash_point, store_url_for
+from deliverytui.errors import UserFacingError
+from deliverytui.model.demo import DUPLICATE, LOST, UNEXPECTED
+from tests.kafka_helpers import commit, create_topic
+
+
+def test_semantics_table_is_the_contract() -> None:
+    assert list(SEMANTICS) == ["at-most-once", "at-least-once", "idempotent", "upsert", "state-check", "exactly-once"]
+    assert [s.group for s in SEMANTICS.values()] == [
+        "analytics-service",
+        "notification-service",
+        "idempotent-notifier",
+        "task-projection",
+        "task-completer",
+        "order-processor",
+    ]
+    assert "after-claim" in SEMANTICS["idempotent"].crash_points
+    assert [name for name, s in SEMANTICS.items() if "mid-transaction" in s.crash_points] == ["exactly-once"]
+    assert SEMANTICS["upsert"].group_id("t1-") == "t1-task-projection"
+
+
+def test_a_crash_point_that_does_not_apply_is_a_one_line_error() -> None:
+    with pytest.raises(UserFacingError, match="does not apply to at-least-once; choose one of after-effect, after-commit"):
+        check_crash_point("at-least-once", "after-claim")
+
+
+def test_redis_dedup_leaves_the_sql_patterns_on_sqlite(tmp_path: Path) -> None:
+    assert store_url_for("idempotent", "redis://localhost:6379/0", tmp_path) == "redis://localhost:6379/0"
+    assert store_url_for("upsert", "redis://localhost:6379/0", tmp_path) == f"sqlite:///{tmp_path / 'dedup.db'}"
+    assert store_url_for("at-least-once", "redis://localhost:6379/0", tmp_path) is None
+
+
+def test_ledger_numbers_attempts_per_consumer(tmp_path: Path) -> None:
+    with EffectsLedger(sqlite_ledger_url(tmp_path / "ledger.db")) as ledger:
+        assert ledger.record_effect("e1", "g", 0, 7) == 1
+        assert ledger.record_effect("e1", "g", 0, 7) == 2
+        assert ledger.record_effect("e1", "other", 0, 7) == 1
+        assert [row.attempt for row in ledger.effects_after(0)] == [1, 2, 1]
+
+
+def test_audit_classifies_lost_duplicate_unexpected_and_in_flight(
+    bootstrap: str, tmp_path: Path, unique: str
+) -> None:
+    topic = f"audit-{unique}"
+    prefix = f"{unique}-"
+    group = SEMANTICS["at-least-once"].group_id(prefix)
+    create_topic(bootstrap, topic, 2)
+    with EffectsLedger(sqlite_ledger_url(tmp_path / "ledger.db")) as ledger:
+        for event_id, partition, offset in [("a", 0, 0), ("b", 0, 1), ("c", 0, 2), ("d", 0, 3), ("e", 1, 0), ("f", 1, 1)]:
+            ledger.record_ack(event_id, f"task-{event_id}", partition, offset, topic=topic)
+        for event_id, partition, offset in [("a", 0, 0), ("b", 0, 1), ("b", 0, 1), ("e", 1, 0), ("x", 1, 9)]:
+            ledger.record_effect(event_id, group, partition, offset)
+        ledger.record_effect("c", "someone-else", 0, 2)  # another consumer's effect does not count
+        ledger.record_crash(group, "after-effect")
+        # Committed past a, b, c on partition 0; nothing committed on partition 1.
+        commit(bootstrap, group, {(topic, 0): 3})
+
+        report = audit(ledger, bootstrap, group_prefix=prefix, semantics=("at-least-once",), topic=topic)
+
+    result = report.for_semantic("at-least-once")
+    assert report.produced == 6
+    assert (result.produced, result.processed) == (6, 3)
+    assert (result.effects, result.unique_effects, result.duplicates) == (5, 4, 1)
+    assert (result.lost, result.lost_event_ids) == (1, ("c",))  # d is at the committed offset: still in flight
+    assert result.duplicate_event_ids == ("b",)
+    assert result.unexpected == 1
+    assert result.crashes == 1
+    assert {(o.event_id, o.kind) for o in result.offending} == {("c", LOST), ("b", DUPLICATE), ("x", UNEXPECTED)}
+    assert not result.ok

@@ -1,0 +1,33 @@
+"""``deliverytui demo --headless`` as a user runs it: JSON on stdout, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import run_cli
+
+
+def test_headless_json_shape(bootstrap: str, tmp_path, unique: str) -> None:
+    result = run_cli(
+        "demo", "--headless", "--bootstrap", bootstrap, "--semantic", "at-least-once", "--events", "20",
+        "--crash-at", "after-effect", "--crashes", "1", "--topic", f"cli-{unique}", "--run-dir", str(tmp_path),
+        "--partitions", "2", "--json",
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert set(data) >= {
+        "semantic", "events", "effects", "unique_effects", "duplicates", "lost", "unexpected", "dedup_hits",
+        "crashes", "lost_event_ids", "duplicate_event_ids",
+    }
+    assert (data["semantic"], data["events"], data["crashes"], data["lost"]) == ("at-least-once", 20, 1, 0)
+    assert data["duplicates"] == 1 and len(data["duplicate_event_ids"]) == 1
+    assert (tmp_path / "ledger.db").exists()
+
+
+def test_headless_rejects_a_crash_point_that_does_not_apply() -> None:
+    result = run_cli("demo", "--headless", "--bootstrap", "127.0.0.1:1", "--semantic", "exactly-once", "--crash-at", "after-claim")
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "deliverytui: error: crash point 'after-claim' does not apply to exactly-once; choose one of mid-transaction, after-commit"
+    ]
