@@ -1,0 +1,75 @@
+"""The demo lab screen with real consumer processes: crash key, restart, the audit changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from deliverytui.demo.producer_loop import RateLimitedProducer
+from deliverytui.demo.supervisor import DemoSupervisor
+from deliverytui.tui.demo_app import CrashPointScreen, DemoLabScreen, demo_app
+from tests.kafka_helpers import create_topic
+from tests.tui_helpers import wait_until
+
+pytestmark = pytest.mark.kafka
+
+
+def lab_cell(app, semantic: str, column: str) -> str:
+    table = app.screen.query_one("#lab-table", DataTable) if isinstance(app.screen, DemoLabScreen) else None
+    if table is None or semantic not in table.rows:
+        return ""
+    value = table.get_cell(semantic, column)
+    return getattr(value, "plain", str(value))
+
+
+def audit_of(app, semantic: str):
+    update = app.lab_update
+    if update is None or update.audit is None:
+        return None
+    return next((a for a in update.audit.consumers if a.semantic == semantic), None)
+
+
+async def test_crash_after_effect_duplicates_and_restart_recovers(bootstrap: str, unique: str, tmp_path: Path) -> None:
+    topic = f"task-events-{unique}"
+    create_topic(bootstrap, topic, 3)
+    supervisor = DemoSupervisor(
+        bootstrap, tmp_path / "run", f"sqlite:///{tmp_path / 'ledger.db'}", f"sqlite:///{tmp_path / 'dedup.db'}",
+        group_prefix=f"{unique}-", semantics=("at-least-once", "idempotent"), topic=topic,
+    )
+    producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)
+    supervisor.start_all()
+    producer.start(20)
+    try:
+        app = demo_app(bootstrap, supervisor, producer)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, DemoLabScreen), what="lab screen")
+            await wait_until(
+                pilot, lambda: (audit_of(app, "at-least-once") or 0) and audit_of(app, "at-least-once").unique_effects >= 5,
+                timeout=60, what="effects",
+            )
+            table = app.screen.query_one("#lab-table", DataTable)
+            table.move_cursor(row=list(table.rows).index("at-least-once"))
+            await pilot.press("c")
+            await wait_until(pilot, lambda: isinstance(app.screen, CrashPointScreen), what="crash menu")
+            menu = app.screen
+            menu.query_one("#points").highlighted = list(menu.points).index("after-effect")
+            await pilot.press("enter")
+            await wait_until(pilot, lambda: "DEAD" in lab_cell(app, "at-least-once", "state"), timeout=60, what="crash")
+            crashed = audit_of(app, "at-least-once")
+            assert crashed is not None and crashed.crashes >= 1
+            await pilot.press("R")
+            await wait_until(pilot, lambda: lab_cell(app, "at-least-once", "state").startswith("running"), timeout=60, what="restart")
+            # The redelivered event after an after-effect crash is a second effect: the audit counts it.
+            await wait_until(
+                pilot, lambda: audit_of(app, "at-least-once").duplicates >= 1, timeout=60, what="duplicate counted"
+            )
+            after = audit_of(app, "at-least-once")
+            assert after.lost == 0
+            assert any(o.kind == "duplicate" for o in after.offending)
+            log = "\n".join(app.screen.query_one("#lab-events").entries)
+            assert "armed at-least-once" in log and "restarted at-least-once" in log
+    finally:
+        producer.stop()
+        supervisor.stop_all()
