@@ -38,7 +38,7 @@ def _race_worker(url: str, keys: list[str], barrier: Any, results: Any, use_batc
             claims = []
             step = 10 if use_batches else 1
             for start in range(0, len(keys), step):
-                barrier.wait()  # nothing else runs on this loop: blocking is fine
+                barrier.wait(timeout=60)  # blocking is fine: nothing else runs on this loop; a dead peer breaks it
                 if use_batches:
                     claims += await store.claim_many(keys[start : start + step], lease_seconds=60)
                 else:

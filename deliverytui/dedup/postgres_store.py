@@ -39,8 +39,6 @@ _CODES = {
     4: ClaimOutcome.FIRST,  # the same token claiming again (a retried call): owned, not counted
 }
 
-_TURNED_AWAY: tuple[ClaimOutcome, float | None] = (ClaimOutcome.IN_PROGRESS, None)
-
 # Adds one row of deltas (selected by {source}) to the group's counters.
 _BUMP = """
 INSERT INTO {counters} AS c (group_name, hits, misses, retakes, in_progress, errors, updated_at)
@@ -78,48 +76,51 @@ CREATE TABLE IF NOT EXISTS {counters} (
 );
 """
 
-# Only rows that changed or were already done come back; a key missing from the result
-# was turned away by a live lease (IN_PROGRESS). The current rows are looked up only for
-# keys that were not freshly inserted (the snapshot still shows them as they were before
-# this statement), and nothing is joined back to the input or sorted: in the common case
-# — mostly first deliveries — the statement costs little more than a multi-row insert.
+# One statement, so the decisions and the counters commit together. In the common case —
+# every key a first delivery — it costs little more than the insert itself: only the
+# keys that were *not* freshly inserted are looked at again (``rest``, behind a one-time
+# filter that skips it entirely when every key was inserted), and only those come
+# back, with their codes, after one row that carries the lease deadline. So a batch of
+# first deliveries returns one row, not one per key. ``(d.xmax = 0)`` tells an insert
+# from an update (a retake or the same token again); the prior state of the other keys
+# comes from the statement's snapshot, i.e. as they were before this statement.
 _CLAIM = """
 WITH claimed AS (
     INSERT INTO {table} AS d (key, state, owner, lease_until, created_at, updated_at)
     SELECT k, 'in_progress', %(token)s, now() + make_interval(secs => %(lease)s), now(), now()
-    FROM unnest(%(keys)s::text[]) AS k
+    FROM unnest(%(keys)b::text[]) AS k
     ON CONFLICT (key) DO UPDATE
         SET owner = excluded.owner, lease_until = excluded.lease_until, updated_at = excluded.updated_at
         WHERE d.state = 'in_progress' AND (d.lease_until <= now() OR d.owner = excluded.owner)
     RETURNING d.key, (d.xmax = 0) AS inserted
-), prior AS (
-    SELECT d.key, d.state, d.owner
-    FROM (SELECT k FROM unnest(%(keys)s::text[]) AS k EXCEPT ALL SELECT key FROM claimed WHERE inserted) AS rest
-    JOIN {table} AS d ON d.key = rest.k
-), decided AS (
-    SELECT key, 0 AS code FROM claimed WHERE inserted
-    UNION ALL
-    SELECT c.key, CASE WHEN p.owner = %(token)s THEN 4 ELSE 3 END
-    FROM claimed AS c LEFT JOIN prior AS p ON p.key = c.key
-    WHERE NOT c.inserted
-    UNION ALL
-    SELECT key, 1 FROM prior WHERE state = 'done'
+), firsts AS (
+    SELECT count(*) AS n FROM claimed WHERE inserted
+), rest AS (
+    SELECT k.k AS key,
+           CASE WHEN c.key IS NOT NULL THEN CASE WHEN p.owner = %(token)s THEN 4 ELSE 3 END
+                WHEN p.state = 'done' THEN 1
+                ELSE 2
+           END AS code
+    FROM unnest(%(keys)b::text[]) AS k
+    LEFT JOIN claimed AS c ON c.key = k.k
+    LEFT JOIN {table} AS p ON p.key = k.k
+    WHERE (SELECT n FROM firsts) < %(n)s AND (c.key IS NULL OR NOT c.inserted)
 ), bumped AS (
     {bump}
 )
-SELECT key, code, CASE WHEN code <> 1 THEN extract(epoch FROM now() + make_interval(secs => %(lease)s))::float8 END
-FROM decided
+SELECT NULL::text, (SELECT n FROM firsts)::int, extract(epoch FROM now() + make_interval(secs => %(lease)s))::float8
+UNION ALL
+SELECT key, code, NULL FROM rest
 """
 
 _CLAIM_DELTAS = """
 SELECT %(group)s,
-       count(*) FILTER (WHERE code = 1),
-       count(*) FILTER (WHERE code = 0),
-       count(*) FILTER (WHERE code = 3),
-       %(n)s - count(*),
+       (SELECT count(*) FROM rest WHERE code = 1),
+       (SELECT n FROM firsts),
+       (SELECT count(*) FROM rest WHERE code = 3),
+       (SELECT count(*) FROM rest WHERE code = 2),
        %(errors)s::bigint,
        now()
-FROM decided
 """
 
 # Deltas for a write whose effect is in CTE ``w``: no row = hit, a row = miss. Positional
@@ -232,8 +233,23 @@ class PostgresDedupStore(DedupStore):
             self._claim_sql,
             {"keys": keys, "token": token, "lease": lease, "n": len(keys), "group": self.group, "errors": errors},
         )
-        decided = {key: (_CODES[code], expires) for key, code, expires in await cursor.fetchall()}
-        return [decided.get(key, _TURNED_AWAY) for key in keys]
+        deadline: float | None = None
+        inserted = -1
+        decided: dict[str, tuple[ClaimOutcome, float | None]] = {}
+        for key, code, expires in await cursor.fetchall():
+            if key is None:  # the one row that carries the deadline and how many keys were inserted
+                inserted, deadline = code, expires
+            else:
+                decided[key] = (_CODES[code], None)
+        if inserted + len(decided) != len(keys):
+            raise RuntimeError(f"a claim of {len(keys)} keys decided {inserted + len(decided)}")
+        first = (ClaimOutcome.FIRST, deadline)
+        if not decided:  # the common case: every key a first delivery
+            return [first] * len(keys)
+        return [
+            (outcome, deadline) if outcome.owned else (outcome, None)
+            for outcome, _ in (decided.get(key, first) for key in keys)
+        ]
 
     async def _complete(self, keys: list[str], token: str) -> int:
         # The owner stays on a done row, so a retried complete (whose first try committed
@@ -243,9 +259,9 @@ class PostgresDedupStore(DedupStore):
         cursor = await self._execute(
             sql.SQL(
                 "WITH u AS (UPDATE {table} SET state = 'done', lease_until = NULL, updated_at = now() "
-                "WHERE key = ANY(%(keys)s::text[]) AND state = 'in_progress' AND owner = %(token)s RETURNING 1) "
+                "WHERE key = ANY(%(keys)b::text[]) AND state = 'in_progress' AND owner = %(token)s RETURNING 1) "
                 "SELECT (SELECT count(*) FROM u) + (SELECT count(*) FROM {table} "
-                "WHERE key = ANY(%(keys)s::text[]) AND state = 'done' AND owner = %(token)s)"
+                "WHERE key = ANY(%(keys)b::text[]) AND state = 'done' AND owner = %(token)s)"
             ).format(table=self._table),
             {"keys": keys, "token": token},
         )

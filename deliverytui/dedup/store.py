@@ -26,7 +26,7 @@ from typing import Any
 
 from deliverytui.dedup.errors import DedupStoreError, StoreUnavailableError
 from deliverytui.dedup.url import Backend, StoreUrl, parse_store_url, scrub_secret
-from deliverytui.model.dedup import Claim, ClaimOutcome, DedupCounters, KeyCount
+from deliverytui.model.dedup import Claim, ClaimOutcome, DedupCounters, KeyCount, make_claims
 
 DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600
 """How long a completed key is remembered: longer than any redelivery you expect."""
@@ -123,7 +123,7 @@ class DedupStore(abc.ABC):
         if lease_seconds <= 0:
             raise DedupStoreError(f"lease must be positive, got {lease_seconds!r} seconds")
         token = _checked_token(token)
-        keys = [_checked_key(key) for key in keys]
+        keys = _checked_keys(keys)
         unique = list(dict.fromkeys(keys))
         decided: list[tuple[ClaimOutcome, float | None]] = []
         for start in range(0, len(unique), self.max_batch):
@@ -133,9 +133,7 @@ class DedupStore(abc.ABC):
                 decided += await self._claim_unique(chunk, lease_seconds, token, errors)
                 self._pending_errors -= errors
         if len(unique) == len(keys):  # the common case: no key repeated in the batch
-            return [
-                Claim(key, outcome, token, expires) for key, (outcome, expires) in zip(keys, decided, strict=True)
-            ]
+            return make_claims(keys, decided, token)
         by_key = dict(zip(unique, decided, strict=True))
         claims: list[Claim] = []
         seen: set[str] = set()
@@ -355,6 +353,17 @@ def first_line(exc: BaseException) -> str:
         if line.strip():
             return line.strip()
     return type(exc).__name__
+
+
+_STR_ONLY = frozenset({str})
+
+
+def _checked_keys(keys: Iterable[str]) -> list[str]:
+    """``[_checked_key(key) for key in keys]``, with the common all-valid case checked in C."""
+    keys = list(keys)
+    if set(map(type, keys)) <= _STR_ONLY and "" not in keys:
+        return keys
+    return [_checked_key(key) for key in keys]
 
 
 def _checked_key(key: str) -> str:

@@ -61,6 +61,37 @@ class Claim:
         return self.outcome.owned
 
 
+_new = object.__new__
+_set_key = Claim.key.__set__  # type: ignore[attr-defined]
+_set_outcome = Claim.outcome.__set__  # type: ignore[attr-defined]
+_set_token = Claim.token.__set__  # type: ignore[attr-defined]
+_set_expires = Claim.lease_expires_at.__set__  # type: ignore[attr-defined]
+
+
+def make_claims(
+    keys: Sequence[str], decisions: Sequence[tuple[ClaimOutcome, float | None]], token: str
+) -> list[Claim]:
+    """``[Claim(key, outcome, token, expires) for key, (outcome, expires) in zip(keys, decisions)]``, faster.
+
+    A batch claim builds one :class:`Claim` per key, and the frozen dataclass's
+    ``__init__`` (four ``object.__setattr__`` calls) cost about as much as a Redis
+    server spends on the claim itself. Setting the slots directly builds the same,
+    equal, immutable objects in about half the time.
+    """
+    if len(keys) != len(decisions):
+        raise ValueError(f"{len(keys)} keys but {len(decisions)} decisions")
+    claims: list[Claim] = []
+    append = claims.append
+    for key, (outcome, expires) in zip(keys, decisions):
+        claim = _new(Claim)
+        _set_key(claim, key)
+        _set_outcome(claim, outcome)
+        _set_token(claim, token)
+        _set_expires(claim, expires)
+        append(claim)
+    return claims
+
+
 @dataclass(frozen=True, slots=True)
 class DedupCounters:
     """Decisions a store has counted for one consumer group since the counters began.
