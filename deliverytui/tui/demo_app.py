@@ -463,13 +463,22 @@ def run_demo(args: Any) -> int:
     if not bootstrap:
         print("starting (or reusing) the embedded Apache Kafka broker…", flush=True)
         bootstrap = EmbeddedBroker(default_data_dir()).start()[0].bootstrap
-    run_dir = Path(os.environ.get("DELIVERYTUI_DEMO_DIR") or (Path.home() / ".local" / "share" / "deliverytui" / "demo"))
+    # The lab's state (ledger, dedup store, status files) lives beside the broker's data and
+    # persists with it, so a second `deliverytui demo` resumes the same story.
+    run_dir = Path(
+        getattr(args, "run_dir", None)
+        or os.environ.get("DELIVERYTUI_DEMO_DIR")
+        or (Path.home() / ".local" / "share" / "deliverytui" / "demo")
+    )
     run_dir.mkdir(parents=True, exist_ok=True)
     ledger_url = args.ledger or f"sqlite:///{run_dir / 'ledger.db'}"
     dedup_url = args.dedup or f"sqlite:///{run_dir / 'dedup.db'}"
-    ensure_topic(bootstrap, partitions=args.partitions)
-    supervisor = DemoSupervisor(bootstrap, run_dir, ledger_url, dedup_url, auto_restart=getattr(args, "auto_restart", None))
-    producer = RateLimitedProducer(bootstrap, supervisor.ledger)
+    topic = getattr(args, "topic", None) or "task-events"
+    ensure_topic(bootstrap, topic, partitions=args.partitions)
+    supervisor = DemoSupervisor(
+        bootstrap, run_dir, ledger_url, dedup_url, auto_restart=getattr(args, "auto_restart", None), topic=topic
+    )
+    producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)
     supervisor.start_all()
     producer.start(args.rate)
     try:
