@@ -49,6 +49,9 @@ _tallies: dict[tuple[str, str], OutputTally] = {}
 _cache_lock = threading.Lock()
 
 
+#: How long an effect may precede its event's ack row (producer delivery report) before it counts as unexpected.
+ACK_GRACE_SECONDS = 5.0
+
 def offset_reader(bootstrap: str, request_timeout: float = 10.0) -> OffsetReader:
     """One long-lived :class:`OffsetReader` per cluster: the TUI audits every second."""
     with _cache_lock:
@@ -179,6 +182,7 @@ def audit(
     run_dir: str | Path | None = None,
     request_timeout: float = 10.0,
     id_limit: int = ID_LIMIT,
+    ack_grace_seconds: float = ACK_GRACE_SECONDS,
 ) -> AuditReport:
     """Audit each demo consumer in ``semantics`` against the ledger's acknowledged sends to ``topic``.
 
@@ -214,7 +218,9 @@ def audit(
                 ledger, topic, name, group, committed, tally, produced, processed, hits, id_limit
             )
         else:
-            consumer_audit = _audit_ledger(ledger, topic, name, group, committed, produced, processed, hits, id_limit)
+            consumer_audit = _audit_ledger(
+                ledger, topic, name, group, committed, produced, processed, hits, id_limit, ack_grace_seconds
+            )
         audits.append(_with(consumer_audit, crashes=crashes.get(group, 0), notes=tuple(notes)))
     return AuditReport(
         topic=topic,
@@ -239,11 +245,13 @@ def _audit_ledger(
     processed: int,
     hits: int,
     id_limit: int,
+    ack_grace_seconds: float = ACK_GRACE_SECONDS,
 ) -> ConsumerAudit:
     effects, unique = ledger.effect_totals(group)
     lost, lost_rows = ledger.lost_events(group, topic, committed, id_limit)
     duplicated = ledger.duplicated_events(group, id_limit)
-    unexpected, unexpected_rows = ledger.unexpected_events(group, id_limit)
+    # Effects newer than the grace period may still be waiting for the producer's ack row.
+    unexpected, unexpected_rows = ledger.unexpected_events(group, id_limit, settled_before=time.time() - ack_grace_seconds)
     offending = (
         [OffendingEvent(e, p, o, LOST) for e, p, o in lost_rows]
         + [OffendingEvent(e, p, o, DUPLICATE) for e, _n, p, o in duplicated]

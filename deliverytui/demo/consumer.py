@@ -488,7 +488,8 @@ class DemoConsumer:
         assert self.consumer is not None
         out_topic = output_topic(self.topic)
         partitions = ensure_topic(self.options.bootstrap, self.topic)
-        ensure_topic(self.options.bootstrap, out_topic, partitions=max(1, partitions))
+        # An existing output topic keeps its own partition count (it may predate this run).
+        partitions = ensure_topic(self.options.bootstrap, out_topic, partitions=max(1, partitions))
         producer = Producer(
             {
                 "bootstrap.servers": self.options.bootstrap,

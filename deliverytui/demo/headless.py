@@ -88,7 +88,7 @@ def run_headless(
 
     ensure_topic(bootstrap, topic, partitions)
     reader = OffsetReader(bootstrap)
-    _start_group_at_log_end(reader, group, topic)
+    start_group_at_log_end(reader, group, topic)
     ledger = EffectsLedger(ledger_url)
     supervisor = DemoSupervisor(
         bootstrap,
@@ -159,7 +159,7 @@ def run_headless(
     }
 
 
-def _start_group_at_log_end(reader: OffsetReader, group: str, topic: str) -> None:
+def start_group_at_log_end(reader: OffsetReader, group: str, topic: str) -> None:
     """Commit the topic's current end for a group with no offsets yet, so it reads only this run's events."""
     if reader.committed(group, topic):
         return  # an existing group (a chosen --group-prefix) keeps its offsets

@@ -268,16 +268,24 @@ class EffectsLedger:
         )
         return count, [(e, int(p), int(o)) for e, p, o in rows]
 
-    def unexpected_events(self, consumer: str, limit: int) -> tuple[int, list[tuple[str, int | None, int | None]]]:
-        """Events ``consumer`` had an effect for that were never acknowledged: (count, first ``limit``)."""
+    def unexpected_events(
+        self, consumer: str, limit: int, *, settled_before: float | None = None
+    ) -> tuple[int, list[tuple[str, int | None, int | None]]]:
+        """Events ``consumer`` had an effect for that were never acknowledged: (count, first ``limit``).
+
+        A consumer can act on a record before the producer's delivery report (and so the
+        ack row) arrives; effects at or after ``settled_before`` (epoch seconds) are still in
+        flight and are not counted.
+        """
+        settled = float("inf") if settled_before is None else settled_before
         body = (
-            "FROM effects e WHERE e.consumer = ? AND NOT EXISTS "
+            "FROM effects e WHERE e.consumer = ? AND e.at < ? AND NOT EXISTS "
             "(SELECT 1 FROM acked_events a WHERE a.event_id = e.event_id)"
         )
-        count = int(self._scalar("SELECT COUNT(DISTINCT e.event_id) " + body, (consumer,)) or 0)
+        count = int(self._scalar("SELECT COUNT(DISTINCT e.event_id) " + body, (consumer, settled)) or 0)
         rows = self._rows(
             'SELECT e.event_id, MIN(e."partition"), MIN(e."offset") ' + body + " GROUP BY e.event_id LIMIT ?",
-            (consumer, limit),
+            (consumer, settled, limit),
         )
         return count, [(e, _int_or_none(p), _int_or_none(o)) for e, p, o in rows]
 

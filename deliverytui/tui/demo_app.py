@@ -454,6 +454,8 @@ def demo_app(bootstrap: str, supervisor: Any, producer: Any, *, refresh_seconds:
 
 def run_demo(args: Any) -> int:
     """Start (or reuse) the broker, the producer and the six consumers, then run the lab."""
+    from deliverytui.demo.headless import start_group_at_log_end
+    from deliverytui.demo.offsets import OffsetReader
     from deliverytui.demo.producer_loop import RateLimitedProducer
     from deliverytui.demo.supervisor import DemoSupervisor
     from deliverytui.demo.task_api import ensure_topic
@@ -479,6 +481,17 @@ def run_demo(args: Any) -> int:
         bootstrap, run_dir, ledger_url, dedup_url, auto_restart=getattr(args, "auto_restart", None), topic=topic
     )
     producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)
+    # Groups that never ran start at the topic's end: events from before this lab (other
+    # runs, other tools) were never acknowledged into this ledger and would show as "unexpected".
+    reader = OffsetReader(bootstrap)
+    try:
+        for name in supervisor.semantics:
+            try:
+                start_group_at_log_end(reader, supervisor.group_of(name), topic)
+            except UserFacingError as exc:  # e.g. a consumer of an earlier lab still in the group
+                print(f"deliverytui: warning: {exc}", flush=True)
+    finally:
+        reader.close()
     supervisor.start_all()
     producer.start(args.rate)
     try:
