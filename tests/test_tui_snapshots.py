@@ -73,3 +73,91 @@ def test_disconnected_banner(snap_compare) -> None:
         await pilot.pause(0.3)  # backoff is an hour here: no further poll changes the screen
 
     assert snap_compare(replay_app(fail_after=POLLS), terminal_size=SIZE, run_before=run_before)
+
+
+class _FixedLab:
+    """The lab's supervisor and producer with fixed figures (taken from a real after-effect crash run)."""
+
+    semantics = ("at-most-once", "at-least-once", "idempotent", "upsert", "state-check", "exactly-once")
+    rate = 10.0
+    acknowledged = 1_200
+
+    def __init__(self) -> None:
+        from datetime import datetime, timezone
+
+        from deliverytui.demo.semantics import SEMANTICS
+        from deliverytui.model.demo import AuditReport, ConsumerAudit, ConsumerProcessStatus, OffendingEvent
+
+        at = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+        self.ledger = None
+        self._statuses = tuple(
+            ConsumerProcessStatus(
+                semantic=name, group=SEMANTICS[name].group, pid=None if name == "at-least-once" else 1000 + i,
+                alive=name != "at-least-once", state="crashed" if name == "at-least-once" else "running",
+                processed=1_180 + i, crashes=1 if name in ("at-least-once", "at-most-once") else 0,
+                armed="after-commit" if name == "at-most-once" else None,
+                exit_code=-9 if name == "at-least-once" else None, updated_at=at,
+            )
+            for i, name in enumerate(self.semantics)
+        )
+        audits = []
+        for name in self.semantics:
+            duplicates = 1 if name == "at-least-once" else 0
+            lost = 1 if name == "at-most-once" else 0
+            offending = ()
+            if duplicates:
+                offending = (OffendingEvent("5f1c2d7e-0d4b-4d0e-9a43-1f2e3d4c5b6a", 2, 417, "duplicate"),)
+            if lost:
+                offending = (OffendingEvent("9b8a7c6d-1e2f-4a3b-8c7d-6e5f4a3b2c1d", 0, 388, "lost"),)
+            hits = 1 if name in ("idempotent", "upsert", "state-check") else 0
+            audits.append(ConsumerAudit(
+                semantic=name, group=SEMANTICS[name].group, produced=1_200, processed=1_180, effects=1_180 + duplicates - lost,
+                unique_effects=1_180 - lost, duplicates=duplicates, lost=lost, unexpected=0, dedup_hits=hits,
+                crashes=1 if name in ("at-least-once", "at-most-once") else 0, offending=offending,
+                duplicate_event_ids=tuple(o.event_id for o in offending if o.kind == "duplicate"),
+                lost_event_ids=tuple(o.event_id for o in offending if o.kind == "lost"),
+            ))
+        self._audit = AuditReport(topic="task-events", produced=1_200, consumers=tuple(audits), taken_at=at)
+
+    def group_of(self, name: str) -> str:
+        from deliverytui.demo.semantics import SEMANTICS
+
+        return SEMANTICS[name].group
+
+    def poll(self):
+        return self._statuses
+
+    def audit(self):
+        return self._audit
+
+
+def test_demo_lab_after_crashes(snap_compare) -> None:
+    from tests.replay import ReplayInspector
+    from deliverytui.tui.demo_app import DemoLabScreen, demo_app
+    from deliverytui.tui.fetch import GroupFetcher
+
+    lab = _FixedLab()
+    app = demo_app("127.0.0.1:9092", lab, lab)
+    inspector = ReplayInspector()
+    app._fetcher_factory = lambda config, group, cancel: GroupFetcher(
+        config, group, cancel, inspector=_hold(inspector, cancel), read_positions=False
+    )
+    app._fetcher = app._fetcher_factory(app.config, app.group, app._cancel)
+    first = inspector.snapshots[-1].taken_at
+    app.clock = lambda: first
+
+    async def run_before(pilot) -> None:
+        for _ in range(200):
+            if pilot.app.lab_polls >= 1 and isinstance(pilot.app.screen, DemoLabScreen):
+                break
+            await pilot.pause(0.05)
+        table = pilot.app.screen.query_one("#lab-table")
+        table.move_cursor(row=1, animate=False)
+        await pilot.pause(0.3)
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+def _hold(inspector, cancel):
+    inspector.cancel = cancel
+    return inspector

@@ -61,12 +61,24 @@ class CrashPointScreen(ModalScreen[str | None]):
     CrashPointScreen > Vertical { width: 90; height: auto; border: thick $warning; background: $surface; padding: 0 1; }
     CrashPointScreen OptionList { height: auto; }
     """
-    EXPLAIN = {
-        "after-commit": "offset committed, effect not done — the loss story (at-most-once)",
-        "after-effect": "effect done, offset not committed — the duplicate story (at-least-once)",
-        "after-claim": "dedup key claimed, effect not done — the lease expires and the key is retaken",
-        "mid-transaction": "output produced, transaction not committed — aborted, nothing visible twice",
-    }
+    @staticmethod
+    def explain(semantic: str, point: str) -> str:
+        """What a crash at ``point`` does to ``semantic`` — the chapter's story, in one line."""
+        if point == "after-commit":
+            if semantic == "at-most-once":
+                return "offset committed, effect not done — the LOSS story"
+            return "effect done and committed — harmless: nothing lost, nothing repeated"
+        if point == "after-effect":
+            if semantic == "at-most-once":
+                return "committed first, effect done — harmless"
+            if semantic == "at-least-once":
+                return "effect done, offset not committed — the DUPLICATE story"
+            return "effect done, not committed — redelivered, and the dedup store catches it"
+        if point == "after-claim":
+            return "key claimed, effect not done — the lease expires and the key is retaken: nothing lost"
+        if point == "mid-transaction":
+            return "output produced, transaction not committed — aborted: read_committed never sees it"
+        return ""
 
     def __init__(self, semantic: str, points: tuple[str, ...]) -> None:
         super().__init__()
@@ -77,7 +89,7 @@ class CrashPointScreen(ModalScreen[str | None]):
         with Vertical():
             yield Label(Text(f"Crash {self.semantic} on its next message at…", style="bold"))
             yield OptionList(
-                *[Option(Text.assemble((p, "bold"), "  ", (self.EXPLAIN.get(p, ""), "dim")), id=p) for p in self.points],
+                *[Option(Text.assemble((p, "bold"), "  ", (self.explain(self.semantic, p), "dim")), id=p) for p in self.points],
                 id="points",
             )
 
@@ -230,6 +242,9 @@ class DemoLabScreen(Screen[None]):
         for key, label in LAB_COLUMNS:
             table.add_column(label, key=key)
         self.query_one("#lab-events", EventLog).clock = self.app.clock
+        if not self.lab.lab_started:
+            self.lab.lab_started = True
+            self.lab._lab_poll()  # first poll only once the table has its columns
 
     @property
     def lab(self) -> "DemoApp":
@@ -371,12 +386,12 @@ class DemoApp(DeliveryApp):
         self._crash_points = crash_points
         self.lab_update: LabUpdate | None = None
         self.lab_polls = 0
+        self.lab_started = False
         self._lab_screen = DemoLabScreen()
 
     def on_mount(self) -> None:
         super().on_mount()
         self.push_screen(self._lab_screen)
-        self._lab_poll()
 
     def group_of(self, semantic: str) -> str:
         return self._group_of[semantic]
