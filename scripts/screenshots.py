@@ -5,7 +5,9 @@ real at-least-once consumer for ``notification-service`` that publishes its posi
 ``deliverytui.probe`` and commits only every 25th record (so positions run ahead of
 commits), leaves ``analytics-service`` with old commits, then drives the live view with
 Pilot and saves SVGs: the main screen, help, the group picker and the disconnected banner
-(the broker is really stopped for that one).
+(the broker is really stopped for that one); and the demo lab with its six real consumer
+processes, mid-crash: the crash menu, at-least-once dead after its effect, and the duplicate
+counted after the restart.
 
     python scripts/screenshots.py [--record tests/data/replay_snapshots.json]
 """
@@ -105,6 +107,54 @@ async def shoot(bootstrap: str, broker: EmbeddedBroker | None, out: Path) -> Non
             app.save_screenshot(str(out / "disconnected.svg"))
 
 
+async def shoot_demo(bootstrap: str, out: Path) -> None:
+    """The lab mid-crash: at-least-once dies after its effect, restarts, and the duplicate is counted."""
+    from deliverytui.demo.producer_loop import RateLimitedProducer
+    from deliverytui.demo.supervisor import DemoSupervisor
+    from deliverytui.tui.demo_app import CrashPointScreen, DemoLabScreen, demo_app
+
+    run_dir = Path(tempfile.mkdtemp(prefix="deliverytui-shots-lab-"))
+    topic = "lab-task-events"
+    ensure_topic(bootstrap, topic, partitions=3)
+    supervisor = DemoSupervisor(
+        bootstrap, run_dir, f"sqlite:///{run_dir / 'ledger.db'}", f"sqlite:///{run_dir / 'dedup.db'}", topic=topic
+    )
+    producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)
+    supervisor.start_all()
+    producer.start(20)
+
+    def audit_of(app, semantic: str):
+        update = app.lab_update
+        if update is None or update.audit is None:
+            return None
+        return next((a for a in update.audit.consumers if a.semantic == semantic), None)
+
+    try:
+        app = demo_app(bootstrap, supervisor, producer)
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, DemoLabScreen))
+            await wait_for(pilot, lambda: (audit_of(app, "exactly-once") or 0) and audit_of(app, "exactly-once").unique_effects > 20, 120)
+            table = app.screen.query_one("#lab-table")
+            table.move_cursor(row=list(table.rows).index("at-least-once"))
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, CrashPointScreen))
+            await pilot.pause(0.3)
+            app.save_screenshot(str(out / "demo-crash-menu.svg"))
+            menu = app.screen
+            menu.query_one("#points").highlighted = list(menu.points).index("after-effect")
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: not supervisor.poll()[1].alive, 60)
+            await pilot.pause(1.5)
+            app.save_screenshot(str(out / "demo-crashed.svg"))
+            await pilot.press("R")
+            await wait_for(pilot, lambda: (audit_of(app, "at-least-once").duplicates or 0) >= 1, 90)
+            await pilot.pause(1.5)
+            app.save_screenshot(str(out / "demo-duplicate-counted.svg"))
+    finally:
+        producer.stop()
+        supervisor.stop_all()
+
+
 def record(bootstrap: str, path: Path, count: int = 4) -> None:
     inspector = GroupInspector(bootstrap)
     snapshots = []
@@ -143,6 +193,7 @@ def main() -> int:
         if args.record:
             record(bootstrap, Path(args.record))
         publish(bootstrap, 300, start=20_000)
+        asyncio.run(shoot_demo(bootstrap, out))
         asyncio.run(shoot(bootstrap, broker, out))
         print(f"screenshots written to {out}")
     finally:
