@@ -288,14 +288,22 @@ def _tui(args: argparse.Namespace) -> int:
 
 # -- parser ----------------------------------------------------------------------
 def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    # SUPPRESS: a subcommand that is not given these keeps the value given before it
+    # (`deliverytui --bootstrap B snapshot --group G`), or the top-level default.
     parser.add_argument(
         "--bootstrap",
         metavar="HOST:PORT",
+        default=argparse.SUPPRESS,
         help="Kafka bootstrap servers (default: $KAFKA_BOOTSTRAP_SERVERS, then the running embedded broker, "
         "then localhost:9092)",
     )
-    parser.add_argument("--config", metavar="FILE", help="librdkafka properties file (security.protocol, sasl.*, ssl.*)")
-    parser.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS", help="per-request timeout (default 10)")
+    parser.add_argument(
+        "--config", metavar="FILE", default=argparse.SUPPRESS,
+        help="librdkafka properties file (security.protocol, sasl.*, ssl.*)",
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=argparse.SUPPRESS, metavar="SECONDS", help="per-request timeout (default 10)"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
