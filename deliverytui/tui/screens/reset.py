@@ -108,6 +108,17 @@ class _WriteScreen(ModalScreen[str | None]):
     def _cancel(self) -> None:
         self.dismiss(None)
 
+    def _run_guarded(self, work: Callable[[], object], on_success: Callable[[object], None]) -> None:
+        """Run ``work`` (in the calling worker thread); show its error as one line, else hand its result over."""
+        try:
+            result = work()
+        except UserFacingError as exc:
+            self.app.call_from_thread(self._show_error, str(exc))
+        except Exception as exc:  # noqa: BLE001 - shown in the dialog, never a crash
+            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+        else:
+            self.app.call_from_thread(on_success, result)
+
 
 class ResetOffsetsScreen(_WriteScreen):
     """``r``: choose a mode and partitions, see the dry run, then execute."""
@@ -149,14 +160,10 @@ class ResetOffsetsScreen(_WriteScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
     def _plan(self, mode: str, value: str, topics: str) -> None:
-        try:
-            plan = self.resetter().plan_reset(self.group, build_selection(topics), build_target(mode, value))
-        except UserFacingError as exc:
-            self.app.call_from_thread(self._show_error, str(exc))
-        except Exception as exc:  # noqa: BLE001 - shown in the dialog, never a crash
-            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
-        else:
-            self.app.call_from_thread(self._show_plan, plan)
+        self._run_guarded(
+            lambda: self.resetter().plan_reset(self.group, build_selection(topics), build_target(mode, value)),
+            self._show_plan,
+        )
 
     def _show_plan(self, plan: ResetPlan) -> None:
         self.plan = plan
@@ -193,18 +200,13 @@ class ResetOffsetsScreen(_WriteScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="execute")
     def _run_execute(self, plan: ResetPlan) -> None:
-        try:
-            self.resetter().execute_reset(plan, allow_writes=self.allow_writes)
-        except UserFacingError as exc:
-            self.app.call_from_thread(self._show_error, str(exc))
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
-        else:
-            summary = (
-                f"offsets of {plan.group_id} reset on {len(plan.partitions)} partition(s): "
-                f"{plan.total_redelivered} record(s) to be redelivered, {plan.total_skipped} skipped"
-            )
-            self.app.call_from_thread(self.dismiss, summary)
+        summary = (
+            f"offsets of {plan.group_id} reset on {len(plan.partitions)} partition(s): "
+            f"{plan.total_redelivered} record(s) to be redelivered, {plan.total_skipped} skipped"
+        )
+        self._run_guarded(
+            lambda: self.resetter().execute_reset(plan, allow_writes=self.allow_writes), lambda _: self.dismiss(summary)
+        )
 
 
 class DeleteOffsetsScreen(_WriteScreen):
@@ -235,16 +237,12 @@ class DeleteOffsetsScreen(_WriteScreen):
     def _plan(self, topics: str) -> None:
         from deliverytui.kafka.reset import parse_topic_args
 
-        try:
+        def plan() -> OffsetDeletePlan:
             if not topics.split():
                 raise UserFacingError("name the topic whose committed offsets should be deleted")
-            plan = self.resetter().plan_offset_delete(self.group, parse_topic_args(topics.split()))
-        except UserFacingError as exc:
-            self.app.call_from_thread(self._show_error, str(exc))
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
-        else:
-            self.app.call_from_thread(self._show_plan, plan)
+            return self.resetter().plan_offset_delete(self.group, parse_topic_args(topics.split()))
+
+        self._run_guarded(plan, self._show_plan)
 
     def _show_plan(self, plan: OffsetDeletePlan) -> None:
         self.plan = plan
@@ -268,16 +266,11 @@ class DeleteOffsetsScreen(_WriteScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="execute")
     def _run_execute(self, plan: OffsetDeletePlan) -> None:
-        try:
-            self.resetter().execute_offset_delete(plan, allow_writes=self.allow_writes)
-        except UserFacingError as exc:
-            self.app.call_from_thread(self._show_error, str(exc))
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
-        else:
-            self.app.call_from_thread(
-                self.dismiss, f"deleted {len(plan.partitions)} committed offset(s) of {plan.group_id} ({', '.join(plan.topics)})"
-            )
+        summary = f"deleted {len(plan.partitions)} committed offset(s) of {plan.group_id} ({', '.join(plan.topics)})"
+        self._run_guarded(
+            lambda: self.resetter().execute_offset_delete(plan, allow_writes=self.allow_writes),
+            lambda _: self.dismiss(summary),
+        )
 
 
 def resetter_factory(bootstrap: str, client_config: Mapping[str, str], timeout: float) -> Callable[[], object]:
