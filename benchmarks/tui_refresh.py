@@ -98,6 +98,8 @@ async def measure(bootstrap: str, topic: str, group: str, partitions: int, secon
     total_cpu = ui_cpu + child_cpu
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     median_ms = statistics.median(applies) * 1000
+    load = os.getloadavg()
+    print(f"load average at the end (1/5/15 m)  {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} on {os.cpu_count()} CPUs (others' load skews CPU and times)")
     print(f"partitions shown                    {rows}")
     print(f"snapshots applied in {elapsed:.0f} s           {polls} (default refresh 2 s)")
     print(f"apply one snapshot (median)         {median_ms:7.1f} ms   target < 50 ms    {'OK' if median_ms < 50 else 'MISSED'}")

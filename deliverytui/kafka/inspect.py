@@ -10,6 +10,14 @@ One snapshot costs two round trips whatever the partition count:
 
 Every call carries a request timeout, and waiting is bounded by a deadline, so an
 unreachable cluster is reported in bounded time instead of hanging the caller.
+
+Cost at scale: confluent-kafka's public ``AdminClient.list_offsets`` makes one Python
+future per partition (15,000 futures for three batches over 5,000 partitions: most of a
+snapshot's CPU). The batches are sent through the client's C call with one future per
+batch instead (:meth:`GroupInspector._list_offsets`), falling back to the public call if
+that signature ever changes. A long-lived caller that refreshes often (the live view) may
+also reuse log start offsets for ``log_start_max_age_s``; the default (0) reads them every
+time, so ``deliverytui snapshot`` stays exact.
 """
 
 from __future__ import annotations
@@ -22,6 +30,11 @@ from datetime import datetime, timezone
 
 from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec
+
+try:  # the C implementation under AdminClient.list_offsets (see _list_offsets)
+    from confluent_kafka.cimpl import _AdminClientImpl
+except ImportError:  # pragma: no cover - a confluent-kafka without it uses the public call
+    _AdminClientImpl = None  # type: ignore[assignment,misc]
 
 from deliverytui.errors import AuthenticationError, ClusterUnreachableError, ConfigError, UnknownGroupError, UserFacingError
 from deliverytui.kafka.client_config import client_config, silent_librdkafka_logger
@@ -65,6 +78,12 @@ def _protocol_name(group_type: object) -> str:
     return _enum_name(group_type).lower() if group_type is not None else "unknown"
 
 
+#: Partitions per ListOffsets request. librdkafka's cost per request grows faster than
+#: linearly with its size (5,000 partitions in one request: ~130 ms of CPU; in ten requests
+#: of 500: ~35 ms), and the chunks still travel together, so a snapshot keeps its two round trips.
+_LIST_OFFSETS_CHUNK = 500
+
+
 class CollectionCancelled(Exception):
     """Raised inside a wait when the owner (the TUI quitting) set the cancel event."""
 
@@ -84,10 +103,23 @@ class GroupInspector:
         *,
         request_timeout: float = 10.0,
         cancel_event: threading.Event | None = None,
+        log_start_max_age_s: float = 0.0,
     ) -> None:
+        """``log_start_max_age_s`` > 0 lets snapshots reuse log start offsets read at most that long ago.
+
+        Log start offsets only move when retention or DeleteRecords removes segments (or a
+        topic is re-created), and the live view does not show them, so re-reading them every
+        two seconds costs a third of the ListOffsets work for nothing. With a positive value a
+        snapshot's ``log_start_offset`` may be up to that many seconds old; partitions not
+        seen before always trigger a fresh read of all of them. 0 (the default, and what the
+        CLI uses) reads them on every snapshot.
+        """
         self.bootstrap = bootstrap
         self.cancel_event = cancel_event
         self.request_timeout = request_timeout
+        self.log_start_max_age_s = log_start_max_age_s
+        self._log_start_cache: dict[tuple[str, int], int] = {}
+        self._log_start_read_at = float("-inf")
         self._fatal: KafkaError | None = None
         self._ever_answered = False
         self._lock = threading.Lock()
@@ -142,33 +174,31 @@ class GroupInspector:
 
         state = _state_name(description.state)
         members = tuple(self._member(m) for m in description.members)
-        committed = {
-            TopicPartitionId(tp.topic, tp.partition): tp
-            for tp in committed_tps
-            if tp.error is None and tp.offset >= 0
-        }
+        # Plain (topic, partition) tuples as keys: they hash in C, where TopicPartitionId's
+        # dataclass __hash__ runs Python code (tens of thousands of lookups per snapshot).
+        committed = {(tp.topic, tp.partition): tp for tp in committed_tps if tp.error is None and tp.offset >= 0}
         if state == "Dead" and not members and not committed:
             raise UnknownGroupError(f"consumer group {group_id!r} does not exist on {self.bootstrap}")
-        owners: dict[TopicPartitionId, MemberInfo] = {}
+        owners: dict[tuple[str, int], MemberInfo] = {}
         for member in members:
             for tp in member.assignment:
-                owners[tp] = member
-        partitions = sorted(set(committed) | set(owners))
+                owners[(tp.topic, tp.partition)] = member
+        partitions = sorted(committed.keys() | owners.keys())  # sorts as TopicPartitionId does
         end, stable, start = self._log_offsets(partitions)
         rows = []
-        for tp in partitions:
-            commit = committed.get(tp)
-            owner = owners.get(tp)
+        for key in partitions:
+            commit = committed.get(key)
+            owner = owners.get(key)
             rows.append(
                 PartitionRow(
-                    topic=tp.topic,
-                    partition=tp.partition,
+                    topic=key[0],
+                    partition=key[1],
                     committed_offset=commit.offset if commit else None,
                     committed_metadata=(commit.metadata or None) if commit else None,
                     committed_leader_epoch=getattr(commit, "leader_epoch", None) if commit else None,
-                    log_end_offset=end.get(tp),
-                    last_stable_offset=stable.get(tp),
-                    log_start_offset=start.get(tp),
+                    log_end_offset=end.get(key),
+                    last_stable_offset=stable.get(key),
+                    log_start_offset=start.get(key),
                     member_id=owner.member_id if owner else None,
                     client_id=owner.client_id if owner else None,
                     host=owner.host if owner else None,
@@ -199,37 +229,109 @@ class GroupInspector:
         )
 
     def _log_offsets(
-        self, partitions: Iterable[TopicPartitionId]
-    ) -> tuple[dict[TopicPartitionId, int], dict[TopicPartitionId, int], dict[TopicPartitionId, int]]:
+        self, partitions: Iterable[tuple[str, int]]
+    ) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int], dict[tuple[str, int], int]]:
+        """Log-end, last stable and log start offsets by ``(topic, partition)``; missing when unknown."""
         partitions = list(partitions)
         if not partitions:
             return {}, {}, {}
+        now = time.monotonic()
+        cached_start = self._log_start_cache
+        reuse_start = (
+            self.log_start_max_age_s > 0
+            and now - self._log_start_read_at <= self.log_start_max_age_s
+            and all(tp in cached_start for tp in partitions)
+        )
         specs = [
             (OffsetSpec.latest(), IsolationLevel.READ_UNCOMMITTED),
             (OffsetSpec.latest(), IsolationLevel.READ_COMMITTED),
-            (OffsetSpec.earliest(), IsolationLevel.READ_UNCOMMITTED),
         ]
+        if not reuse_start:
+            specs.append((OffsetSpec.earliest(), IsolationLevel.READ_UNCOMMITTED))
+        chunk = _LIST_OFFSETS_CHUNK
         batches = [
-            self._admin.list_offsets(
-                {TopicPartition(tp.topic, tp.partition): spec for tp in partitions},
-                isolation_level=isolation,
-                request_timeout=self.request_timeout,
-            )
+            [self._list_offsets(partitions[i : i + chunk], spec, isolation) for i in range(0, len(partitions), chunk)]
             for spec, isolation in specs
         ]
-        self._await_all([f for batch in batches for f in batch.values()], "listing partition offsets")
-        results: list[dict[TopicPartitionId, int]] = []
+        self._await_all([f for batch in batches for f in batch], "listing partition offsets")
+        results: list[dict[tuple[str, int], int]] = []
         for batch in batches:
-            values: dict[TopicPartitionId, int] = {}
-            for tp, future in batch.items():
+            values: dict[tuple[str, int], int] = {}
+            for part in batch:
                 try:
-                    values[TopicPartitionId(tp.topic, tp.partition)] = future.result(timeout=0).offset
+                    answers = part.result(timeout=0)
                 except KafkaException as exc:
+                    # A request-level error: global ones (auth, unreachable) raise; otherwise every
+                    # offset of the chunk is unknown, rows kept (as with per-partition errors).
                     self._raise_if_global(exc, "listing partition offsets")
-                    # A deleted topic or a leaderless partition: offset unknown, row kept.
+                    continue
+                self._collect_offsets(answers, values)
             results.append(values)
         self._ever_answered = True
-        return results[0], results[1], results[2]
+        if reuse_start:
+            start = {tp: cached_start[tp] for tp in partitions if tp in cached_start}
+        else:
+            start = results[2]
+            if self.log_start_max_age_s > 0:
+                self._log_start_cache = {tp: start[tp] for tp in partitions if tp in start}
+                # Unknown ones (no leader) are not cached: the next snapshot asks again.
+                self._log_start_read_at = now if len(self._log_start_cache) == len(partitions) else float("-inf")
+        return results[0], results[1], start
+
+    def _collect_offsets(self, answers: Mapping[TopicPartition, object], values: dict[tuple[str, int], int]) -> None:
+        for tp, answer in answers.items():
+            if isinstance(answer, KafkaError):
+                self._raise_if_global(KafkaException(answer), "listing partition offsets")
+                continue  # a deleted topic or a leaderless partition: offset unknown, row kept
+            if isinstance(answer, BaseException):
+                continue  # only from the fallback path: an unexpected per-partition failure
+            values[(tp.topic, tp.partition)] = answer.offset  # type: ignore[attr-defined]
+
+    def _list_offsets(
+        self, partitions: list[tuple[str, int]], spec: OffsetSpec, isolation: IsolationLevel
+    ) -> concurrent.futures.Future:
+        """One ListOffsets batch as ONE future resolving to ``{TopicPartition: ListOffsetsResultInfo | KafkaError}``.
+
+        ``AdminClient.list_offsets`` wraps the C call in a future per partition (creating,
+        resolving and waiting on 5,000 futures costs more CPU than the request itself); the C
+        call takes a single future and resolves it with exactly this mapping, so it is called
+        directly. Should its signature change, the public call is used and its futures folded.
+        """
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_running_or_notify_cancel()
+        if _AdminClientImpl is not None:
+            value = int(spec._value)
+            request = [TopicPartition(topic, partition, value) for topic, partition in partitions]
+            try:
+                _AdminClientImpl.list_offsets(
+                    self._admin, request, future,
+                    isolation_level_value=isolation.value, request_timeout=self.request_timeout,
+                )
+                return future
+            except TypeError:
+                pass  # a different C signature: use the public API below
+        futmap = self._admin.list_offsets(
+            {TopicPartition(topic, partition): spec for topic, partition in partitions},
+            isolation_level=isolation,
+            request_timeout=self.request_timeout,
+        )
+        remaining = [len(futmap)]
+        answers: dict[TopicPartition, object] = {}
+        lock = threading.Lock()
+
+        def collect(tp: TopicPartition, part: concurrent.futures.Future) -> None:
+            exc = part.exception()
+            answer = exc.args[0] if isinstance(exc, KafkaException) and exc.args else (exc or part.result())
+            with lock:
+                answers[tp] = answer
+                remaining[0] -= 1
+                done = remaining[0] == 0
+            if done:
+                future.set_result(answers)
+
+        for tp, part in futmap.items():
+            part.add_done_callback(lambda f, tp=tp: collect(tp, f))
+        return future
 
     def _await_all(self, futures: list[concurrent.futures.Future], what: str) -> None:
         deadline = time.monotonic() + self.request_timeout + 2.0

@@ -9,6 +9,18 @@ client in a child process: a crash there becomes a "cannot reach Kafka" banner a
 a fresh child on the next poll. Requests and answers are JSON lines on the child's
 stdin/stdout; the client configuration (it may hold secrets) travels on stdin, never
 in argv or the environment.
+
+Snapshots travel compactly, because the live view asks for one every refresh and a
+5,000-partition group spelled as JSON objects costs ~30 ms to encode and decode: each
+partition is a list of :class:`PartitionRow`'s fields in order, and after the first
+answer the child sends only the partitions whose fields changed since the snapshot the
+parent says it holds (``base``). Any doubt (another group, a new child, a different set
+of partitions) sends everything. The parent rebuilds a complete, exact
+:class:`GroupSnapshot`, reusing the unchanged :class:`PartitionRow` objects, which also
+lets the live view skip re-deriving rows that did not change.
+
+The child reuses log start offsets for up to :data:`LOG_START_MAX_AGE_S` seconds (see
+:class:`GroupInspector`): the live view never shows them and they move only with retention.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from deliverytui.errors import (
@@ -31,7 +44,10 @@ from deliverytui.errors import (
     UserFacingError,
 )
 from deliverytui.kafka.inspect import CollectionCancelled, GroupInspector
-from deliverytui.model import GroupListing, GroupSnapshot
+from deliverytui.model import BrokerNode, GroupListing, GroupSnapshot, MemberInfo, PartitionRow, TopicPartitionId
+
+#: How stale a snapshot's ``log_start_offset`` may be when it comes through the child.
+LOG_START_MAX_AGE_S = 30.0
 
 _ERROR_KINDS: dict[str, type[UserFacingError]] = {
     "unreachable": ClusterUnreachableError,
@@ -67,10 +83,25 @@ class IsolatedGroupInspector:
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
         self.restarts = 0
+        #: (sequence number, group, rows) of the last snapshot received from the current child.
+        self._last: tuple[int, str, tuple[PartitionRow, ...]] | None = None
 
     # -- public ----------------------------------------------------------------
     def snapshot(self, group_id: str) -> GroupSnapshot:
-        return GroupSnapshot.from_json(self._call({"op": "snapshot", "group": group_id}))
+        last = self._last if self._last is not None and self._last[1] == group_id else None
+        self._last = None  # until this answer is applied: a failed call must not leave a stale base
+        answer = self._call({"op": "snapshot", "group": group_id, "base": last[0] if last else None})
+        if "rows" in answer:
+            rows = tuple(PartitionRow(*fields) for fields in answer["rows"])
+        else:
+            if last is None or answer["base"] != last[0]:  # cannot happen unless the protocol is broken
+                raise UserFacingError("internal error: the Kafka client child answered against an unknown snapshot")
+            patched = list(last[2])
+            for index, fields in answer["changed"]:
+                patched[index] = PartitionRow(*fields)
+            rows = tuple(patched)
+        self._last = (answer["seq"], group_id, rows)
+        return _snapshot_from_wire(answer, rows)
 
     def list_groups(self) -> list[GroupListing]:
         return [
@@ -100,6 +131,7 @@ class IsolatedGroupInspector:
         proc.stdin.write((json.dumps(hello) + "\n").encode())  # type: ignore[union-attr]
         proc.stdin.flush()  # type: ignore[union-attr]
         self._buffer = b""
+        self._last = None  # a new child knows no previous snapshot
         return proc
 
     def _call(self, request: dict[str, Any]) -> Any:
@@ -157,22 +189,101 @@ class IsolatedGroupInspector:
         )
 
 
+def _row_fields(row: PartitionRow) -> list[Any]:
+    """A PartitionRow as a list, in field order (``PartitionRow(*fields)`` rebuilds it)."""
+    return [
+        row.topic, row.partition, row.committed_offset, row.committed_metadata, row.committed_leader_epoch,
+        row.log_end_offset, row.last_stable_offset, row.log_start_offset, row.member_id, row.client_id, row.host,
+    ]
+
+
+def _snapshot_to_wire(snapshot: GroupSnapshot) -> dict[str, Any]:
+    """Everything but the partitions (which :class:`_SnapshotEncoder` adds, whole or as changes)."""
+    return {
+        "group": snapshot.group_id,
+        "state": snapshot.state,
+        "protocol": snapshot.protocol,
+        "coordinator": snapshot.coordinator.to_json() if snapshot.coordinator else None,
+        "partition_assignor": snapshot.partition_assignor,
+        "members": [m.to_json() for m in snapshot.members],
+        "taken_at": snapshot.taken_at.isoformat(),
+    }
+
+
+def _snapshot_from_wire(data: dict[str, Any], rows: tuple[PartitionRow, ...]) -> GroupSnapshot:
+    coordinator = data.get("coordinator")
+    return GroupSnapshot(
+        group_id=data["group"],
+        state=data["state"],
+        protocol=data["protocol"],
+        coordinator=BrokerNode(coordinator["id"], coordinator["host"], coordinator["port"]) if coordinator else None,
+        partition_assignor=data.get("partition_assignor"),
+        members=tuple(
+            MemberInfo(
+                member_id=m["member_id"],
+                client_id=m["client_id"],
+                host=m["host"],
+                group_instance_id=m.get("group_instance_id"),
+                assignment=tuple(TopicPartitionId(a["topic"], a["partition"]) for a in m["assignment"]),
+            )
+            for m in data["members"]
+        ),
+        partitions=rows,
+        taken_at=datetime.fromisoformat(data["taken_at"]),
+    )
+
+
+class _SnapshotEncoder:
+    """Child side: remembers the last snapshot sent so the next one can carry only its changes."""
+
+    def __init__(self) -> None:
+        self._seq = 0
+        self._group: str | None = None
+        self._rows: list[list[Any]] = []
+
+    def encode(self, snapshot: GroupSnapshot, base: int | None) -> dict[str, Any]:
+        rows = [_row_fields(row) for row in snapshot.partitions]
+        answer = _snapshot_to_wire(snapshot)
+        previous = self._rows
+        same_layout = (
+            base is not None
+            and base == self._seq
+            and self._group == snapshot.group_id
+            and len(previous) == len(rows)
+            and all(old[0] == new[0] and old[1] == new[1] for old, new in zip(previous, rows))
+        )
+        if same_layout:
+            answer["base"] = base
+            answer["changed"] = [[index, new] for index, (old, new) in enumerate(zip(previous, rows)) if old != new]
+        else:
+            answer["rows"] = rows
+        self._seq += 1
+        self._group = snapshot.group_id
+        self._rows = rows
+        answer["seq"] = self._seq
+        return answer
+
+
 def _serve() -> int:
     """Child side: read a hello line, then answer one JSON request per line."""
     hello = json.loads(sys.stdin.readline())
     out = sys.stdout
     try:
-        inspector = GroupInspector(hello["bootstrap"], hello["config"], request_timeout=hello["request_timeout"])
+        inspector = GroupInspector(
+            hello["bootstrap"], hello["config"], request_timeout=hello["request_timeout"],
+            log_start_max_age_s=LOG_START_MAX_AGE_S,
+        )
     except UserFacingError as exc:
         inspector = None
         startup_error = {"kind": _kind_of(exc), "message": str(exc)}
+    encoder = _SnapshotEncoder()
     for line in sys.stdin:
         request = json.loads(line)
         try:
             if inspector is None:
                 answer: dict[str, Any] = startup_error
             elif request["op"] == "snapshot":
-                answer = {"ok": inspector.snapshot(request["group"]).to_json()}
+                answer = {"ok": encoder.encode(inspector.snapshot(request["group"]), request.get("base"))}
             elif request["op"] == "abort":
                 os.abort()  # reproduces a librdkafka assertion abort (tests use it)
             elif request["op"] == "groups":

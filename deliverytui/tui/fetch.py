@@ -18,7 +18,8 @@ from deliverytui.kafka.positions import PositionCollector
 from deliverytui.kafka.record_time import RecordTimestampReader
 from deliverytui.lag import LagHistory, time_lag_seconds
 from deliverytui.model import GroupSnapshot
-from deliverytui.tui.rows import RowView, build_rows
+from deliverytui.model import PartitionRow
+from deliverytui.tui.rows import RowBuilder, RowView
 from deliverytui.tui.viewer_config import ViewerConfig
 
 
@@ -36,6 +37,8 @@ class ViewUpdate:
     selected_time_lag: tuple[str, float] | None = None  # (key, seconds)
     positions: Mapping[str, Any] = field(default_factory=dict)  # key → PartitionPosition
     lag_partitions: Mapping[str, Any] = field(default_factory=dict)  # key → PartitionLagView
+    #: key → the snapshot's PartitionRow, so the UI finds the selected one without a scan.
+    partition_rows: Mapping[str, PartitionRow] = field(default_factory=dict)
 
 
 _STATUS_EVENT_STYLE = {"OK": "green", "WARN": "yellow", "STALL": "bold yellow", "STOP": "bold red", "REWIND": "bold magenta"}
@@ -82,6 +85,7 @@ class GroupFetcher:
         self._read_positions_enabled = read_positions
         self._previous: GroupSnapshot | None = None
         self._lag = LagHistory()
+        self._rows = RowBuilder()
         self._positions: PositionCollector | None = None
         self._positions_retry_at = 0.0
         #: Set by the UI thread (a str assignment is atomic); the worker copies that partition's series.
@@ -112,8 +116,8 @@ class GroupFetcher:
             for change in lag_view.status_changes
         ]
         positions = self._read_positions()
-        time_lag = self._selected_time_lag(snapshot, selected)
-        rows = build_rows(snapshot, lag_view.partitions, positions)
+        rows, by_key = self._rows.build(snapshot, lag_view.partitions, positions)
+        time_lag = self._selected_time_lag(snapshot, selected, by_key)
         return ViewUpdate(
             snapshot=snapshot,
             rows=rows,
@@ -125,13 +129,16 @@ class GroupFetcher:
             positions=positions,
             lag_partitions=lag_view.partitions,
             selected_time_lag=time_lag,
+            partition_rows=by_key,
         )
 
-    def _selected_time_lag(self, snapshot: GroupSnapshot, key: str | None) -> tuple[str, float] | None:
+    def _selected_time_lag(
+        self, snapshot: GroupSnapshot, key: str | None, by_key: Mapping[str, PartitionRow]
+    ) -> tuple[str, float] | None:
         """Age of the first unconsumed record of the selected partition (one fetch, cached per offset)."""
         if not key or not self._read_positions_enabled:
             return None
-        row = next((r for r in snapshot.partitions if r.tp.key == key), None)
+        row = by_key.get(key)
         if row is None or row.lag is None or row.committed_offset is None:
             return None
         if row.lag <= 0:

@@ -118,10 +118,57 @@ def build_rows(
     lag_by_key: Mapping[str, Any] | None = None,
     positions_by_key: Mapping[str, Any] | None = None,
 ) -> dict[str, RowView]:
-    lag_by_key = lag_by_key or {}
-    positions_by_key = positions_by_key or {}
-    rows: dict[str, RowView] = {}
-    for row in snapshot.partitions:
-        key = row.tp.key
-        rows[key] = build_row(row, lag_by_key.get(key), positions_by_key.get(key))
-    return rows
+    return RowBuilder().build(snapshot, lag_by_key, positions_by_key)[0]
+
+
+class RowBuilder:
+    """:func:`build_rows` with memory: a partition whose inputs did not change keeps its RowView.
+
+    The inputs of a row are the snapshot's PartitionRow, the lag status and trend, the
+    "since move" text (coarse, so it rarely changes) and the position. The isolated
+    inspector reuses the PartitionRow object of a partition that did not change, so the
+    common case is an identity check; anything else falls back to equality. Reusing the
+    RowView object also lets the table skip the row with an identity check. Owned by the
+    poll worker (one thread), like the lag history.
+    """
+
+    def __init__(self) -> None:
+        self._cache: dict[str, tuple[PartitionRow, object, object, str, object, RowView]] = {}
+
+    def build(
+        self,
+        snapshot: GroupSnapshot,
+        lag_by_key: Mapping[str, Any] | None = None,
+        positions_by_key: Mapping[str, Any] | None = None,
+    ) -> tuple[dict[str, RowView], dict[str, PartitionRow]]:
+        """Rows by key, and the snapshot's PartitionRows by key (the UI looks the selected one up)."""
+        lag_by_key = lag_by_key or {}
+        positions_by_key = positions_by_key or {}
+        old = self._cache
+        cache: dict[str, tuple[PartitionRow, object, object, str, object, RowView]] = {}
+        rows: dict[str, RowView] = {}
+        by_key: dict[str, PartitionRow] = {}
+        for row in snapshot.partitions:
+            key = f"{row.topic}:{row.partition}"
+            lag_info = lag_by_key.get(key)
+            position = positions_by_key.get(key)
+            status = getattr(lag_info, "status", None)
+            trend = getattr(lag_info, "trend", None)
+            since = _age(getattr(lag_info, "seconds_since_commit_moved", None))
+            hit = old.get(key)
+            if (
+                hit is not None
+                and (hit[0] is row or hit[0] == row)
+                and hit[1] == status
+                and hit[2] == trend
+                and hit[3] == since
+                and (hit[4] is position or hit[4] == position)
+            ):
+                view = hit[5]
+            else:
+                view = build_row(row, lag_info, position)
+            cache[key] = (row, status, trend, since, position, view)
+            rows[key] = view
+            by_key[key] = row
+        self._cache = cache
+        return rows, by_key
