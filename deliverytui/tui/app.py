@@ -119,6 +119,7 @@ class DeliveryApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        self.query_one(PartitionsTable).resort_seconds = self.config.resort_seconds
         self._saved_gc_thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
         self.title = f"deliverytui — {self.group}"

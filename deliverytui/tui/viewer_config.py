@@ -16,5 +16,7 @@ class ViewerConfig:
     dedup_url: str | None = None
     dedup_prefix: str = "processed:"
     allow_writes: bool = False
+    #: Lag changes re-order the partitions table at most this often (seconds).
+    resort_seconds: float = 10.0
     #: Longest wait between retries while the cluster is unreachable.
     max_backoff_seconds: float = 30.0

@@ -1,0 +1,62 @@
+"""Partitions table behaviour that needs no broker: in-place updates and calm re-ordering."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+from deliverytui.kafka.inspect import CollectionCancelled
+from deliverytui.model import GroupSnapshot, PartitionRow
+from deliverytui.tui.app import DeliveryApp, ViewerConfig
+from deliverytui.tui.fetch import GroupFetcher
+from tests.tui_helpers import cell, shown, wait_until
+
+
+class ScriptedInspector:
+    """Serves given log-end offsets per poll (committed 0), then holds until the app quits."""
+
+    def __init__(self, polls: list[list[int]]) -> None:
+        self.polls = polls
+        self.served = 0
+        self.cancel: threading.Event | None = None
+        self.start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+
+    def snapshot(self, group: str) -> GroupSnapshot:
+        if self.served >= len(self.polls):
+            assert self.cancel is not None
+            self.cancel.wait()
+            raise CollectionCancelled("done")
+        ends = self.polls[self.served]
+        self.served += 1
+        rows = tuple(PartitionRow("t", p, 0, None, None, end, end, 0, None, None, None) for p, end in enumerate(ends))
+        return GroupSnapshot(group, "Empty", "classic", None, None, (), rows, self.start + timedelta(seconds=2 * self.served))
+
+    def close(self) -> None:
+        pass
+
+
+def scripted_app(polls: list[list[int]], resort_seconds: float) -> DeliveryApp:
+    inspector = ScriptedInspector(polls)
+
+    def factory(config: ViewerConfig, group: str, cancel: threading.Event) -> GroupFetcher:
+        inspector.cancel = cancel
+        return GroupFetcher(config, group, cancel, inspector=inspector, read_positions=False)
+
+    config = ViewerConfig(bootstrap="scripted", group="g", refresh_seconds=0.05, resort_seconds=resort_seconds)
+    return DeliveryApp(config, fetcher_factory=factory)
+
+
+async def test_lag_changes_update_cells_in_place_and_reorder_only_when_due() -> None:
+    polls = [[30, 20, 10], [5, 20, 40]]  # the lag order flips on the second poll
+    calm = scripted_app(polls, resort_seconds=3600)
+    async with calm.run_test(size=(160, 48)) as pilot:
+        await wait_until(pilot, lambda: cell(calm, "t:2", "lag") == "40", what="second poll")
+        assert cell(calm, "t:0", "lag") == "5"
+        assert shown(calm) == ["t:0", "t:1", "t:2"]  # cells moved, rows did not (yet)
+        await pilot.press("s", "s")  # choosing a sort re-orders at once
+        assert shown(calm) == ["t:2", "t:1", "t:0"]
+
+    eager = scripted_app(polls, resort_seconds=0)
+    async with eager.run_test(size=(160, 48)) as pilot:
+        await wait_until(pilot, lambda: cell(eager, "t:2", "lag") == "40", what="second poll")
+        assert shown(eager) == ["t:2", "t:1", "t:0"]
