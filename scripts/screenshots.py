@@ -117,7 +117,8 @@ async def shoot_demo(bootstrap: str, out: Path) -> None:
     topic = "lab-task-events"
     ensure_topic(bootstrap, topic, partitions=3)
     supervisor = DemoSupervisor(
-        bootstrap, run_dir, f"sqlite:///{run_dir / 'ledger.db'}", f"sqlite:///{run_dir / 'dedup.db'}", topic=topic
+        bootstrap, run_dir, f"sqlite:///{run_dir / 'ledger.db'}", f"sqlite:///{run_dir / 'dedup.db'}", topic=topic,
+        group_prefix="lab-",  # not the live view's notification-service shown in main.svg
     )
     producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)
     supervisor.start_all()

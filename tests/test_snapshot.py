@@ -241,3 +241,14 @@ def test_groups_lists_state_and_type(bootstrap: str, unique: str) -> None:
     assert result.returncode == 0, result.stderr
     listed = {g["group"]: g for g in json.loads(result.stdout)}
     assert listed[group]["state"] == "Empty" and listed[group]["protocol"] == "classic"
+
+
+def test_every_group_state_is_spelled_as_kafka_prints_it() -> None:
+    from confluent_kafka import ConsumerGroupState
+
+    from deliverytui.kafka.inspect import _state_name
+
+    spelled = {state.name: _state_name(state) for state in ConsumerGroupState}
+    assert spelled["PREPARING_REBALANCING"] == "PreparingRebalance"
+    assert spelled["COMPLETING_REBALANCING"] == "CompletingRebalance"
+    assert {spelled["STABLE"], spelled["EMPTY"], spelled["DEAD"]} == {"Stable", "Empty", "Dead"}

@@ -58,7 +58,9 @@ _STATE_NAMES = {
     "EMPTY": "Empty",
     "DEAD": "Dead",
     "PREPARING_REBALANCE": "PreparingRebalance",
+    "PREPARING_REBALANCING": "PreparingRebalance",  # confluent-kafka's enum spelling
     "COMPLETING_REBALANCE": "CompletingRebalance",
+    "COMPLETING_REBALANCING": "CompletingRebalance",
     "ASSIGNING": "Assigning",
     "RECONCILING": "Reconciling",
     "UNKNOWN": "Unknown",
