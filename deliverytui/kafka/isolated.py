@@ -25,6 +25,7 @@ The child reuses log start offsets for up to :data:`LOG_START_MAX_AGE_S` seconds
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import select
@@ -33,7 +34,6 @@ import sys
 import threading
 import time
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from deliverytui.errors import (
@@ -44,7 +44,7 @@ from deliverytui.errors import (
     UserFacingError,
 )
 from deliverytui.kafka.inspect import CollectionCancelled, GroupInspector
-from deliverytui.model import BrokerNode, GroupListing, GroupSnapshot, MemberInfo, PartitionRow, TopicPartitionId
+from deliverytui.model import GroupListing, GroupSnapshot, PartitionRow
 
 #: How stale a snapshot's ``log_start_offset`` may be when it comes through the child.
 LOG_START_MAX_AGE_S = 30.0
@@ -211,26 +211,8 @@ def _snapshot_to_wire(snapshot: GroupSnapshot) -> dict[str, Any]:
 
 
 def _snapshot_from_wire(data: dict[str, Any], rows: tuple[PartitionRow, ...]) -> GroupSnapshot:
-    coordinator = data.get("coordinator")
-    return GroupSnapshot(
-        group_id=data["group"],
-        state=data["state"],
-        protocol=data["protocol"],
-        coordinator=BrokerNode(coordinator["id"], coordinator["host"], coordinator["port"]) if coordinator else None,
-        partition_assignor=data.get("partition_assignor"),
-        members=tuple(
-            MemberInfo(
-                member_id=m["member_id"],
-                client_id=m["client_id"],
-                host=m["host"],
-                group_instance_id=m.get("group_instance_id"),
-                assignment=tuple(TopicPartitionId(a["topic"], a["partition"]) for a in m["assignment"]),
-            )
-            for m in data["members"]
-        ),
-        partitions=rows,
-        taken_at=datetime.fromisoformat(data["taken_at"]),
-    )
+    """The header fields decode exactly as ``GroupSnapshot.from_json``; the rows come rebuilt from the delta."""
+    return dataclasses.replace(GroupSnapshot.from_json({**data, "partitions": []}), partitions=rows)
 
 
 class _SnapshotEncoder:
