@@ -123,7 +123,9 @@ class DeliveryApp(App[None]):
         self._saved_gc_thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
         self.title = f"deliverytui — {self.group}"
-        self.query_one(EventLog).clock = self.clock
+        # Held references: handlers that run while the app shuts down must not query a torn-down screen.
+        self._event_log = self.query_one(EventLog)
+        self._event_log.clock = self.clock
         if self.config.dedup_url:
             self.query_one(DedupPanel).show_text(Text("dedup: connecting…", style="dim"))
             self._watch_dedup()
@@ -168,10 +170,12 @@ class DeliveryApp(App[None]):
     @on(SnapshotArrived)
     def _on_snapshot(self, message: SnapshotArrived) -> None:
         update: ViewUpdate = message.extras["update"]
+        if self._cancel.is_set():
+            return  # quitting: the screen may already be gone
         if message.extras["group"] != self.group:
             return  # a poll for the group we switched away from
         self.polls_completed += 1
-        events = self.query_one(EventLog)
+        events = self._event_log
         if self.stale or self._last_problem:
             events.add(f"connection recovered: reading {self.config.bootstrap} again", "bold green")
         self.stale = False
@@ -193,22 +197,22 @@ class DeliveryApp(App[None]):
 
     @on(CollectionFailed)
     def _on_failure(self, message: CollectionFailed) -> None:
-        if message.group != self.group:
+        if self._cancel.is_set() or message.group != self.group:
             return
         self.failures += 1
         delay = min(self.config.max_backoff_seconds, self.config.refresh_seconds * (2 ** min(self.failures - 1, 10)))
         if message.kind == "unknown-group":
             problem = f"{message.text} — it may not have been created yet; checking again in {delay:.0f}s"
             if self.update is not None and self._last_problem is None:
-                self.query_one(EventLog).add(f"group {self.group} disappeared", "bold red")
+                self._event_log.add(f"group {self.group} disappeared", "bold red")
         elif message.kind == "unreachable":
             problem = f"{message.text} — showing the last snapshot; retrying in {delay:.0f}s"
             if self._last_problem is None:
-                self.query_one(EventLog).add(f"connection lost: {message.text}", "bold red")
+                self._event_log.add(f"connection lost: {message.text}", "bold red")
         else:
             problem = f"{message.text} — retrying in {delay:.0f}s"
             if self._last_problem != message.text:
-                self.query_one(EventLog).add(message.text, "bold red")
+                self._event_log.add(message.text, "bold red")
         self._last_problem = message.text
         self.stale = self.update is not None
         self.query_one(ConnectionBanner).show_problem(problem)
@@ -234,6 +238,7 @@ class DeliveryApp(App[None]):
         samples: deque[CounterSample] = deque(maxlen=120)
         key_samples: deque[tuple[float, int]] = deque(maxlen=120)
         panel = self.query_one(DedupPanel)
+        events = self._event_log
         was_down = False
         try:
             while not self._cancel.is_set():
@@ -248,11 +253,11 @@ class DeliveryApp(App[None]):
                 except UserFacingError as exc:
                     panel.show_text(Text(f"dedup store: {exc}", style="bold red"))
                     if not was_down:
-                        self.query_one(EventLog).add(f"dedup store down: {exc}", "bold red")
+                        events.add(f"dedup store down: {exc}", "bold red")
                     was_down = True
                 else:
                     if was_down:
-                        self.query_one(EventLog).add("dedup store reachable again", "bold green")
+                        events.add("dedup store reachable again", "bold green")
                     was_down = False
                     now = time.monotonic()
                     rates = None
@@ -329,7 +334,7 @@ class DeliveryApp(App[None]):
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused
-        self.query_one(EventLog).add("paused: the view is frozen" if self.paused else "resumed", "yellow")
+        self._event_log.add("paused: the view is frozen" if self.paused else "resumed", "yellow")
         self._render_header()
         if not self.paused:
             self._schedule_poll(0)
@@ -396,7 +401,7 @@ class DeliveryApp(App[None]):
         self.query_one(ConnectionBanner).clear_problem()
         self.query_one(PartitionsTable).apply({})
         self.query_one(MembersPanel).show(None)
-        self.query_one(EventLog).add(f"switched to group {group}", "bold")
+        self._event_log.add(f"switched to group {group}", "bold")
         self._render_header()
         self._schedule_poll(0)
 
@@ -426,7 +431,7 @@ class DeliveryApp(App[None]):
     def _after_write(self, summary: str | None) -> None:
         self._flush_pending()
         if summary:
-            self.query_one(EventLog).add(f"you: {summary}", "bold magenta")
+            self._event_log.add(f"you: {summary}", "bold magenta")
             self.notify(summary)
             self._schedule_poll(0)
 
