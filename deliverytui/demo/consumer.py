@@ -12,6 +12,15 @@ deterministic). The effect is a row in the ledger's ``effects`` table. The
 exactly-once consumer instead produces to ``<topic>.processed`` inside a Kafka
 transaction, with its offsets, and the auditor reads that topic.
 
+``--commit-every N`` batches commits the way each semantic allows, for the semantics
+benchmark (the default, 1, is the per-message behaviour above). The at-least-once
+family still commits only *after* the effects, every N messages (and when the topic
+goes quiet, and on shutdown), so a crash redelivers up to N messages instead of one.
+At-most-once still commits *before* the effects: it takes up to N messages at once,
+commits the batch's end, then runs the batch, so a crash loses up to N instead of
+one. Exactly-once puts up to N messages in one transaction (default ``EOS_BATCH``;
+1 = one transaction per message).
+
 Consumers use static group membership (``group.instance.id``): a restarted consumer
 takes its predecessor's place at once instead of waiting for its session to expire.
 The price is that a stopped consumer stays a group member until its session timeout
@@ -112,6 +121,8 @@ class ConsumerOptions:
     crash_after: int = 1
     lease_seconds: float = LEASE_SECONDS
     probe: bool = True
+    commit_every: int | None = None
+    """Messages per commit (per transaction for exactly-once); None = 1, or ``EOS_BATCH`` for exactly-once."""
 
 
 class Retry(Exception):
@@ -211,6 +222,11 @@ class DemoConsumer:
         self.tasks = TaskTable(self.store_url) if self.spec.needs_sql_store and self.store_url else None
         self.consumer: Consumer | None = None
         self.probe: ProbePublisher | None = None
+        default_batch = EOS_BATCH if self.spec.name == "exactly-once" else 1
+        self.commit_every = max(1, options.commit_every or default_batch)
+        self._pending: dict[int, int] = {}  # batched at-least-once family: partition -> next offset to commit
+        self._pending_count = 0
+        self._committed: dict[int, int] = {}
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -240,11 +256,13 @@ class DemoConsumer:
         if self.options.probe:
             self.probe = ProbePublisher(self.options.bootstrap, self.group, self.spec.name)
             self.probe.bind_consumer(self.consumer)
-        self.consumer.subscribe([self.topic])
+        self.consumer.subscribe([self.topic], on_revoke=self._on_revoke)
         self.state = "running"
         try:
             if self.spec.name == "exactly-once":
                 self._run_transactional()
+            elif self.spec.name == "at-most-once" and self.commit_every > 1:
+                self._run_at_most_once_batched()
             else:
                 self._run_per_message()
         finally:
@@ -386,6 +404,105 @@ class DemoConsumer:
     def _effect(self, event_id: str, partition: int, offset: int) -> None:
         self.ledger.record_effect(event_id, self.group, partition, offset)
 
+    # -- batched commits (--commit-every N > 1) ----------------------------------------------------
+
+    def _commit_after_effect(self, partition: int, offset: int) -> None:
+        """The at-least-once family's commit, made after the message's effect (or its dedup hit).
+
+        Per message (N = 1): commit now, as always. Batched: remember the offset and commit
+        every N messages; an ``after-commit`` crash fires only after a real commit.
+        """
+        if self.commit_every == 1:
+            self._commit(partition, offset)
+            self._crash_if(AFTER_COMMIT)
+            return
+        self._add_pending(partition, offset)
+        if self._pending_count >= self.commit_every and self._commit_pending():
+            self._crash_if(AFTER_COMMIT)
+
+    def _add_pending(self, partition: int, offset: int) -> None:
+        self._pending[partition] = offset + 1
+        self._pending_count += 1
+        self._report(partition, offset + 1, self._committed.get(partition))
+
+    def _commit_offsets(self, offsets: dict[int, int]) -> bool:
+        """Commit ``partition -> next offset`` synchronously, retrying transient errors; False if it failed."""
+        assert self.consumer is not None
+        tps = [TopicPartition(self.topic, p, o) for p, o in sorted(offsets.items())]
+        for attempt in range(10):
+            try:
+                self.consumer.commit(offsets=tps, asynchronous=False)
+                break
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                if not isinstance(error, KafkaError) or error.code() not in RETRIABLE_COMMIT or attempt == 9:
+                    print(f"{self.spec.name}: commit of {offsets} failed: {error}", file=sys.stderr)
+                    return False
+                time.sleep(0.2)
+        for partition, offset in offsets.items():
+            self._committed[partition] = offset
+            self._report(partition, max(offset, self.positions.get(partition, (offset, None))[0]), offset)
+        return True
+
+    def _commit_pending(self) -> bool:
+        """Commit every offset whose effect is done; True if something was committed.
+
+        A failed commit keeps them pending (tried again later): the effects are done, so
+        the worst a crash can do now is redeliver them — still at-least-once.
+        """
+        if not self._pending or not self._commit_offsets(self._pending):
+            return False
+        self._pending.clear()
+        self._pending_count = 0
+        return True
+
+    def _on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """Commit finished work before losing partitions, then forget the revoked ones' pending offsets."""
+        if not self._pending:
+            return
+        with contextlib.suppress(Exception):
+            self._commit_pending()
+        for tp in partitions:
+            self._pending.pop(tp.partition, None)
+        if not self._pending:
+            self._pending_count = 0
+
+    def _run_at_most_once_batched(self) -> None:
+        """At-most-once with N messages per commit: commit the batch's end first, then run its effects.
+
+        The commit still comes before every effect of the batch, so a crash between them
+        loses the rest of the batch (up to N events) and never repeats one.
+        """
+        assert self.consumer is not None
+        while not self._stopping.is_set():
+            self._idle()
+            messages = [m for m in self.consumer.consume(num_messages=self.commit_every, timeout=0.2) if not m.error()]
+            if not messages:
+                continue
+            self._check_crash_file()
+            first: dict[int, int] = {}
+            ends: dict[int, int] = {}
+            for message in messages:
+                partition, offset = message.partition() or 0, message.offset() or 0
+                first.setdefault(partition, offset)
+                ends[partition] = offset + 1
+            if not self._commit_offsets(ends):
+                for partition, offset in first.items():  # nothing done yet: take the batch again later
+                    with contextlib.suppress(KafkaException):
+                        self.consumer.seek(TopicPartition(self.topic, partition, offset))
+                self._stopping.wait(0.5)
+                continue
+            self.handled += len(messages)
+            self._crash_if(AFTER_COMMIT)
+            for message in messages:  # committed: finish the batch even when asked to stop
+                event = _parse_event(message.value())
+                if event is None:
+                    self.malformed += 1
+                else:
+                    self._effect(event["event_id"], message.partition() or 0, message.offset() or 0)
+                    self._crash_if(AFTER_EFFECT)
+                self.processed += 1
+
     def _run_per_message(self) -> None:
         assert self.consumer is not None
         handlers: dict[str, Callable[[Message, dict[str, Any]], None]] = {
@@ -399,7 +516,10 @@ class DemoConsumer:
         while not self._stopping.is_set():
             self._idle()
             message = self.consumer.poll(0.2)
-            if message is None or message.error():
+            if message is None:
+                self._commit_pending()  # the topic went quiet: do not sit on effects already done
+                continue
+            if message.error():
                 continue
             partition, offset = message.partition() or 0, message.offset() or 0
             if self._retrying != (partition, offset):
@@ -409,7 +529,10 @@ class DemoConsumer:
             try:
                 if event is None:
                     self.malformed += 1
-                    self._commit(partition, offset)
+                    if self.commit_every > 1:
+                        self._add_pending(partition, offset)
+                    else:
+                        self._commit(partition, offset)
                 else:
                     handle(message, event)
             except Retry as retry:
@@ -423,6 +546,7 @@ class DemoConsumer:
             self._retrying = None
             self.state = "running"
             self.processed += 1
+        self._commit_pending()  # a graceful stop commits what it has done
 
     def _at_most_once(self, message: Message, event: dict[str, Any]) -> None:
         partition, offset = message.partition() or 0, message.offset() or 0
@@ -435,8 +559,7 @@ class DemoConsumer:
         partition, offset = message.partition() or 0, message.offset() or 0
         self._effect(event["event_id"], partition, offset)
         self._crash_if(AFTER_EFFECT)
-        self._commit(partition, offset)
-        self._crash_if(AFTER_COMMIT)
+        self._commit_after_effect(partition, offset)
 
     def _idempotent(self, message: Message, event: dict[str, Any]) -> None:
         partition, offset = message.partition() or 0, message.offset() or 0
@@ -453,8 +576,7 @@ class DemoConsumer:
             self._effect(event_id, partition, offset)
             self._until_store_answers(lambda: self._loop.run_until_complete(self.store.complete(event_id, claim.token)))  # type: ignore[union-attr]
             self._crash_if(AFTER_EFFECT)
-        self._commit(partition, offset)
-        self._crash_if(AFTER_COMMIT)
+        self._commit_after_effect(partition, offset)
 
     def _upsert(self, message: Message, event: dict[str, Any]) -> None:
         partition, offset = message.partition() or 0, message.offset() or 0
@@ -464,8 +586,7 @@ class DemoConsumer:
         if changed:
             self._effect(event["event_id"], partition, offset)
             self._crash_if(AFTER_EFFECT)
-        self._commit(partition, offset)
-        self._crash_if(AFTER_COMMIT)
+        self._commit_after_effect(partition, offset)
 
     def _state_check(self, message: Message, event: dict[str, Any]) -> None:
         partition, offset = message.partition() or 0, message.offset() or 0
@@ -478,8 +599,7 @@ class DemoConsumer:
         if moved:
             self._effect(event["event_id"], partition, offset)
             self._crash_if(AFTER_EFFECT)
-        self._commit(partition, offset)
-        self._crash_if(AFTER_COMMIT)
+        self._commit_after_effect(partition, offset)
 
     # -- exactly-once ------------------------------------------------------------------------------
 
@@ -503,7 +623,7 @@ class DemoConsumer:
         producer.init_transactions(60)  # fences a zombie with the same transactional.id and aborts its transaction
         while not self._stopping.is_set():
             self._idle()
-            limit = EOS_BATCH
+            limit = self.commit_every
             remaining = self.options.crash_after - self.handled
             if self.options.crash_at and remaining > 0:
                 # Messages before the Nth commit in earlier batches; the crash batch holds message N alone.
@@ -598,6 +718,16 @@ def _parse_event(value: bytes | None) -> dict[str, Any] | None:
     return event
 
 
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Run one deliverytui demo consumer (one delivery semantic).")
     parser.add_argument("--semantic", required=True)
@@ -611,6 +741,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--crash-after", type=int, default=1, help="crash on the Nth message this process handles")
     parser.add_argument("--lease", type=float, default=LEASE_SECONDS, help="dedup lease in seconds (idempotent)")
     parser.add_argument("--no-probe", action="store_true", help="do not publish positions to the probe topic")
+    parser.add_argument(
+        "--commit-every",
+        type=_positive_int,
+        help=f"messages per commit (per transaction for exactly-once); default 1, exactly-once {EOS_BATCH}",
+    )
     return parser
 
 
@@ -632,6 +767,7 @@ def main(argv: list[str] | None = None) -> int:
                 crash_after=max(1, args.crash_after),
                 lease_seconds=args.lease,
                 probe=not args.no_probe,
+                commit_every=args.commit_every,
             )
         )
         return consumer.run()

@@ -63,12 +63,14 @@ def run_headless(
     timeout: float = 300.0,
     probe: bool = True,
     progress: Callable[[str], None] | None = None,
+    commit_every: int | None = None,
 ) -> dict[str, Any]:
     """Run one experiment and return the audit as the headless JSON (``RESULT_KEYS`` and a few more).
 
     Defaults: a fresh temporary run dir holding ``ledger.db`` and ``dedup.db``, and a
     fresh group prefix (``headless-<hex>-``) whose group starts at the topic's current
-    end, so earlier runs on the same topic cannot leak in.
+    end, so earlier runs on the same topic cannot leak in. ``commit_every`` passes the
+    consumer's ``--commit-every`` (batched commits; None keeps the consumer's default).
     """
     spec = semantic_spec(semantic)
     if crash_at is not None:
@@ -90,7 +92,8 @@ def run_headless(
     reader = OffsetReader(bootstrap)
     start_group_at_log_end(reader, group, topic)
     ledger = EffectsLedger(ledger_url)
-    supervisor = DemoSupervisor(
+    supervisor = _BatchingSupervisor(
+        commit_every,
         bootstrap,
         run_path,
         ledger_url,
@@ -157,6 +160,20 @@ def run_headless(
         "crash_at": crash_at,
         "run_dir": str(run_path),
     }
+
+
+class _BatchingSupervisor(DemoSupervisor):
+    """A supervisor whose consumers get ``--commit-every N``: headless runs can test batched commits."""
+
+    def __init__(self, commit_every: int | None, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commit_every = commit_every
+
+    def command(self, semantic: str, *, crash_at: str | None = None, crash_after: int = 1) -> list[str]:
+        command = super().command(semantic, crash_at=crash_at, crash_after=crash_after)
+        if self.commit_every is not None:
+            command += ["--commit-every", str(self.commit_every)]
+        return command
 
 
 def start_group_at_log_end(reader: OffsetReader, group: str, topic: str) -> None:
