@@ -25,7 +25,7 @@ import time
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -67,7 +67,14 @@ def prepare(bootstrap: str, partitions: int) -> tuple[str, str]:
             break
         time.sleep(1)
     consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    consumer.commit(offsets=[TopicPartition(topic, p, 0) for p in range(partitions)], asynchronous=False)
+    for attempt in range(30):  # a fresh broker may still be electing the group coordinator
+        try:
+            consumer.commit(offsets=[TopicPartition(topic, p, 0) for p in range(partitions)], asynchronous=False)
+            break
+        except KafkaException as exc:
+            if attempt == 29:
+                raise
+            time.sleep(1)
     consumer.close()
     return topic, group
 

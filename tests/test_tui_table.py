@@ -60,3 +60,30 @@ async def test_lag_changes_update_cells_in_place_and_reorder_only_when_due() -> 
     async with eager.run_test(size=(160, 48)) as pilot:
         await wait_until(pilot, lambda: cell(eager, "t:2", "lag") == "40", what="second poll")
         assert shown(eager) == ["t:2", "t:1", "t:0"]
+
+
+async def test_cursor_keys_scroll_a_large_table_and_only_visible_rows_are_rendered() -> None:
+    polls = [[1000 + p for p in range(2000)]]  # lag 1000 + p: the lag sort puts partition 1999 first
+    app = scripted_app(polls, resort_seconds=3600)
+    async with app.run_test(size=(160, 48)) as pilot:
+        await wait_until(pilot, lambda: len(shown(app)) == 2000, what="2,000 rows")
+        table = app.query_one("#partitions")
+        table.focus()
+        assert table.selected_key == "t:1999"
+        await pilot.press("down", "down")
+        assert table.selected_key == "t:1997"
+        await pilot.press("end")
+        assert table.selected_key == "t:0"
+        assert table.scroll_y > 1900  # the last row was scrolled into view
+        await pilot.press("pageup")
+        assert table.selected_key not in ("t:0", "t:1", "t:2")
+        await pilot.pause(0.2)
+        # The highlighted partition drives the side panel (the worker is told which series to keep).
+        assert app._fetcher.selected_key == table.selected_key
+        await pilot.press("home")
+        assert table.selected_key == "t:1999" and table.scroll_y == 0
+        # Strips are built for the screen, not for the table: at most a few screens' worth are cached.
+        assert 0 < len(table._line_cache) <= 4 * max(table.size.height, 50)
+        # A click on a row (below the header line) selects it.
+        await pilot.click("#partitions", offset=(3, 3))
+        assert table.selected_key == "t:1997"

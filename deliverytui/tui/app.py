@@ -119,18 +119,26 @@ class DeliveryApp(App[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.query_one(PartitionsTable).resort_seconds = self.config.resort_seconds
+        # Held references: handlers and timers that run while the app shuts down must not
+        # query a torn-down screen (a query there raises NoMatches).
+        self._table = self.query_one(PartitionsTable)
+        self._header = self.query_one(GroupHeader)
+        self._members = self.query_one(MembersPanel)
+        self._sparks = self.query_one(LagSparklines)
+        self._selected = self.query_one(SelectedPartitionPanel)
+        self._banner = self.query_one(ConnectionBanner)
+        self._dedup = self.query_one(DedupPanel)
+        self._table.resort_seconds = self.config.resort_seconds
         self._saved_gc_thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
         self.title = f"deliverytui — {self.group}"
-        # Held references: handlers that run while the app shuts down must not query a torn-down screen.
         self._event_log = self.query_one(EventLog)
         self._event_log.clock = self.clock
         if self.config.dedup_url:
-            self.query_one(DedupPanel).show_text(Text("dedup: connecting…", style="dim"))
+            self._dedup.show_text(Text("dedup: connecting…", style="dim"))
             self._watch_dedup()
         else:
-            self.query_one(DedupPanel).show_disabled()
+            self._dedup.show_disabled()
         self._render_header()
         self.set_interval(1.0, self._render_header)  # data age ticks even between polls
         self._start_poll()
@@ -181,7 +189,7 @@ class DeliveryApp(App[None]):
         self.stale = False
         self.failures = 0
         self._last_problem = None
-        self.query_one(ConnectionBanner).clear_problem()
+        self._banner.clear_problem()
         for text, style in update.events:
             events.add(text, style)
         if isinstance(self.screen, Screen) and self.screen is not self.screen_stack[0]:
@@ -215,7 +223,7 @@ class DeliveryApp(App[None]):
                 self._event_log.add(message.text, "bold red")
         self._last_problem = message.text
         self.stale = self.update is not None
-        self.query_one(ConnectionBanner).show_problem(problem)
+        self._banner.show_problem(problem)
         self._render_header()
         self._schedule_poll(delay)
 
@@ -223,7 +231,7 @@ class DeliveryApp(App[None]):
     def _on_worker_state(self, event: Worker.StateChanged) -> None:
         # Every poll catches its own errors; this only reports a bug in the worker plumbing.
         if event.state == WorkerState.ERROR and event.worker.group == "poll":
-            self.query_one(ConnectionBanner).show_problem(f"internal error: {event.worker.error}")
+            self._banner.show_problem(f"internal error: {event.worker.error}")
             self._schedule_poll(self.config.refresh_seconds)
 
     # -- the dedup store --------------------------------------------------------------
@@ -237,7 +245,7 @@ class DeliveryApp(App[None]):
         reader = DedupPanelReader(self.config.dedup_url, group, prefix=self.config.dedup_prefix)
         samples: deque[CounterSample] = deque(maxlen=120)
         key_samples: deque[tuple[float, int]] = deque(maxlen=120)
-        panel = self.query_one(DedupPanel)
+        panel = self._dedup
         events = self._event_log
         was_down = False
         try:
@@ -281,15 +289,15 @@ class DeliveryApp(App[None]):
         started = time.perf_counter()
         self.update = update
         with self.batch_update():
-            self.query_one(PartitionsTable).apply(update.rows)
-            self.query_one(MembersPanel).show(update.snapshot)
+            self._table.apply(update.rows)
+            self._members.show(update.snapshot)
             self._render_header()
             self._render_sparks()
         self.apply_seconds.append(time.perf_counter() - started)  # read by benchmarks/tui_refresh.py
 
     def _render_header(self) -> None:
         snapshot = self.update.snapshot if self.update else None
-        self.query_one(GroupHeader).show(
+        self._header.show(
             self.config.bootstrap,
             self.group,
             snapshot,
@@ -297,22 +305,23 @@ class DeliveryApp(App[None]):
             paused=self.paused,
             group_status=self.update.group_status if self.update else None,
             now=self.clock(),
+            total_lag=self.update.total_lag if self.update else None,
         )
 
     def _render_sparks(self) -> None:
         update = self.update
         if update is None:
             return
-        key = self.query_one(PartitionsTable).selected_key
+        key = self._table.selected_key
         series = list(update.partition_lag_series.get(key, ())) if key else []
-        self.query_one(LagSparklines).show(
+        self._sparks.show(
             list(update.group_lag_series),
-            f"group lag (now {update.snapshot.total_lag:,})",
+            f"group lag (now {update.total_lag:,})",
             series,
             f"lag of {key}" if key else "selected partition lag",
         )
         row = update.partition_rows.get(key) if key else None
-        self.query_one(SelectedPartitionPanel).show(
+        self._selected.show(
             key, row, update.lag_partitions.get(key) if key else None, update.positions.get(key) if key else None,
             update.positions_note,
             update.selected_time_lag[1] if update.selected_time_lag and update.selected_time_lag[0] == key else None,
@@ -320,7 +329,7 @@ class DeliveryApp(App[None]):
 
     @on(PartitionsTable.RowHighlighted)
     def _on_row_highlighted(self) -> None:
-        self._fetcher.selected_key = self.query_one(PartitionsTable).selected_key
+        self._fetcher.selected_key = self._table.selected_key
         self._render_sparks()
 
     def on_screen_resume(self) -> None:
@@ -342,26 +351,26 @@ class DeliveryApp(App[None]):
     def action_filter(self) -> None:
         box = self.query_one("#filter", Input)
         box.add_class("-visible")
-        box.value = self.query_one(PartitionsTable).topic_filter
+        box.value = self._table.topic_filter
         box.focus()
 
     @on(Input.Submitted, "#filter")
     def _apply_filter(self, event: Input.Submitted) -> None:
-        self.query_one(PartitionsTable).set_filter(event.value)
+        self._table.set_filter(event.value)
         event.input.remove_class("-visible")
-        self.query_one(PartitionsTable).focus()
+        self._table.focus()
 
     def on_key(self, event) -> None:
         box = self.query_one("#filter", Input)
         if event.key == "escape" and box.has_focus:
             box.value = ""
-            self.query_one(PartitionsTable).set_filter("")
+            self._table.set_filter("")
             box.remove_class("-visible")
-            self.query_one(PartitionsTable).focus()
+            self._table.focus()
             event.stop()
 
     def action_cycle_sort(self) -> None:
-        mode = self.query_one(PartitionsTable).cycle_sort()
+        mode = self._table.cycle_sort()
         self.notify(f"sorted by {mode}", timeout=2)
 
     def action_pick_group(self) -> None:
@@ -398,9 +407,9 @@ class DeliveryApp(App[None]):
         self._last_problem = None
         old_fetcher, self._fetcher = self._fetcher, self._fetcher_factory(self.config, group, self._cancel)
         self._close_later(old_fetcher)
-        self.query_one(ConnectionBanner).clear_problem()
-        self.query_one(PartitionsTable).apply({})
-        self.query_one(MembersPanel).show(None)
+        self._banner.clear_problem()
+        self._table.apply({})
+        self._members.show(None)
         self._event_log.add(f"switched to group {group}", "bold")
         self._render_header()
         self._schedule_poll(0)

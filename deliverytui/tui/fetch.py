@@ -29,6 +29,8 @@ class ViewUpdate:
 
     snapshot: GroupSnapshot
     rows: dict[str, RowView]
+    #: ``snapshot.total_lag``, summed once here: the header re-renders every second.
+    total_lag: int = 0
     events: tuple[tuple[str, str], ...] = ()  # (text, style)
     group_status: str | None = None
     group_lag_series: tuple[float, ...] = ()
@@ -121,6 +123,7 @@ class GroupFetcher:
         return ViewUpdate(
             snapshot=snapshot,
             rows=rows,
+            total_lag=snapshot.total_lag,
             events=tuple(events),
             group_status=lag_view.status.value,
             group_lag_series=tuple(lag_view.total_lag_series),

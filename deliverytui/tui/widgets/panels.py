@@ -19,6 +19,8 @@ class GroupHeader(Static):
     GroupHeader { height: 2; padding: 0 1; background: $panel; }
     """
 
+    _shown_text: Text | None = None
+
     def show(
         self,
         bootstrap: str,
@@ -29,7 +31,9 @@ class GroupHeader(Static):
         paused: bool,
         group_status: str | None = None,
         now: datetime | None = None,
+        total_lag: int | None = None,
     ) -> None:
+        """``total_lag``: the snapshot's, when the caller already summed it (5,000 rows)."""
         line1 = Text()
         line1.append("deliverytui ", "bold")
         line1.append(f"cluster {bootstrap}  ", "")
@@ -51,7 +55,7 @@ class GroupHeader(Static):
                 ("coordinator ", coordinator),
                 ("members ", str(len(snapshot.members))),
                 ("partitions ", str(len(snapshot.partitions))),
-                ("total lag ", f"{snapshot.total_lag:,}"),
+                ("total lag ", f"{snapshot.total_lag if total_lag is None else total_lag:,}"),
             ]
             if group_status:
                 parts.append(("status ", group_status))
@@ -62,7 +66,10 @@ class GroupHeader(Static):
                 if label == "status " and value != "OK":
                     style = "bold red"
                 line2.append(value + "  ", style)
-        self.update(Text("\n").join([line1, line2]))
+        text = Text("\n").join([line1, line2])
+        if text != self._shown_text:
+            self._shown_text = text
+            self.update(text, layout=False)  # a fixed height: no layout pass every second
 
 
 class ConnectionBanner(Static):
@@ -84,7 +91,14 @@ class ConnectionBanner(Static):
 class MembersPanel(Static):
     """Member → partitions, client id, host."""
 
+    _shown_key: object = ()
+
     def show(self, snapshot: GroupSnapshot | None) -> None:
+        # Unchanged membership (the usual poll) skips the update and the layout pass it costs.
+        key = None if snapshot is None else (snapshot.state, snapshot.members)
+        if key == self._shown_key:
+            return
+        self._shown_key = key
         if snapshot is None:
             self.update(Text("members: -", style="dim"))
             return
@@ -172,7 +186,7 @@ class LagSparklines(Vertical):
     DEFAULT_CSS = """
     LagSparklines { height: auto; }
     LagSparklines Sparkline { height: 2; margin-bottom: 1; }
-    LagSparklines Label { color: $text-muted; }
+    LagSparklines Label { color: $text-muted; width: 1fr; height: 1; }
     """
 
     def compose(self):
@@ -182,14 +196,28 @@ class LagSparklines(Vertical):
         yield Sparkline([0], id="partition-spark")
 
     def show(self, group_series: list[float], group_label: str, part_series: list[float], part_label: str) -> None:
-        self.query_one("#group-spark", Sparkline).data = group_series or [0]
-        self.query_one("#group-spark-label", Label).update(group_label)
-        self.query_one("#partition-spark", Sparkline).data = part_series or [0]
-        self.query_one("#partition-spark-label", Label).update(part_label)
+        for spark_id, series in (("#group-spark", group_series), ("#partition-spark", part_series)):
+            spark = self.query_one(spark_id, Sparkline)
+            if list(spark.data or ()) != (series or [0]):
+                spark.data = series or [0]
+        for label_id, text in (("#group-spark-label", group_label), ("#partition-spark-label", part_label)):
+            label = self.query_one(label_id, Label)
+            if getattr(label, "_shown_text", None) != text:
+                label._shown_text = text  # type: ignore[attr-defined]
+                label.update(text, layout=False)  # one line of a fixed width (see DEFAULT_CSS)
 
 
 class SelectedPartitionPanel(Static):
     """The highlighted partition in words: committed vs position, and what the gap means after a crash."""
+
+    _shown_text: Text | None = None
+
+    def update(self, content="", *, layout: bool = True) -> None:  # type: ignore[override]
+        """Skip an update that would show the same text (most polls, for a quiet partition)."""
+        if isinstance(content, Text) and content == self._shown_text:
+            return
+        self._shown_text = content if isinstance(content, Text) else None
+        super().update(content, layout=layout)
 
     def show(self, key: str | None, row, lag_info, position, positions_note: str, time_lag: float | None = None) -> None:
         if key is None or row is None:
