@@ -301,11 +301,11 @@ def print_table(results: list[Result], rate: float) -> None:
         d99 = percentile(eos.latencies, 0.99) - percentile(alo.latencies, 0.99)
         line = (
             f"  {label}: throughput {alo.throughput / max(eos.throughput, 1e-9):.2f}x lower "
-            f"({alo.throughput:.0f} -> {eos.throughput:.0f} events/s); latency +{d50 * 1000:.1f} ms p50, +{d99 * 1000:.1f} ms p99"
+            f"({alo.throughput:.0f} -> {eos.throughput:.0f} events/s); latency {d50 * 1000:+.1f} ms p50, {d99 * 1000:+.1f} ms p99"
         )
         if eos.visible:
             v50 = percentile(eos.visible, 0.5) - percentile(alo.latencies, 0.5)
-            line += f" (+{v50 * 1000:.1f} ms p50 until visible downstream)"
+            line += f" ({v50 * 1000:+.1f} ms p50 until visible downstream)"
         lines.append(line)
     if lines:
         print()

@@ -21,7 +21,7 @@ DATA = Path(__file__).parent / "data" / "replay_snapshots.json"
 
 
 class ReplayInspector:
-    """Serves the recorded snapshots in order; then fails (a lost cluster) or holds until the app quits.
+    """Serves the recorded snapshots in order; then fails once (a lost cluster) or holds until the app quits.
 
     Holding (rather than repeating the last snapshot) keeps the sparklines the same length
     whatever the timing, so SVGs are stable.
@@ -34,9 +34,15 @@ class ReplayInspector:
         self.groups = [GroupListing(g["group"], g["state"], g["protocol"], g["simple"]) for g in recorded["groups"]]
         self.served = 0
         self.fail_after = fail_after
+        self.failed = False
 
     def snapshot(self, group_id: str) -> GroupSnapshot:
         if self.fail_after is not None and self.served >= self.fail_after:
+            if self.failed:  # fail once, then hold: the banner's "retrying in …" must not depend on timing
+                assert self.cancel is not None
+                self.cancel.wait()
+                raise CollectionCancelled("replay finished")
+            self.failed = True
             raise ClusterUnreachableError(
                 "cannot reach Kafka at 127.0.0.1:9092 while describing group 'notification-service': "
                 "1/1 brokers are down; check --bootstrap and that the cluster is up"

@@ -77,14 +77,27 @@ def _owner(row: PartitionRow) -> str:
     return f"{row.client_id}@{row.host}" if row.host else row.client_id
 
 
-def build_row(row: PartitionRow, lag_info: Any | None = None, position: Any | None = None) -> RowView:
-    """One row. ``lag_info`` and ``position`` are optional per-partition views (duck-typed)."""
-    lag = row.lag
+def build_row(
+    row: PartitionRow, lag_info: Any | None = None, position: Any | None = None, key: str | None = None,
+    since_text: str | None = None,
+) -> RowView:
+    """One row. ``lag_info`` and ``position`` are optional per-partition views (duck-typed).
+
+    ``key`` and ``since_text`` save recomputing what :class:`RowBuilder` already has.
+    """
+    committed, log_end = row.committed_offset, row.log_end_offset
+    lag = None if committed is None or log_end is None else log_end - committed
     lag_style = "" if lag is None or lag == 0 else ("yellow" if lag < 1000 else "bold red")
-    status = getattr(lag_info, "status", None)
+    if lag_info is not None:
+        status = lag_info.status
+        trend = lag_info.trend or "-"
+        if since_text is None:
+            since_text = _age(lag_info.seconds_since_commit_moved)
+    else:
+        status, trend = None, "-"
     status_text = getattr(status, "value", None) or (str(status) if status else "-")
-    trend = getattr(lag_info, "trend", None) or "-"
-    since = getattr(lag_info, "seconds_since_commit_moved", None)
+    if since_text is None:
+        since_text = "-"
     pos_text, pos_style = "-", "dim"
     if position is not None and getattr(position, "position", None) is not None:
         pos_text = _num(position.position)
@@ -106,11 +119,11 @@ def build_row(row: PartitionRow, lag_info: Any | None = None, position: Any | No
         (_num(row.last_stable_offset), "yellow" if row.last_stable_offset != row.log_end_offset else ""),
         (_num(lag), lag_style),
         (str(trend), {"rising": "red", "falling": "green"}.get(str(trend), "")),
-        (_age(since), ""),
+        (since_text, ""),
         (_owner(row), "" if row.client_id else "dim"),
         (status_text, STATUS_STYLES.get(status_text, "")),
     )
-    return RowView(row.tp.key, row.topic, row.partition, -1 if lag is None else lag, cells)
+    return RowView(key or f"{row.topic}:{row.partition}", row.topic, row.partition, -1 if lag is None else lag, cells)
 
 
 def build_rows(
@@ -166,7 +179,7 @@ class RowBuilder:
             ):
                 view = hit[5]
             else:
-                view = build_row(row, lag_info, position)
+                view = build_row(row, lag_info, position, key, since)
             cache[key] = (row, status, trend, since, position, view)
             rows[key] = view
             by_key[key] = row
