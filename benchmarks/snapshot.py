@@ -20,37 +20,21 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, Producer, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _prep import topic_with_committed_group  # noqa: E402
 from deliverytui.kafka.distribution import resolve_distribution
 from deliverytui.kafka.embedded import EmbeddedBroker
 from deliverytui.kafka.inspect import GroupInspector
 
 
 def prepare(bootstrap: str, partitions: int) -> tuple[str, str]:
-    suffix = uuid.uuid4().hex[:6]
-    topic, group = f"bench-{partitions}-{suffix}", f"bench-group-{suffix}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(topic, partitions, 1)], operation_timeout=120)[topic].result(timeout=120)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        meta = admin.list_topics(topic, timeout=10).topics[topic]
-        if len(meta.partitions) == partitions and all(p.leader >= 0 for p in meta.partitions.values()):
-            break
-        time.sleep(0.5)
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20})
-    for p in range(partitions):
-        for i in range(5):
-            producer.produce(topic, value=b"x", partition=p)
-    producer.flush(120)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    consumer.commit(offsets=[TopicPartition(topic, p, 2 + p % 3) for p in range(partitions)], asynchronous=False)
-    consumer.close()
-    return topic, group
+    """Five records per partition, committed at 2, 3 or 4: every partition has a lag."""
+    return topic_with_committed_group(
+        bootstrap, partitions, "bench", records_per_partition=5, committed=lambda p: 2 + p % 3, timeout=120
+    )
 
 
 def run_measured(command: list[str]) -> tuple[float, int, str]:

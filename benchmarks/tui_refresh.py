@@ -22,13 +22,12 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, NewTopic
-
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _prep import topic_with_committed_group  # noqa: E402
 
 from deliverytui.kafka.distribution import resolve_distribution  # noqa: E402
 from deliverytui.kafka.embedded import EmbeddedBroker  # noqa: E402
@@ -56,27 +55,8 @@ def cpu_seconds(pid: int) -> float:
 
 
 def prepare(bootstrap: str, partitions: int) -> tuple[str, str]:
-    suffix = uuid.uuid4().hex[:6]
-    topic, group = f"tui-bench-{suffix}", f"tui-bench-{suffix}"
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    admin.create_topics([NewTopic(topic, partitions, 1)], operation_timeout=300)[topic].result(timeout=300)
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        meta = admin.list_topics(topic, timeout=30).topics[topic]
-        if len(meta.partitions) == partitions and all(p.leader >= 0 for p in meta.partitions.values()):
-            break
-        time.sleep(1)
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False})
-    for attempt in range(30):  # a fresh broker may still be electing the group coordinator
-        try:
-            consumer.commit(offsets=[TopicPartition(topic, p, 0) for p in range(partitions)], asynchronous=False)
-            break
-        except KafkaException as exc:
-            if attempt == 29:
-                raise
-            time.sleep(1)
-    consumer.close()
-    return topic, group
+    """An empty topic with the group committed at 0 everywhere: the producer makes the lag."""
+    return topic_with_committed_group(bootstrap, partitions, "tui-bench")
 
 
 async def measure(bootstrap: str, topic: str, group: str, partitions: int, seconds: float) -> None:
