@@ -285,6 +285,11 @@ def _tui(args: argparse.Namespace) -> int:
         dedup_prefix=args.dedup_prefix,
         allow_writes=args.allow_writes,
     )
+    if file_config:
+        from deliverytui.kafka.inspect import GroupInspector
+
+        # A config librdkafka rejects (unknown key, bad value) is one line before the screen opens.
+        GroupInspector(bootstrap, file_config, request_timeout=args.timeout)
     DeliveryApp(config).run()
     return 0
 

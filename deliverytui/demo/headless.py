@@ -86,6 +86,10 @@ def run_headless(
         raise UserFacingError(f"--events must be at least 1, got {events}")
     if crashes < 0:
         raise UserFacingError(f"--crashes must not be negative, got {crashes}")
+    if dedup_url is not None:
+        from deliverytui.dedup.url import parse_store_url
+
+        parse_store_url(dedup_url)  # a bad URL is one line now, not a consumer dying later
     wanted_crashes = crashes if crash_at else 0
     say = progress or (lambda _line: None)
     run_path = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="deliverytui-demo-"))
