@@ -70,9 +70,9 @@ def test_one_megabyte_records_produce_consume_and_inspect(bootstrap: str, unique
             if message is not None and not message.error():
                 got.append(message.value())
         assert [len(v) for v in got] == [MB] * 3 and got[2][:1] == b"C"
-        consumer.commit(offsets=[TopicPartition(topic, 0, 3)], asynchronous=False)
     finally:
         consumer.close()
+    commit(bootstrap, group, {(topic, 0): 3})  # retries a coordinator still loading
 
     snapshot = GroupInspector(bootstrap).snapshot(group)
     (row,) = snapshot.partitions
@@ -200,13 +200,9 @@ def test_commits_below_log_start_match_kafkas_lag_and_reset(
     cases = [
         (["--to-current"], ResetTarget.to_current()),  # not clamped, by Kafka either: p0 stays at 2
         (["--shift-by", "1"], ResetTarget.shift_by(1)),  # 3 → clamped to 6 on p0
-        (["--shift-by", "-4"], ResetTarget.shift_by(-4)),  # 1 → 3 on p1
         (["--shift-by", "100"], ResetTarget.shift_by(100)),  # above the end → log end
         (["--to-offset", "1"], ResetTarget.to_offset(1)),  # before the log start → log start
-        (["--to-offset", "999"], ResetTarget.to_offset(999)),
-        (["--to-earliest"], ResetTarget.to_earliest()),
-        (["--to-datetime", "2999-01-01T00:00:00.000"], datetime_target("2999-01-01T00:00:00.000")),  # → log end
-    ]
+    ]  # (each case starts a JVM for Kafka's tool: kept to the cases about the log start)
     plans = {}
     for kafka_args, target in cases:
         plan = resetter.plan_reset(group, selection, target)
@@ -217,6 +213,11 @@ def test_commits_below_log_start_match_kafkas_lag_and_reset(
     assert new_offsets(plans["--shift-by1"]) == {(topic, 0): 6, (topic, 1): 6}
     assert any(f"new offset 3 of {topic}:0 is below its log-start offset; using 6" in w for w in plans["--shift-by1"].warnings)
     assert new_offsets(plans["--shift-by100"]) == {(topic, 0): 10, (topic, 1): 8}
+    assert new_offsets(plans["--to-offset1"]) == {(topic, 0): 6, (topic, 1): 3}
+    assert new_offsets(resetter.plan_reset(group, selection, ResetTarget.shift_by(-4))) == {(topic, 0): 6, (topic, 1): 3}
+    future = resetter.plan_reset(group, selection, datetime_target("2999-01-01T00:00:00.000"))
+    assert new_offsets(future) == {(topic, 0): 10, (topic, 1): 8}  # no record that late: the log end, as Kafka
+    assert any("no record at or after the requested time" in w for w in future.warnings)
 
     # The CLI's dry run says so, one warning line per clamped partition, and changes nothing.
     dry = run_cli("reset", "--bootstrap", bootstrap, "--group", group, "--topic", topic, "--to-offset", "1")
