@@ -224,7 +224,7 @@ def _demo(args: argparse.Namespace) -> int:
         from deliverytui.tui.demo_app import run_demo  # Textual is imported only here
 
         return int(run_demo(args) or 0)
-    from deliverytui.demo.headless import run_headless
+    from deliverytui.demo.headless import malformed_values, run_headless
     from deliverytui.demo.semantics import check_crash_point
     from deliverytui.kafka.embedded import EmbeddedBroker, default_data_dir
 
@@ -249,6 +249,7 @@ def _demo(args: argparse.Namespace) -> int:
         topic=args.topic,
         timeout=args.timeout,
         progress=None if args.json else _progress,
+        malformed=malformed_values(max(0, args.malformed)),
     )
     if args.json:
         _print_json(result)
@@ -259,6 +260,8 @@ def _demo(args: argparse.Namespace) -> int:
             f"{result['unexpected']} unexpected, {result['dedup_hits']} dedup hit(s), {result['crashes']} crash(es) "
             f"— ledger in {result['run_dir']}"
         )
+        for warning in result["warnings"]:
+            print(f"warning: {warning}")
     return 0
 
 
@@ -282,6 +285,11 @@ def _tui(args: argparse.Namespace) -> int:
         dedup_prefix=args.dedup_prefix,
         allow_writes=args.allow_writes,
     )
+    if file_config:
+        from deliverytui.kafka.inspect import GroupInspector
+
+        # A config librdkafka rejects (unknown key, bad value) is one line before the screen opens.
+        GroupInspector(bootstrap, file_config, request_timeout=args.timeout)
     DeliveryApp(config).run()
     return 0
 
@@ -413,6 +421,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS", help="headless overall time limit (default 300)")
     demo.add_argument("--rate", type=float, default=5.0, help="events per second the lab's producer starts at (TUI)")
     demo.add_argument("--auto-restart", type=float, metavar="SECONDS", help="restart crashed consumers after this delay (TUI)")
+    demo.add_argument(
+        "--malformed", type=int, default=0, metavar="N",
+        help="also produce N bad records among the events: not JSON and JSON without event_id (headless)",
+    )
     demo.add_argument("--json", action="store_true", help="print JSON (headless)")
     demo.set_defaults(handler=_demo)
     return parser

@@ -38,7 +38,7 @@ from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
 from deliverytui.demo.offsets import OffsetReader
 from deliverytui.errors import UserFacingError
 from deliverytui.kafka.client_config import silent_librdkafka_logger
-from deliverytui.model.demo import DUPLICATE, LOST, UNEXPECTED, AuditReport, ConsumerAudit, OffendingEvent
+from deliverytui.model.demo import DUPLICATE, LOST, UNEXPECTED, AuditReport, ConsumerAudit, MalformedRecord, OffendingEvent
 
 ID_LIMIT = 1000
 """At most this many ids per list (and per kind in ``offending``): enough to look at, bounded to print."""
@@ -139,6 +139,8 @@ class OutputTally:
             group = str(record.get("processed_by") or "")
         except (ValueError, UnicodeDecodeError, AttributeError):
             return
+        if not event_id:
+            return  # the output of an input without event_id: counted as malformed, from the ledger
         per_group = self.counts.setdefault(group, {})
         per_group[event_id] = per_group.get(event_id, 0) + 1
         self.first_seen.setdefault((group, event_id), (partition, offset))
@@ -221,6 +223,15 @@ def audit(
             consumer_audit = _audit_ledger(
                 ledger, topic, name, group, committed, produced, processed, hits, id_limit, ack_grace_seconds
             )
+        malformed, malformed_rows = ledger.malformed_records(group, topic, id_limit)
+        consumer_audit = replace(
+            consumer_audit,
+            malformed=malformed,
+            malformed_records=tuple(MalformedRecord(*row) for row in malformed_rows),
+        )
+        if consumer_audit.malformed_warning:
+            notes.append(consumer_audit.malformed_warning)
+            warnings.append(f"{name}: {consumer_audit.malformed_warning}")
         audits.append(_with(consumer_audit, crashes=crashes.get(group, 0), notes=tuple(notes)))
     return AuditReport(
         topic=topic,

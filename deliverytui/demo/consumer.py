@@ -48,7 +48,7 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from deliverytui.dedup import DedupStore, DedupStoreError, StoreUnavailableError, new_token, open_store
-from deliverytui.demo.ledger import EffectsLedger
+from deliverytui.demo.ledger import PROCESSED_WITHOUT_DEDUP, SKIPPED, EffectsLedger
 from deliverytui.demo.semantics import (
     AFTER_CLAIM,
     AFTER_COMMIT,
@@ -404,6 +404,24 @@ class DemoConsumer:
     def _effect(self, event_id: str, partition: int, offset: int) -> None:
         self.ledger.record_effect(event_id, self.group, partition, offset)
 
+    def _malformed(self, message: Message, problem: str) -> None:
+        """A record that is not a usable event: never a crash, never a retry loop, always counted.
+
+        Not JSON (``NOT_JSON``): nothing can be processed, so it is skipped, and the caller
+        commits past it. JSON without ``event_id`` (``NO_EVENT_ID``): processed anyway, as the
+        chapter's idempotent consumer does ("Warning: Message missing event_id, processing
+        anyway") — but with no key there is no dedup claim, no task row and no ledger effect
+        row (the audit keys effects by event id); the ledger's ``malformed`` table records it,
+        so a redelivery shows as a second sighting. No crash point fires on these records.
+        """
+        self.malformed += 1
+        action = PROCESSED_WITHOUT_DEDUP if problem == NO_EVENT_ID else SKIPPED
+        print(
+            f"{self.spec.name}: warning: {problem} record at {self.topic}:{message.partition()}@{message.offset()}; {action}",
+            file=sys.stderr,
+        )
+        self.ledger.record_malformed(self.group, self.topic, message.partition() or 0, message.offset() or 0, problem, action)
+
     # -- batched commits (--commit-every N > 1) ----------------------------------------------------
 
     def _commit_after_effect(self, partition: int, offset: int) -> None:
@@ -495,9 +513,9 @@ class DemoConsumer:
             self.handled += len(messages)
             self._crash_if(AFTER_COMMIT)
             for message in messages:  # committed: finish the batch even when asked to stop
-                event = _parse_event(message.value())
-                if event is None:
-                    self.malformed += 1
+                event, problem = parse_event(message.value())
+                if problem is not None:
+                    self._malformed(message, problem)
                 else:
                     self._effect(event["event_id"], message.partition() or 0, message.offset() or 0)
                     self._crash_if(AFTER_EFFECT)
@@ -525,16 +543,19 @@ class DemoConsumer:
             if self._retrying != (partition, offset):
                 self.handled += 1
             self._check_crash_file()
-            event = _parse_event(message.value())
+            event, problem = parse_event(message.value())
             try:
-                if event is None:
-                    self.malformed += 1
+                if problem is None:
+                    handle(message, event)
+                elif self.spec.name == "at-most-once":
+                    self._commit(partition, offset)  # before the effect, as for any event
+                    self._malformed(message, problem)
+                else:
+                    self._malformed(message, problem)  # its effect (if any) first, then the commit
                     if self.commit_every > 1:
                         self._add_pending(partition, offset)
                     else:
                         self._commit(partition, offset)
-                else:
-                    handle(message, event)
             except Retry as retry:
                 self._retrying = (partition, offset)
                 self.state = retry.state
@@ -641,6 +662,7 @@ class DemoConsumer:
             first: dict[int, int] = {}
             next_offsets: dict[int, int] = {}
             outputs: list[tuple[str, int, int]] = []
+            malformed: list[tuple[Message, str]] = []
             try:
                 producer.begin_transaction()
                 for message in messages:
@@ -648,9 +670,18 @@ class DemoConsumer:
                     partition, offset = message.partition() or 0, message.offset() or 0
                     first.setdefault(partition, offset)
                     next_offsets[partition] = offset + 1
-                    event = _parse_event(message.value())
-                    if event is None:
-                        self.malformed += 1
+                    event, problem = parse_event(message.value())
+                    if problem is not None:
+                        malformed.append((message, problem))
+                        if problem == NO_EVENT_ID:  # processed anyway: its result goes out in the transaction
+                            producer.produce(
+                                out_topic,
+                                value=json.dumps(
+                                    {"event_id": None, "source_partition": partition, "source_offset": offset,
+                                     "processed_by": self.group}
+                                ).encode(),
+                                partition=partition % max(1, partitions),
+                            )
                         continue
                     value = {
                         "event_id": event["event_id"],
@@ -692,6 +723,8 @@ class DemoConsumer:
                 continue
             for event_id, partition, offset in outputs:
                 self._effect(event_id, partition, offset)  # for the live view; the audit reads the output topic
+            for message, problem in malformed:  # recorded once the transaction committed them
+                self._malformed(message, problem)
             for partition, offset in next_offsets.items():
                 self._report(partition, offset, offset)
             self.processed += len(messages)
@@ -711,17 +744,25 @@ class DemoConsumer:
                 raise
 
 
-def _parse_event(value: bytes | None) -> dict[str, Any] | None:
-    """The event as a dict, or None if it is not JSON with an ``event_id`` (skipped, never a crash)."""
+NOT_JSON = "not-json"
+"""The value is empty, not UTF-8 JSON, or JSON but not an object: there is nothing to process."""
+NO_EVENT_ID = "no-event-id"
+"""A JSON object without a non-empty string ``event_id``: processed anyway, without dedup (the chapter)."""
+
+
+def parse_event(value: bytes | None) -> tuple[dict[str, Any], None] | tuple[None, str]:
+    """``(event, None)`` for a usable event, else ``(None, NOT_JSON | NO_EVENT_ID)`` (never an exception)."""
     if not value:
-        return None
+        return None, NOT_JSON
     try:
         event = json.loads(value)
     except (ValueError, UnicodeDecodeError):
-        return None
-    if not isinstance(event, dict) or not isinstance(event.get("event_id"), str) or not event["event_id"]:
-        return None
-    return event
+        return None, NOT_JSON
+    if not isinstance(event, dict):
+        return None, NOT_JSON
+    if not isinstance(event.get("event_id"), str) or not event["event_id"]:
+        return None, NO_EVENT_ID
+    return event, None
 
 
 def _positive_int(text: str) -> int:

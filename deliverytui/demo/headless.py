@@ -12,12 +12,15 @@ the K crashes happen well before the end of the topic.
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
+
+from confluent_kafka import Producer
 
 from deliverytui.demo.auditor import audit
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
@@ -26,6 +29,7 @@ from deliverytui.demo.supervisor import DemoSupervisor
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, ensure_topic, task_created_events
 from deliverytui.errors import UserFacingError
 from deliverytui.demo.offsets import OffsetReader
+from deliverytui.kafka.client_config import silent_librdkafka_logger
 
 RESULT_KEYS = (
     "semantic",
@@ -64,6 +68,7 @@ def run_headless(
     probe: bool = True,
     progress: Callable[[str], None] | None = None,
     commit_every: int | None = None,
+    malformed: Sequence[bytes | None] = (),
 ) -> dict[str, Any]:
     """Run one experiment and return the audit as the headless JSON (``RESULT_KEYS`` and a few more).
 
@@ -71,6 +76,8 @@ def run_headless(
     fresh group prefix (``headless-<hex>-``) whose group starts at the topic's current
     end, so earlier runs on the same topic cannot leak in. ``commit_every`` passes the
     consumer's ``--commit-every`` (batched commits; None keeps the consumer's default).
+    ``malformed``: raw record values (not JSON, or no ``event_id``) produced among the events,
+    spread evenly across them and the partitions; the result counts what the consumer met.
     """
     spec = semantic_spec(semantic)
     if crash_at is not None:
@@ -79,6 +86,10 @@ def run_headless(
         raise UserFacingError(f"--events must be at least 1, got {events}")
     if crashes < 0:
         raise UserFacingError(f"--crashes must not be negative, got {crashes}")
+    if dedup_url is not None:
+        from deliverytui.dedup.url import parse_store_url
+
+        parse_store_url(dedup_url)  # a bad URL is one line now, not a consumer dying later
     wanted_crashes = crashes if crash_at else 0
     say = progress or (lambda _line: None)
     run_path = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="deliverytui-demo-"))
@@ -106,10 +117,13 @@ def run_headless(
     try:
         say(f"producing {events} events to {topic}")
         producer = TaskApiProducer(bootstrap, topic, ledger=ledger)
-        for event in task_created_events(events, task_prefix=f"task-{uuid.uuid4().hex[:6]}"):
+        bad = _BadRecords(bootstrap, topic, malformed, events, partitions)
+        for n, event in enumerate(task_created_events(events, task_prefix=f"task-{uuid.uuid4().hex[:6]}")):
             producer.publish(event)
+            bad.after_event(n, producer.flush)
         if producer.flush(30) or producer.failed:
             raise UserFacingError(f"{producer.failed} of {events} sends to {topic} were not acknowledged")
+        bad.flush()
         spacing = crash_spacing(events, wanted_crashes)
         crashed = 0
         while crashed < wanted_crashes:
@@ -159,7 +173,54 @@ def run_headless(
         "group": group,
         "crash_at": crash_at,
         "run_dir": str(run_path),
+        "malformed": result.malformed,
+        "malformed_records": [m.to_json() for m in result.malformed_records],
+        "warnings": [result.malformed_warning] if result.malformed_warning else [],
     }
+
+
+def malformed_values(count: int) -> list[bytes]:
+    """``count`` values that are not usable events, alternating not-JSON and JSON without ``event_id``."""
+    return [
+        b"not json {" if n % 2 == 0 else json.dumps({"task_id": f"no-id-{n}", "title": "an event without event_id"}).encode()
+        for n in range(count)
+    ]
+
+
+class _BadRecords:
+    """Produces the malformed values among the events: one after every ``events // (count + 1)``-th event."""
+
+    def __init__(self, bootstrap: str, topic: str, values: Sequence[bytes | None], events: int, partitions: int) -> None:
+        self.values = list(values)
+        self.every = max(1, events // (len(self.values) + 1))
+        self.partitions = max(1, partitions)
+        self.sent = 0
+        self.producer = (
+            Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True}, logger=silent_librdkafka_logger())
+            if self.values
+            else None
+        )
+        self.topic = topic
+
+    def after_event(self, n: int, flush_events: Callable[[float], int]) -> None:
+        """After event ``n``: maybe one bad record, written after the events so far (both flushed)."""
+        if self.producer is not None and self.sent < len(self.values) and (n + 1) % self.every == 0:
+            flush_events(30)
+            self._send()
+            self.producer.flush(30)
+
+    def _send(self) -> None:
+        assert self.producer is not None
+        self.producer.produce(self.topic, value=self.values[self.sent], partition=self.sent % self.partitions)
+        self.sent += 1
+
+    def flush(self) -> None:
+        if self.producer is None:
+            return
+        while self.sent < len(self.values):
+            self._send()
+        if self.producer.flush(30):
+            raise UserFacingError(f"the malformed records for {self.topic} were not all acknowledged")
 
 
 class _BatchingSupervisor(DemoSupervisor):

@@ -51,7 +51,24 @@ _SCHEMA = (
         at DOUBLE PRECISION NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS crashes_by_consumer ON crashes (consumer)",
+    # Records that were not usable events (not JSON, or no event_id): one row per sighting,
+    # so a redelivered one has two rows. Kept apart from ``effects``, which the audit keys by event id.
+    """CREATE TABLE IF NOT EXISTS malformed (
+        consumer TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        "partition" INTEGER NOT NULL,
+        "offset" BIGINT NOT NULL,
+        reason TEXT NOT NULL,
+        action TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS malformed_by_consumer ON malformed (consumer, topic)",
 )
+
+SKIPPED = "skipped"
+"""What a consumer did with a record that is not JSON: nothing to process, committed past."""
+PROCESSED_WITHOUT_DEDUP = "processed-without-dedup"
+"""What a consumer did with a JSON event without ``event_id``: processed anyway, with no dedup (the chapter)."""
 
 
 class LedgerError(UserFacingError):
@@ -208,7 +225,36 @@ class EffectsLedger:
         """Record that ``consumer`` (a group id) crashed at ``point``; written *before* the process dies."""
         self._execute("INSERT INTO crashes (consumer, point, at) VALUES (?, ?, ?)", (consumer, point, time.time()))
 
+    def record_malformed(
+        self, consumer: str, topic: str, partition: int, offset: int, reason: str, action: str
+    ) -> None:
+        """Record that ``consumer`` met a record that is not a usable event, and what it did with it."""
+        self._execute(
+            'INSERT INTO malformed (consumer, topic, "partition", "offset", reason, action, at) VALUES (?, ?, ?, ?, ?, ?, ?)',
+            (consumer, topic, partition, offset, reason, action, time.time()),
+        )
+
     # -- reads for the auditor and the live view ----------------------------------------------
+
+    def malformed_records(self, consumer: str, topic: str, limit: int) -> tuple[int, list[tuple[int, int, str, str, int]]]:
+        """Distinct malformed records ``consumer`` met on ``topic``: (count, first ``limit`` as
+        (partition, offset, reason, action, times seen)), by position."""
+        count = int(
+            self._scalar(
+                'SELECT COUNT(*) FROM (SELECT DISTINCT "partition", "offset" FROM malformed WHERE consumer = ? AND topic = ?) m',
+                (consumer, topic),
+            )
+            or 0
+        )
+        if count == 0:
+            return 0, []
+        rows = self._rows(
+            'SELECT "partition", "offset", MIN(reason), MIN(action), COUNT(*) FROM malformed WHERE consumer = ? AND topic = ? '
+            'GROUP BY "partition", "offset" ORDER BY "partition", "offset" LIMIT ?',
+            (consumer, topic, limit),
+        )
+        return count, [(int(p), int(o), str(r), str(a), int(n)) for p, o, r, a, n in rows]
+
 
     def acked_count(self, topic: str) -> int:
         return int(self._scalar("SELECT COUNT(*) FROM acked_events WHERE topic = ?", (topic,)) or 0)

@@ -136,7 +136,10 @@ class GroupInspector:
         try:
             self._admin = AdminClient(config, logger=silent_librdkafka_logger())
         except KafkaException as exc:
-            raise ConfigError(f"invalid client configuration: {_kafka_error_text(exc)}") from None
+            raise ConfigError(
+                f"invalid client configuration: {_kafka_error_text(exc)}; fix or remove it in the --config file "
+                "(it takes librdkafka properties)"
+            ) from None
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"invalid client configuration: {exc}") from None
 

@@ -30,6 +30,8 @@ class RecordTimestampReader:
                     "enable.auto.offset.store": False,
                     "fetch.max.bytes": 1 << 20,
                     "max.partition.fetch.bytes": 1 << 20,
+                    # One record is wanted: do not prefetch 64 MB behind it (1 MB records would fill it).
+                    "queued.max.messages.kbytes": 2048,
                     "client.id": "deliverytui-time-lag",
                 },
             ),

@@ -289,6 +289,12 @@ class OffsetResetter:
                 new = log_end
             elif mode is ResetMode.TO_CURRENT:
                 new = current if current is not None else log_end
+                if new < log_start:  # not clamped (Kafka's tool does not either), but it cannot be read
+                    warnings.append(
+                        f"committed offset {new} of {tp.key} is below its log-start offset {log_start} (records deleted); "
+                        "kept as Kafka's tool does, but a consumer resuming there gets OFFSET_OUT_OF_RANGE and "
+                        "follows its auto.offset.reset"
+                    )
             elif mode in (ResetMode.TO_DATETIME, ResetMode.BY_DURATION):
                 found = at_time[tp]
                 if found < 0:

@@ -52,6 +52,24 @@ class OffendingEvent:
 
 
 @dataclass(frozen=True, slots=True)
+class MalformedRecord:
+    """A record on the topic that was not a usable event (``reason``: ``not-json`` or ``no-event-id``).
+
+    ``action``: ``skipped`` (nothing to process) or ``processed-without-dedup`` (the chapter's
+    "processing anyway"); ``times``: how often the consumer met it (above 1 after a redelivery).
+    """
+
+    partition: int
+    offset: int
+    reason: str
+    action: str
+    times: int
+
+    def to_json(self) -> dict[str, Any]:
+        return {"partition": self.partition, "offset": self.offset, "reason": self.reason, "action": self.action, "times": self.times}
+
+
+@dataclass(frozen=True, slots=True)
 class ConsumerAudit:
     """The audit of one demo consumer.
 
@@ -79,6 +97,21 @@ class ConsumerAudit:
     offending: tuple[OffendingEvent, ...] = ()
     truncated: bool = False
     notes: tuple[str, ...] = ()
+    malformed: int = 0
+    """Records that were not usable events (not JSON, or no ``event_id``): a warning, never a crash."""
+    malformed_records: tuple[MalformedRecord, ...] = ()
+
+    @property
+    def malformed_warning(self) -> str | None:
+        """One line on the malformed records, or None when there were none."""
+        if not self.malformed:
+            return None
+        skipped = sum(1 for m in self.malformed_records if m.action == "skipped")
+        anyway = len(self.malformed_records) - skipped
+        detail = f"{skipped} not JSON (skipped), {anyway} without event_id (processed without dedup)"
+        if len(self.malformed_records) < self.malformed:
+            detail += f", of the first {len(self.malformed_records)}"
+        return f"{self.malformed} malformed record(s) on the topic: {detail}"
 
     @property
     def ok(self) -> bool:
@@ -106,6 +139,8 @@ class ConsumerAudit:
             ],
             "truncated": self.truncated,
             "notes": list(self.notes),
+            "malformed": self.malformed,
+            "malformed_records": [m.to_json() for m in self.malformed_records],
         }
 
 

@@ -314,6 +314,12 @@ class DemoLabScreen(Screen[None]):
             text.append(f"{item.event_id}  partition {item.partition} offset {item.offset}\n")
         if len(audit.offending) > 200:
             text.append(f"  … and {len(audit.offending) - 200} more\n", "dim")
+        if getattr(audit, "malformed_warning", None):
+            text.append(f"⚠ {audit.malformed_warning}\n", "bold yellow")
+            for record in audit.malformed_records[:50]:
+                text.append(f"  {record.reason:<11} ", "yellow")
+                text.append(f"partition {record.partition} offset {record.offset}: {record.action}")
+                text.append(f" (seen {record.times}×)\n" if record.times > 1 else "\n")
         self.query_one("#offending", Static).update(text)
 
     @on(DataTable.RowHighlighted, "#lab-table")
@@ -388,6 +394,7 @@ class DemoApp(DeliveryApp):
         self.lab_polls = 0
         self.lab_started = False
         self._lab_screen = DemoLabScreen()
+        self._malformed_seen = {}
 
     def on_mount(self) -> None:
         super().on_mount()
@@ -443,11 +450,17 @@ class DemoApp(DeliveryApp):
             if old is not None and old.alive and not status.alive:
                 self._lab_screen.log_event(f"{status.semantic} died (exit {status.exit_code})", "bold red")
         self._previous_statuses = update.statuses
+        for audit in update.audit.consumers if update.audit is not None else ():
+            seen = self._malformed_seen.get(audit.semantic, 0)
+            if audit.malformed > seen and audit.malformed_warning:
+                self._lab_screen.log_event(f"warning: {audit.semantic}: {audit.malformed_warning}", "bold yellow")
+            self._malformed_seen[audit.semantic] = max(seen, audit.malformed)
         self._lab_screen.render_update(update)
         if not self._cancel.is_set():
             self.set_timer(1.0, self._lab_poll)
 
     _previous_statuses: tuple[Any, ...] | None = None
+    _malformed_seen: dict[str, int]
 
 
 def demo_app(bootstrap: str, supervisor: Any, producer: Any, *, refresh_seconds: float = 1.0) -> DemoApp:

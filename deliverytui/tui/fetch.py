@@ -64,6 +64,12 @@ def membership_events(previous: GroupSnapshot | None, current: GroupSnapshot) ->
     moved = joined or left or any(after[k].assignment != before[k].assignment for k in after.keys() & before.keys())
     if moved:
         events.append((f"rebalance: {len(current.members)} member(s) now own {sum(len(m.assignment) for m in current.members)} partition(s)", "bold cyan"))
+    now_shown = {row.topic for row in current.partitions}
+    for topic in sorted({row.topic for row in previous.partitions} - now_shown):
+        events.append(
+            (f"topic {topic} is gone from the group: no committed offset or owner left for it "
+             "(the topic was deleted, or the group's offsets for it were)", "bold red")
+        )
     return events
 
 
