@@ -342,9 +342,33 @@ def _delete_offsets(args: argparse.Namespace) -> int:
 
 
 # -- the demo lab -------------------------------------------------------------------
+def _demo_cluster(args: argparse.Namespace) -> str | None:
+    """``demo --nodes N`` (N > 1): start or reuse the embedded N-node cluster and create the demo's topics
+    replicated on it (replication factor 3 and min.insync.replicas 2 on three nodes). Its bootstrap, else None."""
+    if args.nodes is None:
+        return args.bootstrap
+    from deliverytui.demo.semantics import output_topic
+    from deliverytui.demo.task_api import ensure_topic
+    from deliverytui.kafka.cluster import MAX_NODES, EmbeddedCluster, default_cluster_dir, replication_for
+
+    if args.bootstrap:
+        raise UserFacingError("--nodes starts the embedded cluster; do not combine it with --bootstrap", exit_code=2)
+    if not 1 <= args.nodes <= MAX_NODES:
+        raise UserFacingError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}", exit_code=2)
+    if args.nodes == 1:
+        return None  # the single embedded broker, as without --nodes
+    _progress(f"starting (or reusing) the embedded {args.nodes}-node Apache Kafka cluster…")
+    info, _ = EmbeddedCluster(default_cluster_dir()).start(args.nodes, progress=_progress)
+    factor, min_isr = replication_for(args.nodes)
+    for topic in (args.topic, output_topic(args.topic)):
+        ensure_topic(info.bootstrap, topic, args.partitions, factor, config={"min.insync.replicas": str(min_isr)})
+    return info.bootstrap
+
+
 def _demo(args: argparse.Namespace) -> int:
     """Without --headless: the lab TUI (deliverytui.tui.demo_app). With it: one crash experiment, then its audit."""
     if not args.headless:
+        args.bootstrap = _demo_cluster(args)
         from deliverytui.tui.demo_app import run_demo  # Textual is imported only here
 
         return int(run_demo(args) or 0)
@@ -356,7 +380,7 @@ def _demo(args: argparse.Namespace) -> int:
         raise UserFacingError("--headless needs --semantic (at-most-once, at-least-once, idempotent, upsert, state-check, exactly-once)")
     if args.crash_at:
         check_crash_point(args.semantic, args.crash_at)  # before starting a broker for nothing
-    bootstrap = args.bootstrap
+    bootstrap = _demo_cluster(args)
     if not bootstrap:
         bootstrap = EmbeddedBroker(default_data_dir()).start(progress=_progress)[0].bootstrap
     result = run_headless(
@@ -528,6 +552,10 @@ def build_parser() -> argparse.ArgumentParser:
         "consumer crashing --crashes times at --crash-at, let it drain, audit, print the result.",
     )
     demo.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (default: start or reuse the embedded broker)")
+    demo.add_argument(
+        "--nodes", type=int, metavar="N",
+        help="run on the embedded N-node cluster (3: topics with replication factor 3, min.insync.replicas 2)",
+    )
     demo.add_argument("--headless", action="store_true", help="run one crash experiment without a screen")
     demo.add_argument("--semantic", choices=["at-most-once", "at-least-once", "idempotent", "upsert", "state-check", "exactly-once"])
     demo.add_argument("--events", type=int, default=100, help="events to produce (headless, default 100)")

@@ -281,7 +281,9 @@ class DeliveryApp(App[None]):
         started = time.perf_counter()
         self.update = update
         with self.batch_update():
-            self.query_one(PartitionsTable).apply(update.rows)
+            table = self.query_one(PartitionsTable)
+            table.set_replication_visible(update.replication_visible)
+            table.apply(update.rows)
             self.query_one(MembersPanel).show(update.snapshot)
             self._render_header()
             self._render_sparks()
@@ -297,6 +299,7 @@ class DeliveryApp(App[None]):
             paused=self.paused,
             group_status=self.update.group_status if self.update else None,
             now=self.clock(),
+            replication=self.update.replication if self.update else None,
         )
 
     def _render_sparks(self) -> None:

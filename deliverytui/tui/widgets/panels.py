@@ -29,7 +29,9 @@ class GroupHeader(Static):
         paused: bool,
         group_status: str | None = None,
         now: datetime | None = None,
+        replication: tuple[str, str] | None = None,
     ) -> None:
+        """``replication``: ``(text, style)`` summary on a multi-node cluster (leaders, ISRs), else None."""
         line1 = Text()
         line1.append("deliverytui ", "bold")
         line1.append(f"cluster {bootstrap}  ", "")
@@ -62,6 +64,9 @@ class GroupHeader(Static):
                 if label == "status " and value != "OK":
                     style = "bold red"
                 line2.append(value + "  ", style)
+            if replication is not None:
+                line2.append("replication ", "dim")
+                line2.append(replication[0] + "  ", replication[1])
         self.update(Text("\n").join([line1, line2]))
 
 

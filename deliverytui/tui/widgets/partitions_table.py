@@ -8,7 +8,7 @@ from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.widgets import DataTable
 
-from deliverytui.tui.rows import COLUMN_KEYS, COLUMNS, RowView
+from deliverytui.tui.rows import COLUMN_KEYS, COLUMNS, REPLICATION_COLUMN_KEYS, RowView
 
 
 class SortableText(Text):
@@ -53,7 +53,7 @@ SORT_MODES = ("lag", "partition")
 #: Columns not listed (the topic) are sized by the rows present when they are added.
 COLUMN_WIDTHS = {
     "partition": 4, "committed": 9, "position": 9, "log_end": 9, "lso": 11, "lag": 7,
-    "trend": 7, "since_move": 10, "owner": 18, "status": 6,
+    "trend": 7, "since_move": 10, "owner": 18, "status": 6, "leader": 6, "isr": 11,
 }
 
 
@@ -75,12 +75,37 @@ class PartitionsTable(DataTable):
         self.resort_seconds = 10.0
         self._sort_pending = False
         self._last_sort = 0.0
+        #: Columns shown: all but the replication ones (last in COLUMNS) until a multi-node cluster shows up.
+        self._ncols = len(COLUMNS) - len(REPLICATION_COLUMN_KEYS)
 
     def on_mount(self) -> None:
         # Fixed widths: cells are updated in bulk without re-measuring, so a column must
         # already fit what it will show ("falling", "STALL", 12-digit offsets).
-        for key, label in COLUMNS:
+        for key, label in COLUMNS[: self._ncols]:
             self.add_column(label, key=key, width=COLUMN_WIDTHS.get(key))
+
+    @property
+    def replication_visible(self) -> bool:
+        return self._ncols == len(COLUMNS)
+
+    def set_replication_visible(self, visible: bool) -> None:
+        """Show or hide the Leader and ISR columns (hidden on a one-node cluster)."""
+        if visible == self.replication_visible:
+            return
+        first = len(COLUMNS) - len(REPLICATION_COLUMN_KEYS)
+        if visible:
+            for index in range(first, len(COLUMNS)):
+                key, label = COLUMNS[index]
+                self.add_column(label, key=key, width=COLUMN_WIDTHS.get(key))
+                for row_key, row in self._shown.items():
+                    self._data[row_key][key] = self._cell(row, index)  # type: ignore[index]
+            self._ncols = len(COLUMNS)
+        else:
+            for key in REPLICATION_COLUMN_KEYS:
+                self.remove_column(key)
+            self._ncols = first
+        self._update_count += 1
+        self.refresh()
 
     def _cell(self, row: RowView, index: int) -> LazyCell:
         text, style = row.cells[index]
@@ -123,14 +148,14 @@ class PartitionsTable(DataTable):
             if old is row:
                 continue  # the worker reused the RowView: nothing about this row changed
             if old is None:
-                self.add_row(*(self._cell(row, i) for i in range(len(COLUMNS))), key=key)
+                self.add_row(*(self._cell(row, i) for i in range(self._ncols)), key=key)
                 self._order = []
                 order_may_change = True
-                updated += len(COLUMNS)
+                updated += self._ncols
             elif old.cells != row.cells:
                 stored = data[key]  # type: ignore[index]  # RowKey compares and hashes equal to its str
                 for i, (new_cell, old_cell) in enumerate(zip(row.cells, old.cells)):
-                    if new_cell != old_cell:
+                    if new_cell != old_cell and i < self._ncols:
                         stored[COLUMN_KEYS[i]] = self._cell(row, i)  # type: ignore[index]
                         updated += 1
                 if old.lag != row.lag:
