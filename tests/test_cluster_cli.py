@@ -12,15 +12,17 @@ import uuid
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 from deliverytui.kafka.embedded import _pid_alive, metadata_answers
 from tests.cluster_fixtures import ClusterUnderTest
 from tests.conftest import run_cli
+from tests.kafka_helpers import commit
 
-pytestmark = pytest.mark.kafka
+# JVM start-up of three nodes (and a restart) on a busy 2-core machine can take minutes: more than
+# the suite's default per-test timeout, which counts the session fixture's setup in the first test.
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(900)]
 
 LEGACY_KEYS = {"bootstrap", "controller", "kafka_version", "libs_dir", "pid", "data_dir", "log_file", "running",
                "cluster_id", "started_at"}
@@ -88,9 +90,7 @@ def test_default_topics_and_offsets_are_replicated_three_times_with_min_isr_2(ka
     topic, group = f"rf-{uuid.uuid4().hex[:8]}", f"rf-{uuid.uuid4().hex[:8]}"
     client = admin(kafka_cluster.bootstrap)
     client.create_topics([NewTopic(topic, 2)], operation_timeout=30)[topic].result(timeout=60)  # broker defaults
-    consumer = Consumer({"bootstrap.servers": kafka_cluster.bootstrap, "group.id": group})
-    consumer.commit(offsets=[TopicPartition(topic, 0, 0)], asynchronous=False)
-    consumer.close()
+    commit(kafka_cluster.bootstrap, group, {(topic, 0): 0})  # creates __consumer_offsets
     metadata = client.list_topics(timeout=10)
     for name in (topic, "__consumer_offsets"):
         partitions = metadata.topics[name].partitions.values()

@@ -29,7 +29,9 @@ from tests.cluster_fixtures import ClusterUnderTest
 from tests.conftest import run_cli
 from tests.tui_helpers import cell, shown, wait_until
 
-pytestmark = pytest.mark.kafka
+# JVM start-up of three nodes (and a restart) on a busy 2-core machine can take minutes: more than
+# the suite's default per-test timeout, which counts the session fixture's setup in the first test.
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(900)]
 SIZE = (180, 48)
 SEMANTIC = "at-least-once"
 
@@ -61,6 +63,17 @@ def test_headless_demo_on_three_nodes_replicates_its_topics(kafka_cluster: Clust
 
 def isr_cells(app, keys: list[str]) -> list[str | None]:
     return [cell(app, key, "isr") for key in keys]
+
+
+async def wait_on_screen(pilot, app, keys: list[str], predicate, timeout: float, what: str) -> None:
+    """``wait_until``, and on a timeout, what the screen showed instead (leaders, ISRs, banner, last events)."""
+    try:
+        await wait_until(pilot, predicate, timeout=timeout, what=what)
+    except AssertionError as exc:
+        leaders = [cell(app, key, "leader") for key in keys]
+        banner = str(app.query_one(ConnectionBanner).render()) if app.query_one(ConnectionBanner).has_class("-visible") else ""
+        events = app.query_one(EventLog).entries[-12:]
+        raise AssertionError(f"{exc}; leaders {leaders}, ISRs {isr_cells(app, keys)}, banner {banner!r}, events {events}") from None
 
 
 async def test_node_killed_and_restarted_while_the_demo_runs_and_the_tui_watches(
@@ -95,12 +108,12 @@ async def test_node_killed_and_restarted_while_the_demo_runs_and_the_tui_watches
             victim = int(cell(app, keys[0], "leader"))  # the leader of partition 0
             acked_before = producer.acknowledged
             cluster.kill(victim)
-            await wait_until(
-                pilot, lambda: cell(app, keys[0], "leader") not in (str(victim), None), timeout=60, what="leader to move"
+            await wait_on_screen(
+                pilot, app, keys, lambda: cell(app, keys[0], "leader") not in (str(victim), None), 60, "leader to move"
             )
             survivors = ",".join(str(n) for n in (1, 2, 3) if n != victim)
-            await wait_until(
-                pilot, lambda: isr_cells(app, keys) == [f"{survivors} (2/3)"] * 3, timeout=60, what="ISRs to shrink"
+            await wait_on_screen(
+                pilot, app, keys, lambda: isr_cells(app, keys) == [f"{survivors} (2/3)"] * 3, 60, "ISRs to shrink"
             )
             assert "under-replicated" in str(app.query_one(GroupHeader).render())
             log = "\n".join(app.query_one(EventLog).entries)
@@ -114,7 +127,7 @@ async def test_node_killed_and_restarted_while_the_demo_runs_and_the_tui_watches
             await wait_until(pilot, restart.done, timeout=240, what="the node restart")
             assert (await restart)["in_sync"] is True
             victim = None
-            await wait_until(pilot, lambda: isr_cells(app, keys) == ["1,2,3"] * 3, timeout=60, what="ISRs back to 1,2,3")
+            await wait_on_screen(pilot, app, keys, lambda: isr_cells(app, keys) == ["1,2,3"] * 3, 120, "ISRs back to 1,2,3")
             log = "\n".join(app.query_one(EventLog).entries)
             assert f"{keys[0]} back in sync: ISR 1,2,3" in log
             await wait_until(

@@ -282,7 +282,8 @@ class DeliveryApp(App[None]):
         self.update = update
         with self.batch_update():
             table = self.query_one(PartitionsTable)
-            table.set_replication_visible(update.replication_visible)
+            # Sticky: a metadata read that failed once must not make the columns flicker away.
+            table.set_replication_visible(update.replication_visible or table.replication_visible)
             table.apply(update.rows)
             self.query_one(MembersPanel).show(update.snapshot)
             self._render_header()

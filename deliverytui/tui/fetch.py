@@ -88,6 +88,7 @@ class GroupFetcher:
         self._inspector = inspector
         self._read_positions_enabled = read_positions
         self._previous: GroupSnapshot | None = None
+        self._replication_base: GroupSnapshot | None = None
         self._lag = LagHistory()
         self._rows = RowBuilder()
         self._positions: PositionCollector | None = None
@@ -111,7 +112,11 @@ class GroupFetcher:
     def fetch(self) -> ViewUpdate:
         snapshot = self.inspector.snapshot(self.group)
         events = membership_events(self._previous, snapshot)
-        events += replication_events(self._previous, snapshot)
+        # Compared with the last snapshot that had metadata: a failed metadata read (no brokers)
+        # neither invents nor hides a change.
+        events += replication_events(self._replication_base, snapshot)
+        if snapshot.brokers:
+            self._replication_base = snapshot
         self._previous = snapshot
         selected = self.selected_key
         lag_view = self._lag.observe(snapshot, series_keys=(selected,) if selected else ())
