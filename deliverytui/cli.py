@@ -27,11 +27,33 @@ def _progress(line: str) -> None:
 
 
 # -- broker ------------------------------------------------------------------
-def _broker(args: argparse.Namespace) -> int:
-    from deliverytui.kafka.distribution import resolve_distribution
-    from deliverytui.kafka.embedded import EmbeddedBroker, default_data_dir
+def _broker_dir(args: argparse.Namespace) -> Path:
+    """``--data-dir``, else the default single broker's dir, or the default cluster's for a cluster action."""
+    from deliverytui.kafka.cluster import default_cluster_dir, is_cluster_dir
+    from deliverytui.kafka.embedded import STATE_FILE, default_data_dir
 
-    broker = EmbeddedBroker(Path(args.data_dir) if args.data_dir else default_data_dir())
+    if args.data_dir:
+        return Path(args.data_dir)
+    if (args.nodes or 1) > 1 or args.node is not None:
+        return default_cluster_dir()
+    single = default_data_dir()
+    if args.action in ("status", "stop", "info") and not (single / STATE_FILE).exists() and is_cluster_dir(default_cluster_dir()):
+        return default_cluster_dir()
+    return single
+
+
+def _broker(args: argparse.Namespace) -> int:
+    from deliverytui.kafka.cluster import MAX_NODES, is_cluster_dir
+    from deliverytui.kafka.distribution import resolve_distribution
+    from deliverytui.kafka.embedded import STATE_FILE, EmbeddedBroker
+
+    if args.nodes is not None and not 1 <= args.nodes <= MAX_NODES:
+        raise UserFacingError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}", exit_code=2)
+    if args.action in ("kill", "restart") and args.node is None:
+        raise UserFacingError(f"'broker {args.action}' needs --node N (a node of a cluster started with --nodes)", exit_code=2)
+    if args.node is not None and args.action not in ("kill", "restart"):
+        raise UserFacingError(f"--node applies to 'broker kill' and 'broker restart', not to 'broker {args.action}'", exit_code=2)
+    data_dir = _broker_dir(args)
     if args.action == "fetch":
         dist = resolve_distribution(progress=_progress)
         if args.json:
@@ -39,6 +61,21 @@ def _broker(args: argparse.Namespace) -> int:
         else:
             print(f"Apache Kafka {dist.kafka_version} jars ready in {dist.libs_dir} ({dist.source})")
         return 0
+    if is_cluster_dir(data_dir):
+        return _cluster(args, data_dir)
+    if args.action == "start" and (args.nodes or 1) > 1:
+        if (Path(data_dir) / STATE_FILE).exists():
+            raise UserFacingError(
+                f"{data_dir} holds a single-node broker; pass another --data-dir for a {args.nodes}-node cluster", exit_code=2
+            )
+        return _cluster(args, data_dir)
+    if args.node is not None:
+        raise UserFacingError(
+            f"--node needs a multi-node cluster, but {data_dir} holds a single-node broker; "
+            "start a cluster with 'deliverytui broker start --nodes 3 --data-dir DIR'",
+            exit_code=2,
+        )
+    broker = EmbeddedBroker(data_dir)
     if args.action == "start":
         info, started = broker.start(port=args.port, progress=_progress)
         if args.json:
@@ -73,6 +110,93 @@ def _broker(args: argparse.Namespace) -> int:
     else:
         for key, value in info.to_json().items():
             print(f"{key:>14}: {value}")
+    return 0
+
+
+#: ``broker status`` exit code when some, not all, nodes of a cluster run.
+DEGRADED_EXIT = 3
+
+
+def _cluster(args: argparse.Namespace, data_dir: Path) -> int:
+    """The ``broker`` actions on a multi-node cluster (see :mod:`deliverytui.kafka.cluster`)."""
+    from deliverytui.kafka.cluster import EmbeddedCluster
+
+    cluster = EmbeddedCluster(data_dir)
+    if args.port is not None:
+        raise UserFacingError("--port applies to a single-node broker; a cluster's nodes take free ports, recorded in cluster.json", exit_code=2)
+
+    def down(info) -> str:
+        missing = [str(n["id"]) for n in info.extra["nodes"] if not n["running"]]
+        return f"; node(s) {', '.join(missing)} down" if missing else ""
+
+    if args.action == "start":
+        info, started = cluster.start(args.nodes, progress=_progress)
+        if args.json:
+            _print_json({**info.to_json(), "started": started})
+        elif started:
+            print(
+                f"Apache Kafka {info.kafka_version}: {info.extra['node_count']}-node cluster running at {info.bootstrap} "
+                f"(replication factor {info.extra['replication_factor']}, min.insync.replicas "
+                f"{info.extra['min_insync_replicas']}, data dir {info.data_dir})"
+            )
+        else:
+            print(f"the {info.extra['node_count']}-node cluster is already running at {info.bootstrap} (data dir {info.data_dir}); reusing it")
+        return 0
+    if args.action == "stop":
+        stopped = cluster.stop()
+        if args.json:
+            _print_json({"stopped": stopped, "data_dir": str(cluster.data_dir)})
+        else:
+            print(f"stopped the cluster in {cluster.data_dir}" if stopped else f"no node was running in {cluster.data_dir}")
+        return 0
+    if args.action == "kill":
+        cluster.check_node(args.node)
+        killed = cluster.kill(args.node)
+        if args.json:
+            _print_json({"node": args.node, "killed": killed, "data_dir": str(cluster.data_dir)})
+        else:
+            print(f"killed node {args.node} (SIGKILL)" if killed else f"node {args.node} was not running")
+        return 0
+    if args.action == "restart":
+        cluster.check_node(args.node)
+        result = cluster.restart(args.node, progress=_progress)
+        if args.json:
+            _print_json({**result, "data_dir": str(cluster.data_dir)})
+        else:
+            print(f"node {args.node} {'restarted' if result['was_running'] else 'started'} at {result['bootstrap']} (pid {result['pid']})"
+                  + ("; back in the ISR of every partition it replicates" if result["in_sync"] else ""))
+        if not result["in_sync"]:
+            lagging = result["out_of_sync_partitions"]
+            print(f"deliverytui: warning: node {args.node} answers but is not yet in the ISR of {len(lagging)} partition(s), "
+                  f"e.g. {', '.join(lagging[:3])}", file=sys.stderr)
+        return 0
+    info = cluster.info()
+    if args.action == "status":
+        if args.json:
+            _print_json(info.to_json() if info else {"running": False, "data_dir": str(cluster.data_dir)})
+        elif info and info.running:
+            print(
+                f"running at {info.bootstrap} ({info.extra['nodes_running']}/{info.extra['node_count']} nodes{down(info)}, "
+                f"Kafka {info.kafka_version}, data dir {info.data_dir})"
+            )
+        else:
+            print(f"not running (data dir {cluster.data_dir})")
+        if not info or not info.running:
+            return 1
+        return 0 if info.extra["nodes_running"] == info.extra["node_count"] else DEGRADED_EXIT
+    # info
+    if info is None:
+        raise UserFacingError(f"no embedded cluster was ever started in {cluster.data_dir}; run 'deliverytui broker start --nodes 3'")
+    if args.json:
+        _print_json(info.to_json())
+    else:
+        for key, value in info.to_json().items():
+            if key == "nodes":
+                for node in value:
+                    state = f"pid {node['pid']}" if node["running"] else "down"
+                    print(f"{'node ' + str(node['id']):>14}: {node['bootstrap']} ({state}, {node['data_dir']})")
+            else:
+                print(f"{key:>14}: {value}")
     return 0
 
 
@@ -218,9 +342,33 @@ def _delete_offsets(args: argparse.Namespace) -> int:
 
 
 # -- the demo lab -------------------------------------------------------------------
+def _demo_cluster(args: argparse.Namespace) -> str | None:
+    """``demo --nodes N`` (N > 1): start or reuse the embedded N-node cluster and create the demo's topics
+    replicated on it (replication factor 3 and min.insync.replicas 2 on three nodes). Its bootstrap, else None."""
+    if args.nodes is None:
+        return args.bootstrap
+    from deliverytui.demo.semantics import output_topic
+    from deliverytui.demo.task_api import ensure_topic
+    from deliverytui.kafka.cluster import MAX_NODES, EmbeddedCluster, default_cluster_dir, replication_for
+
+    if args.bootstrap:
+        raise UserFacingError("--nodes starts the embedded cluster; do not combine it with --bootstrap", exit_code=2)
+    if not 1 <= args.nodes <= MAX_NODES:
+        raise UserFacingError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}", exit_code=2)
+    if args.nodes == 1:
+        return None  # the single embedded broker, as without --nodes
+    _progress(f"starting (or reusing) the embedded {args.nodes}-node Apache Kafka cluster…")
+    info, _ = EmbeddedCluster(default_cluster_dir()).start(args.nodes, progress=_progress)
+    factor, min_isr = replication_for(args.nodes)
+    for topic in (args.topic, output_topic(args.topic)):
+        ensure_topic(info.bootstrap, topic, args.partitions, factor, config={"min.insync.replicas": str(min_isr)})
+    return info.bootstrap
+
+
 def _demo(args: argparse.Namespace) -> int:
     """Without --headless: the lab TUI (deliverytui.tui.demo_app). With it: one crash experiment, then its audit."""
     if not args.headless:
+        args.bootstrap = _demo_cluster(args)
         from deliverytui.tui.demo_app import run_demo  # Textual is imported only here
 
         return int(run_demo(args) or 0)
@@ -232,7 +380,7 @@ def _demo(args: argparse.Namespace) -> int:
         raise UserFacingError("--headless needs --semantic (at-most-once, at-least-once, idempotent, upsert, state-check, exactly-once)")
     if args.crash_at:
         check_crash_point(args.semantic, args.crash_at)  # before starting a broker for nothing
-    bootstrap = args.bootstrap
+    bootstrap = _demo_cluster(args)
     if not bootstrap:
         bootstrap = EmbeddedBroker(default_data_dir()).start(progress=_progress)[0].bootstrap
     result = run_headless(
@@ -334,9 +482,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(handler=_tui)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    broker = sub.add_parser("broker", help="start, stop or inspect the embedded Apache Kafka broker")
-    broker.add_argument("action", choices=["start", "stop", "status", "info", "fetch"])
+    broker = sub.add_parser(
+        "broker", help="start, stop or inspect the embedded Apache Kafka broker (or an N-node cluster: --nodes)"
+    )
+    broker.add_argument("action", choices=["start", "stop", "status", "info", "fetch", "kill", "restart"])
     broker.add_argument("--port", type=int, help="listener port for start (default: the recorded one, else a free one)")
+    broker.add_argument(
+        "--nodes", type=int, metavar="N",
+        help="start an N-node KRaft cluster, one process per node (default data dir: ~/.local/share/deliverytui/cluster)",
+    )
+    broker.add_argument("--node", type=int, metavar="N", help="the cluster node to kill (SIGKILL) or restart")
     broker.add_argument("--data-dir", help="broker data directory (default: ~/.local/share/deliverytui/broker)")
     broker.add_argument("--json", action="store_true", help="print JSON")
     broker.set_defaults(handler=_broker)
@@ -405,6 +560,10 @@ def build_parser() -> argparse.ArgumentParser:
         "consumer crashing --crashes times at --crash-at, let it drain, audit, print the result.",
     )
     demo.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (default: start or reuse the embedded broker)")
+    demo.add_argument(
+        "--nodes", type=int, metavar="N",
+        help="run on the embedded N-node cluster (3: topics with replication factor 3, min.insync.replicas 2)",
+    )
     demo.add_argument("--headless", action="store_true", help="run one crash experiment without a screen")
     demo.add_argument("--semantic", choices=["at-most-once", "at-least-once", "idempotent", "upsert", "state-check", "exactly-once"])
     demo.add_argument("--events", type=int, default=100, help="events to produce (headless, default 100)")

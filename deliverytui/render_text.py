@@ -27,17 +27,28 @@ def render_snapshot_table(snapshot: GroupSnapshot) -> str:
         f"Group {snapshot.group_id}: {snapshot.state}, {snapshot.protocol} protocol, coordinator {coordinator}, "
         f"{len(snapshot.members)} member(s), total lag {snapshot.total_lag}, taken {snapshot.taken_at:%Y-%m-%d %H:%M:%S} UTC"
     )
-    table = format_table(
-        ["TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAST-STABLE", "LOG-START", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"],
-        (
-            (r.topic, r.partition, r.committed_offset, r.log_end_offset, r.last_stable_offset, r.log_start_offset,
-             r.lag, r.member_id, r.host, r.client_id)
-            for r in snapshot.partitions
-        ),
+    headers = ["TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAST-STABLE", "LOG-START", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"]
+    rows = (
+        (r.topic, r.partition, r.committed_offset, r.log_end_offset, r.last_stable_offset, r.log_start_offset,
+         r.lag, r.member_id, r.host, r.client_id)
+        for r in snapshot.partitions
     )
+    if snapshot.multi_node:  # more than one node: where each partition lives, as kafka-topics --describe says it
+        headers += ["LEADER", "REPLICAS", "ISR"]
+        rows = (
+            (*row, _leader(r), ",".join(map(str, r.replicas)), ",".join(map(str, r.isr)) + (" (under-replicated)" if r.under_replicated else ""))
+            for row, r in zip(rows, snapshot.partitions)
+        )
+    table = format_table(headers, rows)
     if not snapshot.partitions:
         table += "\n(no committed or assigned partitions)"
     return header + "\n\n" + table
+
+
+def _leader(row) -> str:
+    if not row.replicas:
+        return "-"
+    return "none (offline)" if row.leader is None else str(row.leader)
 
 
 def render_groups_table(groups: Sequence[GroupListing]) -> str:

@@ -165,7 +165,8 @@ def test_snapshot_costs_a_constant_number_of_admin_requests(bootstrap: str, uniq
         assert len(snap.partitions) == partitions
         counts.append(dict(calls))
     assert counts[0] == counts[1]
-    assert sum(counts[0].values()) == 5  # describe + offset fetch + three list_offsets batches
+    # describe + offset fetch + three list_offsets batches + one metadata request (leaders, ISRs) for the topic
+    assert sum(counts[0].values()) == 6 and counts[0]["list_topics"] == 1
 
 
 def test_unknown_group_is_one_clear_error(bootstrap: str, unique: str) -> None:
@@ -227,10 +228,17 @@ def test_snapshot_json_has_the_documented_shape(bootstrap: str, unique: str) -> 
         "member_id": None,
         "client_id": None,
         "host": None,
+        "leader": 1,
+        "replicas": [1],
+        "isr": [1],
+        "under_replicated": False,
+        "offline": False,
     }
+    assert data["brokers"] == [1] and data["under_replicated_partitions"] == 0 and data["offline_partitions"] == 0
     table = run_cli("snapshot", "--bootstrap", bootstrap, "--group", group)
     assert table.returncode == 0
     assert f"Group {group}: Empty" in table.stdout and "LAST-STABLE" in table.stdout
+    assert "LEADER" not in table.stdout  # one node: no replication columns
 
 
 def test_groups_lists_state_and_type(bootstrap: str, unique: str) -> None:

@@ -53,15 +53,23 @@ def task_created_events(count: int, *, start: int = 0, task_prefix: str = "task"
 
 
 def ensure_topic(
-    bootstrap: str, topic: str = TASK_EVENTS_TOPIC, partitions: int = 3, replication: int = 1, *, wait: float = 30.0
+    bootstrap: str,
+    topic: str = TASK_EVENTS_TOPIC,
+    partitions: int = 3,
+    replication: int = 1,
+    *,
+    wait: float = 30.0,
+    config: dict[str, str] | None = None,
 ) -> int:
     """Create ``topic`` if it does not exist (an existing topic is left as it is); returns its partition count.
 
+    ``config``: topic configs for a topic created now (``{"min.insync.replicas": "2"}`` on a cluster).
     Waits (up to ``wait`` seconds) until every partition has a leader, so a producer
     or consumer started right after sees all of them.
     """
     admin = AdminClient({"bootstrap.servers": bootstrap}, logger=silent_librdkafka_logger())
-    future = admin.create_topics([NewTopic(topic, partitions, replication)], operation_timeout=30)[topic]
+    new_topic = NewTopic(topic, partitions, replication, config=dict(config or {}))
+    future = admin.create_topics([new_topic], operation_timeout=30)[topic]
     try:
         future.result(timeout=30)
     except Exception as exc:  # noqa: BLE001 - confluent-kafka wraps the KafkaError

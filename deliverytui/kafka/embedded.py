@@ -367,6 +367,13 @@ def _random_cluster_id() -> str:
 
 
 def running_embedded_bootstrap(data_dir: Path | None = None) -> str | None:
-    """The bootstrap address of the embedded broker when it runs, else None (no network call)."""
+    """The bootstrap address of the embedded broker when it runs, else None (no network call).
+
+    Without ``data_dir``: the default single broker, else the default multi-node cluster.
+    """
     info = EmbeddedBroker(data_dir or default_data_dir()).running_info()
+    if info is None and data_dir is None:
+        from deliverytui.kafka.cluster import running_cluster_bootstrap
+
+        return running_cluster_bootstrap()
     return info.bootstrap if info else None

@@ -6,7 +6,8 @@ One snapshot costs two round trips whatever the partition count:
    sent together to the group coordinator;
 2. three ``ListOffsets`` batches sent together (latest read_uncommitted = log-end
    offset, latest read_committed = last stable offset, earliest = log start offset),
-   which librdkafka splits per partition leader.
+   which librdkafka splits per partition leader; alongside them, a ``Metadata`` request
+   for the group's topics (leader, replicas and ISR of every partition).
 
 Every call carries a request timeout, and waiting is bounded by a deadline, so an
 unreachable cluster is reported in bounded time instead of hanging the caller.
@@ -86,6 +87,12 @@ def _protocol_name(group_type: object) -> str:
 _LIST_OFFSETS_CHUNK = 500
 
 
+#: Up to this many topics, replication metadata is requested per topic; more, for the whole cluster.
+_METADATA_PER_TOPIC_MAX = 4
+#: (leader, replicas, isr) of a partition missing from the metadata: unknown.
+_UNKNOWN_PLACEMENT: tuple = (None, (), ())
+
+
 class CollectionCancelled(Exception):
     """Raised inside a wait when the owner (the TUI quitting) set the cancel event."""
 
@@ -125,6 +132,7 @@ class GroupInspector:
         self._fatal: KafkaError | None = None
         self._ever_answered = False
         self._lock = threading.Lock()
+        self._metadata_pool: concurrent.futures.ThreadPoolExecutor | None = None
         config = client_config(
             bootstrap,
             file_config,
@@ -189,11 +197,17 @@ class GroupInspector:
             for tp in member.assignment:
                 owners[(tp.topic, tp.partition)] = member
         partitions = sorted(committed.keys() | owners.keys())  # sorts as TopicPartitionId does
+        # Replication (leader, replicas, ISR) comes from a metadata request, which confluent-kafka
+        # only offers as a blocking call: it runs on a helper thread while the ListOffsets batches
+        # travel, so a snapshot keeps its two round trips.
+        replication = self._replication_later({key[0] for key in partitions})
         end, stable, start = self._log_offsets(partitions)
+        brokers, placement = self._replication_result(replication)
         rows = []
         for key in partitions:
             commit = committed.get(key)
             owner = owners.get(key)
+            placed = placement.get(key, _UNKNOWN_PLACEMENT)
             rows.append(
                 PartitionRow(
                     topic=key[0],
@@ -207,6 +221,9 @@ class GroupInspector:
                     member_id=owner.member_id if owner else None,
                     client_id=owner.client_id if owner else None,
                     host=owner.host if owner else None,
+                    leader=placed[0],
+                    replicas=placed[1],
+                    isr=placed[2],
                 )
             )
         coordinator = description.coordinator
@@ -219,9 +236,49 @@ class GroupInspector:
             members=members,
             partitions=tuple(rows),
             taken_at=datetime.now(timezone.utc),
+            brokers=brokers,
         )
 
     # -- internals -----------------------------------------------------------
+    def _replication_later(self, topics: set[str]) -> concurrent.futures.Future | None:
+        """Start reading the topics' metadata on the helper thread (see :meth:`_read_replication`)."""
+        if not topics:
+            return None
+        if self._metadata_pool is None:
+            self._metadata_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="deliverytui-metadata")
+        return self._metadata_pool.submit(self._read_replication, sorted(topics))
+
+    def _read_replication(self, topics: list[str]) -> tuple[tuple[int, ...], dict[tuple[str, int], tuple]]:
+        """Broker ids, and ``(leader, replicas, isr)`` by ``(topic, partition)``, from one or a few
+        metadata requests: one per topic for a few topics, else one for the whole cluster."""
+        timeout = self.request_timeout
+        if len(topics) <= _METADATA_PER_TOPIC_MAX:
+            answers = [self._admin.list_topics(topic, timeout=timeout) for topic in topics]
+        else:
+            answers = [self._admin.list_topics(timeout=timeout)]
+        wanted = set(topics)
+        brokers: set[int] = set()
+        placement: dict[tuple[str, int], tuple] = {}
+        for metadata in answers:
+            brokers.update(metadata.brokers)
+            for name, topic in metadata.topics.items():
+                if name not in wanted or topic.error is not None:
+                    continue
+                for p in topic.partitions.values():
+                    leader = p.leader if p.leader >= 0 else None
+                    placement[(name, p.id)] = (leader, tuple(p.replicas), tuple(p.isrs))
+        return tuple(sorted(brokers)), placement
+
+    def _replication_result(self, future: concurrent.futures.Future | None) -> tuple[tuple[int, ...], dict]:
+        """The metadata read by :meth:`_replication_later`; nothing known if it failed (offsets still stand)."""
+        if future is None:
+            return (), {}
+        try:
+            self._await_all([future], "reading topic metadata")
+            return future.result(timeout=0)
+        except (KafkaException, ClusterUnreachableError):
+            return (), {}
+
     @staticmethod
     def _member(member) -> MemberInfo:
         assigned = getattr(member.assignment, "topic_partitions", None) or []

@@ -84,10 +84,26 @@ class PartitionRow:
     member_id: str | None
     client_id: str | None
     host: str | None
+    #: Replication, from the topic metadata: the leader's node id (None: no leader, the
+    #: partition is offline), the assigned replicas and the in-sync replicas. Empty
+    #: ``replicas`` means unknown (no metadata for the topic, e.g. it was deleted).
+    leader: int | None = None
+    replicas: tuple[int, ...] = ()
+    isr: tuple[int, ...] = ()
 
     @property
     def tp(self) -> TopicPartitionId:
         return TopicPartitionId(self.topic, self.partition)
+
+    @property
+    def under_replicated(self) -> bool:
+        """Fewer in-sync replicas than assigned ones (what Kafka's ``--under-replicated-partitions`` lists)."""
+        return bool(self.replicas) and len(self.isr) < len(self.replicas)
+
+    @property
+    def offline(self) -> bool:
+        """Known replicas but no leader: nobody can read or write the partition."""
+        return bool(self.replicas) and self.leader is None
 
     @property
     def lag(self) -> int | None:
@@ -108,6 +124,11 @@ class PartitionRow:
             "member_id": self.member_id,
             "client_id": self.client_id,
             "host": self.host,
+            "leader": self.leader,
+            "replicas": list(self.replicas),
+            "isr": list(self.isr),
+            "under_replicated": self.under_replicated,
+            "offline": self.offline,
         }
 
 
@@ -127,6 +148,21 @@ class GroupSnapshot:
     members: tuple[MemberInfo, ...]
     partitions: tuple[PartitionRow, ...]
     taken_at: datetime
+    #: Node ids of the brokers in the cluster metadata (the live ones); empty when unknown.
+    brokers: tuple[int, ...] = ()
+
+    @property
+    def multi_node(self) -> bool:
+        """More than one broker, or a partition replicated more than once: replication is worth showing."""
+        return len(self.brokers) > 1 or any(len(row.replicas) > 1 for row in self.partitions)
+
+    @property
+    def under_replicated(self) -> tuple[PartitionRow, ...]:
+        return tuple(row for row in self.partitions if row.under_replicated)
+
+    @property
+    def offline(self) -> tuple[PartitionRow, ...]:
+        return tuple(row for row in self.partitions if row.offline)
 
     @property
     def total_lag(self) -> int:
@@ -170,10 +206,14 @@ class GroupSnapshot:
                     member_id=p["member_id"],
                     client_id=p["client_id"],
                     host=p["host"],
+                    leader=p.get("leader"),
+                    replicas=tuple(p.get("replicas") or ()),
+                    isr=tuple(p.get("isr") or ()),
                 )
                 for p in data["partitions"]
             ),
             taken_at=datetime.fromisoformat(data["taken_at"]),
+            brokers=tuple(data.get("brokers") or ()),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -187,6 +227,9 @@ class GroupSnapshot:
             "partitions": [row.to_json() for row in self.partitions],
             "total_lag": self.total_lag,
             "taken_at": self.taken_at.isoformat(),
+            "brokers": list(self.brokers),
+            "under_replicated_partitions": len(self.under_replicated),
+            "offline_partitions": len(self.offline),
         }
 
 

@@ -289,6 +289,8 @@ class DeliveryApp(App[None]):
         started = time.perf_counter()
         self.update = update
         with self.batch_update():
+            # Sticky: a metadata read that failed once must not make the columns flicker away.
+            self._table.set_replication_visible(update.replication_visible or self._table.replication_visible)
             self._table.apply(update.rows)
             self._members.show(update.snapshot)
             self._render_header()
@@ -306,6 +308,7 @@ class DeliveryApp(App[None]):
             group_status=self.update.group_status if self.update else None,
             now=self.clock(),
             total_lag=self.update.total_lag if self.update else None,
+            replication=self.update.replication if self.update else None,
         )
 
     def _render_sparks(self) -> None:

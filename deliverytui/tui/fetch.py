@@ -19,6 +19,7 @@ from deliverytui.kafka.record_time import RecordTimestampReader
 from deliverytui.lag import LagHistory, time_lag_seconds
 from deliverytui.model import GroupSnapshot
 from deliverytui.model import PartitionRow
+from deliverytui.model.replication import replication_events, replication_summary
 from deliverytui.tui.rows import RowBuilder, RowView
 from deliverytui.tui.viewer_config import ViewerConfig
 
@@ -41,6 +42,9 @@ class ViewUpdate:
     lag_partitions: Mapping[str, Any] = field(default_factory=dict)  # key → PartitionLagView
     #: key → the snapshot's PartitionRow, so the UI finds the selected one without a scan.
     partition_rows: Mapping[str, PartitionRow] = field(default_factory=dict)
+    #: Show the Leader and ISR columns (more than one node), and the header's replication summary.
+    replication_visible: bool = False
+    replication: tuple[str, str] | None = None  # (text, style)
 
 
 _STATUS_EVENT_STYLE = {"OK": "green", "WARN": "yellow", "STALL": "bold yellow", "STOP": "bold red", "REWIND": "bold magenta"}
@@ -92,6 +96,7 @@ class GroupFetcher:
         self._inspector = inspector
         self._read_positions_enabled = read_positions
         self._previous: GroupSnapshot | None = None
+        self._replication_base: GroupSnapshot | None = None
         self._lag = LagHistory()
         self._rows = RowBuilder()
         self._positions: PositionCollector | None = None
@@ -115,6 +120,11 @@ class GroupFetcher:
     def fetch(self) -> ViewUpdate:
         snapshot = self.inspector.snapshot(self.group)
         events = membership_events(self._previous, snapshot)
+        # Compared with the last snapshot that had metadata: a failed metadata read (no brokers)
+        # neither invents nor hides a change.
+        events += replication_events(self._replication_base, snapshot)
+        if snapshot.brokers:
+            self._replication_base = snapshot
         self._previous = snapshot
         selected = self.selected_key
         lag_view = self._lag.observe(snapshot, series_keys=(selected,) if selected else ())
@@ -139,6 +149,8 @@ class GroupFetcher:
             lag_partitions=lag_view.partitions,
             selected_time_lag=time_lag,
             partition_rows=by_key,
+            replication_visible=snapshot.multi_node,
+            replication=replication_summary(snapshot),
         )
 
     def _selected_time_lag(

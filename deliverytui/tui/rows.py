@@ -25,8 +25,12 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("since_move", "Since move"),
     ("owner", "Owner"),
     ("status", "Status"),
+    ("leader", "Leader"),
+    ("isr", "ISR"),
 )
 COLUMN_KEYS = tuple(key for key, _ in COLUMNS)
+#: The replication columns: last in COLUMNS, shown only when the cluster has more than one node.
+REPLICATION_COLUMN_KEYS = ("leader", "isr")
 
 STATUS_STYLES = {
     "OK": "green",
@@ -77,6 +81,25 @@ def _owner(row: PartitionRow) -> str:
     return f"{row.client_id}@{row.host}" if row.host else row.client_id
 
 
+def _leader_cell(row: PartitionRow) -> tuple[str, str]:
+    """The leader's node id; yellow when it is not the preferred replica (it moved), red "none" when offline."""
+    if not row.replicas:
+        return "-", "dim"
+    if row.leader is None:
+        return "none", "bold red"
+    return str(row.leader), "" if row.leader == row.replicas[0] else "yellow"
+
+
+def _isr_cell(row: PartitionRow) -> tuple[str, str]:
+    """The in-sync replicas; under-replicated ones say how many of the replicas are in sync."""
+    if not row.replicas:
+        return "-", "dim"
+    isr = ",".join(map(str, sorted(row.isr))) or "none"
+    if row.under_replicated:
+        return f"{isr} ({len(row.isr)}/{len(row.replicas)})", "bold red" if len(row.isr) <= 1 else "bold yellow"
+    return isr, ""
+
+
 def build_row(
     row: PartitionRow, lag_info: Any | None = None, position: Any | None = None, key: str | None = None,
     since_text: str | None = None,
@@ -122,6 +145,8 @@ def build_row(
         (since_text, ""),
         (_owner(row), "" if row.client_id else "dim"),
         (status_text, STATUS_STYLES.get(status_text, "")),
+        _leader_cell(row),
+        _isr_cell(row),
     )
     return RowView(key or f"{row.topic}:{row.partition}", row.topic, row.partition, -1 if lag is None else lag, cells)
 

@@ -32,8 +32,12 @@ class GroupHeader(Static):
         group_status: str | None = None,
         now: datetime | None = None,
         total_lag: int | None = None,
+        replication: tuple[str, str] | None = None,
     ) -> None:
-        """``total_lag``: the snapshot's, when the caller already summed it (5,000 rows)."""
+        """``total_lag``: the snapshot's, when the caller already summed it (5,000 rows).
+
+        ``replication``: ``(text, style)`` summary on a multi-node cluster (leaders, ISRs), else None.
+        """
         line1 = Text()
         line1.append("deliverytui ", "bold")
         line1.append(f"cluster {bootstrap}  ", "")
@@ -66,6 +70,9 @@ class GroupHeader(Static):
                 if label == "status " and value != "OK":
                     style = "bold red"
                 line2.append(value + "  ", style)
+            if replication is not None:
+                line2.append("replication ", "dim")
+                line2.append(replication[0] + "  ", replication[1])
         text = Text("\n").join([line1, line2])
         if text != self._shown_text:
             self._shown_text = text

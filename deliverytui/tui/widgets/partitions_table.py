@@ -29,14 +29,14 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from deliverytui.tui.rows import COLUMN_KEYS, COLUMNS, RowView
+from deliverytui.tui.rows import COLUMN_KEYS, COLUMNS, REPLICATION_COLUMN_KEYS, RowView
 
 SORT_MODES = ("lag", "partition")
 #: Cell widths (without the one-space padding on each side). The topic column is sized by the
 #: longest topic shown, within ``TOPIC_WIDTH_RANGE``.
 COLUMN_WIDTHS = {
     "partition": 4, "committed": 9, "position": 9, "log_end": 9, "lso": 11, "lag": 7,
-    "trend": 7, "since_move": 10, "owner": 16, "status": 6,
+    "trend": 7, "since_move": 10, "owner": 16, "status": 6, "leader": 6, "isr": 11,
 }
 TOPIC_WIDTH_RANGE = (5, 40)
 RIGHT_ALIGNED = frozenset({"partition", "committed", "position", "log_end", "lso", "lag"})
@@ -130,6 +130,8 @@ class PartitionsTable(ScrollView, can_focus=True):
         self._highlighted: str | None = None
         self.rows_changed = 0  # for benchmarks and tests: how many shown rows the last apply replaced
         self._widths: list[int] = [COLUMN_WIDTHS.get(key, TOPIC_WIDTH_RANGE[0]) for key in COLUMN_KEYS]
+        #: Columns shown: all but the replication ones (last in COLUMNS) until a multi-node cluster shows up.
+        self._ncols = len(COLUMNS) - len(REPLICATION_COLUMN_KEYS)
         self._line_cache: dict[str, tuple[RowView, bool, bool, Strip]] = {}
         self._parsed_styles: dict[str, Style] = {}
         self._header: Strip | None = None
@@ -222,8 +224,25 @@ class PartitionsTable(ScrollView, can_focus=True):
         return False
 
     def _update_virtual_size(self) -> None:
-        width = sum(w + 2 for w in self._widths)
+        width = sum(w + 2 for w in self._widths[: self._ncols])
         self.virtual_size = Size(width, len(self._order) + 1)
+
+    @property
+    def replication_visible(self) -> bool:
+        return self._ncols == len(COLUMNS)
+
+    def set_replication_visible(self, visible: bool) -> None:
+        """Show or hide the Leader and ISR columns (hidden on a one-node cluster)."""
+        if visible == self.replication_visible:
+            return
+        self._ncols = len(COLUMNS) - (0 if visible else len(REPLICATION_COLUMN_KEYS))
+        self._update_virtual_size()
+        self._restyle()
+
+    @property
+    def shown_columns(self) -> list[str]:
+        """Column keys in display order."""
+        return list(COLUMN_KEYS[: self._ncols])
 
     # -- the DataTable-like surface the app and the tests use -----------------------
     @property
@@ -324,7 +343,7 @@ class PartitionsTable(ScrollView, can_focus=True):
             style = self.rich_style + self.get_component_rich_style("partitions-table--header")
             text = "".join(
                 " " + fit(label, width, key in RIGHT_ALIGNED) + " "
-                for (key, label), width in zip(COLUMNS, self._widths)
+                for (key, label), width in zip(COLUMNS[: self._ncols], self._widths)
             )
             self._header = Strip([Segment(text, style)])
         return self._header
@@ -341,7 +360,7 @@ class PartitionsTable(ScrollView, can_focus=True):
             base += self.get_component_rich_style("partitions-table--even-row")
         cursor_style = self.get_component_rich_style("partitions-table--cursor") if cursor else None
         segments = []
-        for column, (text, spec), width in zip(COLUMN_KEYS, view.cells, self._widths):
+        for column, (text, spec), width in zip(COLUMN_KEYS[: self._ncols], view.cells, self._widths):
             style = base + self._style(spec)
             if cursor_style is not None:
                 style += cursor_style

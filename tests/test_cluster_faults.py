@@ -1,0 +1,155 @@
+"""Faults on the 3-node cluster with real processes: a node killed and restarted while the demo runs
+and the live view is attached; the demo on the cluster (replication factor 3, min.insync.replicas 2).
+
+The single-node broker stopped and started again on the same data dir while the TUI is attached
+is tests/test_tui_live.py::test_broker_stop_shows_banner_and_start_recovers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource
+
+from deliverytui.demo.offsets import OffsetReader
+from deliverytui.demo.producer_loop import RateLimitedProducer
+from deliverytui.demo.semantics import output_topic
+from deliverytui.demo.supervisor import DemoSupervisor
+from deliverytui.demo.task_api import ensure_topic
+from deliverytui.kafka.client_config import silent_librdkafka_logger
+from deliverytui.tui.app import DeliveryApp, ViewerConfig
+from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, GroupHeader
+from deliverytui.tui.widgets.partitions_table import PartitionsTable
+from tests.cluster_fixtures import ClusterUnderTest
+from tests.conftest import run_cli
+from tests.tui_helpers import cell, shown, wait_until
+
+# JVM start-up of three nodes (and a restart) on a busy 2-core machine can take minutes: more than
+# the suite's default per-test timeout, which counts the session fixture's setup in the first test.
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(900)]
+SIZE = (180, 48)
+SEMANTIC = "at-least-once"
+
+
+def replication_of(bootstrap: str, topic: str) -> tuple[list[list[int]], str]:
+    """Every partition's replicas, and the topic's min.insync.replicas."""
+    admin = AdminClient({"bootstrap.servers": bootstrap}, logger=silent_librdkafka_logger())
+    partitions = admin.list_topics(topic, timeout=10).topics[topic].partitions
+    resource = ConfigResource("topic", topic)
+    min_isr = admin.describe_configs([resource])[resource].result(timeout=30)["min.insync.replicas"].value
+    return [sorted(partitions[p].replicas) for p in sorted(partitions)], min_isr
+
+
+def test_headless_demo_on_three_nodes_replicates_its_topics(kafka_cluster: ClusterUnderTest, tmp_path: Path) -> None:
+    """`deliverytui demo --headless --nodes 3` reuses the running cluster and creates both topics RF 3, min ISR 2."""
+    topic = f"nodes-demo-{uuid.uuid4().hex[:8]}"
+    result = run_cli(
+        "demo", "--headless", "--nodes", "3", "--semantic", SEMANTIC, "--events", "60", "--topic", topic,
+        "--run-dir", str(tmp_path / "run"), "--json",
+        env={"DELIVERYTUI_CLUSTER_DIR": str(kafka_cluster.data_dir)}, timeout=240,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["events"] == 60 and data["lost"] == 0 and data["unique_effects"] == 60
+    for name in (topic, output_topic(topic)):
+        replicas, min_isr = replication_of(kafka_cluster.bootstrap, name)
+        assert replicas == [[1, 2, 3]] * 3 and min_isr == "2", name
+
+
+def isr_cells(app, keys: list[str]) -> list[str | None]:
+    return [cell(app, key, "isr") for key in keys]
+
+
+async def wait_on_screen(pilot, app, keys: list[str], predicate, timeout: float, what: str) -> None:
+    """``wait_until``, and on a timeout, what the screen showed instead (leaders, ISRs, banner, last events)."""
+    try:
+        await wait_until(pilot, predicate, timeout=timeout, what=what)
+    except AssertionError as exc:
+        leaders = [cell(app, key, "leader") for key in keys]
+        banner = str(app.query_one(ConnectionBanner).render()) if app.query_one(ConnectionBanner).has_class("-visible") else ""
+        events = app.query_one(EventLog).entries[-12:]
+        raise AssertionError(f"{exc}; leaders {leaders}, ISRs {isr_cells(app, keys)}, banner {banner!r}, events {events}") from None
+
+
+async def test_node_killed_and_restarted_while_the_demo_runs_and_the_tui_watches(
+    kafka_cluster: ClusterUnderTest, tmp_path: Path
+) -> None:
+    bootstrap, cluster = kafka_cluster.bootstrap, kafka_cluster.cluster
+    unique = uuid.uuid4().hex[:8]
+    topic = f"faults-{unique}"
+    ensure_topic(bootstrap, topic, 3, 3, config={"min.insync.replicas": "2"})
+    supervisor = DemoSupervisor(
+        bootstrap, tmp_path / "run", f"sqlite:///{tmp_path / 'ledger.db'}", None,
+        group_prefix=f"faults-{unique}-", semantics=(SEMANTIC,), topic=topic,
+    )
+    producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)  # acks=all, idempotent
+    group = supervisor.group_of(SEMANTIC)
+    keys = [f"{topic}:{p}" for p in range(3)]
+    supervisor.start_all()
+    producer.start(20)
+    reader = OffsetReader(bootstrap)
+    victim = None
+    try:
+        app = DeliveryApp(
+            ViewerConfig(bootstrap=bootstrap, group=group, refresh_seconds=0.5, request_timeout=5, max_backoff_seconds=1.0)
+        )
+        async with app.run_test(size=SIZE) as pilot:
+            table = app.query_one(PartitionsTable)
+            await wait_until(pilot, lambda: sorted(shown(app)) == keys, timeout=90, what="the group's three partitions")
+            await wait_until(pilot, lambda: table.replication_visible, what="Leader and ISR columns on three nodes")
+            await wait_until(pilot, lambda: isr_cells(app, keys) == ["1,2,3"] * 3, what="full ISRs")
+            assert "all in sync" in str(app.query_one(GroupHeader).render())
+
+            victim = int(cell(app, keys[0], "leader"))  # the leader of partition 0
+            acked_before = producer.acknowledged
+            cluster.kill(victim)
+            await wait_on_screen(
+                pilot, app, keys, lambda: cell(app, keys[0], "leader") not in (str(victim), None), 60, "leader to move"
+            )
+            survivors = ",".join(str(n) for n in (1, 2, 3) if n != victim)
+            await wait_on_screen(
+                pilot, app, keys, lambda: isr_cells(app, keys) == [f"{survivors} (2/3)"] * 3, 60, "ISRs to shrink"
+            )
+            assert "under-replicated" in str(app.query_one(GroupHeader).render())
+            log = "\n".join(app.query_one(EventLog).entries)
+            assert f"leader of {keys[0]} moved {victim} →" in log
+            assert f"{keys[0]} under-replicated: ISR {survivors} of 1,2,3" in log
+            assert f"broker {victim} left the cluster" in log
+            # acks=all with min.insync.replicas=2: two replicas still accept writes.
+            await wait_until(pilot, lambda: producer.acknowledged > acked_before + 20, timeout=60, what="acks on 2 nodes")
+
+            restart = asyncio.get_running_loop().run_in_executor(None, lambda: cluster.restart(victim))
+            await wait_until(pilot, restart.done, timeout=240, what="the node restart")
+            assert (await restart)["in_sync"] is True
+            victim = None
+            await wait_on_screen(pilot, app, keys, lambda: isr_cells(app, keys) == ["1,2,3"] * 3, 120, "ISRs back to 1,2,3")
+            log = "\n".join(app.query_one(EventLog).entries)
+            assert f"{keys[0]} back in sync: ISR 1,2,3" in log
+            await wait_until(
+                pilot, lambda: "all in sync" in str(app.query_one(GroupHeader).render()), what="header back in sync"
+            )
+            assert not app.query_one(ConnectionBanner).has_class("-visible") and not app.stale
+
+            producer.stop()
+            assert producer.failed == 0 and producer.error is None
+            deadline = time.monotonic() + 120
+            while not reader.drained(group, topic):
+                assert time.monotonic() < deadline, "the at-least-once consumer did not drain the topic"
+                await pilot.pause(0.5)
+            await wait_until(pilot, lambda: cell(app, keys[0], "lag") == "0", what="lag 0 on screen")
+        supervisor.stop_all()
+        result = supervisor.audit().for_semantic(SEMANTIC)
+        assert result.produced == producer.acknowledged > 0
+        assert result.lost == 0 and result.unexpected == 0, result
+        assert result.unique_effects == result.produced
+    finally:
+        producer.stop()
+        supervisor.close()
+        reader.close()
+        if victim is not None and not cluster.node_running(victim):
+            cluster.restart(victim)  # leave the session cluster whole for the next test
