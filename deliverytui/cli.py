@@ -40,13 +40,16 @@ def _broker(args: argparse.Namespace) -> int:
             print(f"Apache Kafka {dist.kafka_version} jars ready in {dist.libs_dir} ({dist.source})")
         return 0
     if args.action == "start":
-        info, started = broker.start(port=args.port, progress=_progress)
+        info, started = broker.start(port=args.port, progress=_progress, security=args.security)
         if args.json:
             _print_json({**info.to_json(), "started": started})
-        elif started:
+            return 0
+        if started:
             print(f"Apache Kafka {info.kafka_version} started at {info.bootstrap} (pid {info.pid}, data dir {info.data_dir})")
         else:
             print(f"Apache Kafka is already running at {info.bootstrap} (pid {info.pid}, data dir {info.data_dir}); reusing it")
+        for user, path in (info.extra.get("client_configs") or {}).items():  # --security sasl
+            print(f"  SASL principal {user}: --config {path}")
         return 0
     if args.action == "stop":
         stopped = broker.stop()
@@ -72,7 +75,11 @@ def _broker(args: argparse.Namespace) -> int:
         _print_json(info.to_json())
     else:
         for key, value in info.to_json().items():
-            print(f"{key:>14}: {value}")
+            if isinstance(value, dict):  # client_configs of a secured broker: one line each
+                for sub_key, sub_value in value.items():
+                    print(f"{sub_key + ' config':>14}: {sub_value}")
+            else:
+                print(f"{key:>14}: {value}")
     return 0
 
 
@@ -330,6 +337,11 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("action", choices=["start", "stop", "status", "info", "fetch"])
     broker.add_argument("--port", type=int, help="listener port for start (default: the recorded one, else a free one)")
     broker.add_argument("--data-dir", help="broker data directory (default: ~/.local/share/deliverytui/broker)")
+    broker.add_argument(
+        "--security", choices=["none", "sasl"],
+        help="start: 'sasl' runs SASL (PLAIN/SCRAM-SHA-256) with ACLs and writes client-<user>.properties into the "
+        "data dir (default: the mode recorded in the data dir, else none)",
+    )
     broker.add_argument("--json", action="store_true", help="print JSON")
     broker.set_defaults(handler=_broker)
 
