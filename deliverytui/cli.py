@@ -274,12 +274,20 @@ def _tui(args: argparse.Namespace) -> int:
     if not args.group:
         build_parser().print_help()
         return 2
+    from deliverytui.tui.app import DeliveryApp  # Textual is imported only here
+
+    DeliveryApp(viewer_config(args)).run()
+    return 0
+
+
+def viewer_config(args: argparse.Namespace):
+    """The live view's ViewerConfig for ``deliverytui --group G ...`` (tests build the app from it)."""
     from deliverytui.kafka.client_config import load_properties, resolve_bootstrap
-    from deliverytui.tui.app import DeliveryApp, ViewerConfig  # Textual is imported only here
+    from deliverytui.tui.viewer_config import ViewerConfig
 
     file_config = load_properties(args.config) if args.config else None
     bootstrap, _source = resolve_bootstrap(args.bootstrap, file_config=file_config)
-    config = ViewerConfig(
+    return ViewerConfig(
         bootstrap=bootstrap,
         group=args.group,
         client_config=file_config or {},
@@ -289,8 +297,6 @@ def _tui(args: argparse.Namespace) -> int:
         dedup_prefix=args.dedup_prefix,
         allow_writes=args.allow_writes,
     )
-    DeliveryApp(config).run()
-    return 0
 
 
 # -- parser ----------------------------------------------------------------------

@@ -43,6 +43,7 @@ from deliverytui.errors import (
     UnknownGroupError,
     UserFacingError,
 )
+from deliverytui.kafka.client_config import RedactedConfig
 from deliverytui.kafka.inspect import CollectionCancelled, GroupInspector
 from deliverytui.model import GroupListing, GroupSnapshot, PartitionRow
 
@@ -77,7 +78,7 @@ class IsolatedGroupInspector:
         cancel_event: threading.Event | None = None,
     ) -> None:
         self.bootstrap = bootstrap
-        self.file_config = dict(file_config or {})
+        self.file_config = RedactedConfig(file_config or {})  # may hold secrets: never in a repr
         self.request_timeout = request_timeout
         self.cancel_event = cancel_event
         self._proc: subprocess.Popen[bytes] | None = None

@@ -76,12 +76,16 @@ def client_config_file(data_dir: Path, user: str) -> Path:
 
 
 def sasl_client_settings(user: str, password: str, mechanism: str) -> dict[str, str]:
-    return {
-        "security.protocol": "SASL_PLAINTEXT",
-        "sasl.mechanism": mechanism,
-        "sasl.username": user,
-        "sasl.password": password,
-    }
+    from deliverytui.kafka.client_config import RedactedConfig
+
+    return RedactedConfig(
+        {
+            "security.protocol": "SASL_PLAINTEXT",
+            "sasl.mechanism": mechanism,
+            "sasl.username": user,
+            "sasl.password": password,
+        }
+    )
 
 
 def _quote(value: str) -> str:
