@@ -241,7 +241,7 @@ def _demo(args: argparse.Namespace) -> int:
         check_crash_point(args.semantic, args.crash_at)  # before starting a broker for nothing
     bootstrap = args.bootstrap
     if not bootstrap:
-        bootstrap = EmbeddedBroker(default_data_dir()).start(progress=_progress)[0].bootstrap
+        bootstrap = EmbeddedBroker(default_data_dir()).start(progress=_progress, security="none")[0].bootstrap  # PLAINTEXT clients
     result = run_headless(
         bootstrap=bootstrap,
         semantic=args.semantic,

@@ -195,7 +195,7 @@ class EmbeddedBroker:
         security_mode = _security_mode(security, self._read_state())
         if existing is not None and security_mode != (existing.extra.get("security") or "none"):
             raise BrokerStartError(
-                f"a broker already runs on {self.data_dir} with security {existing.extra.get('security')}; stop it first to change it."
+                f"a broker already runs on {self.data_dir} with security {existing.extra.get('security')}; stop it first ('deliverytui broker stop') to change it."
             )
         # -- end security --
         if existing is not None:
