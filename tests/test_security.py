@@ -174,6 +174,9 @@ def test_broker_runs_sasl_with_acls_and_writes_client_configs(secured: Secured) 
     assert status.returncode == 0 and "running at" in status.stdout
     secrets = secrets_of(*(secured.config_file(u) for u in ("admin", "reader", "writer")))
     assert_no_secret(info.stdout + text + status.stdout + secured.start_output, secrets, "broker start/info/status")
+    broker_logs = "".join((data_dir / "logs" / name).read_text(errors="replace") for name in ("server.log", "stdout.log"))
+    assert "SASL_PLAINTEXT" in broker_logs
+    assert_no_secret(broker_logs, secrets, "the broker's logs")
 
     # A principal with no ACL is refused even what the reader may do: allow.everyone.if.no.acl.found=false.
     writer = secured.config("writer")
