@@ -217,6 +217,26 @@ def test_config_credentials_work_for_snapshot_and_groups(secured: Secured, uniqu
     assert [g["group"] for g in listed] == [group]
 
 
+def test_the_reader_principal_cannot_change_offsets(secured: Secured, unique: str) -> None:
+    """``reader`` has Describe (not Read) on groups: even --execute cannot commit; the refusal is one line."""
+    topic, group = f"guarded-{unique}", f"guarded-{unique}"
+    writer = secured.config("writer")
+    create_topic(writer, topic, 1)
+    produce(writer, topic, {0: 4})
+    commit(writer, group, {(topic, 0): 3})
+    reader = secured.config_file("reader")
+    for command in (
+        ["reset", "--group", group, "--topic", topic, "--to-earliest", "--execute"],
+        ["delete-offsets", "--group", group, "--topic", topic, "--execute"],
+    ):
+        result = run_cli(*command, "--config", str(reader), env=NO_ENV_BOOTSTRAP)
+        assert result.returncode != 0 and "not authorized" in result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert_no_secret(result.stdout + result.stderr, secrets_of(reader), "the refusal")
+    after = json.loads(run_cli("snapshot", "--group", group, "--config", str(reader), "--json", env=NO_ENV_BOOTSTRAP).stdout)
+    assert [p["committed_offset"] for p in after["partitions"]] == [3]  # nothing changed
+
+
 def test_wrong_password_is_one_line_with_exit_code_4(secured: Secured, tmp_path: Path) -> None:
     wrong = "Wr0ng-pa55word-" + "x" * 8
     bad = tmp_path / "bad.properties"

@@ -12,8 +12,9 @@ Principals (their passwords are random, generated on the first secured start and
 in the client config files, which are reused on restarts):
 
 - ``admin`` — the super user, PLAIN (the broker itself and its controller use it too);
-- ``reader`` — SCRAM-SHA-256; Describe and Read on every topic and every group, nothing
-  else (what the read-only live view and ``snapshot``/``groups`` need);
+- ``reader`` — SCRAM-SHA-256; Describe and Read on every topic, Describe on every group,
+  nothing else: what the read-only live view and ``snapshot``/``groups`` need, and no more
+  (Read on a group would also allow committing offsets to it);
 - ``writer`` — SCRAM-SHA-256; an application principal: Describe, Read, Write and Create on
   every topic, Describe, Read and Delete on every group, IdempotentWrite on the cluster.
 
@@ -202,6 +203,7 @@ class SaslSecurity:
         for user, mechanism in PRINCIPALS:
             if mechanism == SCRAM_MECHANISM:
                 _upsert_scram(admin, user, self.passwords[user], deadline)
+        _reset_acls(admin, [f"User:{user}" for user, mechanism in PRINCIPALS if user != ADMIN_USER], deadline)
         _create_acls(admin, default_acls(), deadline)
         for user, _mechanism in PRINCIPALS:
             self._write_client_file(user, bootstrap)
@@ -253,11 +255,27 @@ def acl_bindings(principal: str, grants: Iterable[tuple[str, str, str, str]]):
 def default_acls():
     """The ACLs of ``reader`` and ``writer`` (``admin`` is a super user and needs none)."""
     reader = [("topic", "*", "literal", op) for op in ("describe", "read")]
-    reader += [("group", "*", "literal", op) for op in ("describe", "read")]
+    reader += [("group", "*", "literal", "describe")]  # not Read: that would allow OffsetCommit
     writer = [("topic", "*", "literal", op) for op in ("describe", "read", "write", "create")]
     writer += [("group", "*", "literal", op) for op in ("describe", "read", "delete")]
     writer += [("cluster", "kafka-cluster", "literal", "idempotent_write")]
     return acl_bindings("User:reader", reader) + acl_bindings("User:writer", writer)
+
+
+def _reset_acls(admin, principals: list[str], deadline: float) -> None:
+    """Drop every ACL of deliverytui's own principals, so they have exactly the documented ones after a start."""
+    from confluent_kafka import KafkaException
+    from confluent_kafka.admin import AclBindingFilter, AclOperation, AclPermissionType, ResourcePatternType, ResourceType
+
+    filters = [
+        AclBindingFilter(ResourceType.ANY, None, ResourcePatternType.ANY, principal, None, AclOperation.ANY, AclPermissionType.ANY)
+        for principal in principals
+    ]
+    for future in admin.delete_acls(filters, request_timeout=max(1.0, deadline - time.monotonic())).values():
+        try:
+            future.result(timeout=max(1.0, deadline - time.monotonic()))
+        except KafkaException as exc:
+            raise SecuritySetupError(f"resetting the ACLs on the embedded broker failed: {_text(exc)}") from None
 
 
 def _create_acls(admin, bindings, deadline: float) -> None:
