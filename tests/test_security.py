@@ -452,3 +452,30 @@ def test_restart_keeps_security_and_credentials(secured: Secured) -> None:
     assert not metadata_answers(secured.bootstrap, timeout=2.0)
     plain = run_cli("broker", "start", "--security", "none", "--data-dir", str(data_dir))
     assert plain.returncode == 7 and "stop it first" in plain.stderr and plain.stderr.count("\n") == 1
+
+
+def test_server_settings_secure_every_listener_of_any_layout(tmp_path: Path) -> None:
+    """The transformation works on the listener layout of a multi-node cluster too (no broker needed)."""
+    from deliverytui.kafka.security import broker_security
+
+    security = broker_security("sasl", tmp_path / "node-1")
+    settings = security.server_settings(
+        {
+            "listeners": "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093",
+            "advertised.listeners": "PLAINTEXT://127.0.0.1:9092",
+            "controller.listener.names": "CONTROLLER",
+            "inter.broker.listener.name": "PLAINTEXT",
+            "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+            "node.id": 2,
+        }
+    )
+    assert settings["listeners"] == "SASL_PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"
+    assert settings["advertised.listeners"] == "SASL_PLAINTEXT://127.0.0.1:9092"
+    assert settings["inter.broker.listener.name"] == "SASL_PLAINTEXT"
+    assert settings["listener.security.protocol.map"] == "SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:SASL_PLAINTEXT"
+    assert settings["listener.name.controller.sasl.enabled.mechanisms"] == "PLAIN"
+    assert settings["listener.name.sasl_plaintext.sasl.enabled.mechanisms"] == "PLAIN,SCRAM-SHA-256"
+    assert 'username="admin"' in settings["listener.name.controller.plain.sasl.jaas.config"]
+    assert settings["node.id"] == 2 and settings["allow.everyone.if.no.acl.found"] == "false"
+    assert (tmp_path / "node-1").stat().st_mode & 0o077 == 0
+    assert broker_security("none", tmp_path) is None

@@ -167,7 +167,11 @@ class EmbeddedBroker:
             data_dir=str(self.data_dir),
             log_file=str(self.log_dir / "server.log"),
             running=running,
-            extra={"cluster_id": state.get("cluster_id"), "started_at": state.get("started_at"), **_security_info(state, self.data_dir)},
+            extra={
+                "cluster_id": state.get("cluster_id"),
+                "started_at": state.get("started_at"),
+                **_security_info(state, self.data_dir),  # security: the mode, client config files, authorizer log
+            },
         )
 
     def running_info(self) -> BrokerInfo | None:
@@ -193,9 +197,11 @@ class EmbeddedBroker:
         existing = self.running_info()
         # -- security (deliverytui.kafka.security): pick the mode, refuse to change a running broker's --
         security_mode = _security_mode(security, self._read_state())
-        if existing is not None and security_mode != (existing.extra.get("security") or "none"):
+        running_mode = (existing.extra.get("security") or "none") if existing is not None else None
+        if existing is not None and security_mode != running_mode:
             raise BrokerStartError(
-                f"a broker already runs on {self.data_dir} with security {existing.extra.get('security')}; stop it first ('deliverytui broker stop') to change it."
+                f"a broker already runs on {self.data_dir} with security {running_mode}; "
+                "stop it first ('deliverytui broker stop') to change it."
             )
         # -- end security --
         if existing is not None:
