@@ -83,6 +83,9 @@ class IsolatedGroupInspector:
         self.cancel_event = cancel_event
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
+        #: The live view's poll worker and its group picker's worker share the child: one request at a time,
+        #: or each could read the other's answer.
+        self._call_lock = threading.Lock()
         self.restarts = 0
         #: (sequence number, group, rows) of the last snapshot received from the current child.
         self._last: tuple[int, str, tuple[PartitionRow, ...]] | None = None
@@ -136,6 +139,10 @@ class IsolatedGroupInspector:
         return proc
 
     def _call(self, request: dict[str, Any]) -> Any:
+        with self._call_lock:
+            return self._call_unlocked(request)
+
+    def _call_unlocked(self, request: dict[str, Any]) -> Any:
         if self._proc is None or self._proc.poll() is not None:
             if self._proc is not None:
                 self.restarts += 1
