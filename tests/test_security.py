@@ -511,7 +511,7 @@ def test_poll_and_group_picker_share_the_kafka_child_safely(secured: Secured, un
             thread.start()
         for thread in threads:
             thread.join(timeout=600)
+        assert errors == []
+        assert group in {g.group_id for g in inspector.list_groups()}
     finally:
         inspector.close()
-    assert errors == []
-    assert group in {g.group_id for g in inspector.list_groups()}
