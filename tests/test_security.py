@@ -438,24 +438,6 @@ async def test_positions_without_probe_acl_degrade_to_one_line(secured: Secured,
     assert denied and {e["resource"] for e in denied} == {"Topic:LITERAL:__deliverytui_probe"}
 
 
-# -- last: a restart keeps the security mode -----------------------------------------------------
-def test_restart_keeps_security_and_credentials(secured: Secured) -> None:
-    data_dir = secured.data_dir
-    before = secured.config_file("reader").read_text()
-    stopped = run_cli("broker", "stop", "--data-dir", str(data_dir), "--json", timeout=90)
-    assert json.loads(stopped.stdout)["stopped"] is True
-    assert run_cli("broker", "status", "--data-dir", str(data_dir)).returncode == 1
-    restarted = run_cli("broker", "start", "--data-dir", str(data_dir), "--json", timeout=240)  # no --security: the recorded mode
-    assert restarted.returncode == 0, restarted.stderr
-    data = json.loads(restarted.stdout)
-    assert data["started"] is True and data["security"] == "sasl" and data["bootstrap"] == secured.bootstrap
-    assert secured.config_file("reader").read_text() == before  # same password, same file
-    assert metadata_answers(secured.bootstrap, config=secured.config("reader"))
-    assert not metadata_answers(secured.bootstrap, timeout=2.0)
-    plain = run_cli("broker", "start", "--security", "none", "--data-dir", str(data_dir))
-    assert plain.returncode == 7 and "stop it first" in plain.stderr and plain.stderr.count("\n") == 1
-
-
 def test_server_settings_secure_every_listener_of_any_layout(tmp_path: Path) -> None:
     """The transformation works on the listener layout of a multi-node cluster too (no broker needed)."""
     from deliverytui.kafka.security import broker_security
@@ -515,3 +497,21 @@ def test_poll_and_group_picker_share_the_kafka_child_safely(secured: Secured, un
         assert group in {g.group_id for g in inspector.list_groups()}
     finally:
         inspector.close()
+
+
+# -- last: a restart keeps the security mode -----------------------------------------------------
+def test_restart_keeps_security_and_credentials(secured: Secured) -> None:
+    data_dir = secured.data_dir
+    before = secured.config_file("reader").read_text()
+    stopped = run_cli("broker", "stop", "--data-dir", str(data_dir), "--json", timeout=90)
+    assert json.loads(stopped.stdout)["stopped"] is True
+    assert run_cli("broker", "status", "--data-dir", str(data_dir)).returncode == 1
+    restarted = run_cli("broker", "start", "--data-dir", str(data_dir), "--json", timeout=240)  # no --security: the recorded mode
+    assert restarted.returncode == 0, restarted.stderr
+    data = json.loads(restarted.stdout)
+    assert data["started"] is True and data["security"] == "sasl" and data["bootstrap"] == secured.bootstrap
+    assert secured.config_file("reader").read_text() == before  # same password, same file
+    assert metadata_answers(secured.bootstrap, config=secured.config("reader"))
+    assert not metadata_answers(secured.bootstrap, timeout=2.0)
+    plain = run_cli("broker", "start", "--security", "none", "--data-dir", str(data_dir))
+    assert plain.returncode == 7 and "stop it first" in plain.stderr and plain.stderr.count("\n") == 1
