@@ -77,13 +77,16 @@ def _broker(args: argparse.Namespace) -> int:
         )
     broker = EmbeddedBroker(data_dir)
     if args.action == "start":
-        info, started = broker.start(port=args.port, progress=_progress)
+        info, started = broker.start(port=args.port, progress=_progress, security=args.security)
         if args.json:
             _print_json({**info.to_json(), "started": started})
-        elif started:
+            return 0
+        if started:
             print(f"Apache Kafka {info.kafka_version} started at {info.bootstrap} (pid {info.pid}, data dir {info.data_dir})")
         else:
             print(f"Apache Kafka is already running at {info.bootstrap} (pid {info.pid}, data dir {info.data_dir}); reusing it")
+        for user, path in (info.extra.get("client_configs") or {}).items():  # --security sasl
+            print(f"  SASL principal {user}: --config {path}")
         return 0
     if args.action == "stop":
         stopped = broker.stop()
@@ -109,7 +112,11 @@ def _broker(args: argparse.Namespace) -> int:
         _print_json(info.to_json())
     else:
         for key, value in info.to_json().items():
-            print(f"{key:>14}: {value}")
+            if isinstance(value, dict):  # client_configs of a secured broker: one line each
+                for sub_key, sub_value in value.items():
+                    print(f"{sub_key + ' config':>14}: {sub_value}")
+            else:
+                print(f"{key:>14}: {value}")
     return 0
 
 
@@ -382,7 +389,7 @@ def _demo(args: argparse.Namespace) -> int:
         check_crash_point(args.semantic, args.crash_at)  # before starting a broker for nothing
     bootstrap = _demo_cluster(args)
     if not bootstrap:
-        bootstrap = EmbeddedBroker(default_data_dir()).start(progress=_progress)[0].bootstrap
+        bootstrap = EmbeddedBroker(default_data_dir()).start(progress=_progress, security="none")[0].bootstrap  # PLAINTEXT clients
     result = run_headless(
         bootstrap=bootstrap,
         semantic=args.semantic,
@@ -418,8 +425,16 @@ def _tui(args: argparse.Namespace) -> int:
     if not args.group:
         build_parser().print_help()
         return 2
+    from deliverytui.tui.app import DeliveryApp  # Textual is imported only here
+
+    DeliveryApp(viewer_config(args)).run()
+    return 0
+
+
+def viewer_config(args: argparse.Namespace):
+    """The live view's ViewerConfig for ``deliverytui --group G ...`` (tests build the app from it)."""
     from deliverytui.kafka.client_config import load_properties, resolve_bootstrap
-    from deliverytui.tui.app import DeliveryApp, ViewerConfig  # Textual is imported only here
+    from deliverytui.tui.viewer_config import ViewerConfig
 
     file_config = load_properties(args.config) if args.config else None
     bootstrap, _source = resolve_bootstrap(args.bootstrap, file_config=file_config)
@@ -438,8 +453,7 @@ def _tui(args: argparse.Namespace) -> int:
 
         # A config librdkafka rejects (unknown key, bad value) is one line before the screen opens.
         GroupInspector(bootstrap, file_config, request_timeout=args.timeout)
-    DeliveryApp(config).run()
-    return 0
+    return config
 
 
 # -- parser ----------------------------------------------------------------------
@@ -493,6 +507,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     broker.add_argument("--node", type=int, metavar="N", help="the cluster node to kill (SIGKILL) or restart")
     broker.add_argument("--data-dir", help="broker data directory (default: ~/.local/share/deliverytui/broker)")
+    broker.add_argument(
+        "--security", choices=["none", "sasl"],
+        help="start: 'sasl' runs SASL (PLAIN/SCRAM-SHA-256) with ACLs and writes client-<user>.properties into the "
+        "data dir (default: the mode recorded in the data dir, else none)",
+    )
     broker.add_argument("--json", action="store_true", help="print JSON")
     broker.set_defaults(handler=_broker)
 

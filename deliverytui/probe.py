@@ -52,7 +52,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from deliverytui.kafka.client_config import silent_librdkafka_logger
+from deliverytui.kafka.client_config import RedactedConfig, silent_librdkafka_logger
 
 DEFAULT_PROBE_TOPIC = "__deliverytui_probe"
 PROBE_RECORD_VERSION = 1
@@ -89,12 +89,13 @@ Positions = Mapping[tuple[str, int], tuple[int | None, int | None]]
 
 
 def connection_settings(config: Mapping[str, object]) -> dict[str, object]:
-    """The subset of a client configuration that says how to reach the cluster (bootstrap, TLS, SASL)."""
-    return {
-        key: value
-        for key, value in config.items()
-        if key in _CONNECTION_KEYS or key.startswith(_CONNECTION_PREFIXES)
-    }
+    """The subset of a client configuration that says how to reach the cluster (bootstrap, TLS, SASL).
+
+    A :class:`~deliverytui.kafka.client_config.RedactedConfig`: its repr hides the secrets.
+    """
+    return RedactedConfig(
+        (key, value) for key, value in config.items() if key in _CONNECTION_KEYS or key.startswith(_CONNECTION_PREFIXES)
+    )
 
 
 def encode_probe_key(group: str, reporter: str) -> bytes:

@@ -4,7 +4,9 @@
 (``security.protocol``, ``sasl.*``, ``ssl.*``), the way Kafka's own CLIs take
 ``--command-config``. Secrets read from it must never reach the screen, a log,
 ``--json`` output or an exception message, so everything that prints a config
-goes through :func:`redact`.
+goes through :func:`redact`, and configurations are held as :class:`RedactedConfig`,
+whose ``repr`` is redacted: a traceback that shows locals (Textual's crash report
+does) or an f-string cannot print a password.
 """
 
 from __future__ import annotations
@@ -32,7 +34,16 @@ def redact(config: Mapping[str, object]) -> dict[str, object]:
     return {k: ("***" if is_secret_key(k) else v) for k, v in config.items()}
 
 
-def load_properties(path: str | os.PathLike[str]) -> dict[str, str]:
+class RedactedConfig(dict):
+    """A client configuration (a plain ``dict`` to librdkafka) whose ``repr``/``str`` hide secret values."""
+
+    def __repr__(self) -> str:
+        return repr(redact(self))
+
+    __str__ = __repr__
+
+
+def load_properties(path: str | os.PathLike[str]) -> RedactedConfig:
     """Parse a librdkafka/Java properties file (``key=value`` or ``key: value``, ``#``/``!`` comments).
 
     Raises :class:`ConfigError` with one line when the file is missing or a line is not
@@ -45,7 +56,7 @@ def load_properties(path: str | os.PathLike[str]) -> dict[str, str]:
         raise ConfigError(f"config file {file} does not exist; pass a librdkafka properties file to --config")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {file}: {exc.strerror}")
-    props: dict[str, str] = {}
+    props = RedactedConfig()
     logical_lines: list[tuple[int, str]] = []
     pending = ""
     start_line = 0
@@ -112,9 +123,9 @@ def silent_librdkafka_logger() -> logging.Logger:
     return logger
 
 
-def client_config(bootstrap: str, file_config: Mapping[str, str] | None = None, **overrides: object) -> dict[str, object]:
+def client_config(bootstrap: str, file_config: Mapping[str, str] | None = None, **overrides: object) -> RedactedConfig:
     """The dict handed to confluent-kafka clients: file settings, then ours."""
-    config: dict[str, object] = {k: v for k, v in (file_config or {}).items() if k != "bootstrap.servers"}
+    config = RedactedConfig((k, v) for k, v in (file_config or {}).items() if k != "bootstrap.servers")
     config["bootstrap.servers"] = bootstrap
     config.setdefault("client.id", "deliverytui")
     config.update(overrides)

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from importlib import resources
@@ -92,13 +93,19 @@ def _reap(pid: int) -> None:
         pass
 
 
-def metadata_answers(bootstrap: str, timeout: float = 2.0) -> bool:
-    """True when a broker at ``bootstrap`` answers a metadata request within ``timeout``."""
+def metadata_answers(bootstrap: str, timeout: float = 2.0, config: Mapping[str, object] | None = None) -> bool:
+    """True when a broker at ``bootstrap`` answers a metadata request within ``timeout``.
+
+    ``config`` adds client settings (the SASL login of a secured broker).
+    """
     from confluent_kafka.admin import AdminClient
 
     from deliverytui.kafka.client_config import silent_librdkafka_logger
 
-    admin = AdminClient({"bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 1000}, logger=silent_librdkafka_logger())
+    admin = AdminClient(
+        {**(config or {}), "bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 1000},
+        logger=silent_librdkafka_logger(),
+    )
     try:
         metadata = admin.list_topics(timeout=timeout)
         return bool(metadata.brokers)
@@ -114,6 +121,7 @@ class EmbeddedBroker:
 
     def __post_init__(self) -> None:
         self.data_dir = Path(self.data_dir).expanduser().resolve()
+        self._security = None  # security: set by start() for --security (deliverytui.kafka.security)
 
     # -- files ---------------------------------------------------------------
     @property
@@ -159,7 +167,11 @@ class EmbeddedBroker:
             data_dir=str(self.data_dir),
             log_file=str(self.log_dir / "server.log"),
             running=running,
-            extra={"cluster_id": state.get("cluster_id"), "started_at": state.get("started_at")},
+            extra={
+                "cluster_id": state.get("cluster_id"),
+                "started_at": state.get("started_at"),
+                **_security_info(state, self.data_dir),  # security: the mode, client config files, authorizer log
+            },
         )
 
     def running_info(self) -> BrokerInfo | None:
@@ -175,12 +187,23 @@ class EmbeddedBroker:
         timeout: float = 120.0,
         heap: str = "768m",
         progress=None,
+        security: str | None = None,
     ) -> tuple[BrokerInfo, bool]:
         """Start the broker, or reuse it when already running. Returns ``(info, started_now)``.
 
-        Returns only once the broker answers a metadata request.
+        Returns only once the broker answers a metadata request. ``security`` is ``"sasl"``
+        or ``"none"``; ``None`` keeps the mode recorded in the data dir (none at first).
         """
         existing = self.running_info()
+        # -- security (deliverytui.kafka.security): pick the mode, refuse to change a running broker's --
+        security_mode = _security_mode(security, self._read_state())
+        running_mode = (existing.extra.get("security") or "none") if existing is not None else None
+        if existing is not None and security_mode != running_mode:
+            raise BrokerStartError(
+                f"a broker already runs on {self.data_dir} with security {running_mode}; "
+                "stop it first ('deliverytui broker stop') to change it."
+            )
+        # -- end security --
         if existing is not None:
             if port is not None and existing.bootstrap != f"127.0.0.1:{port}":
                 raise BrokerStartError(
@@ -194,11 +217,14 @@ class EmbeddedBroker:
         broker_port = self._choose_port(port, previous.get("port"))
         controller_port = self._choose_port(None, previous.get("controller_port"), avoid={broker_port})
         cluster_id = previous.get("cluster_id") or _random_cluster_id()
+        self._security = _broker_security(security_mode, self.data_dir)  # security: None for a plain broker
         self.properties_file.write_text(self._server_properties(broker_port, controller_port))
         if not (self.kraft_dir / "meta.properties").exists():
             self._format_storage(dist, cluster_id)
         log4j = self.data_dir / "log4j2.properties"
         log4j.write_bytes(resources.files("deliverytui.kafka").joinpath("log4j2.properties").read_bytes())
+        if self._security is not None:  # security: the authorizer log
+            log4j.write_text(log4j.read_text() + self._security.log4j_settings())
         command = dist.java_command(
             "kafka.Kafka",
             str(self.properties_file),
@@ -232,6 +258,7 @@ class EmbeddedBroker:
             "java": dist.java,
             "cluster_id": cluster_id,
             "started_at": datetime.now(timezone.utc).isoformat(),
+            "security": security_mode,
         }
         self._write_state(state)
         bootstrap = f"127.0.0.1:{broker_port}"
@@ -242,7 +269,8 @@ class EmbeddedBroker:
                     f"the Kafka broker exited with code {proc.returncode} during start-up: {self._last_log_error()} "
                     f"(see {self.log_dir / 'server.log'})"
                 )
-            if metadata_answers(bootstrap, timeout=1.0):
+            login = self._security.client_settings() if self._security is not None else None  # security: log in as admin
+            if metadata_answers(bootstrap, timeout=1.0, config=login):
                 break
             if time.monotonic() > deadline:
                 self.stop()
@@ -250,6 +278,12 @@ class EmbeddedBroker:
                     f"the Kafka broker did not answer on {bootstrap} within {timeout:.0f}s (see {self.log_dir / 'server.log'})"
                 )
             time.sleep(0.3)
+        if self._security is not None:  # security: SCRAM users, ACLs and client config files, as admin
+            try:
+                self._security.after_start(bootstrap)
+            except BaseException:
+                self.stop()
+                raise
         info = self.info()
         assert info is not None
         return info, True
@@ -319,6 +353,8 @@ class EmbeddedBroker:
             "log.retention.hours": 168,
             "log.segment.bytes": 64 * 1024 * 1024,
         }
+        if self._security is not None:  # security: SASL listeners, JAAS, the StandardAuthorizer
+            settings = self._security.server_settings(settings)
         lines = ["# Written by deliverytui on every start; edit broker.json-recorded ports with --port."]
         lines += [f"{k}={v}" for k, v in settings.items()]
         return "\n".join(lines) + "\n"
@@ -364,6 +400,30 @@ def _random_cluster_id() -> str:
         cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
         if not cluster_id.startswith("-"):
             return cluster_id
+
+
+# -- security (deliverytui.kafka.security, imported only for a secured broker) -------------------
+def _security_mode(requested: str | None, state: dict | None) -> str:
+    """``"none"`` or ``"sasl"``: the requested mode, else the one recorded in broker.json."""
+    if requested is None:
+        return (state or {}).get("security") or "none"
+    from deliverytui.kafka.security import check_mode
+
+    return check_mode(requested) or "none"
+
+
+def _broker_security(mode: str, data_dir: Path):
+    if mode == "none":
+        return None
+    from deliverytui.kafka.security import broker_security
+
+    return broker_security(mode, data_dir)
+
+
+def _security_info(state: dict, data_dir: Path) -> dict:
+    """``broker info``'s security fields: the mode, and for a secured broker its client config files."""
+    security = _broker_security(state.get("security") or "none", data_dir)
+    return security.describe() if security is not None else {"security": "none"}
 
 
 def running_embedded_bootstrap(data_dir: Path | None = None) -> str | None:

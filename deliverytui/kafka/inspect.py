@@ -157,7 +157,8 @@ class GroupInspector:
         with self._lock:
             if code in _AUTH_CODES:
                 self._fatal = error
-            elif code == KafkaError._ALL_BROKERS_DOWN and not self._ever_answered:
+            elif code == KafkaError._ALL_BROKERS_DOWN and not self._ever_answered and self._fatal is None:
+                # Not over an authentication failure: a refused login also reports "all brokers down" next.
                 self._fatal = error
 
     # -- public API ----------------------------------------------------------

@@ -43,6 +43,7 @@ from deliverytui.errors import (
     UnknownGroupError,
     UserFacingError,
 )
+from deliverytui.kafka.client_config import RedactedConfig
 from deliverytui.kafka.inspect import CollectionCancelled, GroupInspector
 from deliverytui.model import GroupListing, GroupSnapshot, PartitionRow
 
@@ -77,11 +78,14 @@ class IsolatedGroupInspector:
         cancel_event: threading.Event | None = None,
     ) -> None:
         self.bootstrap = bootstrap
-        self.file_config = dict(file_config or {})
+        self.file_config = RedactedConfig(file_config or {})  # may hold secrets: never in a repr
         self.request_timeout = request_timeout
         self.cancel_event = cancel_event
         self._proc: subprocess.Popen[bytes] | None = None
         self._buffer = b""
+        #: The live view's poll worker and its group picker's worker share the child: one request at a time,
+        #: or each could read the other's answer.
+        self._call_lock = threading.Lock()
         self.restarts = 0
         #: (sequence number, group, rows) of the last snapshot received from the current child.
         self._last: tuple[int, str, tuple[PartitionRow, ...]] | None = None
@@ -135,6 +139,10 @@ class IsolatedGroupInspector:
         return proc
 
     def _call(self, request: dict[str, Any]) -> Any:
+        with self._call_lock:
+            return self._call_unlocked(request)
+
+    def _call_unlocked(self, request: dict[str, Any]) -> Any:
         if self._proc is None or self._proc.poll() is not None:
             if self._proc is not None:
                 self.restarts += 1

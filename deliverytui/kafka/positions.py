@@ -3,7 +3,10 @@
 The collector is a plain librdkafka consumer that *assigns* every partition of the
 probe topic from the beginning and never joins a group or commits: deliverytui is
 read-only, and a commit would create a consumer group on the user's cluster. librdkafka
-insists on a ``group.id``, so one that nothing ever uses is set. It runs no thread of its
+insists on a ``group.id`` and looks up its coordinator (FindCoordinator, which needs Describe
+on that group), so the watched group's own id is set: whoever may watch a group already has
+Describe on it, where a dedicated id would need an ACL of its own on a secured cluster. That
+group is never joined and never committed to. It runs no thread of its
 own: the TUI calls :meth:`PositionCollector.poll` each refresh (from one worker thread),
 which drains what has arrived within a time budget and returns an immutable
 :class:`PositionsView`.
@@ -24,9 +27,6 @@ from deliverytui.errors import ConfigError
 from deliverytui.kafka.client_config import client_config, silent_librdkafka_logger
 from deliverytui.model.positions import PartitionPosition, PositionsView
 from deliverytui.probe import DEFAULT_PROBE_TOPIC, PROBE_RECORD_VERSION
-
-#: The group.id librdkafka requires; never joined, never committed to.
-DEFAULT_READER_GROUP_ID = "deliverytui-probe-reader-never-commits"
 
 #: Without an interval in a record, a report is stale after this many seconds.
 DEFAULT_STALE_AFTER = 30.0
@@ -148,7 +148,7 @@ class PositionCollector:
         forget_after: float = 3600.0,
         max_reporters: int = 1024,
         request_timeout: float = 10.0,
-        reader_group_id: str = DEFAULT_READER_GROUP_ID,
+        reader_group_id: str | None = None,
     ) -> None:
         self.bootstrap = bootstrap
         self.group = group
@@ -157,7 +157,7 @@ class PositionCollector:
         self.forget_after = forget_after
         self.max_reporters = max_reporters
         self.request_timeout = request_timeout
-        self.reader_group_id = reader_group_id
+        self.reader_group_id = reader_group_id or group  # librdkafka's required group.id: see the module docstring
         self._lock = threading.Lock()
         self._reports: dict[str, ProbeReport] = {}
         self._assigned: set[int] = set()
@@ -172,7 +172,7 @@ class PositionCollector:
             bootstrap,
             file_config,
             **{
-                "group.id": reader_group_id,
+                "group.id": self.reader_group_id,
                 "client.id": "deliverytui-positions",
                 "enable.auto.commit": False,
                 "enable.auto.offset.store": False,

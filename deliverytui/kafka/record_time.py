@@ -2,7 +2,9 @@
 
 One fetch per call, so the live view asks only for the selected partition: offsets lag says
 how many records are behind, time lag says how late delivery is. Read-only: the consumer
-assigns the partition, never joins a group and never commits.
+assigns the partition, never joins a group and never commits. librdkafka insists on a
+``group.id`` and looks up its coordinator, which needs Describe on that group: the live view
+passes the watched group's id, on which its principal already has Describe.
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from deliverytui.kafka.client_config import client_config, silent_librdkafka_log
 class RecordTimestampReader:
     """Timestamps of records by (topic, partition, offset), cached: a record's timestamp never changes."""
 
-    def __init__(self, bootstrap: str, file_config: Mapping[str, str] | None = None, *, timeout: float = 2.0) -> None:
+    def __init__(
+        self, bootstrap: str, file_config: Mapping[str, str] | None = None, *, timeout: float = 2.0, group_id: str | None = None
+    ) -> None:
         self.timeout = timeout
         self._cache: dict[tuple[str, int, int], int | None] = {}
         self._consumer = Consumer(
@@ -25,7 +29,7 @@ class RecordTimestampReader:
                 bootstrap,
                 file_config,
                 **{
-                    "group.id": "deliverytui-time-lag-reader-never-commits",
+                    "group.id": group_id or "deliverytui-time-lag-reader-never-commits",
                     "enable.auto.commit": False,
                     "enable.auto.offset.store": False,
                     "fetch.max.bytes": 1 << 20,

@@ -492,7 +492,7 @@ def run_demo(args: Any) -> int:
     bootstrap = args.bootstrap
     if not bootstrap:
         print("starting (or reusing) the embedded Apache Kafka broker…", flush=True)
-        bootstrap = EmbeddedBroker(default_data_dir()).start()[0].bootstrap
+        bootstrap = EmbeddedBroker(default_data_dir()).start(security="none")[0].bootstrap  # the demo clients speak PLAINTEXT
     # The lab's state (ledger, dedup store, status files) lives beside the broker's data and
     # persists with it, so a second `deliverytui demo` resumes the same story.
     run_dir = Path(

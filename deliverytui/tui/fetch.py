@@ -166,7 +166,9 @@ class GroupFetcher:
             return key, 0.0
         try:
             if self._record_times is None:
-                self._record_times = RecordTimestampReader(self.config.bootstrap, self.config.client_config)
+                self._record_times = RecordTimestampReader(
+                    self.config.bootstrap, self.config.client_config, group_id=self.group  # Describe on it suffices
+                )
             stamp = self._record_times.timestamp_ms(row.topic, row.partition, row.committed_offset)
         except Exception:  # noqa: BLE001 - time lag is a nicety; offsets lag stays
             return None
@@ -187,7 +189,10 @@ class GroupFetcher:
         view = self._positions.poll(0.2)
         if view.error:
             # Typically: no consumer has created the probe topic yet. Look again later.
-            self._positions_note = "positions: none published (see deliverytui.probe)"
+            if "authoriz" in view.error.lower():
+                self._positions_note = f"positions unavailable: not authorized to read {self._positions.topic}"
+            else:
+                self._positions_note = "positions: none published (see deliverytui.probe)"
             self._positions.close()
             self._positions = None
             self._positions_retry_at = now + 30.0

@@ -20,3 +20,9 @@ class ViewerConfig:
     resort_seconds: float = 10.0
     #: Longest wait between retries while the cluster is unreachable.
     max_backoff_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        # The --config settings may hold secrets: keep them where a repr (a crash report) hides them.
+        from deliverytui.kafka.client_config import RedactedConfig
+
+        object.__setattr__(self, "client_config", RedactedConfig(self.client_config))
