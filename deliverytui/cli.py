@@ -427,7 +427,14 @@ def _tui(args: argparse.Namespace) -> int:
         return 2
     from deliverytui.tui.app import DeliveryApp  # Textual is imported only here
 
-    DeliveryApp(viewer_config(args)).run()
+    config = viewer_config(args)
+    if config.client_config:
+        from deliverytui.kafka.inspect import GroupInspector
+
+        # A config librdkafka rejects (unknown key, bad value) is one line before the screen opens
+        # (the app itself would show it as a banner, for a config that breaks later).
+        GroupInspector(config.bootstrap, config.client_config, request_timeout=config.request_timeout)
+    DeliveryApp(config).run()
     return 0
 
 
@@ -438,7 +445,7 @@ def viewer_config(args: argparse.Namespace):
 
     file_config = load_properties(args.config) if args.config else None
     bootstrap, _source = resolve_bootstrap(args.bootstrap, file_config=file_config)
-    config = ViewerConfig(
+    return ViewerConfig(
         bootstrap=bootstrap,
         group=args.group,
         client_config=file_config or {},
@@ -448,12 +455,6 @@ def viewer_config(args: argparse.Namespace):
         dedup_prefix=args.dedup_prefix,
         allow_writes=args.allow_writes,
     )
-    if file_config:
-        from deliverytui.kafka.inspect import GroupInspector
-
-        # A config librdkafka rejects (unknown key, bad value) is one line before the screen opens.
-        GroupInspector(bootstrap, file_config, request_timeout=args.timeout)
-    return config
 
 
 # -- parser ----------------------------------------------------------------------
