@@ -15,14 +15,16 @@ synchronous on purpose: the consumers are plain poll loops.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from deliverytui.dedup.url import redact_url
 from deliverytui.errors import UserFacingError
 
 _SCHEMA = (
@@ -56,6 +58,14 @@ _SCHEMA = (
 
 class LedgerError(UserFacingError):
     """The ledger URL is wrong or its database cannot be opened."""
+
+
+class LedgerUnavailableError(LedgerError):
+    """The ledger's PostgreSQL server stopped answering mid-run (one line, no password).
+
+    The connection is dropped and the next call reconnects, so a caller waits and
+    retries: a consumer does not commit past an effect it could not record.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,14 +128,29 @@ class EffectsLedger:
             self.backend = "postgresql"
             try:
                 self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            except psycopg.OperationalError as exc:  # down, refused, or the login failed: say which, in one line
+                raise LedgerUnavailableError(f"cannot open the ledger database: {_first_line(exc)}") from None
             except psycopg.Error as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise LedgerError(f"cannot open the ledger database: {first}") from None
+                raise LedgerError(f"cannot open the ledger database: {_first_line(exc)}") from None
             autoincrement = "BIGSERIAL PRIMARY KEY"
         else:
             raise LedgerError(f"ledger URL {url!r} is not supported: write sqlite:///path.db or postgresql://...")
         for statement in _SCHEMA:
             self._execute(statement.format(autoincrement=autoincrement))
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added after the first release (a ledger from an older run gains them)."""
+        if self.backend == "postgresql":
+            self._execute("ALTER TABLE effects ADD COLUMN IF NOT EXISTS instance TEXT")
+            return
+        columns = {row[1] for row in self._rows("PRAGMA table_info(effects)")}
+        if "instance" not in columns:
+            try:
+                self._execute("ALTER TABLE effects ADD COLUMN instance TEXT")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -133,7 +158,29 @@ class EffectsLedger:
         return statement.replace("?", "%s") if self.backend == "postgresql" else statement
 
     def _execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(self._sql(statement), tuple(params))
+        if self.backend == "sqlite":
+            return self._conn.execute(self._sql(statement), tuple(params))
+        with self._postgres() as conn:
+            return conn.execute(self._sql(statement), tuple(params))
+
+    @contextlib.contextmanager
+    def _postgres(self) -> Iterator[Any]:
+        """The PostgreSQL connection (reconnected if an outage dropped it); a lost server is one line."""
+        import psycopg
+
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = None
+                self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+            yield self._conn
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            raise LedgerUnavailableError(
+                f"the effects ledger at {redact_url(self.url)} is unavailable ({_first_line(exc)}); waiting for it"
+            ) from None
 
     def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self._execute(statement, params).fetchall())
@@ -143,7 +190,8 @@ class EffectsLedger:
         return row[0] if row else None
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def __enter__(self) -> EffectsLedger:
         return self
@@ -186,21 +234,26 @@ class EffectsLedger:
                 self._conn.execute("ROLLBACK")
                 raise
         else:
-            with self._conn.transaction(), self._conn.cursor() as cursor:
+            with self._postgres() as conn, conn.transaction(), conn.cursor() as cursor:
                 cursor.executemany(statement, rows)
         return len(rows)
 
-    def record_effect(self, event_id: str, consumer: str, partition: int | None, offset: int | None) -> int:
+    def record_effect(
+        self, event_id: str, consumer: str, partition: int | None, offset: int | None, instance: str | None = None
+    ) -> int:
         """Record one side effect of ``consumer`` (a group id); returns its attempt number (1 = first).
 
+        ``instance`` names the process that did it (``"<instance number>:<pid>"`` for demo
+        consumers), so the audit can tell a redelivery after a rebalance (another instance
+        of the group) from one after a restart (the same instance, a new pid).
         The attempt is computed in the same statement, so it is exact for one writer per consumer.
         """
         return int(
             self._scalar(
-                'INSERT INTO effects (event_id, consumer, "partition", "offset", attempt, at) '
-                "SELECT ?, ?, ?, ?, 1 + COUNT(*), ? FROM effects WHERE consumer = ? AND event_id = ? "
+                'INSERT INTO effects (event_id, consumer, "partition", "offset", attempt, at, instance) '
+                "SELECT ?, ?, ?, ?, 1 + COUNT(*), ?, ? FROM effects WHERE consumer = ? AND event_id = ? "
                 "RETURNING attempt",
-                (event_id, consumer, partition, offset, time.time(), consumer, event_id),
+                (event_id, consumer, partition, offset, time.time(), instance, consumer, event_id),
             )
         )
 
@@ -248,6 +301,16 @@ class EffectsLedger:
             (consumer, limit),
         )
         return [(e, int(n), _int_or_none(p), _int_or_none(o)) for e, n, p, o in rows]
+
+    def duplicate_attempts(self, consumer: str, limit: int) -> list[tuple[str, int | None, int | None, str | None, float]]:
+        """Every effect of the first ``limit`` duplicated events: (event_id, partition, offset, instance, at), in order."""
+        rows = self._rows(
+            'SELECT e.event_id, e."partition", e."offset", e.instance, e.at FROM effects e JOIN ('
+            "SELECT event_id, MIN(id) AS first FROM effects WHERE consumer = ? GROUP BY event_id HAVING COUNT(*) > 1 "
+            "ORDER BY MIN(id) LIMIT ?) d ON d.event_id = e.event_id WHERE e.consumer = ? ORDER BY d.first, e.id",
+            (consumer, limit, consumer),
+        )
+        return [(e, _int_or_none(p), _int_or_none(o), i, float(a)) for e, p, o, i, a in rows]
 
     def lost_events(
         self, consumer: str, topic: str, committed: Mapping[int, int], limit: int
@@ -318,3 +381,8 @@ def _passed_condition(committed: Mapping[int, int]) -> tuple[str, list[int]]:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).strip().splitlines()[:1]).strip()
+    return text or type(exc).__name__

@@ -39,6 +39,10 @@ class ConsumerProcessStatus:
     armed: str | None
     exit_code: int | None
     updated_at: datetime | None
+    note: str | None = None
+    """While paused: the consumer's one-line reason (e.g. its dedup store or the ledger is unreachable)."""
+    extra_instances: int = 0
+    """Other instances of this consumer running in the same group (started to show a rebalance)."""
 
 
 @dataclass(frozen=True, slots=True)
