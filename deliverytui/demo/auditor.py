@@ -38,7 +38,16 @@ from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
 from deliverytui.demo.offsets import OffsetReader
 from deliverytui.errors import UserFacingError
 from deliverytui.kafka.client_config import silent_librdkafka_logger
-from deliverytui.model.demo import DUPLICATE, LOST, UNEXPECTED, AuditReport, ConsumerAudit, OffendingEvent
+from deliverytui.model.demo import (
+    DUPLICATE,
+    LOST,
+    UNEXPECTED,
+    Attempt,
+    AuditReport,
+    ConsumerAudit,
+    OffendingEvent,
+    Redelivery,
+)
 
 ID_LIMIT = 1000
 """At most this many ids per list (and per kind in ``offending``): enough to look at, bounded to print."""
@@ -258,6 +267,16 @@ def _audit_ledger(
         + [OffendingEvent(e, p, o, UNEXPECTED) for e, p, o in unexpected_rows]
     )
     duplicate_groups = effects - unique  # every effect after the first of its event
+    redeliveries = explain_duplicates(ledger, group, id_limit) if duplicated else ()
+    notes: tuple[str, ...] = ()
+    if redeliveries:
+        causes: dict[str, int] = {}
+        for redelivery in redeliveries:
+            causes[redelivery.cause] = causes.get(redelivery.cause, 0) + 1
+        notes = (
+            "duplicated events by cause: " + ", ".join(f"{n} after a {c}" if c in ("rebalance", "restart") else f"{n} {c}"
+                                                      for c, n in sorted(causes.items())),
+        )  # fmt: skip
     return ConsumerAudit(
         semantic=semantic,
         group=group,
@@ -274,6 +293,20 @@ def _audit_ledger(
         duplicate_event_ids=tuple(e for e, _n, _p, _o in duplicated),
         offending=tuple(offending),
         truncated=lost > len(lost_rows) or len(duplicated) >= id_limit or unexpected > len(unexpected_rows),
+        notes=notes,
+        redeliveries=redeliveries,
+    )
+
+
+def explain_duplicates(ledger: EffectsLedger, group: str, limit: int = ID_LIMIT) -> tuple[Redelivery, ...]:
+    """Each duplicated event of ``group`` (the first ``limit``) with its attempts and the cause of the first redo."""
+    by_event: dict[str, list[Attempt]] = {}
+    for event_id, partition, offset, instance, at in ledger.duplicate_attempts(group, limit):
+        by_event.setdefault(event_id, []).append(Attempt(instance, partition, offset, at))
+    return tuple(
+        Redelivery(event_id, Redelivery.classify(attempts[0], attempts[1]), tuple(attempts))
+        for event_id, attempts in by_event.items()
+        if len(attempts) > 1
     )
 
 

@@ -256,10 +256,13 @@ class DemoSupervisor:
                 slot.restart_at = time.monotonic() + self.auto_restart
             return True
 
-    def arm_crash(self, semantic: str, point: str) -> None:
-        """Make the consumer crash the next time it reaches ``point`` (survives restarts until it fires)."""
+    def arm_crash(self, semantic: str, point: str, instance: int = 1) -> None:
+        """Make the consumer crash the next time it reaches ``point`` (survives restarts until it fires).
+
+        ``instance`` 2+ arms that extra instance instead (see :meth:`start_instance`).
+        """
         check_crash_point(semantic, point)
-        path = crash_file(self.run_dir, semantic)
+        path = crash_file(self.run_dir, semantic, instance)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(point)
         os.replace(tmp, path)
