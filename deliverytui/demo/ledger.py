@@ -53,7 +53,31 @@ _SCHEMA = (
         at DOUBLE PRECISION NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS crashes_by_consumer ON crashes (consumer)",
+    # The exactly-once consumers' committed output records, copied by the auditor from the
+    # output topic (read_committed), one row per output record: the audit counts them in SQL
+    # instead of holding every event id in memory.
+    """CREATE TABLE IF NOT EXISTS outputs (
+        id {autoincrement},
+        topic TEXT NOT NULL,
+        out_partition INTEGER NOT NULL,
+        out_offset BIGINT NOT NULL,
+        event_id TEXT NOT NULL,
+        consumer TEXT NOT NULL,
+        "partition" INTEGER,
+        "offset" BIGINT,
+        at DOUBLE PRECISION NOT NULL,
+        UNIQUE (topic, out_partition, out_offset)
+    )""",
+    "CREATE INDEX IF NOT EXISTS outputs_by_consumer ON outputs (consumer, event_id)",
 )
+
+_EFFECT_TABLES = ("effects", "outputs")
+
+
+def _table(name: str) -> str:
+    if name not in _EFFECT_TABLES:
+        raise ValueError(f"not an effects table: {name!r}")
+    return name
 
 
 class LedgerError(UserFacingError):
@@ -286,17 +310,19 @@ class EffectsLedger:
             return 0
         return int(self._scalar(f"SELECT COUNT(*) FROM acked_events a WHERE a.topic = ? AND ({where})", (topic, *params)) or 0)
 
-    def effect_totals(self, consumer: str) -> tuple[int, int]:
-        """(effects, distinct events with an effect) of ``consumer``."""
+    def effect_totals(self, consumer: str, table: str = "effects") -> tuple[int, int]:
+        """(effects, distinct events with an effect) of ``consumer`` (``table="outputs"``: exactly-once output)."""
         row = self._execute(
-            "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM effects WHERE consumer = ?", (consumer,)
+            f"SELECT COUNT(*), COUNT(DISTINCT event_id) FROM {_table(table)} WHERE consumer = ?", (consumer,)
         ).fetchone()
         return int(row[0] or 0), int(row[1] or 0)
 
-    def duplicated_events(self, consumer: str, limit: int) -> list[tuple[str, int, int | None, int | None]]:
+    def duplicated_events(
+        self, consumer: str, limit: int, table: str = "effects"
+    ) -> list[tuple[str, int, int | None, int | None]]:
         """(event_id, effect count, partition, offset) for events with more than one effect, at most ``limit``."""
         rows = self._rows(
-            'SELECT event_id, COUNT(*), MIN("partition"), MIN("offset") FROM effects WHERE consumer = ? '
+            f'SELECT event_id, COUNT(*), MIN("partition"), MIN("offset") FROM {_table(table)} WHERE consumer = ? '
             "GROUP BY event_id HAVING COUNT(*) > 1 ORDER BY MIN(id) LIMIT ?",
             (consumer, limit),
         )
@@ -313,7 +339,7 @@ class EffectsLedger:
         return [(e, _int_or_none(p), _int_or_none(o), i, float(a)) for e, p, o, i, a in rows]
 
     def lost_events(
-        self, consumer: str, topic: str, committed: Mapping[int, int], limit: int
+        self, consumer: str, topic: str, committed: Mapping[int, int], limit: int, table: str = "effects"
     ) -> tuple[int, list[tuple[str, int, int]]]:
         """Acknowledged events below the committed offsets with no effect of ``consumer``: (count, first ``limit``)."""
         where, params = _passed_condition(committed)
@@ -322,9 +348,11 @@ class EffectsLedger:
         body = (
             "FROM acked_events a WHERE a.topic = ? AND ("
             + where
-            + ") AND NOT EXISTS (SELECT 1 FROM effects e WHERE e.consumer = ? AND e.event_id = a.event_id)"
+            + f") AND NOT EXISTS (SELECT 1 FROM {_table(table)} e WHERE e.consumer = ? AND e.event_id = a.event_id)"
         )
         count = int(self._scalar("SELECT COUNT(*) " + body, (topic, *params, consumer)) or 0)
+        if count == 0:
+            return 0, []  # the common case: no second pass over every acknowledged event
         rows = self._rows(
             'SELECT a.event_id, a."partition", a."offset" ' + body + ' ORDER BY a."partition", a."offset" LIMIT ?',
             (topic, *params, consumer, limit),
@@ -332,7 +360,7 @@ class EffectsLedger:
         return count, [(e, int(p), int(o)) for e, p, o in rows]
 
     def unexpected_events(
-        self, consumer: str, limit: int, *, settled_before: float | None = None
+        self, consumer: str, limit: int, *, settled_before: float | None = None, table: str = "effects"
     ) -> tuple[int, list[tuple[str, int | None, int | None]]]:
         """Events ``consumer`` had an effect for that were never acknowledged: (count, first ``limit``).
 
@@ -342,15 +370,46 @@ class EffectsLedger:
         """
         settled = float("inf") if settled_before is None else settled_before
         body = (
-            "FROM effects e WHERE e.consumer = ? AND e.at < ? AND NOT EXISTS "
+            f"FROM {_table(table)} e WHERE e.consumer = ? AND e.at < ? AND NOT EXISTS "
             "(SELECT 1 FROM acked_events a WHERE a.event_id = e.event_id)"
         )
         count = int(self._scalar("SELECT COUNT(DISTINCT e.event_id) " + body, (consumer, settled)) or 0)
+        if count == 0:
+            return 0, []
         rows = self._rows(
             'SELECT e.event_id, MIN(e."partition"), MIN(e."offset") ' + body + " GROUP BY e.event_id LIMIT ?",
             (consumer, settled, limit),
         )
         return count, [(e, _int_or_none(p), _int_or_none(o)) for e, p, o in rows]
+
+    def record_outputs(self, rows: Sequence[tuple[str, int, int, str, str, int | None, int | None]]) -> int:
+        """Record output records (topic, out_partition, out_offset, event_id, consumer, partition, offset);
+        one already recorded (the same topic position) is skipped, so re-reading the topic is harmless."""
+        if not rows:
+            return 0
+        now = time.time()
+        statement = self._sql(
+            'INSERT INTO outputs (topic, out_partition, out_offset, event_id, consumer, "partition", "offset", at) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (topic, out_partition, out_offset) DO NOTHING"
+        )
+        values = [(*row, now) for row in rows]
+        if self.backend == "sqlite":
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(statement, values)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        else:
+            with self._postgres() as conn, conn.transaction(), conn.cursor() as cursor:
+                cursor.executemany(statement, values)
+        return len(values)
+
+    def output_positions(self, topic: str) -> dict[int, int]:
+        """Per partition of output ``topic``: the offset after the last recorded output record."""
+        rows = self._rows("SELECT out_partition, MAX(out_offset) FROM outputs WHERE topic = ? GROUP BY out_partition", (topic,))
+        return {int(p): int(o) + 1 for p, o in rows}
 
     def crash_counts(self) -> dict[str, int]:
         """Crash rows per consumer (group id)."""
