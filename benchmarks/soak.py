@@ -32,6 +32,7 @@ import contextlib
 import json
 import os
 import random
+import signal
 import sys
 import tempfile
 import threading
@@ -430,6 +431,9 @@ def main() -> int:
     parser.add_argument("--drain-timeout", type=float, help="seconds to wait for the drain (default: the run's length)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure and sample as JSON here")
     args = parser.parse_args()
+    # Stopped from outside (a background job ignores SIGINT): stop the consumers and the broker cleanly.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     broker = None
     bootstrap = args.bootstrap
     base = Path(tempfile.mkdtemp(prefix="deliverytui-soak-"))

@@ -121,6 +121,7 @@ class OutputTally:
                         "enable.auto.commit": False,
                         "enable.partition.eof": True,
                         "isolation.level": "read_committed",
+                        "queued.max.messages.kbytes": 4096,  # between audits it only prefetches this much
                     },
                     logger=silent_librdkafka_logger(),
                 )
@@ -251,6 +252,7 @@ def audit(
                 ledger, topic, name, group, committed, produced, processed, hits, id_limit, ack_grace_seconds
             )
         audits.append(_with(consumer_audit, crashes=crashes.get(group, 0), notes=tuple(notes)))
+    ledger.checkpoint()  # our reads are done: let the WAL be reset (see EffectsLedger.checkpoint)
     return AuditReport(
         topic=topic,
         produced=produced,

@@ -411,6 +411,19 @@ class EffectsLedger:
         rows = self._rows("SELECT out_partition, MAX(out_offset) FROM outputs WHERE topic = ? GROUP BY out_partition", (topic,))
         return {int(p): int(o) + 1 for p, o in rows}
 
+    def checkpoint(self) -> None:
+        """SQLite: move the write-ahead log into the database and truncate it (no-op for PostgreSQL).
+
+        Six consumers and a producer write all the time and the auditor reads for seconds at
+        a time, so SQLite's automatic (passive) checkpoints never find a moment to reset the
+        WAL: it grew by ~100 MB a minute at 500 events/s. The auditor calls this after each
+        audit, when its own reads are done; writers wait at most a few milliseconds.
+        """
+        if self.backend != "sqlite":
+            return
+        with contextlib.suppress(sqlite3.OperationalError):  # busy: the next audit tries again
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
     def crash_counts(self) -> dict[str, int]:
         """Crash rows per consumer (group id)."""
         return {c: int(n) for c, n in self._rows("SELECT consumer, COUNT(*) FROM crashes GROUP BY consumer")}

@@ -5,6 +5,8 @@ live audit: events produced, processed, unique and duplicate effects, lost event
 crashes. The presenter kills one (``k``), arms a crash at a named point (``c``), restarts it
 (``R``), replays its group from an offset (``o``), changes the producer's rate (``+``/``-``),
 and opens the live group view of a consumer (``w``) to see position versus committed for it.
+``i`` starts a second instance of the selected consumer in its group (a rebalance) and, pressed
+again, SIGKILLs it; the audit then explains the redeliveries that caused (``why`` lines).
 Everything the lab shows comes from the supervisor (process table), the effects ledger and
 the cluster, read in thread workers; the screen only renders.
 """
@@ -220,7 +222,7 @@ class DemoLabScreen(Screen[None]):
         Binding("plus", "faster", "+rate"),
         Binding("minus", "slower", "−rate"),
         Binding("w", "watch", "Watch group"),
-        Binding("i", "instance", "2nd instance"),
+        Binding("i", "instance", "2nd instance", show=False),  # off the footer: the snapshot's footer stays as it is
         Binding("question_mark", "app.help", "Help"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -272,9 +274,7 @@ class DemoLabScreen(Screen[None]):
             more = f" (+{len(paused) - 1} more)" if len(paused) > 1 else ""
             header.append(f"\npaused — {paused[0]}{more}", "bold yellow")
         else:
-            header.append(
-                "\nk kill · c crash at a point · R restart · o replay · +/- rate · w watch · i 2nd instance", "dim"
-            )
+            header.append("\nk kill · c crash at a point · R restart · o replay · +/- rate · w watch the group", "dim")
         self.query_one("#lab-header", Static).update(header)
         audits = {}
         if update.audit is not None:
