@@ -6,6 +6,11 @@ static member's session timeout) and it redoes what the dead one had not committ
 The audit must explain each such duplicate: done first by instance 2, again by
 instance 1, same partition and offset — a rebalance, not a restart. At-least-once
 still loses nothing; the idempotent consumer still does every effect once.
+
+Each phase uses a new instance number on purpose: the demo consumers are static members,
+so a process restarted with the *same* instance id takes its predecessor's partitions at
+once, without a rebalance, and redoes the uncommitted work itself — the audit calls that
+a ``restart`` (same instance, new pid), which is what it is.
 """
 
 from __future__ import annotations
@@ -60,12 +65,12 @@ def test_second_instance_killed_redeliveries_are_explained(bootstrap: str, tmp_p
         supervisor.arm_crash("at-least-once", "after-effect", instance=2)
         _eventually(lambda: not supervisor.instance_pids("at-least-once"), "instance 2 crashes after an effect")
 
-        # Phase 2: both semantics get a second instance, killed from outside (SIGKILL) while events flow.
-        pids = {name: supervisor.start_instance(name, 2) for name in SEMANTICS}
-        for name, second in pids.items():
-            _eventually(lambda: _processed_by(tmp_path, name, 2, second) >= 10, f"{name} instance 2 takes partitions")
+        # Phase 2: both semantics get another instance (3), killed from outside (SIGKILL) while events flow.
+        pids = {name: supervisor.start_instance(name, 3) for name in SEMANTICS}
+        for name, other in pids.items():
+            _eventually(lambda: _processed_by(tmp_path, name, 3, other) >= 10, f"{name} instance 3 takes partitions")
         for name in SEMANTICS:
-            assert supervisor.kill_instance(name, 2)
+            assert supervisor.kill_instance(name, 3)
 
         time.sleep(2.0)
         producer.stop()
@@ -92,7 +97,7 @@ def test_second_instance_killed_redeliveries_are_explained(bootstrap: str, tmp_p
     for redelivery in alo.redeliveries:
         first, second, *_ = redelivery.attempts
         assert redelivery.cause == REBALANCE, redelivery.explain()
-        assert first.number == "2" and second.number == "1", redelivery.explain()
+        assert first.number in ("2", "3") and second.number != first.number, redelivery.explain()
         assert (first.partition, first.offset) == (second.partition, second.offset), redelivery.explain()
         assert "rebalance" in redelivery.explain() and "\n" not in redelivery.explain()
     # The armed crash's event: done by the first instance-2 process, whose pid is recorded.
