@@ -135,7 +135,10 @@ class OutputTally:
             deadline = time.monotonic() + timeout
             try:
                 while pending and time.monotonic() < deadline:
-                    for message in self._consumer.consume(num_messages=1000, timeout=0.2):
+                    batch = self._consumer.consume(num_messages=1000, timeout=0.2)
+                    if batch:  # still reading: a slow (loaded) read is not given up while it progresses
+                        deadline = max(deadline, time.monotonic() + min(timeout, 5.0))
+                    for message in batch:
                         partition = message.partition() or 0
                         error = message.error()
                         if error is not None:

@@ -281,6 +281,10 @@ class EffectsLedger:
             )
         )
 
+    def has_effect(self, event_id: str, consumer: str) -> bool:
+        """True if ``consumer`` recorded an effect for ``event_id``."""
+        return self._scalar("SELECT 1 FROM effects WHERE consumer = ? AND event_id = ? LIMIT 1", (consumer, event_id)) is not None
+
     def record_crash(self, consumer: str, point: str) -> None:
         """Record that ``consumer`` (a group id) crashed at ``point``; written *before* the process dies."""
         self._execute("INSERT INTO crashes (consumer, point, at) VALUES (?, ?, ?)", (consumer, point, time.time()))
