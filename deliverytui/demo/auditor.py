@@ -11,9 +11,9 @@ each consumer group:
 An event the group has not committed past yet is neither lost nor processed: it is
 still in flight. For exactly-once the effect is the *committed* output record in
 ``<topic>.processed`` (read with ``read_committed``), not the ledger: that is what a
-downstream reader sees. Counting is done in SQL (GROUP BY) so 100k events stay cheap,
-and the output topic is read incrementally, so polling the audit every second only
-reads what is new. Synchronous; call it from a worker thread, not an event loop.
+downstream reader sees. The output topic is read incrementally into the ledger's
+``outputs`` table, so polling the audit every second only reads what is new, and every
+count is done in SQL (GROUP BY): the auditor's memory does not grow with the events. Synchronous; call it from a worker thread, not an event loop.
 """
 
 from __future__ import annotations
@@ -38,14 +38,24 @@ from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
 from deliverytui.demo.offsets import OffsetReader
 from deliverytui.errors import UserFacingError
 from deliverytui.kafka.client_config import silent_librdkafka_logger
-from deliverytui.model.demo import DUPLICATE, LOST, UNEXPECTED, AuditReport, ConsumerAudit, MalformedRecord, OffendingEvent
+from deliverytui.model.demo import (
+    DUPLICATE,
+    LOST,
+    UNEXPECTED,
+    Attempt,
+    AuditReport,
+    ConsumerAudit,
+    MalformedRecord,
+    OffendingEvent,
+    Redelivery,
+)
 
 ID_LIMIT = 1000
 """At most this many ids per list (and per kind in ``offending``): enough to look at, bounded to print."""
 
 _readers: dict[str, OffsetReader] = {}
 _admins: dict[str, AdminClient] = {}
-_tallies: dict[tuple[str, str], OutputTally] = {}
+_tallies: dict[tuple[str, str, str], OutputTally] = {}
 _cache_lock = threading.Lock()
 
 
@@ -70,28 +80,30 @@ def _admin(bootstrap: str) -> AdminClient:
 
 
 class OutputTally:
-    """Committed output records of the exactly-once consumers, counted per (group, event id).
+    """Copies the exactly-once consumers' committed output records into the ledger's ``outputs`` table.
 
-    Reads ``read_committed`` from the beginning once, then only what is new on each
-    :meth:`refresh`: aborted records (a crash mid-transaction) are never delivered.
+    Reads ``read_committed`` (aborted records — a crash mid-transaction — are never
+    delivered), from where the ledger's copy ends, then only what is new on each
+    :meth:`refresh`. Only the read positions stay in memory: the counting is done in
+    SQL, so a long lab run does not grow the auditor's memory with every event id.
     """
 
     def __init__(self, bootstrap: str, topic: str) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
-        self.counts: dict[str, dict[str, int]] = {}
-        self.first_seen: dict[tuple[str, str], tuple[int, int]] = {}
         self._consumer: Consumer | None = None
         self._assigned: set[int] = set()
-        self._next: dict[int, int] = {}
+        self._next: dict[int, int] | None = None
         self._lock = threading.Lock()
 
-    def refresh(self, admin: AdminClient, timeout: float = 10.0) -> bool:
-        """Read up to the last stable offset of every partition; False if ``timeout`` ran out first."""
+    def refresh(self, admin: AdminClient, ledger: EffectsLedger, timeout: float = 10.0) -> bool:
+        """Copy up to the last stable offset of every partition; False if ``timeout`` ran out first."""
         with self._lock:
             meta = admin.list_topics(self.topic, timeout=timeout).topics.get(self.topic)
             if meta is None or meta.error is not None or not meta.partitions:
                 return True  # nothing was ever produced
+            if self._next is None:
+                self._next = ledger.output_positions(self.topic)
             partitions = sorted(meta.partitions)
             futures = admin.list_offsets(
                 {TopicPartition(self.topic, p): OffsetSpec.latest() for p in partitions},
@@ -99,6 +111,9 @@ class OutputTally:
                 request_timeout=timeout,
             )
             stable = {tp.partition: int(f.result(timeout=timeout).offset) for tp, f in futures.items()}
+            pending = {p for p in partitions if stable[p] > self._next.get(p, 0)}
+            if not pending:
+                return True
             if self._consumer is None:
                 self._consumer = Consumer(
                     {
@@ -107,43 +122,60 @@ class OutputTally:
                         "enable.auto.commit": False,
                         "enable.partition.eof": True,
                         "isolation.level": "read_committed",
+                        "queued.max.messages.kbytes": 4096,  # between audits it only prefetches this much
                     },
                     logger=silent_librdkafka_logger(),
                 )
             new = [p for p in partitions if p not in self._assigned]
             if new:
-                self._consumer.incremental_assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in new])
+                self._consumer.incremental_assign(
+                    [TopicPartition(self.topic, p, self._next.get(p, OFFSET_BEGINNING)) for p in new]
+                )
                 self._assigned.update(new)
-            pending = {p for p in partitions if stable[p] > self._next.get(p, 0)}
+            rows: list[tuple[str, int, int, str, str, int | None, int | None]] = []
             deadline = time.monotonic() + timeout
-            while pending and time.monotonic() < deadline:
-                for message in self._consumer.consume(num_messages=1000, timeout=0.2):
-                    partition = message.partition() or 0
-                    error = message.error()
-                    if error is not None:
-                        if error.code() == KafkaError._PARTITION_EOF:
-                            self._next[partition] = max(self._next.get(partition, 0), stable.get(partition, 0))
+            try:
+                while pending and time.monotonic() < deadline:
+                    batch = self._consumer.consume(num_messages=1000, timeout=0.2)
+                    if batch:  # still reading: a slow (loaded) read is not given up while it progresses
+                        deadline = max(deadline, time.monotonic() + min(timeout, 5.0))
+                    for message in batch:
+                        partition = message.partition() or 0
+                        error = message.error()
+                        if error is not None:
+                            if error.code() == KafkaError._PARTITION_EOF:
+                                self._next[partition] = max(self._next.get(partition, 0), stable.get(partition, 0))
+                                pending.discard(partition)
+                            continue
+                        offset = message.offset() or 0
+                        self._next[partition] = offset + 1
+                        row = self._row(message.key(), message.value(), partition, offset)
+                        if row is not None:
+                            rows.append(row)
+                        if offset + 1 >= stable.get(partition, 0):
                             pending.discard(partition)
-                        continue
-                    offset = message.offset() or 0
-                    self._next[partition] = offset + 1
-                    self._count(message.key(), message.value(), partition, offset)
-                    if offset + 1 >= stable.get(partition, 0):
-                        pending.discard(partition)
+                    if len(rows) >= 5000:
+                        ledger.record_outputs(rows)
+                        rows = []
+            finally:
+                ledger.record_outputs(rows)
             return not pending
 
-    def _count(self, key: bytes | None, value: bytes | None, partition: int, offset: int) -> None:
+    def _row(
+        self, key: bytes | None, value: bytes | None, partition: int, offset: int
+    ) -> tuple[str, int, int, str, str, int | None, int | None] | None:
         try:
             record = json.loads(value or b"{}")
             event_id = str(record.get("event_id") or (key or b"").decode())
             group = str(record.get("processed_by") or "")
+            source = (record.get("source_partition"), record.get("source_offset"))
         except (ValueError, UnicodeDecodeError, AttributeError):
-            return
+            return None
         if not event_id:
-            return  # the output of an input without event_id: counted as malformed, from the ledger
-        per_group = self.counts.setdefault(group, {})
-        per_group[event_id] = per_group.get(event_id, 0) + 1
-        self.first_seen.setdefault((group, event_id), (partition, offset))
+            return None  # the output of an input without event_id: counted as malformed, from the ledger
+        source_partition = int(source[0]) if isinstance(source[0], int) else None
+        source_offset = int(source[1]) if isinstance(source[1], int) else None
+        return (self.topic, partition, offset, event_id, group, source_partition, source_offset)
 
     def close(self) -> None:
         if self._consumer is not None:
@@ -151,11 +183,11 @@ class OutputTally:
             self._consumer = None
 
 
-def _tally(bootstrap: str, topic: str) -> OutputTally:
+def _tally(bootstrap: str, topic: str, ledger: EffectsLedger) -> OutputTally:
     with _cache_lock:
-        tally = _tallies.get((bootstrap, topic))
+        tally = _tallies.get((bootstrap, topic, ledger.url))
         if tally is None:
-            tally = _tallies[(bootstrap, topic)] = OutputTally(bootstrap, topic)
+            tally = _tallies[(bootstrap, topic, ledger.url)] = OutputTally(bootstrap, topic)
         return tally
 
 
@@ -213,12 +245,14 @@ def audit(
                 except (DedupStoreError, UserFacingError) as exc:
                     notes.append(f"dedup hits unknown: {exc}")
         if name == "exactly-once":
-            tally = _tally(bootstrap, output_topic(topic))
-            if not tally.refresh(_admin(bootstrap), timeout=request_timeout):
+            tally = _tally(bootstrap, output_topic(topic), ledger)
+            if not tally.refresh(_admin(bootstrap), ledger, timeout=request_timeout):
                 notes.append(f"{output_topic(topic)} was not read to its end within {request_timeout:.0f} s")
-            consumer_audit = _audit_output(
-                ledger, topic, name, group, committed, tally, produced, processed, hits, id_limit
-            )
+            consumer_audit = _audit_ledger(
+                ledger, topic, name, group, committed, produced, processed, hits, id_limit, ack_grace_seconds,
+                table="outputs",
+            )  # fmt: skip
+            notes.append("effects are committed records in the output topic, read with read_committed")
         else:
             consumer_audit = _audit_ledger(
                 ledger, topic, name, group, committed, produced, processed, hits, id_limit, ack_grace_seconds
@@ -233,6 +267,7 @@ def audit(
             notes.append(consumer_audit.malformed_warning)
             warnings.append(f"{name}: {consumer_audit.malformed_warning}")
         audits.append(_with(consumer_audit, crashes=crashes.get(group, 0), notes=tuple(notes)))
+    ledger.checkpoint()  # our reads are done: let the WAL be reset (see EffectsLedger.checkpoint)
     return AuditReport(
         topic=topic,
         produced=produced,
@@ -257,18 +292,32 @@ def _audit_ledger(
     hits: int,
     id_limit: int,
     ack_grace_seconds: float = ACK_GRACE_SECONDS,
+    *,
+    table: str = "effects",
 ) -> ConsumerAudit:
-    effects, unique = ledger.effect_totals(group)
-    lost, lost_rows = ledger.lost_events(group, topic, committed, id_limit)
-    duplicated = ledger.duplicated_events(group, id_limit)
+    effects, unique = ledger.effect_totals(group, table)
+    lost, lost_rows = ledger.lost_events(group, topic, committed, id_limit, table)
+    duplicated = ledger.duplicated_events(group, id_limit, table)
     # Effects newer than the grace period may still be waiting for the producer's ack row.
-    unexpected, unexpected_rows = ledger.unexpected_events(group, id_limit, settled_before=time.time() - ack_grace_seconds)
+    unexpected, unexpected_rows = ledger.unexpected_events(
+        group, id_limit, settled_before=time.time() - ack_grace_seconds, table=table
+    )
     offending = (
         [OffendingEvent(e, p, o, LOST) for e, p, o in lost_rows]
         + [OffendingEvent(e, p, o, DUPLICATE) for e, _n, p, o in duplicated]
         + [OffendingEvent(e, p, o, UNEXPECTED) for e, p, o in unexpected_rows]
     )
     duplicate_groups = effects - unique  # every effect after the first of its event
+    redeliveries = explain_duplicates(ledger, group, id_limit) if duplicated and table == "effects" else ()
+    notes: tuple[str, ...] = ()
+    if redeliveries:
+        causes: dict[str, int] = {}
+        for redelivery in redeliveries:
+            causes[redelivery.cause] = causes.get(redelivery.cause, 0) + 1
+        notes = (
+            "duplicated events by cause: " + ", ".join(f"{n} after a {c}" if c in ("rebalance", "restart") else f"{n} {c}"
+                                                      for c, n in sorted(causes.items())),
+        )  # fmt: skip
     return ConsumerAudit(
         semantic=semantic,
         group=group,
@@ -285,55 +334,18 @@ def _audit_ledger(
         duplicate_event_ids=tuple(e for e, _n, _p, _o in duplicated),
         offending=tuple(offending),
         truncated=lost > len(lost_rows) or len(duplicated) >= id_limit or unexpected > len(unexpected_rows),
+        notes=notes,
+        redeliveries=redeliveries,
     )
 
 
-def _audit_output(
-    ledger: EffectsLedger,
-    topic: str,
-    semantic: str,
-    group: str,
-    committed: Mapping[int, int],
-    tally: OutputTally,
-    produced: int,
-    processed: int,
-    hits: int,
-    id_limit: int,
-) -> ConsumerAudit:
-    counts = dict(tally.counts.get(group, {}))
-    acked = ledger.acked_events(topic)
-    acked_ids = {a.event_id for a in acked}
-    lost_events = [
-        a for a in acked if a.offset < committed.get(a.partition, 0) and counts.get(a.event_id, 0) == 0
-    ]
-    lost_events.sort(key=lambda a: (a.partition, a.offset))
-    duplicated = [e for e, n in counts.items() if n > 1]
-    unexpected = [e for e in counts if e not in acked_ids]
-    where = tally.first_seen
-
-    def place(event_id: str) -> tuple[int | None, int | None]:
-        return where.get((group, event_id), (None, None))
-
-    offending = (
-        [OffendingEvent(a.event_id, a.partition, a.offset, LOST) for a in lost_events[:id_limit]]
-        + [OffendingEvent(e, *place(e), DUPLICATE) for e in duplicated[:id_limit]]
-        + [OffendingEvent(e, *place(e), UNEXPECTED) for e in unexpected[:id_limit]]
-    )
-    return ConsumerAudit(
-        semantic=semantic,
-        group=group,
-        produced=produced,
-        processed=processed,
-        effects=sum(counts.values()),
-        unique_effects=len(counts),
-        duplicates=sum(n - 1 for n in counts.values() if n > 1),
-        lost=len(lost_events),
-        unexpected=len(unexpected),
-        dedup_hits=hits,
-        crashes=0,
-        lost_event_ids=tuple(a.event_id for a in lost_events[:id_limit]),
-        duplicate_event_ids=tuple(duplicated[:id_limit]),
-        offending=tuple(offending),
-        truncated=max(len(lost_events), len(duplicated), len(unexpected)) > id_limit,
-        notes=("effects are committed records in the output topic, read with read_committed",),
+def explain_duplicates(ledger: EffectsLedger, group: str, limit: int = ID_LIMIT) -> tuple[Redelivery, ...]:
+    """Each duplicated event of ``group`` (the first ``limit``) with its attempts and the cause of the first redo."""
+    by_event: dict[str, list[Attempt]] = {}
+    for event_id, partition, offset, instance, at in ledger.duplicate_attempts(group, limit):
+        by_event.setdefault(event_id, []).append(Attempt(instance, partition, offset, at))
+    return tuple(
+        Redelivery(event_id, Redelivery.classify(attempts[0], attempts[1]), tuple(attempts))
+        for event_id, attempts in by_event.items()
+        if len(attempts) > 1
     )

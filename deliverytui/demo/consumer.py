@@ -48,7 +48,7 @@ from typing import Any, TypeVar
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
 from deliverytui.dedup import DedupStore, DedupStoreError, StoreUnavailableError, new_token, open_store
-from deliverytui.demo.ledger import PROCESSED_WITHOUT_DEDUP, SKIPPED, EffectsLedger
+from deliverytui.demo.ledger import PROCESSED_WITHOUT_DEDUP, SKIPPED, EffectsLedger, LedgerError, LedgerUnavailableError
 from deliverytui.demo.semantics import (
     AFTER_CLAIM,
     AFTER_COMMIT,
@@ -87,14 +87,19 @@ RETRIABLE_COMMIT = frozenset(
 )
 
 
-def crash_file(run_dir: Path, semantic: str) -> Path:
+def instance_name(semantic: str, instance: int = 1) -> str:
+    """``semantic`` for the first instance of a demo consumer, ``semantic-N`` for the N-th (a rebalance demo)."""
+    return semantic if instance <= 1 else f"{semantic}-{instance}"
+
+
+def crash_file(run_dir: Path, semantic: str, instance: int = 1) -> Path:
     """Where the supervisor arms a crash: the file holds the crash point's name."""
-    return run_dir / f"{semantic}.crash"
+    return run_dir / f"{instance_name(semantic, instance)}.crash"
 
 
-def status_file(run_dir: Path, semantic: str) -> Path:
+def status_file(run_dir: Path, semantic: str, instance: int = 1) -> Path:
     """Where the consumer reports itself (JSON, replaced atomically at most every 0.5 s)."""
-    return run_dir / f"{semantic}.status"
+    return run_dir / f"{instance_name(semantic, instance)}.status"
 
 
 def read_status(path: Path) -> dict[str, Any] | None:
@@ -123,6 +128,8 @@ class ConsumerOptions:
     probe: bool = True
     commit_every: int | None = None
     """Messages per commit (per transaction for exactly-once); None = 1, or ``EOS_BATCH`` for exactly-once."""
+    instance: int = 1
+    """Which instance of the semantic's group this is: a second one (2, 3, ...) makes the group rebalance."""
 
 
 class Retry(Exception):
@@ -166,7 +173,10 @@ class TaskTable:
             self.close()
             raise StoreUnavailableError(f"task table in {self.url} is unavailable: {exc}") from exc
         except Exception as exc:
-            if type(exc).__module__.startswith("psycopg") and type(exc).__name__ in ("OperationalError", "InterfaceError"):
+            import psycopg  # only a PostgreSQL URL gets here
+
+            # Subclasses too: a stopped server answers AdminShutdown, an OperationalError.
+            if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError)):
                 self.close()
                 raise StoreUnavailableError(f"task table is unavailable: {str(exc).splitlines()[0]}") from exc
             raise
@@ -199,8 +209,11 @@ class DemoConsumer:
         self.group = self.spec.group_id(options.group_prefix)
         self.topic = options.topic
         self.run_dir = options.run_dir
-        self.crash_path = crash_file(options.run_dir, options.semantic)
-        self.status_path = status_file(options.run_dir, options.semantic)
+        self.instance = max(1, options.instance)
+        self.instance_label = f"{self.instance}:{os.getpid()}"
+        """Recorded with every effect: which instance (and which incarnation of it) did it."""
+        self.crash_path = crash_file(options.run_dir, options.semantic, self.instance)
+        self.status_path = status_file(options.run_dir, options.semantic, self.instance)
         previous = read_status(self.status_path) or {}
         self.processed = int(previous.get("processed") or 0)
         self.handled = 0  # messages handled by this process (what --crash-after counts)
@@ -214,7 +227,7 @@ class DemoConsumer:
         self._retrying: tuple[int, int] | None = None
         self._claim_token: str | None = None
         self._loop = asyncio.new_event_loop()
-        self.ledger = EffectsLedger(options.ledger_url)
+        self.ledger = self._open_ledger(options.ledger_url)
         self.store_url = store_url_for(options.semantic, options.dedup_url, options.run_dir)
         self.store: DedupStore | None = (
             open_store(self.store_url, group=self.group) if self.store_url is not None else None
@@ -227,6 +240,23 @@ class DemoConsumer:
         self._pending: dict[int, int] = {}  # batched at-least-once family: partition -> next offset to commit
         self._pending_count = 0
         self._committed: dict[int, int] = {}
+
+    def _open_ledger(self, url: str) -> EffectsLedger:
+        """Open the ledger; a PostgreSQL ledger that is down is waited for (status says so), not a crash loop."""
+        delay = 0.2
+        while True:
+            try:
+                ledger = EffectsLedger(url)
+            except LedgerUnavailableError as exc:
+                self.store_error, self.state = str(exc), "paused-ledger-down"
+                self.write_status(force=True)
+                if self._stopping.wait(delay):
+                    raise
+                delay = min(delay * 2, 2.0)
+                continue
+            if self.state == "paused-ledger-down":
+                self.store_error, self.state = None, "starting"
+            return ledger
 
     # -- lifecycle -----------------------------------------------------------------------
 
@@ -241,7 +271,7 @@ class DemoConsumer:
             "bootstrap.servers": self.options.bootstrap,
             "group.id": self.group,
             "client.id": self.spec.name,
-            "group.instance.id": f"{self.group}-demo",
+            "group.instance.id": f"{self.group}-demo" + (f"-{self.instance}" if self.instance > 1 else ""),
             "session.timeout.ms": SESSION_TIMEOUT_MS,
             "heartbeat.interval.ms": 1000,
             "enable.auto.commit": False,
@@ -292,6 +322,7 @@ class DemoConsumer:
         self._last_status = now
         data = {
             "semantic": self.spec.name,
+            "instance": self.instance,
             "group": self.group,
             "pid": os.getpid(),
             "state": self.state,
@@ -338,7 +369,8 @@ class DemoConsumer:
         if armed_by_file:
             with contextlib.suppress(OSError):
                 self.crash_path.unlink()  # first, so the restarted process does not crash again
-        self.ledger.record_crash(self.group, point)
+        with contextlib.suppress(LedgerError):  # a ledger that is down must not stop the crash
+            self.ledger.record_crash(self.group, point)
         self.state = "crashed"
         self.write_status(force=True)
         sys.stdout.flush()
@@ -402,7 +434,28 @@ class DemoConsumer:
         self._report(partition, offset + 1, offset + 1)
 
     def _effect(self, event_id: str, partition: int, offset: int) -> None:
-        self.ledger.record_effect(event_id, self.group, partition, offset)
+        """Record the effect; while the ledger is down, wait here (nothing is committed meanwhile).
+
+        Waiting in place rather than redoing the message matters for upsert and state-check:
+        their row change is already made, and a redo would find it made and record nothing.
+        Stopping while the ledger is down raises :class:`LedgerUnavailableError` (one line).
+        """
+        delay = 0.2
+        while True:
+            try:
+                self.ledger.record_effect(event_id, self.group, partition, offset, self.instance_label)
+            except LedgerUnavailableError as exc:
+                self.store_error = str(exc)
+                self.state = "paused-ledger-down"
+                self.write_status()
+                if self._stopping.wait(delay):
+                    raise
+                delay = min(delay * 2, 2.0)
+                continue
+            if self.state == "paused-ledger-down":
+                self.state = "running"
+                self.store_error = None
+            return
 
     def _malformed(self, message: Message, problem: str) -> None:
         """A record that is not a usable event: never a crash, never a retry loop, always counted.
@@ -604,10 +657,26 @@ class DemoConsumer:
         task_id = str(event.get("task_id") or event["event_id"])
         values = {"title": event.get("title"), "created_at": event.get("created_at")}
         changed = self._store(lambda store: store.upsert_row(TASKS_TABLE, "task_id", task_id, values))
-        if changed:
+        if changed or self._unrecorded(event["event_id"]):
             self._effect(event["event_id"], partition, offset)
             self._crash_if(AFTER_EFFECT)
         self._commit_after_effect(partition, offset)
+
+    def _unrecorded(self, event_id: str) -> bool:
+        """The row was already changed, but no effect is recorded for this event.
+
+        A predecessor was killed between changing the row (the real effect: it happened,
+        once) and recording it in the ledger. Task ids are unique per event in the demo,
+        so this is that event's own change: record it now, or the audit would call it lost.
+        """
+        while True:
+            try:
+                return not self.ledger.has_effect(event_id, self.group)
+            except LedgerUnavailableError as exc:
+                self.store_error, self.state = str(exc), "paused-ledger-down"
+                self.write_status()
+                if self._stopping.wait(1.0):
+                    raise
 
     def _state_check(self, message: Message, event: dict[str, Any]) -> None:
         partition, offset = message.partition() or 0, message.offset() or 0
@@ -617,7 +686,7 @@ class DemoConsumer:
         moved = self._store(
             lambda store: store.transition(TASKS_TABLE, "task_id", task_id, "status", "pending", "completed")
         )
-        if moved:
+        if moved or self._unrecorded(event["event_id"]):
             self._effect(event["event_id"], partition, offset)
             self._crash_if(AFTER_EFFECT)
         self._commit_after_effect(partition, offset)
@@ -634,7 +703,8 @@ class DemoConsumer:
         producer = Producer(
             {
                 "bootstrap.servers": self.options.bootstrap,
-                "transactional.id": transactional_id(self.spec.name, self.options.group_prefix),
+                "transactional.id": transactional_id(self.spec.name, self.options.group_prefix)
+                + (f"-{self.instance}" if self.instance > 1 else ""),
                 "enable.idempotence": True,
                 "linger.ms": 5,
                 "transaction.timeout.ms": 30000,
@@ -789,6 +859,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lease", type=float, default=LEASE_SECONDS, help="dedup lease in seconds (idempotent)")
     parser.add_argument("--no-probe", action="store_true", help="do not publish positions to the probe topic")
     parser.add_argument(
+        "--instance", type=_positive_int, default=1, help="instance number in the group (2+ joins as another member)"
+    )
+    parser.add_argument(
         "--commit-every",
         type=_positive_int,
         help=f"messages per commit (per transaction for exactly-once); default 1, exactly-once {EOS_BATCH}",
@@ -815,6 +888,7 @@ def main(argv: list[str] | None = None) -> int:
                 lease_seconds=args.lease,
                 probe=not args.no_probe,
                 commit_every=args.commit_every,
+                instance=args.instance,
             )
         )
         return consumer.run()

@@ -15,14 +15,16 @@ synchronous on purpose: the consumers are plain poll loops.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from deliverytui.dedup.url import redact_url
 from deliverytui.errors import UserFacingError
 
 _SCHEMA = (
@@ -63,6 +65,22 @@ _SCHEMA = (
         at DOUBLE PRECISION NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS malformed_by_consumer ON malformed (consumer, topic)",
+    # The exactly-once consumers' committed output records, copied by the auditor from the
+    # output topic (read_committed), one row per output record: the audit counts them in SQL
+    # instead of holding every event id in memory.
+    """CREATE TABLE IF NOT EXISTS outputs (
+        id {autoincrement},
+        topic TEXT NOT NULL,
+        out_partition INTEGER NOT NULL,
+        out_offset BIGINT NOT NULL,
+        event_id TEXT NOT NULL,
+        consumer TEXT NOT NULL,
+        "partition" INTEGER,
+        "offset" BIGINT,
+        at DOUBLE PRECISION NOT NULL,
+        UNIQUE (topic, out_partition, out_offset)
+    )""",
+    "CREATE INDEX IF NOT EXISTS outputs_by_consumer ON outputs (consumer, event_id)",
 )
 
 SKIPPED = "skipped"
@@ -70,9 +88,25 @@ SKIPPED = "skipped"
 PROCESSED_WITHOUT_DEDUP = "processed-without-dedup"
 """What a consumer did with a JSON event without ``event_id``: processed anyway, with no dedup (the chapter)."""
 
+_EFFECT_TABLES = ("effects", "outputs")
+
+
+def _table(name: str) -> str:
+    if name not in _EFFECT_TABLES:
+        raise ValueError(f"not an effects table: {name!r}")
+    return name
+
 
 class LedgerError(UserFacingError):
     """The ledger URL is wrong or its database cannot be opened."""
+
+
+class LedgerUnavailableError(LedgerError):
+    """The ledger's PostgreSQL server stopped answering mid-run (one line, no password).
+
+    The connection is dropped and the next call reconnects, so a caller waits and
+    retries: a consumer does not commit past an effect it could not record.
+    """
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,14 +169,29 @@ class EffectsLedger:
             self.backend = "postgresql"
             try:
                 self._conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+            except psycopg.OperationalError as exc:  # down, refused, or the login failed: say which, in one line
+                raise LedgerUnavailableError(f"cannot open the ledger database: {_first_line(exc)}") from None
             except psycopg.Error as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise LedgerError(f"cannot open the ledger database: {first}") from None
+                raise LedgerError(f"cannot open the ledger database: {_first_line(exc)}") from None
             autoincrement = "BIGSERIAL PRIMARY KEY"
         else:
             raise LedgerError(f"ledger URL {url!r} is not supported: write sqlite:///path.db or postgresql://...")
         for statement in _SCHEMA:
             self._execute(statement.format(autoincrement=autoincrement))
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Columns added after the first release (a ledger from an older run gains them)."""
+        if self.backend == "postgresql":
+            self._execute("ALTER TABLE effects ADD COLUMN IF NOT EXISTS instance TEXT")
+            return
+        columns = {row[1] for row in self._rows("PRAGMA table_info(effects)")}
+        if "instance" not in columns:
+            try:
+                self._execute("ALTER TABLE effects ADD COLUMN instance TEXT")
+            except sqlite3.OperationalError as exc:  # another process added it first
+                if "duplicate column" not in str(exc):
+                    raise
 
     # -- plumbing --------------------------------------------------------------------------
 
@@ -150,7 +199,29 @@ class EffectsLedger:
         return statement.replace("?", "%s") if self.backend == "postgresql" else statement
 
     def _execute(self, statement: str, params: Sequence[Any] = ()) -> Any:
-        return self._conn.execute(self._sql(statement), tuple(params))
+        if self.backend == "sqlite":
+            return self._conn.execute(self._sql(statement), tuple(params))
+        with self._postgres() as conn:
+            return conn.execute(self._sql(statement), tuple(params))
+
+    @contextlib.contextmanager
+    def _postgres(self) -> Iterator[Any]:
+        """The PostgreSQL connection (reconnected if an outage dropped it); a lost server is one line."""
+        import psycopg
+
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = None
+                self._conn = psycopg.connect(self.url, autocommit=True, connect_timeout=5)
+            yield self._conn
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.close()
+            raise LedgerUnavailableError(
+                f"the effects ledger at {redact_url(self.url)} is unavailable ({_first_line(exc)}); waiting for it"
+            ) from None
 
     def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self._execute(statement, params).fetchall())
@@ -160,7 +231,8 @@ class EffectsLedger:
         return row[0] if row else None
 
     def close(self) -> None:
-        self._conn.close()
+        if self._conn is not None:
+            self._conn.close()
 
     def __enter__(self) -> EffectsLedger:
         return self
@@ -203,23 +275,32 @@ class EffectsLedger:
                 self._conn.execute("ROLLBACK")
                 raise
         else:
-            with self._conn.transaction(), self._conn.cursor() as cursor:
+            with self._postgres() as conn, conn.transaction(), conn.cursor() as cursor:
                 cursor.executemany(statement, rows)
         return len(rows)
 
-    def record_effect(self, event_id: str, consumer: str, partition: int | None, offset: int | None) -> int:
+    def record_effect(
+        self, event_id: str, consumer: str, partition: int | None, offset: int | None, instance: str | None = None
+    ) -> int:
         """Record one side effect of ``consumer`` (a group id); returns its attempt number (1 = first).
 
+        ``instance`` names the process that did it (``"<instance number>:<pid>"`` for demo
+        consumers), so the audit can tell a redelivery after a rebalance (another instance
+        of the group) from one after a restart (the same instance, a new pid).
         The attempt is computed in the same statement, so it is exact for one writer per consumer.
         """
         return int(
             self._scalar(
-                'INSERT INTO effects (event_id, consumer, "partition", "offset", attempt, at) '
-                "SELECT ?, ?, ?, ?, 1 + COUNT(*), ? FROM effects WHERE consumer = ? AND event_id = ? "
+                'INSERT INTO effects (event_id, consumer, "partition", "offset", attempt, at, instance) '
+                "SELECT ?, ?, ?, ?, 1 + COUNT(*), ?, ? FROM effects WHERE consumer = ? AND event_id = ? "
                 "RETURNING attempt",
-                (event_id, consumer, partition, offset, time.time(), consumer, event_id),
+                (event_id, consumer, partition, offset, time.time(), instance, consumer, event_id),
             )
         )
+
+    def has_effect(self, event_id: str, consumer: str) -> bool:
+        """True if ``consumer`` recorded an effect for ``event_id``."""
+        return self._scalar("SELECT 1 FROM effects WHERE consumer = ? AND event_id = ? LIMIT 1", (consumer, event_id)) is not None
 
     def record_crash(self, consumer: str, point: str) -> None:
         """Record that ``consumer`` (a group id) crashed at ``point``; written *before* the process dies."""
@@ -279,24 +360,36 @@ class EffectsLedger:
             return 0
         return int(self._scalar(f"SELECT COUNT(*) FROM acked_events a WHERE a.topic = ? AND ({where})", (topic, *params)) or 0)
 
-    def effect_totals(self, consumer: str) -> tuple[int, int]:
-        """(effects, distinct events with an effect) of ``consumer``."""
+    def effect_totals(self, consumer: str, table: str = "effects") -> tuple[int, int]:
+        """(effects, distinct events with an effect) of ``consumer`` (``table="outputs"``: exactly-once output)."""
         row = self._execute(
-            "SELECT COUNT(*), COUNT(DISTINCT event_id) FROM effects WHERE consumer = ?", (consumer,)
+            f"SELECT COUNT(*), COUNT(DISTINCT event_id) FROM {_table(table)} WHERE consumer = ?", (consumer,)
         ).fetchone()
         return int(row[0] or 0), int(row[1] or 0)
 
-    def duplicated_events(self, consumer: str, limit: int) -> list[tuple[str, int, int | None, int | None]]:
+    def duplicated_events(
+        self, consumer: str, limit: int, table: str = "effects"
+    ) -> list[tuple[str, int, int | None, int | None]]:
         """(event_id, effect count, partition, offset) for events with more than one effect, at most ``limit``."""
         rows = self._rows(
-            'SELECT event_id, COUNT(*), MIN("partition"), MIN("offset") FROM effects WHERE consumer = ? '
+            f'SELECT event_id, COUNT(*), MIN("partition"), MIN("offset") FROM {_table(table)} WHERE consumer = ? '
             "GROUP BY event_id HAVING COUNT(*) > 1 ORDER BY MIN(id) LIMIT ?",
             (consumer, limit),
         )
         return [(e, int(n), _int_or_none(p), _int_or_none(o)) for e, n, p, o in rows]
 
+    def duplicate_attempts(self, consumer: str, limit: int) -> list[tuple[str, int | None, int | None, str | None, float]]:
+        """Every effect of the first ``limit`` duplicated events: (event_id, partition, offset, instance, at), in order."""
+        rows = self._rows(
+            'SELECT e.event_id, e."partition", e."offset", e.instance, e.at FROM effects e JOIN ('
+            "SELECT event_id, MIN(id) AS first FROM effects WHERE consumer = ? GROUP BY event_id HAVING COUNT(*) > 1 "
+            "ORDER BY MIN(id) LIMIT ?) d ON d.event_id = e.event_id WHERE e.consumer = ? ORDER BY d.first, e.id",
+            (consumer, limit, consumer),
+        )
+        return [(e, _int_or_none(p), _int_or_none(o), i, float(a)) for e, p, o, i, a in rows]
+
     def lost_events(
-        self, consumer: str, topic: str, committed: Mapping[int, int], limit: int
+        self, consumer: str, topic: str, committed: Mapping[int, int], limit: int, table: str = "effects"
     ) -> tuple[int, list[tuple[str, int, int]]]:
         """Acknowledged events below the committed offsets with no effect of ``consumer``: (count, first ``limit``)."""
         where, params = _passed_condition(committed)
@@ -305,9 +398,11 @@ class EffectsLedger:
         body = (
             "FROM acked_events a WHERE a.topic = ? AND ("
             + where
-            + ") AND NOT EXISTS (SELECT 1 FROM effects e WHERE e.consumer = ? AND e.event_id = a.event_id)"
+            + f") AND NOT EXISTS (SELECT 1 FROM {_table(table)} e WHERE e.consumer = ? AND e.event_id = a.event_id)"
         )
         count = int(self._scalar("SELECT COUNT(*) " + body, (topic, *params, consumer)) or 0)
+        if count == 0:
+            return 0, []  # the common case: no second pass over every acknowledged event
         rows = self._rows(
             'SELECT a.event_id, a."partition", a."offset" ' + body + ' ORDER BY a."partition", a."offset" LIMIT ?',
             (topic, *params, consumer, limit),
@@ -315,7 +410,7 @@ class EffectsLedger:
         return count, [(e, int(p), int(o)) for e, p, o in rows]
 
     def unexpected_events(
-        self, consumer: str, limit: int, *, settled_before: float | None = None
+        self, consumer: str, limit: int, *, settled_before: float | None = None, table: str = "effects"
     ) -> tuple[int, list[tuple[str, int | None, int | None]]]:
         """Events ``consumer`` had an effect for that were never acknowledged: (count, first ``limit``).
 
@@ -325,15 +420,59 @@ class EffectsLedger:
         """
         settled = float("inf") if settled_before is None else settled_before
         body = (
-            "FROM effects e WHERE e.consumer = ? AND e.at < ? AND NOT EXISTS "
+            f"FROM {_table(table)} e WHERE e.consumer = ? AND e.at < ? AND NOT EXISTS "
             "(SELECT 1 FROM acked_events a WHERE a.event_id = e.event_id)"
         )
         count = int(self._scalar("SELECT COUNT(DISTINCT e.event_id) " + body, (consumer, settled)) or 0)
+        if count == 0:
+            return 0, []
         rows = self._rows(
             'SELECT e.event_id, MIN(e."partition"), MIN(e."offset") ' + body + " GROUP BY e.event_id LIMIT ?",
             (consumer, settled, limit),
         )
         return count, [(e, _int_or_none(p), _int_or_none(o)) for e, p, o in rows]
+
+    def record_outputs(self, rows: Sequence[tuple[str, int, int, str, str, int | None, int | None]]) -> int:
+        """Record output records (topic, out_partition, out_offset, event_id, consumer, partition, offset);
+        one already recorded (the same topic position) is skipped, so re-reading the topic is harmless."""
+        if not rows:
+            return 0
+        now = time.time()
+        statement = self._sql(
+            'INSERT INTO outputs (topic, out_partition, out_offset, event_id, consumer, "partition", "offset", at) '
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (topic, out_partition, out_offset) DO NOTHING"
+        )
+        values = [(*row, now) for row in rows]
+        if self.backend == "sqlite":
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                self._conn.executemany(statement, values)
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+        else:
+            with self._postgres() as conn, conn.transaction(), conn.cursor() as cursor:
+                cursor.executemany(statement, values)
+        return len(values)
+
+    def output_positions(self, topic: str) -> dict[int, int]:
+        """Per partition of output ``topic``: the offset after the last recorded output record."""
+        rows = self._rows("SELECT out_partition, MAX(out_offset) FROM outputs WHERE topic = ? GROUP BY out_partition", (topic,))
+        return {int(p): int(o) + 1 for p, o in rows}
+
+    def checkpoint(self) -> None:
+        """SQLite: move the write-ahead log into the database and truncate it (no-op for PostgreSQL).
+
+        Six consumers and a producer write all the time and the auditor reads for seconds at
+        a time, so SQLite's automatic (passive) checkpoints never find a moment to reset the
+        WAL: it grew by ~100 MB a minute at 500 events/s. The auditor calls this after each
+        audit, when its own reads are done; writers wait at most a few milliseconds.
+        """
+        if self.backend != "sqlite":
+            return
+        with contextlib.suppress(sqlite3.OperationalError):  # busy: the next audit tries again
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def crash_counts(self) -> dict[str, int]:
         """Crash rows per consumer (group id)."""
@@ -364,3 +503,8 @@ def _passed_condition(committed: Mapping[int, int]) -> tuple[str, list[int]]:
 
 def _int_or_none(value: Any) -> int | None:
     return None if value is None else int(value)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).strip().splitlines()[:1]).strip()
+    return text or type(exc).__name__

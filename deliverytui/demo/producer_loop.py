@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 
-from deliverytui.demo.ledger import EffectsLedger
+from deliverytui.demo.ledger import EffectsLedger, LedgerUnavailableError
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, task_created_events
 
 
@@ -34,6 +34,8 @@ class RateLimitedProducer:
         self.rate = 0.0
         self.sent = 0
         self.error: str | None = None
+        self.ledger_error: str | None = None
+        """While the ledger is down: its one-line reason (acknowledged sends wait in memory meanwhile)."""
         self._acknowledged = 0
         self._failed = 0
         self._stop = threading.Event()
@@ -71,9 +73,23 @@ class RateLimitedProducer:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _final_flush(self, producer: TaskApiProducer) -> None:
+        """Wait for the last delivery reports, and for the ledger (up to 60 s) if it is down."""
+        deadline = time.monotonic() + 60.0
+        while True:
+            try:
+                producer.flush(10.0)
+                self.ledger_error = None
+                return
+            except LedgerUnavailableError as exc:
+                self.ledger_error = str(exc)
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     def _run(self) -> None:
         ledger = EffectsLedger(self.ledger_url)
-        producer = TaskApiProducer(self.bootstrap, self.topic, ledger=ledger)
+        producer = TaskApiProducer(self.bootstrap, self.topic, ledger=ledger, ack_batch=10**9)
         events = task_created_events(10**12, task_prefix=self.task_prefix)
         allowance = 0.0
         last = time.monotonic()
@@ -86,10 +102,14 @@ class RateLimitedProducer:
                     producer.publish(next(events))
                     self.sent += 1
                     allowance -= 1.0
-                producer.poll(0)  # serves delivery reports and writes their acks in one transaction
+                try:
+                    producer.poll(0)  # serves delivery reports and writes their acks in one transaction
+                    self.ledger_error = None
+                except LedgerUnavailableError as exc:  # the acks stay pending; written once it is back
+                    self.ledger_error = str(exc)
                 self._acknowledged, self._failed = producer.acknowledged, producer.failed
                 self._stop.wait(0.05)
-            producer.flush(10.0)
+            self._final_flush(producer)
         except Exception as exc:  # noqa: BLE001 - reported to the TUI, which must keep running
             self.error = " ".join(str(exc).split()) or type(exc).__name__
         finally:

@@ -83,6 +83,9 @@ class DemoSupervisor:
         self.request_timeout = request_timeout
         self.ledger = EffectsLedger(ledger_url)
         self._slots = {name: _Slot() for name in self.semantics}
+        self._extra: dict[tuple[str, int], _Slot] = {}  # second (third, ...) instances: a rebalance demo
+        self._crash_counts: dict[str, int] = {}
+        self.ledger_error: str | None = None
         self._lock = threading.RLock()
         self._admin: AdminClient | None = None
 
@@ -167,6 +170,73 @@ class DemoSupervisor:
             self._slots[semantic] = _Slot(process=process, log=log)
             return process.pid
 
+    # -- extra instances (a rebalance) ----------------------------------------------------------
+
+    def start_instance(self, semantic: str, instance: int = 2) -> int:
+        """Start instance ``instance`` (2+) of ``semantic`` in the same group: the group rebalances.
+
+        Extra instances are never auto-restarted; :meth:`kill_instance` SIGKILLs one.
+        Returns its pid (the running one if it already runs).
+        """
+        if instance < 2:
+            raise UserFacingError("instance 1 is the semantic's own consumer; extra instances are numbered from 2")
+        with self._lock:
+            self._slot(semantic)
+            slot = self._extra.get((semantic, instance))
+            if slot is not None and self._alive(slot):
+                assert slot.process is not None
+                return slot.process.pid
+            if slot is not None:
+                self._reap(slot)
+            log = open(self.run_dir / f"{semantic}-{instance}.log", "ab")  # noqa: SIM115 - closed when reaped
+            process = subprocess.Popen(
+                [*self.command(semantic), "--instance", str(instance)],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            self._extra[(semantic, instance)] = _Slot(process=process, log=log)
+            return process.pid
+
+    def kill_instance(self, semantic: str, instance: int = 2) -> bool:
+        """SIGKILL extra instance ``instance`` of ``semantic``; False when it was not running."""
+        with self._lock:
+            slot = self._extra.get((semantic, instance))
+            if slot is None or not self._alive(slot):
+                return False
+            assert slot.process is not None
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(slot.process.pid, signal.SIGKILL)
+            slot.process.wait()
+            with contextlib.suppress(UserFacingError):
+                self.ledger.record_crash(self.group_of(semantic), KILLED)
+            self._reap(slot)
+            return True
+
+    def instance_pids(self, semantic: str) -> dict[int, int]:
+        """Running extra instances of ``semantic``: instance number -> pid."""
+        with self._lock:
+            return {
+                n: slot.process.pid
+                for (name, n), slot in sorted(self._extra.items())
+                if name == semantic and slot.process is not None and self._alive(slot)
+            }
+
+    def _stop_extras(self, timeout: float) -> None:
+        for slot in self._extra.values():
+            if self._alive(slot):
+                assert slot.process is not None
+                slot.process.send_signal(signal.SIGTERM)
+        for slot in self._extra.values():
+            if slot.process is not None and self._alive(slot):
+                try:
+                    slot.process.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    slot.process.kill()
+                    slot.process.wait()
+            self._reap(slot)
+
     def kill(self, semantic: str) -> bool:
         """SIGKILL the consumer now, at whatever it was doing; records a ``killed`` crash row.
 
@@ -186,10 +256,13 @@ class DemoSupervisor:
                 slot.restart_at = time.monotonic() + self.auto_restart
             return True
 
-    def arm_crash(self, semantic: str, point: str) -> None:
-        """Make the consumer crash the next time it reaches ``point`` (survives restarts until it fires)."""
+    def arm_crash(self, semantic: str, point: str, instance: int = 1) -> None:
+        """Make the consumer crash the next time it reaches ``point`` (survives restarts until it fires).
+
+        ``instance`` 2+ arms that extra instance instead (see :meth:`start_instance`).
+        """
         check_crash_point(semantic, point)
-        path = crash_file(self.run_dir, semantic)
+        path = crash_file(self.run_dir, semantic, instance)
         tmp = path.with_name(f".{path.name}.tmp")
         tmp.write_text(point)
         os.replace(tmp, path)
@@ -238,6 +311,7 @@ class DemoSupervisor:
                     slot.process.send_signal(signal.SIGTERM)
             for semantic in self.semantics:
                 self.stop(semantic, timeout)
+            self._stop_extras(timeout)
 
     def close(self) -> None:
         """Stop every consumer and release the ledger connection."""
@@ -267,7 +341,14 @@ class DemoSupervisor:
         """Reap dead consumers, apply auto-restart, and report every consumer (one ledger query)."""
         with self._lock:
             now = time.monotonic()
-            crashes = self.ledger.crash_counts()
+            try:
+                self._crash_counts = self.ledger.crash_counts()
+                self.ledger_error = None
+            except UserFacingError as exc:  # the ledger is down: keep supervising with the last counts
+                self.ledger_error = str(exc)
+            crashes = self._crash_counts
+            for slot in self._extra.values():
+                self._reap(slot)
             statuses = []
             for semantic in self.semantics:
                 slot = self._slots[semantic]
@@ -302,6 +383,8 @@ class DemoSupervisor:
         updated_at = None
         with contextlib.suppress(TypeError, ValueError):
             updated_at = datetime.fromisoformat(str(report["updated_at"])) if report.get("updated_at") else None
+        note = report.get("store_error") if alive and report.get("pid") == pid else None
+        extras = sum(1 for (name, _n), other in self._extra.items() if name == semantic and self._alive(other))
         return ConsumerProcessStatus(
             semantic=semantic,
             group=self.group_of(semantic),
@@ -313,6 +396,8 @@ class DemoSupervisor:
             armed=armed,
             exit_code=None if alive else slot.exit_code,
             updated_at=updated_at,
+            note=str(note) if note else None,
+            extra_instances=extras,
         )
 
     def audit(self) -> AuditReport:

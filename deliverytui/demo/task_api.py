@@ -153,8 +153,9 @@ class TaskApiProducer:
         """Write the acknowledgements received so far to the ledger (no-op without one)."""
         if self.ledger is None or not self._pending_acks:
             return 0
-        pending, self._pending_acks = self._pending_acks, []
-        return self.ledger.record_acks(pending)
+        written = self.ledger.record_acks(self._pending_acks)  # a ledger outage raises and keeps them pending
+        self._pending_acks = []
+        return written
 
     def flush(self, timeout: float = 30.0) -> int:
         """Wait for every delivery report and record the acks; returns how many sends are still unconfirmed."""

@@ -39,6 +39,10 @@ class ConsumerProcessStatus:
     armed: str | None
     exit_code: int | None
     updated_at: datetime | None
+    note: str | None = None
+    """While paused: the consumer's one-line reason (e.g. its dedup store or the ledger is unreachable)."""
+    extra_instances: int = 0
+    """Other instances of this consumer running in the same group (started to show a rebalance)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,69 @@ class OffendingEvent:
     partition: int | None
     offset: int | None
     kind: str
+
+
+REBALANCE = "rebalance"
+RESTART = "restart"
+RETRY = "retry"
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One effect of a duplicated event: which instance (``"<n>:<pid>"``) did it, where it read the event."""
+
+    instance: str | None
+    partition: int | None
+    offset: int | None
+    at: float
+
+    @property
+    def number(self) -> str | None:
+        return self.instance.split(":", 1)[0] if self.instance else None
+
+    @property
+    def pid(self) -> str | None:
+        return self.instance.split(":", 1)[1] if self.instance and ":" in self.instance else None
+
+    def describe(self) -> str:
+        who = f"instance {self.number} (pid {self.pid})" if self.instance else "an unknown process"
+        return f"{who} at partition {self.partition} offset {self.offset}"
+
+
+@dataclass(frozen=True, slots=True)
+class Redelivery:
+    """A duplicated event and why it was done again, from the effects' instances.
+
+    ``rebalance``: another instance of the group did it again (the partition changed
+    owner before the first one committed); ``restart``: the same instance, a new
+    process (a crash or kill before the commit); ``retry``: the same process did it
+    twice; ``unknown``: effects recorded without an instance (an older ledger).
+    """
+
+    event_id: str
+    cause: str
+    attempts: tuple[Attempt, ...]
+
+    @staticmethod
+    def classify(first: Attempt, second: Attempt) -> str:
+        if first.instance is None or second.instance is None:
+            return UNKNOWN
+        if first.number != second.number:
+            return REBALANCE
+        return RESTART if first.pid != second.pid else RETRY
+
+    def explain(self) -> str:
+        """One line: who did it first and who did it again."""
+        first, *again = self.attempts
+        redo = "; again by ".join(a.describe() for a in again)
+        reason = {
+            REBALANCE: "after a rebalance moved the partition to another instance before the first committed",
+            RESTART: "after that instance was restarted (crash or kill) before it committed",
+            RETRY: "by the same process (a retried message)",
+            UNKNOWN: "(no instance recorded)",
+        }[self.cause]
+        return f"{self.event_id}: done by {first.describe()}; again by {redo} — {reason}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +179,16 @@ class ConsumerAudit:
         if len(self.malformed_records) < self.malformed:
             detail += f", of the first {len(self.malformed_records)}"
         return f"{self.malformed} malformed record(s) on the topic: {detail}"
+    redeliveries: tuple[Redelivery, ...] = ()
+    """Why each duplicated event (at most the id limit) was done again."""
+
+    @property
+    def redelivery_causes(self) -> dict[str, int]:
+        """Duplicated events per cause (``rebalance``, ``restart``, ``retry``, ``unknown``)."""
+        counts: dict[str, int] = {}
+        for redelivery in self.redeliveries:
+            counts[redelivery.cause] = counts.get(redelivery.cause, 0) + 1
+        return counts
 
     @property
     def ok(self) -> bool:
@@ -141,6 +218,18 @@ class ConsumerAudit:
             "notes": list(self.notes),
             "malformed": self.malformed,
             "malformed_records": [m.to_json() for m in self.malformed_records],
+            "redeliveries": [
+                {
+                    "event_id": r.event_id,
+                    "cause": r.cause,
+                    "attempts": [
+                        {"instance": a.instance, "partition": a.partition, "offset": a.offset, "at": a.at}
+                        for a in r.attempts
+                    ],
+                    "explanation": r.explain(),
+                }
+                for r in self.redeliveries
+            ],
         }
 
 

@@ -5,6 +5,8 @@ live audit: events produced, processed, unique and duplicate effects, lost event
 crashes. The presenter kills one (``k``), arms a crash at a named point (``c``), restarts it
 (``R``), replays its group from an offset (``o``), changes the producer's rate (``+``/``-``),
 and opens the live group view of a consumer (``w``) to see position versus committed for it.
+``i`` starts a second instance of the selected consumer in its group (a rebalance) and, pressed
+again, SIGKILLs it; the audit then explains the redeliveries that caused (``why`` lines).
 Everything the lab shows comes from the supervisor (process table), the effects ledger and
 the cluster, read in thread workers; the screen only renders.
 """
@@ -220,6 +222,7 @@ class DemoLabScreen(Screen[None]):
         Binding("plus", "faster", "+rate"),
         Binding("minus", "slower", "−rate"),
         Binding("w", "watch", "Watch group"),
+        Binding("i", "instance", "2nd instance", show=False),  # off the footer: the snapshot's footer stays as it is
         Binding("question_mark", "app.help", "Help"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -264,8 +267,12 @@ class DemoLabScreen(Screen[None]):
         header.append(f"{update.rate:g} events/s  ", "bold")
         header.append("acknowledged ", "dim")
         header.append(f"{update.produced:,}", "bold")
+        paused = [f"{s.semantic}: {s.note}" for s in update.statuses if s.alive and getattr(s, "note", None)]
         if update.error:
             header.append(f"\n{update.error}", "bold red")
+        elif paused:  # a store or the ledger is down: the first reason, in one line
+            more = f" (+{len(paused) - 1} more)" if len(paused) > 1 else ""
+            header.append(f"\npaused — {paused[0]}{more}", "bold yellow")
         else:
             header.append("\nk kill · c crash at a point · R restart · o replay · +/- rate · w watch the group", "dim")
         self.query_one("#lab-header", Static).update(header)
@@ -280,6 +287,8 @@ class DemoLabScreen(Screen[None]):
                 state = status.state
             if status.armed:
                 state += f" (armed: {status.armed})"
+            if getattr(status, "extra_instances", 0):
+                state += f" +{status.extra_instances} instance"
             cells = {
                 "semantic": Text(status.semantic, style="bold"),
                 "group": status.group,
@@ -308,6 +317,9 @@ class DemoLabScreen(Screen[None]):
         text = Text()
         text.append(f"{semantic}: ", "bold")
         text.append(f"{audit.lost} lost, {audit.duplicates} duplicate effect(s), {audit.unexpected} unexpected\n", "")
+        for redelivery in getattr(audit, "redeliveries", ())[:20]:
+            text.append("  why      ", "cyan")
+            text.append(redelivery.explain() + "\n")
         for item in audit.offending[:200]:
             style = {"lost": "bold red", "duplicate": "bold yellow"}.get(item.kind, "magenta")
             text.append(f"  {item.kind:<10} ", style)
@@ -369,6 +381,18 @@ class DemoLabScreen(Screen[None]):
 
     def action_slower(self) -> None:
         self.log_event(f"producer rate {self.lab.change_rate(0.5):g} events/s", "cyan")
+
+    def action_instance(self) -> None:
+        """Start a second instance of the selected consumer (the group rebalances); again: SIGKILL it."""
+        semantic = self.selected()
+        if not semantic:
+            return
+        if self.lab.supervisor.instance_pids(semantic):
+            self.lab.run_supervisor("kill_instance", semantic, 2)
+            self.log_event(f"killed {semantic} instance 2 (SIGKILL): its partitions return after the session timeout", "bold red")
+        else:
+            self.lab.run_supervisor("start_instance", semantic, 2)
+            self.log_event(f"started {semantic} instance 2: the group rebalances", "cyan")
 
     def action_watch(self) -> None:
         semantic = self.selected()
