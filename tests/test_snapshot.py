@@ -168,6 +168,23 @@ def test_snapshot_costs_a_constant_number_of_admin_requests(bootstrap: str, uniq
     # describe + offset fetch + three list_offsets batches + one metadata request (leaders, ISRs) for the topic
     assert sum(counts[0].values()) == 6 and counts[0]["list_topics"] == 1
 
+    # A long-lived inspector on this one-node broker reuses the metadata (nothing can move on one
+    # node) until it ages out or a topic it has not read appears.
+    topic, group = f"wide60-{unique}", f"wide60-{unique}"
+    inspector = counting(GroupInspector(bootstrap))
+    calls.clear()
+    inspector.snapshot(group)
+    first = inspector.snapshot(group)
+    assert calls["list_topics"] == 1 and first.partitions[0].leader is not None
+    other = f"wide-other-{unique}"
+    create_topic(bootstrap, other, 1)
+    commit(bootstrap, group, {(other, 0): 0})
+    inspector.snapshot(group)
+    assert calls["list_topics"] == 3  # read again: one request per topic for a few topics
+    inspector._replication_cache = (0.0, *inspector._replication_cache[1:])  # type: ignore[index, misc]  # aged out
+    inspector.snapshot(group)
+    assert calls["list_topics"] == 5
+
 
 def test_unknown_group_is_one_clear_error(bootstrap: str, unique: str) -> None:
     with pytest.raises(UnknownGroupError, match="does not exist"):

@@ -239,8 +239,8 @@ class _SnapshotEncoder:
         self._group: str | None = None
         self._rows: list[list[Any]] = []
 
-    def encode(self, snapshot: GroupSnapshot, base: int | None) -> dict[str, Any]:
-        rows = [_row_fields(row) for row in snapshot.partitions]
+    def encode(self, snapshot: GroupSnapshot, rows: list[list[Any]], base: int | None) -> dict[str, Any]:
+        """``snapshot``'s header and ``rows`` (its partitions as field lists, see ``snapshot_fields``)."""
         answer = _snapshot_to_wire(snapshot)
         previous = self._rows
         same_layout = (
@@ -281,7 +281,8 @@ def _serve() -> int:
             if inspector is None:
                 answer: dict[str, Any] = startup_error
             elif request["op"] == "snapshot":
-                answer = {"ok": encoder.encode(inspector.snapshot(request["group"]), request.get("base"))}
+                header, fields = inspector.snapshot_fields(request["group"])
+                answer = {"ok": encoder.encode(header, fields, request.get("base"))}
             elif request["op"] == "abort":
                 os.abort()  # reproduces a librdkafka assertion abort (tests use it)
             elif request["op"] == "groups":
