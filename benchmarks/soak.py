@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +107,10 @@ class SoakReport:
     crashes_injected: int = 0
     kills: int = 0
     armed: int = 0
+    #: semantic -> pids SIGKILLed from outside (explains the idempotent consumer's window duplicates).
+    killed_pids: dict[str, list[str]] = field(default_factory=dict)
+    #: semantic -> duplicates allowed because a kill landed between the effect and the dedup completion.
+    window_duplicates: dict[str, int] = field(default_factory=dict)
     crashes_recorded: dict[str, int] = field(default_factory=dict)
     processed_rate: dict[str, float] = field(default_factory=dict)
     lag_at_end_of_run: dict[str, int] = field(default_factory=dict)
@@ -135,11 +139,43 @@ class SoakReport:
         return not self.violations
 
 
-def check_guarantees(report: AuditReport) -> list[str]:
-    """Each semantic's promise, on the final audit (after the topic was drained)."""
+def killed_window_duplicates(audit: Any, killed_pids: Sequence[str]) -> int:
+    """Duplicates of the idempotent (pattern 1) consumer that a SIGKILL from outside explains.
+
+    Pattern 1 claims the key, does the effect, then marks the key done. A SIGKILL that lands
+    between the effect and the completion leaves a claimed, unfinished key: the lease
+    expires, the redelivered event is claimed again and the effect happens twice. That is
+    the limit of the pattern the chapter's own exercise is about (an external call that
+    cannot be made idempotent), not a bug, and only an outside kill can land there: the armed
+    crash points sit elsewhere. Counted only when every duplicate is listed and each one's
+    first attempt was made by a process that was killed from outside; else 0 (not explained).
+    """
+    redeliveries = getattr(audit, "redeliveries", ())
+    listed = sum(len(r.attempts) - 1 for r in redeliveries)
+    if not audit.duplicates or listed != audit.duplicates:
+        return 0
+    killed = set(killed_pids)
+    if all(r.attempts and r.attempts[0].pid in killed for r in redeliveries):
+        return audit.duplicates
+    return 0
+
+
+def check_guarantees(report: AuditReport, killed_pids: Mapping[str, Sequence[str]] | None = None,
+                     window: dict[str, int] | None = None) -> list[str]:
+    """Each semantic's promise, on the final audit (after the topic was drained).
+
+    ``killed_pids`` (semantic -> pids SIGKILLed from outside) lets the idempotent consumer's
+    duplicates through when :func:`killed_window_duplicates` explains every one; they are
+    recorded in ``window``.
+    """
     problems = []
     for a in report.consumers:
         name = a.semantic
+        allowed = 0
+        if name == "idempotent" and killed_pids:
+            allowed = killed_window_duplicates(a, killed_pids.get(name, ()))
+            if allowed and window is not None:
+                window[name] = allowed
         if a.unexpected:
             problems.append(f"{name}: {a.unexpected} unexpected effect(s)")
         if a.processed != report.produced:
@@ -161,9 +197,9 @@ def check_guarantees(report: AuditReport) -> list[str]:
             if a.unique_effects != report.produced:
                 problems.append(f"at-least-once: {a.unique_effects} events done of {report.produced}")
         else:
-            if a.lost or a.duplicates:
+            if a.lost or a.duplicates - allowed:
                 problems.append(f"{name}: {a.lost} lost, {a.duplicates} duplicate(s)")
-            if a.effects != report.produced or a.unique_effects != report.produced:
+            if a.effects - allowed != report.produced or a.unique_effects != report.produced:
                 problems.append(f"{name}: {a.effects} effects / {a.unique_effects} unique for {report.produced} events")
     return problems
 
@@ -281,7 +317,10 @@ def run_soak(
                 next_crash += crash_every
                 victim = rng.choice(semantics)
                 if rng.random() < 0.5:
+                    pid = next((s.pid for s in supervisor.poll() if s.semantic == victim and s.alive), None)
                     if supervisor.kill(victim):
+                        if pid is not None:
+                            result.killed_pids.setdefault(victim, []).append(str(pid))
                         result.kills += 1
                         result.crashes_injected += 1
                 else:
@@ -345,7 +384,7 @@ def run_soak(
         result.rss_kib_after_final_audit = rss_kib(me) or 0
         result.audit = {a.semantic: _audit_figures(a) for a in final.consumers}
         result.crashes_recorded = {a.semantic: a.crashes for a in final.consumers}
-        result.violations += check_guarantees(final)
+        result.violations += check_guarantees(final, result.killed_pids, result.window_duplicates)
         if final.produced != result.produced:
             result.violations.append(f"the ledger holds {final.produced} acks, the producer counted {result.produced}")
     finally:
@@ -411,6 +450,13 @@ def format_report(r: SoakReport) -> str:
         f"  app fds            after warm-up {r.app_fds_warm}, end {r.app_fds_end}, max {r.app_fds_max}",
         "  consumer fds       peak " + ", ".join(f"{k} {v}" for k, v in sorted(r.consumer_fds_peak.items()))
         + "; max growth within one process " + ", ".join(f"{k} {v:+d}" for k, v in sorted(r.consumer_fd_growth_max.items())),
+    ]
+    if r.window_duplicates:
+        lines.append(
+            "  window duplicates  " + ", ".join(f"{k} {v}" for k, v in sorted(r.window_duplicates.items()))
+            + " (a SIGKILL from outside between the effect and the dedup completion: pattern 1's limit)"
+        )
+    lines += [
         "  verdict            " + ("OK: every guarantee held, flat memory, no fd leak" if r.ok else "FAILED"),
     ]
     lines += [f"  ! {v}" for v in r.violations]

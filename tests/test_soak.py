@@ -50,3 +50,20 @@ def test_soak_three_minutes(bootstrap: str, tmp_path: Path, capsys: pytest.Captu
     assert report.rss_kib_warm > 0 and report.rss_growth < soak.RSS_GROWTH_LIMIT, text
     assert len(report.samples) >= 15, text  # every 10 s: the fd and RSS checks had data
     assert report.consumer_processes >= 6, text
+
+
+def test_only_duplicates_a_kill_from_outside_explains_are_pattern_one_window_duplicates() -> None:
+    from types import SimpleNamespace
+
+    from deliverytui.model.demo import Attempt, Redelivery
+
+    def redelivery(first_pid: str) -> Redelivery:
+        first = Attempt(f"1:{first_pid}", 0, 10, 1.0)
+        again = Attempt("1:999", 0, 10, 2.0)
+        return Redelivery("evt-1", Redelivery.classify(first, again), (first, again))
+
+    explained = SimpleNamespace(duplicates=1, redeliveries=(redelivery("4242"),))
+    assert soak.killed_window_duplicates(explained, ["4242"]) == 1
+    assert soak.killed_window_duplicates(explained, ["1111"]) == 0  # that process was not killed from outside
+    unlisted = SimpleNamespace(duplicates=2, redeliveries=(redelivery("4242"),))
+    assert soak.killed_window_duplicates(unlisted, ["4242"]) == 0  # a duplicate nobody can explain
