@@ -257,15 +257,8 @@ class EffectsLedger:
         """Record one acknowledged send (from the producer's delivery callback)."""
         self.record_acks([AckedEvent(event_id, task_id, topic, partition, offset, acked_at or time.time())])
 
-    def record_acks(self, acks: Iterable[AckedEvent]) -> int:
-        """Record many acknowledged sends in one transaction (the producer batches its callbacks)."""
-        rows = [(a.event_id, a.task_id, a.topic, a.partition, a.offset, a.acked_at) for a in acks]
-        if not rows:
-            return 0
-        statement = self._sql(
-            'INSERT INTO acked_events (event_id, task_id, topic, "partition", "offset", acked_at) '
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
-        )
+    def _insert_many(self, statement: str, rows: Sequence[Sequence[Any]]) -> None:
+        """Run ``statement`` for every row in one transaction (SQLite: taking the write lock first)."""
         if self.backend == "sqlite":
             self._conn.execute("BEGIN IMMEDIATE")
             try:
@@ -277,6 +270,17 @@ class EffectsLedger:
         else:
             with self._postgres() as conn, conn.transaction(), conn.cursor() as cursor:
                 cursor.executemany(statement, rows)
+
+    def record_acks(self, acks: Iterable[AckedEvent]) -> int:
+        """Record many acknowledged sends in one transaction (the producer batches its callbacks)."""
+        rows = [(a.event_id, a.task_id, a.topic, a.partition, a.offset, a.acked_at) for a in acks]
+        if not rows:
+            return 0
+        statement = self._sql(
+            'INSERT INTO acked_events (event_id, task_id, topic, "partition", "offset", acked_at) '
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING"
+        )
+        self._insert_many(statement, rows)
         return len(rows)
 
     def record_effect(
@@ -443,17 +447,7 @@ class EffectsLedger:
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (topic, out_partition, out_offset) DO NOTHING"
         )
         values = [(*row, now) for row in rows]
-        if self.backend == "sqlite":
-            self._conn.execute("BEGIN IMMEDIATE")
-            try:
-                self._conn.executemany(statement, values)
-                self._conn.execute("COMMIT")
-            except BaseException:
-                self._conn.execute("ROLLBACK")
-                raise
-        else:
-            with self._postgres() as conn, conn.transaction(), conn.cursor() as cursor:
-                cursor.executemany(statement, values)
+        self._insert_many(statement, values)
         return len(values)
 
     def output_positions(self, topic: str) -> dict[int, int]:

@@ -19,7 +19,6 @@ others expect it, and clients keep their bootstrap address.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -40,6 +39,8 @@ from deliverytui.kafka.embedded import (
     default_data_dir,
     free_port,
     port_is_free,
+    read_state_file,
+    write_state_file,
 )
 from deliverytui.model import BrokerInfo
 
@@ -87,15 +88,10 @@ class EmbeddedCluster:
         return self.node_dir(node) / "kraft-logs"
 
     def _read_state(self) -> dict | None:
-        try:
-            return json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            return None
+        return read_state_file(self.state_file)
 
     def _write_state(self, state: dict) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2) + "\n")
-        tmp.replace(self.state_file)
+        write_state_file(self.state_file, state)
 
     # -- queries -------------------------------------------------------------
     @property

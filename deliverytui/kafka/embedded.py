@@ -61,6 +61,21 @@ def port_is_free(port: int) -> bool:
         return True
 
 
+def read_state_file(path: Path) -> dict | None:
+    """A broker or cluster state file (pids, ports), or None when it is missing or unreadable."""
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def write_state_file(path: Path, state: dict) -> None:
+    """Write ``state`` atomically (a half-written file would lose the pids of running JVMs)."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=2) + "\n")
+    tmp.replace(path)
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -141,15 +156,10 @@ class EmbeddedBroker:
         return self.data_dir / "kraft-logs"
 
     def _read_state(self) -> dict | None:
-        try:
-            return json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
-            return None
+        return read_state_file(self.state_file)
 
     def _write_state(self, state: dict) -> None:
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(state, indent=2) + "\n")
-        tmp.replace(self.state_file)
+        write_state_file(self.state_file, state)
 
     # -- queries -------------------------------------------------------------
     def info(self) -> BrokerInfo | None:
