@@ -23,7 +23,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
@@ -32,6 +32,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, IsolationLevel, KafkaErr
 from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from deliverytui.dedup import DedupStoreError, open_store
+from deliverytui.demo.audit_tally import LedgerTally
 from deliverytui.demo.ledger import EffectsLedger
 from deliverytui.demo.semantics import SEMANTICS, output_topic, semantic_spec, store_url_for
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
@@ -56,6 +57,7 @@ ID_LIMIT = 1000
 _readers: dict[str, OffsetReader] = {}
 _admins: dict[str, AdminClient] = {}
 _tallies: dict[tuple[str, str, str], OutputTally] = {}
+_ledger_tallies: dict[tuple[str, int], LedgerTally] = {}
 _cache_lock = threading.Lock()
 
 
@@ -144,8 +146,12 @@ class OutputTally:
                         error = message.error()
                         if error is not None:
                             if error.code() == KafkaError._PARTITION_EOF:
-                                self._next[partition] = max(self._next.get(partition, 0), stable.get(partition, 0))
-                                pending.discard(partition)
+                                # The EOF's offset is where the read stood when it was raised: an EOF
+                                # queued before newer records arrived must not move the position past them.
+                                end = message.offset() or 0
+                                self._next[partition] = max(self._next.get(partition, 0), end)
+                                if end >= stable.get(partition, 0):
+                                    pending.discard(partition)
                             continue
                         offset = message.offset() or 0
                         self._next[partition] = offset + 1
@@ -157,9 +163,18 @@ class OutputTally:
                     if len(rows) >= 5000:
                         ledger.record_outputs(rows)
                         rows = []
-            finally:
                 ledger.record_outputs(rows)
+            except BaseException:
+                # Records read but not written (the ledger was busy or down) must be read again:
+                # start over from what the ledger holds, with a new consumer.
+                self._forget()
+                raise
             return not pending
+
+    def _forget(self) -> None:
+        self._next = None
+        self._assigned = set()
+        self.close()
 
     def _row(
         self, key: bytes | None, value: bytes | None, partition: int, offset: int
@@ -224,7 +239,39 @@ def audit(
     (:func:`store_url_for`); with neither, ``dedup_hits`` is 0 and a note says why.
     """
     reader = offset_reader(bootstrap, request_timeout)
-    produced = ledger.acked_count(topic)
+    running = ledger_tally(ledger, id_limit)
+    with running.lock:
+        return _audit(
+            ledger, running, reader, bootstrap, group_prefix, tuple(semantics), topic, dedup_url, run_dir,
+            request_timeout, id_limit, ack_grace_seconds,
+        )  # fmt: skip
+
+
+def ledger_tally(ledger: EffectsLedger, id_limit: int = ID_LIMIT) -> LedgerTally:
+    """The running counts of ``ledger`` (one per ledger URL and id limit, kept for the process's life)."""
+    with _cache_lock:
+        tally = _ledger_tallies.get((ledger.url, id_limit))
+        if tally is None:
+            tally = _ledger_tallies[(ledger.url, id_limit)] = LedgerTally(id_limit)
+        return tally
+
+
+def _audit(
+    ledger: EffectsLedger,
+    running: LedgerTally,
+    reader: OffsetReader,
+    bootstrap: str,
+    group_prefix: str,
+    semantics: tuple[str, ...],
+    topic: str,
+    dedup_url: str | None,
+    run_dir: str | Path | None,
+    request_timeout: float,
+    id_limit: int,
+    ack_grace_seconds: float,
+) -> AuditReport:
+    settled = time.time() - ack_grace_seconds
+    produced = running.produced(ledger, topic, settled)
     crashes = ledger.crash_counts()
     warnings: list[str] = []
     audits = []
@@ -232,7 +279,6 @@ def audit(
         spec = semantic_spec(name)
         group = spec.group_id(group_prefix)
         committed = reader.committed(group, topic)
-        processed = ledger.acked_passed(topic, committed)
         notes: list[str] = []
         hits = 0
         if spec.uses_dedup_store:
@@ -248,15 +294,10 @@ def audit(
             tally = _tally(bootstrap, output_topic(topic), ledger)
             if not tally.refresh(_admin(bootstrap), ledger, timeout=request_timeout):
                 notes.append(f"{output_topic(topic)} was not read to its end within {request_timeout:.0f} s")
-            consumer_audit = _audit_ledger(
-                ledger, topic, name, group, committed, produced, processed, hits, id_limit, ack_grace_seconds,
-                table="outputs",
-            )  # fmt: skip
+            consumer_audit = _audit_ledger(ledger, running, topic, name, group, committed, produced, hits, settled, table="outputs")
             notes.append("effects are committed records in the output topic, read with read_committed")
         else:
-            consumer_audit = _audit_ledger(
-                ledger, topic, name, group, committed, produced, processed, hits, id_limit, ack_grace_seconds
-            )
+            consumer_audit = _audit_ledger(ledger, running, topic, name, group, committed, produced, hits, settled)
         malformed, malformed_rows = ledger.malformed_records(group, topic, id_limit)
         consumer_audit = replace(
             consumer_audit,
@@ -283,32 +324,33 @@ def _with(audit_: ConsumerAudit, *, crashes: int, notes: tuple[str, ...]) -> Con
 
 def _audit_ledger(
     ledger: EffectsLedger,
+    running: LedgerTally,
     topic: str,
     semantic: str,
     group: str,
     committed: Mapping[int, int],
     produced: int,
-    processed: int,
     hits: int,
-    id_limit: int,
-    ack_grace_seconds: float = ACK_GRACE_SECONDS,
+    settled: float,
     *,
     table: str = "effects",
 ) -> ConsumerAudit:
-    effects, unique = ledger.effect_totals(group, table)
-    lost, lost_rows = ledger.lost_events(group, topic, committed, id_limit, table)
-    duplicated = ledger.duplicated_events(group, id_limit, table)
-    # Effects newer than the grace period may still be waiting for the producer's ack row.
-    unexpected, unexpected_rows = ledger.unexpected_events(
-        group, id_limit, settled_before=time.time() - ack_grace_seconds, table=table
-    )
+    """One consumer's audit from the running counts (:mod:`deliverytui.demo.audit_tally`)."""
+    id_limit = running.id_limit
+    tally = running.effects(ledger, table, settled).of(group)
+    processed, lost, lost_rows = running.group(group, topic, table).refresh(ledger, committed, settled)
+    lost_rows = lost_rows[:id_limit]
+    effects, unique = tally.effects, tally.unique
+    duplicated = [(e, int(n), p, o) for e, (n, p, o) in tally.duplicated.items()]
+    unexpected = len(tally.unexpected)
+    unexpected_rows = [(e, p, o) for e, (p, o) in list(tally.unexpected.items())[:id_limit]]
     offending = (
         [OffendingEvent(e, p, o, LOST) for e, p, o in lost_rows]
         + [OffendingEvent(e, p, o, DUPLICATE) for e, _n, p, o in duplicated]
         + [OffendingEvent(e, p, o, UNEXPECTED) for e, p, o in unexpected_rows]
     )
     duplicate_groups = effects - unique  # every effect after the first of its event
-    redeliveries = explain_duplicates(ledger, group, id_limit) if duplicated and table == "effects" else ()
+    redeliveries = explain_duplicates(ledger, group, [e for e, *_ in duplicated]) if duplicated and table == "effects" else ()
     notes: tuple[str, ...] = ()
     if redeliveries:
         causes: dict[str, int] = {}
@@ -339,10 +381,10 @@ def _audit_ledger(
     )
 
 
-def explain_duplicates(ledger: EffectsLedger, group: str, limit: int = ID_LIMIT) -> tuple[Redelivery, ...]:
-    """Each duplicated event of ``group`` (the first ``limit``) with its attempts and the cause of the first redo."""
-    by_event: dict[str, list[Attempt]] = {}
-    for event_id, partition, offset, instance, at in ledger.duplicate_attempts(group, limit):
+def explain_duplicates(ledger: EffectsLedger, group: str, event_ids: Sequence[str]) -> tuple[Redelivery, ...]:
+    """Each of the duplicated ``event_ids`` of ``group`` with its attempts and the cause of the first redo."""
+    by_event: dict[str, list[Attempt]] = {event_id: [] for event_id in event_ids}
+    for event_id, partition, offset, instance, at in ledger.attempts_of(group, list(event_ids)):
         by_event.setdefault(event_id, []).append(Attempt(instance, partition, offset, at))
     return tuple(
         Redelivery(event_id, Redelivery.classify(attempts[0], attempts[1]), tuple(attempts))

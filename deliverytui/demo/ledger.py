@@ -436,6 +436,110 @@ class EffectsLedger:
         )
         return count, [(e, _int_or_none(p), _int_or_none(o)) for e, p, o in rows]
 
+    # -- incremental reads for the running audit (deliverytui.demo.audit_tally) -------------------
+
+    def max_effect_id(self, table: str = "effects") -> int:
+        """The newest row id of ``table`` (0 when empty): a ledger that was recreated has a smaller one."""
+        return int(self._scalar(f"SELECT MAX(id) FROM {_table(table)}") or 0)
+
+    def effects_with_history(
+        self, after_id: int, limit: int, table: str = "effects"
+    ) -> list[tuple[int, str, str, int | None, int | None, float, int]]:
+        """Rows with id > ``after_id``, oldest first, each with how many effects of the same
+        consumer and event precede it: (id, event_id, consumer, partition, offset, at, earlier)."""
+        t = _table(table)
+        rows = self._rows(
+            f'SELECT e.id, e.event_id, e.consumer, e."partition", e."offset", e.at, '
+            f"(SELECT COUNT(*) FROM {t} p WHERE p.consumer = e.consumer AND p.event_id = e.event_id AND p.id < e.id) "
+            f"FROM {t} e WHERE e.id > ? ORDER BY e.id LIMIT ?",
+            (after_id, limit),
+        )
+        return [(int(i), e, c, _int_or_none(p), _int_or_none(o), float(a), int(n)) for i, e, c, p, o, a, n in rows]
+
+    def late_effect(
+        self, row_id: int, counted_through: int, not_counted: Sequence[int], table: str = "effects"
+    ) -> tuple[int, str, str, int | None, int | None, float, int] | None:
+        """Row ``row_id`` if it is visible now, with how many *already counted* effects of the
+        same consumer and event exist (rows up to ``counted_through`` other than itself and
+        the ids in ``not_counted``); None while it is still invisible."""
+        t = _table(table)
+        skip = [i for i in not_counted if i != row_id] or [-1]
+        marks = ", ".join("?" for _ in skip)
+        row = self._execute(
+            f'SELECT e.id, e.event_id, e.consumer, e."partition", e."offset", e.at, '
+            f"(SELECT COUNT(*) FROM {t} p WHERE p.consumer = e.consumer AND p.event_id = e.event_id "
+            f"AND p.id <> e.id AND p.id <= ? AND p.id NOT IN ({marks})) FROM {t} e WHERE e.id = ?",
+            (counted_through, *skip, row_id),
+        ).fetchone()
+        if row is None:
+            return None
+        i, e, c, p, o, a, n = row
+        return int(i), e, c, _int_or_none(p), _int_or_none(o), float(a), int(n)
+
+    def acked_ids(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of ``event_ids`` the producer's acks include."""
+        found: set[str] = set()
+        for chunk in _chunks(event_ids, 500):
+            marks = ", ".join("?" for _ in chunk)
+            found.update(r[0] for r in self._rows(f"SELECT event_id FROM acked_events WHERE event_id IN ({marks})", chunk))
+        return found
+
+    def next_acked_partition(self, topic: str, after: int) -> int | None:
+        """The smallest partition of ``topic`` above ``after`` with an acknowledged send (an index seek)."""
+        value = self._scalar('SELECT MIN("partition") FROM acked_events WHERE topic = ? AND "partition" > ?', (topic, after))
+        return None if value is None else int(value)
+
+    def settled_ack_offset(
+        self, topic: str, partition: int, low: int, high: int | None, settled_before: float
+    ) -> int | None:
+        """The highest offset in [``low``, ``high``) of an ack recorded before ``settled_before``."""
+        upper, params = ("", []) if high is None else (' AND "offset" < ?', [high])
+        value = self._scalar(
+            'SELECT MAX("offset") FROM acked_events WHERE topic = ? AND "partition" = ? AND "offset" >= ?'
+            + upper + " AND acked_at < ?",
+            (topic, partition, low, *params, settled_before),
+        )
+        return None if value is None else int(value)
+
+    def acked_between(self, topic: str, partition: int, low: int, high: int | None) -> int:
+        """Acknowledged sends to ``topic``/``partition`` with ``low`` <= offset < ``high`` (None: no end)."""
+        upper, params = ("", []) if high is None else (' AND "offset" < ?', [high])
+        return int(
+            self._scalar(
+                'SELECT COUNT(*) FROM acked_events WHERE topic = ? AND "partition" = ? AND "offset" >= ?' + upper,
+                (topic, partition, low, *params),
+            )
+            or 0
+        )
+
+    def unprocessed_between(
+        self, consumer: str, topic: str, partition: int, low: int, high: int, table: str = "effects"
+    ) -> list[tuple[int, str]]:
+        """(offset, event_id) of acks in [``low``, ``high``) of one partition with no effect of ``consumer``."""
+        rows = self._rows(
+            'SELECT a."offset", a.event_id FROM acked_events a WHERE a.topic = ? AND a."partition" = ? '
+            'AND a."offset" >= ? AND a."offset" < ? '
+            f"AND NOT EXISTS (SELECT 1 FROM {_table(table)} e WHERE e.consumer = ? AND e.event_id = a.event_id) "
+            'ORDER BY a."offset"',
+            (topic, partition, low, high, consumer),
+        )
+        return [(int(o), e) for o, e in rows]
+
+    def attempts_of(
+        self, consumer: str, event_ids: Sequence[str]
+    ) -> list[tuple[str, int | None, int | None, str | None, float]]:
+        """Every effect of ``consumer`` for ``event_ids``: (event_id, partition, offset, instance, at), oldest first."""
+        rows: list[tuple[Any, ...]] = []
+        for chunk in _chunks(event_ids, 500):
+            marks = ", ".join("?" for _ in chunk)
+            rows += self._rows(
+                f'SELECT id, event_id, "partition", "offset", instance, at FROM effects WHERE consumer = ? '
+                f"AND event_id IN ({marks})",
+                (consumer, *chunk),
+            )
+        rows.sort(key=lambda r: int(r[0]))
+        return [(e, _int_or_none(p), _int_or_none(o), i, float(a)) for _id, e, p, o, i, a in rows]
+
     def record_outputs(self, rows: Sequence[tuple[str, int, int, str, str, int | None, int | None]]) -> int:
         """Record output records (topic, out_partition, out_offset, event_id, consumer, partition, offset);
         one already recorded (the same topic position) is skipped, so re-reading the topic is harmless."""
@@ -493,6 +597,12 @@ def _passed_condition(committed: Mapping[int, int]) -> tuple[str, list[int]]:
         parts.append('(a."partition" = ? AND a."offset" < ?)')
         params += [int(partition), int(offset)]
     return " OR ".join(parts), params
+
+
+def _chunks(values: Sequence[Any], size: int) -> Iterator[list[Any]]:
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _int_or_none(value: Any) -> int | None:
