@@ -82,3 +82,92 @@ def test_audit_classifies_lost_duplicate_unexpected_and_in_flight(
     assert result.crashes == 1
     assert {(o.event_id, o.kind) for o in result.offending} == {("c", LOST), ("b", DUPLICATE), ("x", UNEXPECTED)}
     assert not result.ok
+
+
+
+class _Delivered:
+    """A message as confluent-kafka hands it over: a record, or an end-of-partition event at ``offset``."""
+
+    def __init__(self, offset: int, value: bytes | None = None) -> None:
+        self._offset, self._value = offset, value
+
+    def partition(self) -> int:
+        return 0
+
+    def offset(self) -> int:
+        return self._offset
+
+    def key(self) -> None:
+        return None
+
+    def value(self) -> bytes | None:
+        return self._value
+
+    def error(self) -> object | None:
+        if self._value is not None:
+            return None
+        from confluent_kafka import KafkaError
+
+        return KafkaError(KafkaError._PARTITION_EOF)
+
+
+class _ScriptedConsumer:
+    """Hands over ``batches`` one per consume() call, then nothing (the order librdkafka can deliver in)."""
+
+    def __init__(self, batches: list[list[_Delivered]]) -> None:
+        self.batches = batches
+
+    def consume(self, num_messages: int, timeout: float) -> list[_Delivered]:
+        return self.batches.pop(0) if self.batches else []
+
+    def close(self) -> None:
+        pass
+
+
+def test_output_tally_reads_past_an_end_of_partition_queued_before_newer_records(
+    bootstrap: str, tmp_path: Path, unique: str
+) -> None:
+    """Between audits the tally's consumer keeps fetching, so its queue can hold records and
+    an end-of-partition raised at an older end (seen against a real broker: EOF at 10, then
+    records 10..12, when the stable offset is already 14). Taking the newest stable offset as
+    the read position at that stale end ended the read early, and once nothing new was
+    produced the last records were never copied: the exactly-once events counted as lost.
+
+    The topic and its stable offset are real; the delivery order is scripted, since when a
+    fetch lands between two transactions is up to the broker."""
+    import json
+
+    from confluent_kafka import Producer
+    from confluent_kafka.admin import AdminClient
+
+    from deliverytui.demo.auditor import OutputTally
+
+    topic = f"tally-out-{unique}"
+    create_topic(bootstrap, topic, 1)
+    producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"tally-{unique}"})
+    producer.init_transactions()
+    values = {}
+    offset = 0
+    for count in (5, 3, 3):  # records 0-4, marker 5; 6-8, marker 9; 10-12, marker 13: stable offset 14
+        producer.begin_transaction()
+        for _ in range(count):
+            values[offset] = json.dumps({"event_id": f"e{offset}", "processed_by": "g"}).encode()
+            producer.produce(topic, values[offset])
+            offset += 1
+        producer.commit_transaction()
+        offset += 1
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    tally = OutputTally(bootstrap, topic)
+    with EffectsLedger(sqlite_ledger_url(tmp_path / "ledger.db")) as ledger:
+        ledger.record_outputs([(topic, 0, o, f"e{o}", "g", None, None) for o in range(5)])  # the first audit's copy
+        tally._next = {0: 6}
+        tally._assigned = {0}
+        tally._consumer = _ScriptedConsumer(  # type: ignore[assignment]
+            [
+                [_Delivered(o, values[o]) for o in (6, 7, 8)] + [_Delivered(10)],  # the stale end
+                [_Delivered(o, values[o]) for o in (10, 11, 12)] + [_Delivered(14)],
+            ]
+        )
+        assert tally.refresh(admin, ledger)
+        assert tally.refresh(admin, ledger)  # nothing new: the final audit of a stopped lab
+        assert ledger.effect_totals("g", "outputs") == (11, 11)
