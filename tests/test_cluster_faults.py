@@ -14,8 +14,10 @@ import uuid
 from pathlib import Path
 
 import pytest
+from confluent_kafka import Consumer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
+from deliverytui.demo.consumer import read_status, status_file
 from deliverytui.demo.offsets import OffsetReader
 from deliverytui.demo.producer_loop import RateLimitedProducer
 from deliverytui.demo.semantics import output_topic
@@ -109,9 +111,9 @@ async def test_node_killed_and_restarted_while_the_demo_runs_and_the_tui_watches
             await wait_until(pilot, lambda: isr_cells(app, keys) == ["1,2,3"] * 3, what="full ISRs")
             assert "all in sync" in str(app.query_one(GroupHeader).render())
 
-            # The victim leads one of the topic's partitions but is not the group's coordinator: killing
-            # the coordinator fences the demo consumer's static membership (FENCED_INSTANCE_ID on its next
-            # commit) and it exits, which is the consumer's story, not replication's.
+            # The victim leads one of the topic's partitions but is not the group's coordinator: the
+            # coordinator's failover (and a fenced static member) is the consumer's story, not
+            # replication's, and has its own tests below.
             snapshot = app.update.snapshot
             assert snapshot.coordinator is not None
             moved = next(k for k, r in zip(keys, snapshot.partitions) if r.leader != snapshot.coordinator.node_id)
@@ -165,3 +167,154 @@ async def test_node_killed_and_restarted_while_the_demo_runs_and_the_tui_watches
         reader.close()
         if victim is not None and not cluster.node_running(victim):
             cluster.restart(victim)  # leave the session cluster whole for the next test
+
+
+def coordinator_of(bootstrap: str, group: str) -> int:
+    """The node that coordinates ``group`` (AdminClient describe_consumer_groups -> coordinator)."""
+    admin = AdminClient({"bootstrap.servers": bootstrap}, logger=silent_librdkafka_logger())
+    description = admin.describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
+    return int(description.coordinator.id)
+
+
+def test_consumer_rides_through_its_group_coordinator_being_killed(
+    kafka_cluster: ClusterUnderTest, tmp_path: Path
+) -> None:
+    """Kill the node coordinating the demo consumer's group, then restart it: the consumer keeps its pid,
+    keeps processing, and the at-least-once audit loses nothing.
+
+    With static membership the coordinator's move used to end in a commit failing with
+    FENCED_INSTANCE_ID (a fatal librdkafka error, or UNKNOWN_MEMBER_ID / REBALANCE_IN_PROGRESS
+    first) and the consumer process exited; now it rejoins with the same instance id.
+    """
+    bootstrap, cluster = kafka_cluster.bootstrap, kafka_cluster.cluster
+    unique = uuid.uuid4().hex[:8]
+    topic = f"coordinator-{unique}"
+    ensure_topic(bootstrap, topic, 3, 3, config={"min.insync.replicas": "2"})
+    run_dir = tmp_path / "run"
+    supervisor = DemoSupervisor(
+        bootstrap, run_dir, f"sqlite:///{tmp_path / 'ledger.db'}", None,
+        group_prefix=f"coordinator-{unique}-", semantics=(SEMANTIC,), topic=topic, probe=False,
+    )
+    producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)  # acks=all, idempotent
+    group = supervisor.group_of(SEMANTIC)
+    reader = OffsetReader(bootstrap)
+    log_path = run_dir / f"{SEMANTIC}.log"
+
+    def processed() -> int:
+        return int((read_status(status_file(run_dir, SEMANTIC)) or {}).get("processed") or 0)
+
+    def wait_for(predicate, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                log = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
+                raise AssertionError(f"timed out waiting for {what}; consumer pid {supervisor.pid(SEMANTIC)}, log:\n{log}")
+            time.sleep(0.2)
+
+    supervisor.start_all()
+    producer.start(20)
+    victim = None
+    try:
+        wait_for(lambda: processed() >= 20, 40, "the consumer to process 20 events")
+        consumer_pid = supervisor.pid(SEMANTIC)
+        victim = coordinator_of(bootstrap, group)
+        before = processed()
+        assert cluster.kill(victim)
+        # The coordinator moves to a survivor; the consumer must rejoin there and go on committing.
+        wait_for(lambda: processed() >= before + 60, 45, "processing to continue after the coordinator was killed")
+        assert supervisor.pid(SEMANTIC) == consumer_pid, log_path.read_text(errors="replace")[-3000:]
+        assert coordinator_of(bootstrap, group) != victim
+        assert cluster.restart(victim)["in_sync"] is True
+        victim = None
+        producer.stop()
+        assert producer.failed == 0 and producer.error is None
+        wait_for(lambda: reader.drained(group, topic), 40, "the consumer to drain the topic")
+        assert supervisor.pid(SEMANTIC) == consumer_pid, log_path.read_text(errors="replace")[-3000:]
+        supervisor.stop_all()
+        result = supervisor.audit().for_semantic(SEMANTIC)
+        assert result.produced == producer.acknowledged > 0
+        assert result.lost == 0 and result.unexpected == 0, result
+        assert result.unique_effects == result.produced
+    finally:
+        producer.stop()
+        supervisor.close()
+        reader.close()
+        if victim is not None and not cluster.node_running(victim):
+            cluster.restart(victim)  # leave the session cluster whole for the next test
+
+
+def test_fenced_static_member_rejoins_with_the_same_instance_id(kafka_cluster: ClusterUnderTest, tmp_path: Path) -> None:
+    """FENCED_INSTANCE_ID for real: another process joins with the demo consumer's group.instance.id.
+
+    The coordinator hands the static membership to the newcomer and fences the demo consumer
+    (librdkafka makes a fenced consumer fatal). The demo consumer must not exit: it closes the
+    fenced consumer, rejoins with the same instance id (taking the membership back) and goes on;
+    the at-least-once audit loses nothing.
+    """
+    bootstrap = kafka_cluster.bootstrap
+    unique = uuid.uuid4().hex[:8]
+    topic = f"fenced-{unique}"
+    ensure_topic(bootstrap, topic, 3, 3, config={"min.insync.replicas": "2"})
+    run_dir = tmp_path / "run"
+    supervisor = DemoSupervisor(
+        bootstrap, run_dir, f"sqlite:///{tmp_path / 'ledger.db'}", None,
+        group_prefix=f"fenced-{unique}-", semantics=(SEMANTIC,), topic=topic, probe=False,
+    )
+    producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)
+    group = supervisor.group_of(SEMANTIC)
+    reader = OffsetReader(bootstrap)
+    log_path = run_dir / f"{SEMANTIC}.log"
+
+    def status() -> dict:
+        return read_status(status_file(run_dir, SEMANTIC)) or {}
+
+    def wait_for(predicate, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                log = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
+                raise AssertionError(f"timed out waiting for {what}; status {status()}, log:\n{log}")
+            time.sleep(0.2)
+
+    supervisor.start_all()
+    producer.start(20)
+    try:
+        wait_for(lambda: int(status().get("processed") or 0) >= 20, 40, "the consumer to process 20 events")
+        consumer_pid = supervisor.pid(SEMANTIC)
+        impostor = Consumer(
+            {
+                "bootstrap.servers": bootstrap,
+                "group.id": group,
+                "group.instance.id": f"{group}-demo",  # the demo consumer's (instance 1)
+                "session.timeout.ms": 6000,
+                "enable.auto.commit": False,
+                "auto.offset.reset": "earliest",
+            },
+            logger=silent_librdkafka_logger(),
+        )
+        try:
+            impostor.subscribe([topic])
+            deadline = time.monotonic() + 30
+            while not impostor.assignment():
+                assert time.monotonic() < deadline, "the impostor never got the static member's assignment"
+                impostor.poll(0.2)
+        finally:
+            impostor.close()  # a static member leaves no LeaveGroup behind: the membership is the impostor's
+        wait_for(lambda: int(status().get("rejoins") or 0) >= 1, 30, "the fenced consumer to rejoin")
+        before = int(status().get("processed") or 0)
+        wait_for(lambda: int(status().get("processed") or 0) >= before + 40, 30, "processing to go on after the rejoin")
+        assert supervisor.pid(SEMANTIC) == consumer_pid, log_path.read_text(errors="replace")[-3000:]
+        assert "FENCED" in log_path.read_text(errors="replace").upper()
+        producer.stop()
+        assert producer.failed == 0 and producer.error is None
+        wait_for(lambda: reader.drained(group, topic), 40, "the consumer to drain the topic")
+        assert supervisor.pid(SEMANTIC) == consumer_pid
+        supervisor.stop_all()
+        result = supervisor.audit().for_semantic(SEMANTIC)
+        assert result.produced == producer.acknowledged > 0
+        assert result.lost == 0 and result.unexpected == 0, result
+        assert result.unique_effects == result.produced
+    finally:
+        producer.stop()
+        supervisor.close()
+        reader.close()

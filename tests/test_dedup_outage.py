@@ -6,6 +6,7 @@ Also: an unreachable or malformed store URL is one line, with no password in it.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable
 
 import pytest
@@ -157,13 +158,23 @@ async def test_wrong_redis_password_is_one_line_without_password(redis_url: str)
     assert "password" in message
 
 
+def _aiosqlite_workers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if "_connection_worker_thread" in t.name]
+
+
 async def test_unopenable_sqlite_file_is_one_line(tmp_path: object) -> None:
     url = f"sqlite:///{tmp_path}/missing-dir/dedup.db"
+    before = _aiosqlite_workers()
     store = open_store(url, group="g")
-    with pytest.raises(StoreUnavailableError) as caught:
-        await store.claim("k", lease_seconds=1)
-    assert "\n" not in str(caught.value) and "missing-dir" in str(caught.value)
-    await store.close()
+    try:
+        with pytest.raises(StoreUnavailableError) as caught:
+            await store.claim("k", lease_seconds=1)
+        assert "\n" not in str(caught.value) and "missing-dir" in str(caught.value)
+        # The failed open's worker thread has finished while this loop still runs: left behind, it
+        # would hand its result to a closed loop ("Event loop is closed" in a later test).
+        assert _aiosqlite_workers() == before
+    finally:
+        await store.close()
 
 
 @pytest.mark.parametrize(

@@ -71,6 +71,21 @@ _RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 """``INSERT … RETURNING`` (SQLite 3.35+) lets a claim insert first and read back only the keys that existed."""
 
 
+async def _worker_stopped(conn: aiosqlite.Connection, timeout: float = 5.0) -> None:
+    """Wait, on the event loop, for the worker thread of a connection that failed to open.
+
+    When opening the file fails (a missing directory, no permission) aiosqlite stops its
+    worker thread but does not wait for it, and there is no connection to ``close()``. The
+    thread still hands its last result to this event loop; if the loop is closed first (a
+    short-lived ``asyncio.run``, the end of a test) that hand-off raises "Event loop is
+    closed" in the thread. Waiting here, while the loop runs, closes that gap.
+    """
+    thread = getattr(conn, "_thread", None)
+    deadline = time.monotonic() + timeout
+    while thread is not None and thread.is_alive() and time.monotonic() < deadline:
+        await asyncio.sleep(0.001)
+
+
 class SqliteDedupStore(DedupStore):
     """Dedup rows in ``deliverytui_dedup`` (configurable), counters in ``deliverytui_counters``."""
 
@@ -110,7 +125,12 @@ class SqliteDedupStore(DedupStore):
 
     async def _connection(self) -> aiosqlite.Connection:
         if self._conn is None:
-            conn = await aiosqlite.connect(self._path, isolation_level=None, timeout=self._busy_timeout)
+            conn = aiosqlite.connect(self._path, isolation_level=None, timeout=self._busy_timeout)
+            try:
+                await conn
+            except BaseException:
+                await _worker_stopped(conn)
+                raise
             try:
                 if self._path != ":memory:":
                     await conn.execute("PRAGMA journal_mode=WAL")

@@ -24,7 +24,11 @@ one. Exactly-once puts up to N messages in one transaction (default ``EOS_BATCH`
 Consumers use static group membership (``group.instance.id``): a restarted consumer
 takes its predecessor's place at once instead of waiting for its session to expire.
 The price is that a stopped consumer stays a group member until its session timeout
-(6 s), which only the replay (offset reset) has to wait for.
+(6 s), which only the replay (offset reset) has to wait for. A consumer whose commit is
+refused because the group moved on (the coordinator moved, a rebalance, UNKNOWN_MEMBER_ID)
+commits nothing and handles the message again; one fenced by FENCED_INSTANCE_ID (which
+librdkafka makes fatal) is closed and created again with the same instance id, in the
+same process (see :func:`classify_commit_error`).
 """
 
 from __future__ import annotations
@@ -85,6 +89,42 @@ RETRIABLE_COMMIT = frozenset(
         KafkaError._TRANSPORT,
     }
 )
+STALE_ASSIGNMENT = frozenset(
+    {
+        KafkaError.UNKNOWN_MEMBER_ID,
+        KafkaError.ILLEGAL_GENERATION,
+        KafkaError.REBALANCE_IN_PROGRESS,
+        KafkaError._ASSIGNMENT_LOST,
+    }
+)
+"""Commit errors that say "the group moved on without you": the assignment may be stale."""
+FENCED = frozenset({KafkaError.FENCED_INSTANCE_ID, KafkaError._FATAL})
+"""Another member took this ``group.instance.id`` (librdkafka then makes the consumer fatal)."""
+
+
+def classify_commit_error(error: object) -> str:
+    """What a failed commit means for the consumer that made it.
+
+    * ``"retry"`` — transient (coordinator loading or moving, timeout): retry the same commit.
+    * ``"stale"`` — UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, REBALANCE_IN_PROGRESS, a lost
+      assignment: the group rebalanced (e.g. its coordinator moved). Commit nothing now; the
+      next poll rejoins, and whatever was not committed is delivered again.
+    * ``"fenced"`` — FENCED_INSTANCE_ID, or any fatal consumer error: librdkafka fences a
+      static member for good, so this consumer object is finished. Close it and create a new
+      one with the same ``group.instance.id`` (which takes the membership back).
+    * ``"failed"`` — anything else: not committed, handled as a retry of the message.
+
+    None of these may crash the process or commit past an unprocessed message.
+    """
+    if not isinstance(error, KafkaError):
+        return "failed"
+    if error.fatal() or error.code() in FENCED:
+        return "fenced"
+    if error.code() in RETRIABLE_COMMIT:
+        return "retry"
+    if error.code() in STALE_ASSIGNMENT:
+        return "stale"
+    return "failed"
 
 
 def instance_name(semantic: str, instance: int = 1) -> str:
@@ -240,6 +280,8 @@ class DemoConsumer:
         self._pending: dict[int, int] = {}  # batched at-least-once family: partition -> next offset to commit
         self._pending_count = 0
         self._committed: dict[int, int] = {}
+        self._fenced = False  # the consumer object is unusable (fenced static member): rejoin before polling
+        self.rejoins = 0
 
     def _open_ledger(self, url: str) -> EffectsLedger:
         """Open the ledger; a PostgreSQL ledger that is down is waited for (status says so), not a crash loop."""
@@ -282,11 +324,10 @@ class DemoConsumer:
             config["isolation.level"] = "read_committed"
         if self.tasks is not None:
             self._until_store_answers(self.tasks.ensure_schema)
-        self.consumer = Consumer(config, logger=silent_librdkafka_logger())
+        self._config = config
         if self.options.probe:
             self.probe = ProbePublisher(self.options.bootstrap, self.group, self.spec.name)
-            self.probe.bind_consumer(self.consumer)
-        self.consumer.subscribe([self.topic], on_revoke=self._on_revoke)
+        self._new_consumer()
         self.state = "running"
         try:
             if self.spec.name == "exactly-once":
@@ -312,6 +353,57 @@ class DemoConsumer:
             self.ledger.close()
         return 0
 
+    def _new_consumer(self) -> None:
+        self.consumer = Consumer(self._config, logger=silent_librdkafka_logger())
+        if self.probe is not None:
+            self.probe.bind_consumer(self.consumer)
+        self.consumer.subscribe([self.topic], on_revoke=self._on_revoke)
+
+    def _rejoin_if_fenced(self) -> bool:
+        """Replace a fenced consumer: close it and rejoin with the same ``group.instance.id``.
+
+        Static membership: a member whose instance id is now held by another member id
+        (the coordinator moved, or another process started with this instance id) gets
+        FENCED_INSTANCE_ID, and librdkafka makes that consumer fatal. Rejoining with the
+        same instance id takes the membership back; the new consumer starts at the committed
+        offsets, so whatever was not committed is delivered again and the semantic's own
+        rules apply (at-least-once may repeat an effect, the idempotent patterns dedup it,
+        at-most-once committed before its effects and so repeats none).
+        """
+        if not self._fenced:
+            return False
+        print(
+            f"{self.spec.name}: consumer fenced (static member {self._config['group.instance.id']}); "
+            "closing it and rejoining the group",
+            file=sys.stderr,
+        )
+        # Effects done but not committed are dropped, not committed by the new consumer: they are
+        # redelivered (the at-least-once family's promise). Cleared first, so close()'s revoke
+        # callback does not try to commit through the fenced consumer.
+        self._pending.clear()
+        self._pending_count = 0
+        self._committed.clear()
+        if self.consumer is not None:
+            with contextlib.suppress(Exception):
+                self.consumer.close()
+        self._new_consumer()
+        self._fenced = False
+        self.rejoins += 1
+        self.write_status(force=True)
+        return True
+
+    def _note_poll_error(self, error: KafkaError | None) -> None:
+        """A fatal error from poll/consume (FENCED_INSTANCE_ID makes the consumer fatal): rejoin next."""
+        if error is not None and classify_commit_error(error) == "fenced":
+            self._fenced = True
+
+    def _usable(self, messages: list[Message]) -> list[Message]:
+        """The messages without errors; a fatal error among them marks the consumer fenced."""
+        for message in messages:
+            if message.error():
+                self._note_poll_error(message.error())
+        return [m for m in messages if not m.error()]
+
     # -- reporting -----------------------------------------------------------------------
 
     def write_status(self, *, force: bool = False) -> None:
@@ -329,6 +421,7 @@ class DemoConsumer:
             "processed": self.processed,
             "handled_by_this_process": self.handled,
             "malformed": self.malformed,
+            "rejoins": self.rejoins,
             "store_error": self.store_error,
             "last_offsets": {str(p): pos - 1 for p, (pos, _c) in sorted(self.positions.items())},
             "updated_at": datetime.now(timezone.utc).isoformat(),
@@ -427,9 +520,10 @@ class DemoConsumer:
                 break
             except KafkaException as exc:
                 error = exc.args[0] if exc.args else None
-                if not isinstance(error, KafkaError) or error.code() not in RETRIABLE_COMMIT or attempt == 9:
-                    print(f"{self.spec.name}: commit of {partition}:{offset + 1} failed: {error}", file=sys.stderr)
-                    raise Retry(0.5) from None
+                kind = classify_commit_error(error)
+                if kind != "retry" or attempt == 9:
+                    self._commit_failed(kind, f"{partition}:{offset + 1}", error)
+                    raise Retry(0.5) from None  # not committed: the message is handled again
                 time.sleep(0.2)
         self._report(partition, offset + 1, offset + 1)
 
@@ -506,14 +600,26 @@ class DemoConsumer:
                 break
             except KafkaException as exc:
                 error = exc.args[0] if exc.args else None
-                if not isinstance(error, KafkaError) or error.code() not in RETRIABLE_COMMIT or attempt == 9:
-                    print(f"{self.spec.name}: commit of {offsets} failed: {error}", file=sys.stderr)
+                kind = classify_commit_error(error)
+                if kind != "retry" or attempt == 9:
+                    self._commit_failed(kind, str(offsets), error)
                     return False
                 time.sleep(0.2)
         for partition, offset in offsets.items():
             self._committed[partition] = offset
             self._report(partition, max(offset, self.positions.get(partition, (offset, None))[0]), offset)
         return True
+
+    def _commit_failed(self, kind: str, what: str, error: object) -> None:
+        """Say why a commit failed; a fenced consumer is replaced before the next poll."""
+        meaning = {
+            "fenced": "fenced, rejoining with the same instance id",
+            "stale": "the assignment may be stale, rejoining the group",
+            "retry": "the coordinator did not answer in time",
+        }.get(kind, "not committed")
+        print(f"{self.spec.name}: commit of {what} failed ({meaning}): {error}", file=sys.stderr)
+        if kind == "fenced":
+            self._fenced = True
 
     def _commit_pending(self) -> bool:
         """Commit every offset whose effect is done; True if something was committed.
@@ -547,7 +653,8 @@ class DemoConsumer:
         assert self.consumer is not None
         while not self._stopping.is_set():
             self._idle()
-            messages = [m for m in self.consumer.consume(num_messages=self.commit_every, timeout=0.2) if not m.error()]
+            self._rejoin_if_fenced()
+            messages = self._usable(self.consumer.consume(num_messages=self.commit_every, timeout=0.2))
             if not messages:
                 continue
             self._check_crash_file()
@@ -586,11 +693,13 @@ class DemoConsumer:
         handle = handlers[self.spec.name]
         while not self._stopping.is_set():
             self._idle()
+            self._rejoin_if_fenced()
             message = self.consumer.poll(0.2)
             if message is None:
                 self._commit_pending()  # the topic went quiet: do not sit on effects already done
                 continue
             if message.error():
+                self._note_poll_error(message.error())
                 continue
             partition, offset = message.partition() or 0, message.offset() or 0
             if self._retrying != (partition, offset):
@@ -613,14 +722,16 @@ class DemoConsumer:
                 self._retrying = (partition, offset)
                 self.state = retry.state
                 self.write_status()
-                with contextlib.suppress(KafkaException):
-                    self.consumer.seek(TopicPartition(self.topic, partition, offset))
+                if not self._fenced:  # a fenced consumer is replaced instead: it starts at the committed offsets
+                    with contextlib.suppress(KafkaException):
+                        self.consumer.seek(TopicPartition(self.topic, partition, offset))
                 self._stopping.wait(retry.delay)
                 continue
             self._retrying = None
             self.state = "running"
             self.processed += 1
-        self._commit_pending()  # a graceful stop commits what it has done
+        if not self._fenced:
+            self._commit_pending()  # a graceful stop commits what it has done
 
     def _at_most_once(self, message: Message, event: dict[str, Any]) -> None:
         partition, offset = message.partition() or 0, message.offset() or 0
@@ -720,12 +831,13 @@ class DemoConsumer:
         producer.init_transactions(60)  # fences a zombie with the same transactional.id and aborts its transaction
         while not self._stopping.is_set():
             self._idle()
+            self._rejoin_if_fenced()  # the transaction holding its offsets was aborted: nothing to keep
             limit = self.commit_every
             remaining = self.options.crash_after - self.handled
             if self.options.crash_at and remaining > 0:
                 # Messages before the Nth commit in earlier batches; the crash batch holds message N alone.
                 limit = min(limit, remaining - 1) if remaining > 1 else 1
-            messages = [m for m in self.consumer.consume(num_messages=limit, timeout=0.2) if not m.error()]
+            messages = self._usable(self.consumer.consume(num_messages=limit, timeout=0.2))
             if not messages:
                 continue
             self._check_crash_file()
@@ -784,6 +896,13 @@ class DemoConsumer:
                     print(f"{self.spec.name}: fatal transaction error (fenced?): {error}", file=sys.stderr)
                     raise SystemExit(3) from None
                 print(f"{self.spec.name}: transaction aborted: {error}", file=sys.stderr)
+                if classify_commit_error(error) == "fenced":
+                    # The group refused the offsets (FENCED_INSTANCE_ID is abortable for the
+                    # producer): the consumer, not the producer, was fenced. Abort — read_committed
+                    # hides the outputs — and rejoin; the batch is consumed again from the
+                    # committed offsets. A stale generation needs no new consumer: the next
+                    # consume() rejoins by itself.
+                    self._fenced = True
                 with contextlib.suppress(KafkaException):
                     producer.abort_transaction(30)
                 for partition, offset in first.items():
