@@ -100,6 +100,7 @@ class SoakReport:
     minutes: float
     rate: float
     seed: int
+    commit_every: int | None = None
     elapsed_s: float = 0.0
     produced: int = 0
     producer_failed: int = 0
@@ -220,6 +221,7 @@ def run_soak(
     seed: int | None = None,
     drain_timeout: float | None = None,
     probe: bool = True,
+    commit_every: int | None = None,
     progress: Callable[[str], None] = lambda line: print(line, flush=True),
 ) -> SoakReport:
     """Run the soak and return its figures; ``report.violations`` lists every broken promise."""
@@ -234,12 +236,12 @@ def run_soak(
     semantics = tuple(SEMANTICS)
     supervisor = DemoSupervisor(
         bootstrap, run_path, ledger_url, dedup_url, group_prefix=f"soak-{unique}-", semantics=semantics,
-        auto_restart=1.0, topic=topic, probe=probe,
+        auto_restart=1.0, topic=topic, probe=probe, commit_every=commit_every,
     )  # fmt: skip
     producer = RateLimitedProducer(bootstrap, ledger_url, topic=topic, task_prefix=f"task-{unique}")
     reader = OffsetReader(bootstrap)
     me = os.getpid()
-    result = SoakReport(minutes=minutes, rate=rate, seed=seed)
+    result = SoakReport(minutes=minutes, rate=rate, seed=seed, commit_every=commit_every)
     fds: dict[int, ProcessFds] = {}
     result.rss_kib_start = rss_kib(me) or 0
     app_fds: list[int] = []
@@ -429,7 +431,8 @@ def _audit_figures(a: Any) -> dict[str, Any]:
 
 def format_report(r: SoakReport) -> str:
     lines = [
-        f"soak: {r.elapsed_s / 60:.1f} min at {r.rate:g} events/s offered (seed {r.seed})",
+        f"soak: {r.elapsed_s / 60:.1f} min at {r.rate:g} events/s offered (seed {r.seed}), "
+        + (f"commits every {r.commit_every} messages" if r.commit_every else "commits per message"),
         f"  produced (acked)   {r.produced:,} ({r.sustained_produce_rate:g}/s sustained), {r.producer_failed} failed",
         f"  crashes injected   {r.crashes_injected} ({r.kills} SIGKILL from outside, {r.armed} armed at a crash point)",
         f"  consumer processes {r.consumer_processes} seen; drain after the run {r.drain_s:g} s",
@@ -474,6 +477,9 @@ def main() -> int:
     parser.add_argument("--dedup", help="idempotency store URL (default: SQLite in the run dir, as the lab)")
     parser.add_argument("--ledger", help="ledger URL (default: SQLite in the run dir, as the lab)")
     parser.add_argument("--seed", type=int)
+    parser.add_argument(
+        "--commit-every", type=int, metavar="N", help="each consumer's --commit-every (default: per message)"
+    )
     parser.add_argument("--drain-timeout", type=float, help="seconds to wait for the drain (default: the run's length)")
     parser.add_argument("--json", metavar="FILE", help="also write every figure and sample as JSON here")
     args = parser.parse_args()
@@ -495,7 +501,7 @@ def main() -> int:
         report = run_soak(
             bootstrap, minutes=args.minutes, rate=args.rate, crash_every=args.crash_every, warmup_minutes=args.warmup,
             audit_every=args.audit_every, run_dir=base / "run", ledger_url=args.ledger, dedup_url=args.dedup,
-            seed=args.seed, drain_timeout=args.drain_timeout,
+            seed=args.seed, drain_timeout=args.drain_timeout, commit_every=args.commit_every,
         )  # fmt: skip
     finally:
         if broker is not None:

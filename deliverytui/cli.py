@@ -405,6 +405,7 @@ def _demo(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         progress=None if args.json else _progress,
         malformed=malformed_values(max(0, args.malformed)),
+        commit_every=args.commit_every,
     )
     if args.json:
         _print_json(result)
@@ -604,9 +605,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--malformed", type=int, default=0, metavar="N",
         help="also produce N bad records among the events: not JSON and JSON without event_id (headless)",
     )
+    demo.add_argument(
+        "--commit-every", type=_positive_int, metavar="N",
+        help="messages per offset commit for every consumer, each the way its semantic allows "
+        "(default: per message; exactly-once: per transaction of up to 100)",
+    )
     demo.add_argument("--json", action="store_true", help="print JSON (headless)")
     demo.set_defaults(handler=_demo)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

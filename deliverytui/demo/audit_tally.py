@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,7 +53,6 @@ class ConsumerEffects:
     unique: int = 0
     duplicated: dict[str, list[Any]] = field(default_factory=dict)
     """event_id -> [effects, partition, offset] for the first ``id_limit`` events done more than once."""
-    duplicated_events: int = 0
     unexpected: dict[str, tuple[int | None, int | None]] = field(default_factory=dict)
 
 
@@ -65,9 +63,12 @@ class EffectsTally:
         self.table = table
         self.id_limit = id_limit
         self.cursor = 0
+        """Every row up to this id was counted (except ids in ``_gaps``, counted when they appear)."""
+        self.settled_through = 0
+        """Every row up to this id was checked against the acks (late rows: ``_late``)."""
         self.consumers: dict[str, ConsumerEffects] = {}
         self._gaps: dict[int, float] = {}
-        self._unsettled: deque[tuple[float, str, str, int | None, int | None]] = deque()
+        self._late: list[tuple[float, str, str, int | None, int | None]] = []
         self.watched: dict[str, dict[str, Any]] = {}
         """consumer -> event ids it is waiting to see an effect for (the lost ones); a new effect removes its id."""
 
@@ -85,13 +86,11 @@ class EffectsTally:
                         self._gaps[missing] = now
                 self.cursor = row_id
                 self._count(row)
-            self._settle(ledger, settled_before)  # per batch: a first pass over a big ledger holds one batch
             if len(rows) < BATCH_ROWS:
                 break
         if self._gaps:
             self._look_for_gaps(ledger)
-            self._settle(ledger, settled_before)
-        self._recheck_unexpected(ledger)
+        self._settle(ledger, settled_before)
 
     def _look_for_gaps(self, ledger: EffectsLedger) -> None:
         expired = time.monotonic() - GAP_TRACK_SECONDS
@@ -100,44 +99,45 @@ class EffectsTally:
             if row is not None:
                 del self._gaps[row_id]
                 self._count(row)
+                if row_id <= self.settled_through:  # the range check passed over it while it was invisible
+                    self._late.append((row[5], row[2], row[1], row[3], row[4]))
             elif self._gaps[row_id] < expired:
                 del self._gaps[row_id]  # a rolled-back insert: that id will never appear
 
     def _count(self, row: tuple[int, str, str, int | None, int | None, float, int]) -> None:
-        _id, event_id, consumer, partition, offset, at, earlier = row
+        _id, event_id, consumer, partition, offset, _at, earlier = row
         tally = self.of(consumer)
         tally.effects += 1
         if earlier == 0:
             tally.unique += 1
-        else:
+        else:  # `earlier + 1` effects of this event are counted now, this one included
             entry = tally.duplicated.get(event_id)
             if entry is not None:
-                entry[0] += 1
-            if earlier == 1:
-                tally.duplicated_events += 1
-                if entry is None and len(tally.duplicated) < self.id_limit:
-                    tally.duplicated[event_id] = [2, partition, offset]
+                entry[0] = max(entry[0], earlier + 1)
+            elif len(tally.duplicated) < self.id_limit:
+                tally.duplicated[event_id] = [earlier + 1, partition, offset]
         watched = self.watched.get(consumer)
         if watched:
             watched.pop(event_id, None)
-        self._unsettled.append((at, consumer, event_id, partition, offset))
 
     def _settle(self, ledger: EffectsLedger, settled_before: float) -> None:
         """Effects old enough to have their ack row by now: those without one are unexpected."""
-        settled: list[tuple[float, str, str, int | None, int | None]] = []
-        while self._unsettled and self._unsettled[0][0] < settled_before:
-            settled.append(self._unsettled.popleft())
-        if settled:
-            acked = ledger.acked_ids(list({row[2] for row in settled}))
+        first_unsettled = ledger.first_effect_since(self.settled_through, settled_before, self.table)
+        high = self.cursor if first_unsettled is None else min(self.cursor, first_unsettled - 1)
+        if high > self.settled_through:
+            for event_id, consumer, partition, offset in ledger.unacked_effects(self.settled_through + 1, high, self.table):
+                self.of(consumer).unexpected.setdefault(event_id, (partition, offset))
+            self.settled_through = high
+        if self._late:
+            settled = [row for row in self._late if row[0] < settled_before]
+            self._late = [row for row in self._late if row[0] >= settled_before]
+            acked = ledger.acked_ids([row[2] for row in settled]) if settled else set()
             for _at, consumer, event_id, partition, offset in settled:
                 if event_id not in acked:
                     self.of(consumer).unexpected.setdefault(event_id, (partition, offset))
-
-    def _recheck_unexpected(self, ledger: EffectsLedger) -> None:
         for tally in self.consumers.values():  # an ack written very late makes an event expected after all
             if tally.unexpected:
-                acked = ledger.acked_ids(list(tally.unexpected))
-                for event_id in acked:
+                for event_id in ledger.acked_ids(list(tally.unexpected)):
                     del tally.unexpected[event_id]
 
 

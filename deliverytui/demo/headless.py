@@ -103,8 +103,7 @@ def run_headless(
     reader = OffsetReader(bootstrap)
     start_group_at_log_end(reader, group, topic)
     ledger = EffectsLedger(ledger_url)
-    supervisor = _BatchingSupervisor(
-        commit_every,
+    supervisor = DemoSupervisor(
         bootstrap,
         run_path,
         ledger_url,
@@ -113,6 +112,7 @@ def run_headless(
         semantics=(semantic,),
         topic=topic,
         probe=probe,
+        commit_every=commit_every,
     )
     try:
         say(f"producing {events} events to {topic}")
@@ -221,20 +221,6 @@ class _BadRecords:
             self._send()
         if self.producer.flush(30):
             raise UserFacingError(f"the malformed records for {self.topic} were not all acknowledged")
-
-
-class _BatchingSupervisor(DemoSupervisor):
-    """A supervisor whose consumers get ``--commit-every N``: headless runs can test batched commits."""
-
-    def __init__(self, commit_every: int | None, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.commit_every = commit_every
-
-    def command(self, semantic: str, *, crash_at: str | None = None, crash_after: int = 1) -> list[str]:
-        command = super().command(semantic, crash_at=crash_at, crash_after=crash_after)
-        if self.commit_every is not None:
-            command += ["--commit-every", str(self.commit_every)]
-        return command
 
 
 def start_group_at_log_end(reader: OffsetReader, group: str, topic: str) -> None:

@@ -446,15 +446,42 @@ class EffectsLedger:
         self, after_id: int, limit: int, table: str = "effects"
     ) -> list[tuple[int, str, str, int | None, int | None, float, int]]:
         """Rows with id > ``after_id``, oldest first, each with how many effects of the same
-        consumer and event precede it: (id, event_id, consumer, partition, offset, at, earlier)."""
+        consumer and event precede it: (id, event_id, consumer, partition, offset, at, earlier).
+
+        SQLite's ``effects`` rows carry it already: ``attempt`` is counted in the insert
+        itself, under SQLite's single write lock, so it is exact (and reading it is ~15x
+        cheaper than counting again). PostgreSQL runs concurrent inserts — two instances of
+        a consumer after a rebalance could both count one — and ``outputs`` has no attempt:
+        those are counted here.
+        """
         t = _table(table)
+        if self.backend == "sqlite" and table == "effects":
+            earlier = "e.attempt - 1"
+        else:
+            earlier = f"(SELECT COUNT(*) FROM {t} p WHERE p.consumer = e.consumer AND p.event_id = e.event_id AND p.id < e.id)"
         rows = self._rows(
-            f'SELECT e.id, e.event_id, e.consumer, e."partition", e."offset", e.at, '
-            f"(SELECT COUNT(*) FROM {t} p WHERE p.consumer = e.consumer AND p.event_id = e.event_id AND p.id < e.id) "
+            f'SELECT e.id, e.event_id, e.consumer, e."partition", e."offset", e.at, {earlier} '
             f"FROM {t} e WHERE e.id > ? ORDER BY e.id LIMIT ?",
             (after_id, limit),
         )
         return [(int(i), e, c, _int_or_none(p), _int_or_none(o), float(a), int(n)) for i, e, c, p, o, a, n in rows]
+
+    def first_effect_since(self, after_id: int, at_or_after: float, table: str = "effects") -> int | None:
+        """The lowest id above ``after_id`` of an effect recorded at or after ``at_or_after`` (epoch s)."""
+        value = self._scalar(f"SELECT MIN(id) FROM {_table(table)} WHERE id > ? AND at >= ?", (after_id, at_or_after))
+        return None if value is None else int(value)
+
+    def unacked_effects(
+        self, low_id: int, high_id: int, table: str = "effects"
+    ) -> list[tuple[str, str, int | None, int | None]]:
+        """(event_id, consumer, partition, offset) of effects with ``low_id`` <= id <= ``high_id`` whose event no ack names."""
+        rows = self._rows(
+            f'SELECT e.event_id, e.consumer, e."partition", e."offset" FROM {_table(table)} e '
+            "WHERE e.id >= ? AND e.id <= ? AND NOT EXISTS (SELECT 1 FROM acked_events a WHERE a.event_id = e.event_id) "
+            "ORDER BY e.id",
+            (low_id, high_id),
+        )
+        return [(e, c, _int_or_none(p), _int_or_none(o)) for e, c, p, o in rows]
 
     def late_effect(
         self, row_id: int, counted_through: int, not_counted: Sequence[int], table: str = "effects"

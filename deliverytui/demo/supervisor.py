@@ -69,8 +69,11 @@ class DemoSupervisor:
         topic: str = TASK_EVENTS_TOPIC,
         probe: bool = True,
         request_timeout: float = 10.0,
+        commit_every: int | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.commit_every = commit_every
+        """Each consumer's ``--commit-every`` (None: its default, per message; exactly-once per batch)."""
         self.run_dir = Path(run_dir)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.ledger_url = ledger_url
@@ -140,6 +143,8 @@ class DemoSupervisor:
             command += ["--crash-at", check_crash_point(semantic, crash_at), "--crash-after", str(max(1, crash_after))]
         if not self.probe:
             command.append("--no-probe")
+        if self.commit_every is not None:
+            command += ["--commit-every", str(self.commit_every)]
         return command
 
     # -- process control ------------------------------------------------------------------------

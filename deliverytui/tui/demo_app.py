@@ -530,8 +530,9 @@ def run_demo(args: Any) -> int:
     topic = getattr(args, "topic", None) or "task-events"
     ensure_topic(bootstrap, topic, partitions=args.partitions)
     supervisor = DemoSupervisor(
-        bootstrap, run_dir, ledger_url, dedup_url, auto_restart=getattr(args, "auto_restart", None), topic=topic
-    )
+        bootstrap, run_dir, ledger_url, dedup_url, auto_restart=getattr(args, "auto_restart", None), topic=topic,
+        commit_every=getattr(args, "commit_every", None),
+    )  # fmt: skip
     producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)
     # Groups that never ran start at the topic's end: events from before this lab (other
     # runs, other tools) were never acknowledged into this ledger and would show as "unexpected".
