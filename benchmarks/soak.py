@@ -20,7 +20,7 @@ Speed is reported, not asserted: if the machine cannot sustain the rate, the fig
 what it did sustain (producer acks/s and each consumer's processed/s).
 
 Usage: python benchmarks/soak.py [--minutes 30] [--rate 500] [--crash-every 20] [--warmup 5]
-       [--bootstrap HOST:PORT] [--commit-every N] [--seed S] [--json]
+       [--bootstrap HOST:PORT] [--commit-every N] [--redis | --dedup URL] [--seed S] [--json FILE]
 Without --bootstrap it starts its own embedded broker in a temporary data dir.
 ``tests/test_soak.py`` runs the same :func:`run_soak` for 3 minutes.
 """
@@ -475,6 +475,10 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=5.0, help="minutes before the RSS baseline (default 5)")
     parser.add_argument("--audit-every", type=float, default=10.0, help="seconds between audits (default 10)")
     parser.add_argument("--dedup", help="idempotency store URL (default: SQLite in the run dir, as the lab)")
+    parser.add_argument(
+        "--redis", action="store_true",
+        help="start a private redis-server for the idempotent consumer's dedup store (the chapter's pattern 1)",
+    )  # fmt: skip
     parser.add_argument("--ledger", help="ledger URL (default: SQLite in the run dir, as the lab)")
     parser.add_argument("--seed", type=int)
     parser.add_argument(
@@ -487,8 +491,17 @@ def main() -> int:
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     broker = None
+    redis = None
     bootstrap = args.bootstrap
     base = Path(tempfile.mkdtemp(prefix="deliverytui-soak-"))
+    if args.redis:
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from tests.services import RedisServerProcess
+
+        redis = RedisServerProcess(persistent=False)
+        redis.start()
+        args.dedup = redis.url
+        print(f"redis-server for the dedup store at {redis.url}", flush=True)
     if not bootstrap:
         from deliverytui.kafka.distribution import resolve_distribution
         from deliverytui.kafka.embedded import EmbeddedBroker
@@ -507,6 +520,9 @@ def main() -> int:
         if broker is not None:
             with contextlib.suppress(Exception):
                 broker.stop()
+        if redis is not None:
+            with contextlib.suppress(Exception):
+                redis.stop()
     print(format_report(report), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(asdict(report), indent=1))
