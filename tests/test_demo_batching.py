@@ -141,3 +141,29 @@ def test_default_commit_batch_is_unchanged(tmp_path: Path, semantic: str, expect
         assert consumer.commit_every == expected
     finally:
         consumer.ledger.close()
+
+
+def test_the_lab_passes_commit_every_to_every_consumer(tmp_path: Path) -> None:
+    """`deliverytui demo --commit-every N` (lab and headless) reaches each consumer's command line."""
+    from deliverytui.cli import build_parser as cli_parser
+    from deliverytui.demo.supervisor import DemoSupervisor
+
+    assert cli_parser().parse_args(["demo", "--commit-every", "20"]).commit_every == 20
+    supervisor = DemoSupervisor("127.0.0.1:1", tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", None, commit_every=20)
+    try:
+        for semantic in supervisor.semantics:
+            command = supervisor.command(semantic)
+            assert command[command.index("--commit-every") + 1] == "20", semantic
+        default = DemoSupervisor("127.0.0.1:1", tmp_path, f"sqlite:///{tmp_path / 'ledger.db'}", None)
+        assert "--commit-every" not in default.command("at-least-once")
+        default.close()
+    finally:
+        supervisor.close()
+
+
+def test_the_lab_refuses_a_commit_every_below_one(capsys: pytest.CaptureFixture[str]) -> None:
+    from deliverytui.cli import build_parser as cli_parser
+
+    with pytest.raises(SystemExit):
+        cli_parser().parse_args(["demo", "--commit-every", "0"])
+    assert "must be at least 1, got 0" in capsys.readouterr().err

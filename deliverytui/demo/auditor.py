@@ -12,8 +12,9 @@ An event the group has not committed past yet is neither lost nor processed: it 
 still in flight. For exactly-once the effect is the *committed* output record in
 ``<topic>.processed`` (read with ``read_committed``), not the ledger: that is what a
 downstream reader sees. The output topic is read incrementally into the ledger's
-``outputs`` table, so polling the audit every second only reads what is new, and every
-count is done in SQL (GROUP BY): the auditor's memory does not grow with the events. Synchronous; call it from a worker thread, not an event loop.
+``outputs`` table, and the counts are running counts (:mod:`deliverytui.demo.audit_tally`):
+polling the audit every second only reads what is new, and neither its time nor its memory
+grows with the events. Synchronous; call it from a worker thread, not an event loop.
 """
 
 from __future__ import annotations

@@ -320,6 +320,9 @@ class EffectsLedger:
         )
 
     # -- reads for the auditor and the live view ----------------------------------------------
+    # The full-scan counts below (acked_passed, effect_totals, duplicated_events, lost_events,
+    # unexpected_events) recount the whole ledger: the audit keeps running counts instead
+    # (audit_tally), and tests/test_demo_audit_tally.py checks those against these.
 
     def malformed_records(self, consumer: str, topic: str, limit: int) -> tuple[int, list[tuple[int, int, str, str, int]]]:
         """Distinct malformed records ``consumer`` met on ``topic``: (count, first ``limit`` as
@@ -381,16 +384,6 @@ class EffectsLedger:
             (consumer, limit),
         )
         return [(e, int(n), _int_or_none(p), _int_or_none(o)) for e, n, p, o in rows]
-
-    def duplicate_attempts(self, consumer: str, limit: int) -> list[tuple[str, int | None, int | None, str | None, float]]:
-        """Every effect of the first ``limit`` duplicated events: (event_id, partition, offset, instance, at), in order."""
-        rows = self._rows(
-            'SELECT e.event_id, e."partition", e."offset", e.instance, e.at FROM effects e JOIN ('
-            "SELECT event_id, MIN(id) AS first FROM effects WHERE consumer = ? GROUP BY event_id HAVING COUNT(*) > 1 "
-            "ORDER BY MIN(id) LIMIT ?) d ON d.event_id = e.event_id WHERE e.consumer = ? ORDER BY d.first, e.id",
-            (consumer, limit, consumer),
-        )
-        return [(e, _int_or_none(p), _int_or_none(o), i, float(a)) for e, p, o, i, a in rows]
 
     def lost_events(
         self, consumer: str, topic: str, committed: Mapping[int, int], limit: int, table: str = "effects"
