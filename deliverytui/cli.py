@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from deliverytui import __version__
+from deliverytui.argtypes import positive_int
 from deliverytui.errors import UserFacingError
 
 
@@ -606,23 +607,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="also produce N bad records among the events: not JSON and JSON without event_id (headless)",
     )
     demo.add_argument(
-        "--commit-every", type=_positive_int, metavar="N",
+        "--commit-every", type=positive_int, metavar="N",
         help="messages per offset commit for every consumer, each the way its semantic allows "
         "(default: per message; exactly-once: per transaction of up to 100)",
     )
     demo.add_argument("--json", action="store_true", help="print JSON (headless)")
     demo.set_defaults(handler=_demo)
     return parser
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -51,6 +51,7 @@ from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Producer, TopicPartition
 
+from deliverytui.argtypes import positive_int
 from deliverytui.dedup import DedupStore, DedupStoreError, StoreUnavailableError, new_token, open_store
 from deliverytui.demo.ledger import PROCESSED_WITHOUT_DEDUP, SKIPPED, EffectsLedger, LedgerError, LedgerUnavailableError
 from deliverytui.demo.semantics import (
@@ -954,16 +955,6 @@ def parse_event(value: bytes | None) -> tuple[dict[str, Any], None] | tuple[None
     return event, None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Run one deliverytui demo consumer (one delivery semantic).")
     parser.add_argument("--semantic", required=True)
@@ -978,11 +969,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--lease", type=float, default=LEASE_SECONDS, help="dedup lease in seconds (idempotent)")
     parser.add_argument("--no-probe", action="store_true", help="do not publish positions to the probe topic")
     parser.add_argument(
-        "--instance", type=_positive_int, default=1, help="instance number in the group (2+ joins as another member)"
+        "--instance", type=positive_int, default=1, help="instance number in the group (2+ joins as another member)"
     )
     parser.add_argument(
         "--commit-every",
-        type=_positive_int,
+        type=positive_int,
         help=f"messages per commit (per transaction for exactly-once); default 1, exactly-once {EOS_BATCH}",
     )
     return parser
