@@ -44,6 +44,7 @@ def _full_recount(ledger: EffectsLedger, group: str, committed: dict[int, int], 
 
 def _running(ledger: EffectsLedger, tally: LedgerTally, group: str, committed: dict[int, int], settled: float) -> dict[str, object]:
     produced = tally.produced(ledger, TOPIC, settled)
+    tally.effects(ledger, "effects", settled)  # what the audit does once per audit, before the groups
     audit = _audit_ledger(ledger, tally, TOPIC, "at-least-once", group, committed, produced, 0, settled)
     return {
         "produced": audit.produced,

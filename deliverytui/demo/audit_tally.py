@@ -21,8 +21,8 @@ check is rewound when its committed offset moves back).
 The figures equal a full recount (``tests/test_demo_audit_tally.py`` compares them with the
 ledger's full-scan queries) given what the demo guarantees: within one partition the
 producer's acks reach the ledger in offset order (one idempotent producer writes its
-delivery reports in order), so once an ack older than ``settle_seconds`` is in the ledger,
-no ack with a lower offset can still arrive. Acks newer than that, and everything between the
+delivery reports in order), so once an ack older than the audit's grace period (5 s,
+``auditor.ACK_GRACE_SECONDS``) is in the ledger, no ack with a lower offset can still arrive. Acks newer than that, and everything between the
 checked frontier and the committed offset, are counted afresh on each audit.
 """
 
@@ -36,8 +36,6 @@ from typing import Any
 
 from deliverytui.demo.ledger import EffectsLedger
 
-SETTLE_SECONDS = 5.0
-"""An ack or effect older than this is final: see the module docstring."""
 GAP_TRACK_SECONDS = 60.0
 """A missing effect id (a transaction that had not committed when the rows after it were read) is looked for this long."""
 GAP_TRACK_MAX = 10_000
@@ -223,6 +221,7 @@ class LedgerTally:
         self.groups: dict[tuple[str, str, str], GroupTally] = {}
 
     def effects(self, ledger: EffectsLedger, table: str, settled_before: float) -> EffectsTally:
+        """Bring ``table``'s counts up to date (once per audit) and return them."""
         tally = self.tables.get(table)
         if tally is not None and ledger.max_effect_id(table) < tally.cursor:  # a new ledger in the same place
             self.tables.clear()
@@ -243,8 +242,3 @@ class LedgerTally:
         if tally is None:
             tally = self.groups[key] = GroupTally(consumer, topic, self.tables[table])
         return tally
-
-
-def settled_before(settle_seconds: float = SETTLE_SECONDS) -> float:
-    """Epoch seconds: acks and effects recorded before this are final."""
-    return time.time() - settle_seconds

@@ -273,6 +273,8 @@ def _audit(
 ) -> AuditReport:
     settled = time.time() - ack_grace_seconds
     produced = running.produced(ledger, topic, settled)
+    if any(name != "exactly-once" for name in semantics):
+        running.effects(ledger, "effects", settled)  # once per audit: every group's counts come from this pass
     crashes = ledger.crash_counts()
     warnings: list[str] = []
     audits = []
@@ -295,6 +297,7 @@ def _audit(
             tally = _tally(bootstrap, output_topic(topic), ledger)
             if not tally.refresh(_admin(bootstrap), ledger, timeout=request_timeout):
                 notes.append(f"{output_topic(topic)} was not read to its end within {request_timeout:.0f} s")
+            running.effects(ledger, "outputs", settled)
             consumer_audit = _audit_ledger(ledger, running, topic, name, group, committed, produced, hits, settled, table="outputs")
             notes.append("effects are committed records in the output topic, read with read_committed")
         else:
@@ -338,7 +341,7 @@ def _audit_ledger(
 ) -> ConsumerAudit:
     """One consumer's audit from the running counts (:mod:`deliverytui.demo.audit_tally`)."""
     id_limit = running.id_limit
-    tally = running.effects(ledger, table, settled).of(group)
+    tally = running.tables[table].of(group)  # refreshed by the caller, once per audit
     processed, lost, lost_rows = running.group(group, topic, table).refresh(ledger, committed, settled)
     lost_rows = lost_rows[:id_limit]
     effects, unique = tally.effects, tally.unique
