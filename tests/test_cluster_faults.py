@@ -176,6 +176,67 @@ def coordinator_of(bootstrap: str, group: str) -> int:
     return int(description.coordinator.id)
 
 
+class _DemoOnCluster:
+    """One at-least-once demo consumer on the 3-node cluster, fed by the lab's producer (acks=all)."""
+
+    def __init__(self, bootstrap: str, tmp_path: Path, name: str) -> None:
+        unique = uuid.uuid4().hex[:8]
+        self.topic = f"{name}-{unique}"
+        ensure_topic(bootstrap, self.topic, 3, 3, config={"min.insync.replicas": "2"})
+        self.run_dir = tmp_path / "run"
+        self.supervisor = DemoSupervisor(
+            bootstrap, self.run_dir, f"sqlite:///{tmp_path / 'ledger.db'}", None,
+            group_prefix=f"{name}-{unique}-", semantics=(SEMANTIC,), topic=self.topic, probe=False,
+        )  # fmt: skip
+        self.producer = RateLimitedProducer(bootstrap, self.supervisor.ledger, topic=self.topic)
+        self.group = self.supervisor.group_of(SEMANTIC)
+        self.reader = OffsetReader(bootstrap)
+        self.log_path = self.run_dir / f"{SEMANTIC}.log"
+
+    def status(self) -> dict:
+        return read_status(status_file(self.run_dir, SEMANTIC)) or {}
+
+    def processed(self) -> int:
+        return int(self.status().get("processed") or 0)
+
+    def log_tail(self) -> str:
+        return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
+
+    def wait_for(self, predicate, timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate():
+            if time.monotonic() > deadline:
+                raise AssertionError(
+                    f"timed out waiting for {what}; consumer pid {self.supervisor.pid(SEMANTIC)}, "
+                    f"status {self.status()}, log:\n{self.log_tail()}"
+                )
+            time.sleep(0.2)
+
+    def start(self, rate: float = 20) -> int:
+        """Start the consumer and the producer; the consumer's pid once it processed 20 events."""
+        self.supervisor.start_all()
+        self.producer.start(rate)
+        self.wait_for(lambda: self.processed() >= 20, 40, "the consumer to process 20 events")
+        return self.supervisor.pid(SEMANTIC)
+
+    def drain_and_audit(self, consumer_pid: int) -> None:
+        """Stop producing, drain with the same process, and check the at-least-once audit lost nothing."""
+        self.producer.stop()
+        assert self.producer.failed == 0 and self.producer.error is None
+        self.wait_for(lambda: self.reader.drained(self.group, self.topic), 40, "the consumer to drain the topic")
+        assert self.supervisor.pid(SEMANTIC) == consumer_pid, self.log_tail()
+        self.supervisor.stop_all()
+        result = self.supervisor.audit().for_semantic(SEMANTIC)
+        assert result.produced == self.producer.acknowledged > 0
+        assert result.lost == 0 and result.unexpected == 0, result
+        assert result.unique_effects == result.produced
+
+    def close(self) -> None:
+        self.producer.stop()
+        self.supervisor.close()
+        self.reader.close()
+
+
 def test_consumer_rides_through_its_group_coordinator_being_killed(
     kafka_cluster: ClusterUnderTest, tmp_path: Path
 ) -> None:
@@ -187,58 +248,22 @@ def test_consumer_rides_through_its_group_coordinator_being_killed(
     first) and the consumer process exited; now it rejoins with the same instance id.
     """
     bootstrap, cluster = kafka_cluster.bootstrap, kafka_cluster.cluster
-    unique = uuid.uuid4().hex[:8]
-    topic = f"coordinator-{unique}"
-    ensure_topic(bootstrap, topic, 3, 3, config={"min.insync.replicas": "2"})
-    run_dir = tmp_path / "run"
-    supervisor = DemoSupervisor(
-        bootstrap, run_dir, f"sqlite:///{tmp_path / 'ledger.db'}", None,
-        group_prefix=f"coordinator-{unique}-", semantics=(SEMANTIC,), topic=topic, probe=False,
-    )
-    producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)  # acks=all, idempotent
-    group = supervisor.group_of(SEMANTIC)
-    reader = OffsetReader(bootstrap)
-    log_path = run_dir / f"{SEMANTIC}.log"
-
-    def processed() -> int:
-        return int((read_status(status_file(run_dir, SEMANTIC)) or {}).get("processed") or 0)
-
-    def wait_for(predicate, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                log = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
-                raise AssertionError(f"timed out waiting for {what}; consumer pid {supervisor.pid(SEMANTIC)}, log:\n{log}")
-            time.sleep(0.2)
-
-    supervisor.start_all()
-    producer.start(20)
+    demo = _DemoOnCluster(bootstrap, tmp_path, "coordinator")
     victim = None
     try:
-        wait_for(lambda: processed() >= 20, 40, "the consumer to process 20 events")
-        consumer_pid = supervisor.pid(SEMANTIC)
-        victim = coordinator_of(bootstrap, group)
-        before = processed()
+        consumer_pid = demo.start()
+        victim = coordinator_of(bootstrap, demo.group)
+        before = demo.processed()
         assert cluster.kill(victim)
         # The coordinator moves to a survivor; the consumer must rejoin there and go on committing.
-        wait_for(lambda: processed() >= before + 60, 45, "processing to continue after the coordinator was killed")
-        assert supervisor.pid(SEMANTIC) == consumer_pid, log_path.read_text(errors="replace")[-3000:]
-        assert coordinator_of(bootstrap, group) != victim
+        demo.wait_for(lambda: demo.processed() >= before + 60, 45, "processing to continue after the coordinator was killed")
+        assert demo.supervisor.pid(SEMANTIC) == consumer_pid, demo.log_tail()
+        assert coordinator_of(bootstrap, demo.group) != victim
         assert cluster.restart(victim)["in_sync"] is True
         victim = None
-        producer.stop()
-        assert producer.failed == 0 and producer.error is None
-        wait_for(lambda: reader.drained(group, topic), 40, "the consumer to drain the topic")
-        assert supervisor.pid(SEMANTIC) == consumer_pid, log_path.read_text(errors="replace")[-3000:]
-        supervisor.stop_all()
-        result = supervisor.audit().for_semantic(SEMANTIC)
-        assert result.produced == producer.acknowledged > 0
-        assert result.lost == 0 and result.unexpected == 0, result
-        assert result.unique_effects == result.produced
+        demo.drain_and_audit(consumer_pid)
     finally:
-        producer.stop()
-        supervisor.close()
-        reader.close()
+        demo.close()
         if victim is not None and not cluster.node_running(victim):
             cluster.restart(victim)  # leave the session cluster whole for the next test
 
@@ -252,40 +277,14 @@ def test_fenced_static_member_rejoins_with_the_same_instance_id(kafka_cluster: C
     the at-least-once audit loses nothing.
     """
     bootstrap = kafka_cluster.bootstrap
-    unique = uuid.uuid4().hex[:8]
-    topic = f"fenced-{unique}"
-    ensure_topic(bootstrap, topic, 3, 3, config={"min.insync.replicas": "2"})
-    run_dir = tmp_path / "run"
-    supervisor = DemoSupervisor(
-        bootstrap, run_dir, f"sqlite:///{tmp_path / 'ledger.db'}", None,
-        group_prefix=f"fenced-{unique}-", semantics=(SEMANTIC,), topic=topic, probe=False,
-    )
-    producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)
-    group = supervisor.group_of(SEMANTIC)
-    reader = OffsetReader(bootstrap)
-    log_path = run_dir / f"{SEMANTIC}.log"
-
-    def status() -> dict:
-        return read_status(status_file(run_dir, SEMANTIC)) or {}
-
-    def wait_for(predicate, timeout: float, what: str) -> None:
-        deadline = time.monotonic() + timeout
-        while not predicate():
-            if time.monotonic() > deadline:
-                log = log_path.read_text(errors="replace")[-3000:] if log_path.exists() else ""
-                raise AssertionError(f"timed out waiting for {what}; status {status()}, log:\n{log}")
-            time.sleep(0.2)
-
-    supervisor.start_all()
-    producer.start(20)
+    demo = _DemoOnCluster(bootstrap, tmp_path, "fenced")
     try:
-        wait_for(lambda: int(status().get("processed") or 0) >= 20, 40, "the consumer to process 20 events")
-        consumer_pid = supervisor.pid(SEMANTIC)
+        consumer_pid = demo.start()
         impostor = Consumer(
             {
                 "bootstrap.servers": bootstrap,
-                "group.id": group,
-                "group.instance.id": f"{group}-demo",  # the demo consumer's (instance 1)
+                "group.id": demo.group,
+                "group.instance.id": f"{demo.group}-demo",  # the demo consumer's (instance 1)
                 "session.timeout.ms": 6000,
                 "enable.auto.commit": False,
                 "auto.offset.reset": "earliest",
@@ -293,28 +292,18 @@ def test_fenced_static_member_rejoins_with_the_same_instance_id(kafka_cluster: C
             logger=silent_librdkafka_logger(),
         )
         try:
-            impostor.subscribe([topic])
+            impostor.subscribe([demo.topic])
             deadline = time.monotonic() + 30
             while not impostor.assignment():
                 assert time.monotonic() < deadline, "the impostor never got the static member's assignment"
                 impostor.poll(0.2)
         finally:
             impostor.close()  # a static member leaves no LeaveGroup behind: the membership is the impostor's
-        wait_for(lambda: int(status().get("rejoins") or 0) >= 1, 30, "the fenced consumer to rejoin")
-        before = int(status().get("processed") or 0)
-        wait_for(lambda: int(status().get("processed") or 0) >= before + 40, 30, "processing to go on after the rejoin")
-        assert supervisor.pid(SEMANTIC) == consumer_pid, log_path.read_text(errors="replace")[-3000:]
-        assert "FENCED" in log_path.read_text(errors="replace").upper()
-        producer.stop()
-        assert producer.failed == 0 and producer.error is None
-        wait_for(lambda: reader.drained(group, topic), 40, "the consumer to drain the topic")
-        assert supervisor.pid(SEMANTIC) == consumer_pid
-        supervisor.stop_all()
-        result = supervisor.audit().for_semantic(SEMANTIC)
-        assert result.produced == producer.acknowledged > 0
-        assert result.lost == 0 and result.unexpected == 0, result
-        assert result.unique_effects == result.produced
+        demo.wait_for(lambda: int(demo.status().get("rejoins") or 0) >= 1, 30, "the fenced consumer to rejoin")
+        before = demo.processed()
+        demo.wait_for(lambda: demo.processed() >= before + 40, 30, "processing to go on after the rejoin")
+        assert demo.supervisor.pid(SEMANTIC) == consumer_pid, demo.log_tail()
+        assert "FENCED" in demo.log_path.read_text(errors="replace").upper()
+        demo.drain_and_audit(consumer_pid)
     finally:
-        producer.stop()
-        supervisor.close()
-        reader.close()
+        demo.close()
