@@ -41,7 +41,6 @@ import os
 import signal
 import sqlite3
 import sys
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -65,6 +64,7 @@ from deliverytui.demo.semantics import (
     store_url_for,
     transactional_id,
 )
+from deliverytui.demo.stop_flag import StopFlag
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, ensure_topic
 from deliverytui.errors import UserFacingError
 from deliverytui.kafka.client_config import silent_librdkafka_logger
@@ -171,6 +171,8 @@ class ConsumerOptions:
     """Messages per commit (per transaction for exactly-once); None = 1, or ``EOS_BATCH`` for exactly-once."""
     instance: int = 1
     """Which instance of the semantic's group this is: a second one (2, 3, ...) makes the group rebalance."""
+    watch_parent: bool = False
+    """Stop (gracefully) when the process that started this one is gone: a lab's consumers never outlive it."""
 
 
 class Retry(Exception):
@@ -262,7 +264,7 @@ class DemoConsumer:
         self.state = "starting"
         self.positions: dict[int, tuple[int, int | None]] = {}
         self.store_error: str | None = None
-        self._stopping = threading.Event()
+        self._stopping = StopFlag(watch_parent=options.watch_parent)
         self._file_point: str | None = None
         self._last_status = 0.0
         self._retrying: tuple[int, int] | None = None
@@ -304,11 +306,11 @@ class DemoConsumer:
     # -- lifecycle -----------------------------------------------------------------------
 
     def request_stop(self, *_: Any) -> None:
+        """Ask the poll loop to stop; safe in a signal handler (see :mod:`deliverytui.demo.stop_flag`)."""
         self._stopping.set()
 
     def run(self) -> int:
-        signal.signal(signal.SIGTERM, self.request_stop)
-        signal.signal(signal.SIGINT, self.request_stop)
+        self._stopping.install(signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
         self.write_status(force=True)
         config: dict[str, Any] = {
             "bootstrap.servers": self.options.bootstrap,
@@ -338,6 +340,10 @@ class DemoConsumer:
             else:
                 self._run_per_message()
         finally:
+            # Stopping already: further SIGTERMs (a supervisor and a shell both asking) must not kill the
+            # clean-up, nor the interpreter's exit, where Python puts the default handlers back.
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                signal.signal(signum, signal.SIG_IGN)
             self.state = "stopping"
             self.write_status(force=True)
             with contextlib.suppress(Exception):
@@ -999,6 +1005,7 @@ def main(argv: list[str] | None = None) -> int:
                 probe=not args.no_probe,
                 commit_every=args.commit_every,
                 instance=args.instance,
+                watch_parent=True,
             )
         )
         return consumer.run()
