@@ -414,7 +414,7 @@ def _demo(args: argparse.Namespace) -> int:
         print(
             f"{result['semantic']}: {result['events']} events, {result['effects']} effects "
             f"({result['unique_effects']} unique), {result['duplicates']} duplicate(s), {result['lost']} lost, "
-            f"{result['unexpected']} unexpected, {result['dedup_hits']} dedup hit(s), {result['crashes']} crash(es) "
+            f"{result['unexpected']} unexpected, {result['dedup_hits']} dedup hit(s), {result['dedup_retakes']} retake(s), {result['crashes']} crash(es) "
             f"— ledger in {result['run_dir']}"
         )
         for warning in result["warnings"]:

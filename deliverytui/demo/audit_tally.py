@@ -172,15 +172,29 @@ class GroupTally:
         self.passed: dict[int, int] = {}
         self.lost: dict[str, tuple[int, int]] = {}  # event_id -> (partition, offset)
         effects.watched[consumer] = self.lost
+        self.suspects: set[str] = set()
+        """Events the last refresh saw committed past with no effect yet, in the unsettled tail."""
+        self.starts: dict[int, int] | None = None
+        """Where the group started reading in this story (``stream_starts``): nothing below is its to lose."""
 
     def refresh(
-        self, ledger: EffectsLedger, committed: Mapping[int, int], settled_before: float
+        self, ledger: EffectsLedger, committed: Mapping[int, int], settled_before: float, *, confirm: bool = False
     ) -> tuple[int, int, list[tuple[str, int, int]]]:
-        """(passed, lost, lost rows by position) for the group's ``committed`` offsets now."""
+        """(passed, lost, lost rows by position) for the group's ``committed`` offsets now.
+
+        ``confirm``: an event in the unsettled tail counts as lost only when the previous refresh
+        saw it missing too. A live audit (the lab, once a second) can land between an at-most-once
+        consumer's commit and its effect; one refresh later that effect is there. A one-off audit
+        of stopped consumers (headless, tests) has nothing in flight and confirms nothing.
+        """
         table = self.effects.table
+        if self.starts is None:
+            self.starts = ledger.stream_starts(self.consumer, self.topic)
+            self.checked.update(self.starts)
         passed = 0
         fresh_lost: list[tuple[str, int, int]] = []
-        for partition, offset in sorted(committed.items()):
+        for partition, committed_offset in sorted(committed.items()):
+            offset = max(committed_offset, self.starts.get(partition, 0))
             low = self.checked.get(partition, 0)
             if offset < low:  # the group was reset backwards (a replay): what is above it is pending again
                 self.passed[partition] = self.passed.get(partition, 0) - ledger.acked_between(
@@ -206,6 +220,9 @@ class GroupTally:
                     (event_id, partition, o)
                     for o, event_id in ledger.unprocessed_between(self.consumer, self.topic, partition, low, offset, table)
                 ]
+        if confirm:
+            seen, self.suspects = self.suspects, {event_id for event_id, _p, _o in fresh_lost}
+            fresh_lost = [row for row in fresh_lost if row[0] in seen]
         lost_rows = sorted([(e, p, o) for e, (p, o) in self.lost.items()] + fresh_lost, key=lambda r: (r[1], r[2]))
         return passed, len(lost_rows), lost_rows
 

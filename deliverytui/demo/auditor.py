@@ -35,7 +35,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from deliverytui.dedup import DedupStoreError, open_store
 from deliverytui.demo.audit_tally import LedgerTally
 from deliverytui.demo.ledger import EffectsLedger
-from deliverytui.demo.semantics import SEMANTICS, output_topic, semantic_spec, store_url_for
+from deliverytui.demo.semantics import KILLED, SEMANTICS, output_topic, semantic_spec, store_url_for
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
 from deliverytui.demo.offsets import OffsetReader
 from deliverytui.errors import UserFacingError
@@ -48,6 +48,7 @@ from deliverytui.model.demo import (
     AuditReport,
     ConsumerAudit,
     MalformedRecord,
+    RESTART,
     OffendingEvent,
     Redelivery,
 )
@@ -82,6 +83,10 @@ def _admin(bootstrap: str) -> AdminClient:
         return admin
 
 
+OUTPUT_TALLY = ""
+"""The ``stream_starts`` consumer name of the output tally (it reads the exactly-once output topic)."""
+
+
 class OutputTally:
     """Copies the exactly-once consumers' committed output records into the ledger's ``outputs`` table.
 
@@ -105,8 +110,10 @@ class OutputTally:
             meta = admin.list_topics(self.topic, timeout=timeout).topics.get(self.topic)
             if meta is None or meta.error is not None or not meta.partitions:
                 return True  # nothing was ever produced
-            if self._next is None:
-                self._next = ledger.output_positions(self.topic)
+            if self._next is None:  # where the ledger's copy ends, never before this story's start
+                starts = ledger.stream_starts(OUTPUT_TALLY, self.topic)
+                copied = ledger.output_positions(self.topic)
+                self._next = {p: max(starts.get(p, 0), copied.get(p, 0)) for p in {*starts, *copied}}
             partitions = sorted(meta.partitions)
             futures = admin.list_offsets(
                 {TopicPartition(self.topic, p): OffsetSpec.latest() for p in partitions},
@@ -207,18 +214,24 @@ def _tally(bootstrap: str, topic: str, ledger: EffectsLedger) -> OutputTally:
         return tally
 
 
-async def _read_hits(url: str, group: str) -> int:
+async def _read_counters(url: str, group: str) -> tuple[int, int]:
     store = open_store(url, group=group, create_schema=False)
     try:
         counters = await store.read_counters()
     finally:
         await store.close()
-    return counters.hits if counters is not None else 0
+    return (counters.hits, counters.retakes) if counters is not None else (0, 0)
+
+
+def dedup_counts(url: str, group: str) -> tuple[int, int]:
+    """(hits, retakes) of ``group``'s store: repeats it caught (unchanged writes for the SQL patterns),
+    and expired leases it let another attempt take over (an after-claim crash's key, retaken)."""
+    return asyncio.run(_read_counters(url, group))
 
 
 def dedup_hits(url: str, group: str) -> int:
     """Duplicates the store caught for ``group`` (its ``hits`` counter; unchanged writes for the SQL patterns)."""
-    return asyncio.run(_read_hits(url, group))
+    return dedup_counts(url, group)[0]
 
 
 def audit(
@@ -233,8 +246,12 @@ def audit(
     request_timeout: float = 10.0,
     id_limit: int = ID_LIMIT,
     ack_grace_seconds: float = ACK_GRACE_SECONDS,
+    confirm_losses: bool = False,
 ) -> AuditReport:
     """Audit each demo consumer in ``semantics`` against the ledger's acknowledged sends to ``topic``.
+
+    ``confirm_losses``: for audits repeated while consumers run (the lab): a loss in the
+    unsettled tail is reported once two audits in a row saw it (see ``GroupTally.refresh``).
 
     ``dedup_url``/``run_dir`` locate the idempotency stores exactly as the consumers did
     (:func:`store_url_for`); with neither, ``dedup_hits`` is 0 and a note says why.
@@ -244,7 +261,7 @@ def audit(
     with running.lock:
         return _audit(
             ledger, running, reader, bootstrap, group_prefix, tuple(semantics), topic, dedup_url, run_dir,
-            request_timeout, id_limit, ack_grace_seconds,
+            request_timeout, id_limit, ack_grace_seconds, confirm_losses,
         )  # fmt: skip
 
 
@@ -270,9 +287,14 @@ def _audit(
     request_timeout: float,
     id_limit: int,
     ack_grace_seconds: float,
+    confirm_losses: bool = False,
 ) -> AuditReport:
     settled = time.time() - ack_grace_seconds
     produced = running.produced(ledger, topic, settled)
+    # Committed offsets first, effects after: a consumer that commits before its effect (at-most-once)
+    # has then recorded the effect of everything those offsets passed, unless it really lost it.
+    # Read the other way round, an effect landing between the two reads looked lost.
+    committed_of = {name: reader.committed(semantic_spec(name).group_id(group_prefix), topic) for name in semantics}
     if any(name != "exactly-once" for name in semantics):
         running.effects(ledger, "effects", settled)  # once per audit: every group's counts come from this pass
     crashes = ledger.crash_counts()
@@ -281,16 +303,16 @@ def _audit(
     for name in semantics:
         spec = semantic_spec(name)
         group = spec.group_id(group_prefix)
-        committed = reader.committed(group, topic)
+        committed = committed_of[name]
         notes: list[str] = []
-        hits = 0
+        hits = retakes = 0
         if spec.uses_dedup_store:
             if dedup_url is None and run_dir is None:
                 notes.append("dedup hits unknown: no dedup store URL or run dir given")
             else:
                 url = store_url_for(name, dedup_url, run_dir or ".")
                 try:
-                    hits = dedup_hits(url, group) if url else 0
+                    hits, retakes = dedup_counts(url, group) if url else (0, 0)
                 except (DedupStoreError, UserFacingError) as exc:
                     notes.append(f"dedup hits unknown: {exc}")
         if name == "exactly-once":
@@ -298,10 +320,14 @@ def _audit(
             if not tally.refresh(_admin(bootstrap), ledger, timeout=request_timeout):
                 notes.append(f"{output_topic(topic)} was not read to its end within {request_timeout:.0f} s")
             running.effects(ledger, "outputs", settled)
-            consumer_audit = _audit_ledger(ledger, running, topic, name, group, committed, produced, hits, settled, table="outputs")
+            consumer_audit = _audit_ledger(
+                ledger, running, topic, name, group, committed, produced, hits, settled, table="outputs", confirm=confirm_losses
+            )
             notes.append("effects are committed records in the output topic, read with read_committed")
         else:
-            consumer_audit = _audit_ledger(ledger, running, topic, name, group, committed, produced, hits, settled)
+            consumer_audit = _audit_ledger(
+                ledger, running, topic, name, group, committed, produced, hits, settled, confirm=confirm_losses
+            )
         malformed, malformed_rows = ledger.malformed_records(group, topic, id_limit)
         consumer_audit = replace(
             consumer_audit,
@@ -311,6 +337,7 @@ def _audit(
         if consumer_audit.malformed_warning:
             notes.append(consumer_audit.malformed_warning)
             warnings.append(f"{name}: {consumer_audit.malformed_warning}")
+        consumer_audit = replace(consumer_audit, dedup_retakes=retakes)
         audits.append(_with(consumer_audit, crashes=crashes.get(group, 0), notes=tuple(notes)))
     ledger.checkpoint()  # our reads are done: let the WAL be reset (see EffectsLedger.checkpoint)
     return AuditReport(
@@ -338,11 +365,12 @@ def _audit_ledger(
     settled: float,
     *,
     table: str = "effects",
+    confirm: bool = False,
 ) -> ConsumerAudit:
     """One consumer's audit from the running counts (:mod:`deliverytui.demo.audit_tally`)."""
     id_limit = running.id_limit
     tally = running.tables[table].of(group)  # refreshed by the caller, once per audit
-    processed, lost, lost_rows = running.group(group, topic, table).refresh(ledger, committed, settled)
+    processed, lost, lost_rows = running.group(group, topic, table).refresh(ledger, committed, settled, confirm=confirm)
     lost_rows = lost_rows[:id_limit]
     effects, unique = tally.effects, tally.unique
     duplicated = [(e, int(n), p, o) for e, (n, p, o) in tally.duplicated.items()]
@@ -388,10 +416,38 @@ def _audit_ledger(
 def explain_duplicates(ledger: EffectsLedger, group: str, event_ids: Sequence[str]) -> tuple[Redelivery, ...]:
     """Each of the duplicated ``event_ids`` of ``group`` with its attempts and the cause of the first redo."""
     by_event: dict[str, list[Attempt]] = {event_id: [] for event_id in event_ids}
-    for event_id, partition, offset, instance, at in ledger.attempts_of(group, list(event_ids)):
+    rows = ledger.attempts_of(group, list(event_ids))
+    for event_id, partition, offset, instance, at in rows:
         by_event.setdefault(event_id, []).append(Attempt(instance, partition, offset, at))
-    return tuple(
-        Redelivery(event_id, Redelivery.classify(attempts[0], attempts[1]), tuple(attempts))
-        for event_id, attempts in by_event.items()
-        if len(attempts) > 1
-    )
+    happenings = [(at, _crash_words(point)) for point, at in ledger.crashes_of(group)]
+    happenings += [(at, _intervention_words(kind, detail)) for kind, detail, at in ledger.interventions_of(group)]
+    happenings.sort()
+    last_effect_of = {}
+    for _event, _p, _o, instance, at in rows:
+        last_effect_of[instance] = max(at, last_effect_of.get(instance, 0.0))
+    redeliveries = []
+    for event_id, attempts in by_event.items():
+        if len(attempts) < 2:
+            continue
+        first, second = attempts[0], attempts[1]
+        cause = Redelivery.classify(first, second)
+        because = next((words for at, words in reversed(happenings) if first.at <= at <= second.at), None)
+        if because is None and cause == RESTART and last_effect_of.get(first.instance, 0.0) > second.at:
+            because = (
+                "another process with the same group.instance.id took over the partition "
+                "(both ran at once: a consumer this lab did not start)"
+            )
+        redeliveries.append(Redelivery(event_id, cause, tuple(attempts), because))
+    return tuple(redeliveries)
+
+
+def _crash_words(point: str) -> str:
+    return "a kill (SIGKILL from the lab)" if point == KILLED else f"a crash at {point}"
+
+
+def _intervention_words(kind: str, detail: str) -> str:
+    return {
+        "stop": "a planned stop",
+        "replay": f"a replay ({detail})",
+        "instance": f"a rebalance ({detail})",
+    }.get(kind, f"{kind} ({detail})")

@@ -28,7 +28,7 @@ from deliverytui.demo.semantics import check_crash_point, semantic_spec
 from deliverytui.demo.supervisor import DemoSupervisor
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, ensure_topic, task_created_events
 from deliverytui.errors import UserFacingError
-from deliverytui.demo.offsets import OffsetReader
+from deliverytui.demo.offsets import OffsetReader, start_group_at_log_end
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 
 RESULT_KEYS = (
@@ -40,6 +40,7 @@ RESULT_KEYS = (
     "lost",
     "unexpected",
     "dedup_hits",
+    "dedup_retakes",
     "crashes",
     "lost_event_ids",
     "duplicate_event_ids",
@@ -101,8 +102,8 @@ def run_headless(
 
     ensure_topic(bootstrap, topic, partitions)
     reader = OffsetReader(bootstrap)
-    start_group_at_log_end(reader, group, topic)
     ledger = EffectsLedger(ledger_url)
+    start_group_at_log_end(reader, ledger, group, topic)
     supervisor = DemoSupervisor(
         bootstrap,
         run_path,
@@ -166,6 +167,7 @@ def run_headless(
         "lost": result.lost,
         "unexpected": result.unexpected,
         "dedup_hits": result.dedup_hits,
+        "dedup_retakes": result.dedup_retakes,
         "crashes": result.crashes,
         "lost_event_ids": list(result.lost_event_ids),
         "duplicate_event_ids": list(result.duplicate_event_ids),
@@ -221,15 +223,6 @@ class _BadRecords:
             self._send()
         if self.producer.flush(30):
             raise UserFacingError(f"the malformed records for {self.topic} were not all acknowledged")
-
-
-def start_group_at_log_end(reader: OffsetReader, group: str, topic: str) -> None:
-    """Commit the topic's current end for a group with no offsets yet, so it reads only this run's events."""
-    if reader.committed(group, topic):
-        return  # an existing group (a chosen --group-prefix) keeps its offsets
-    end = reader.log_end(topic)
-    if any(end.values()):
-        reader.commit(group, topic, end)
 
 
 def _wait_for_exit_or_drain(

@@ -47,6 +47,28 @@ _SCHEMA = (
         at DOUBLE PRECISION NOT NULL
     )""",
     "CREATE INDEX IF NOT EXISTS effects_by_consumer ON effects (consumer, event_id)",
+    # What the lab did to a consumer other than crash it (a planned stop, a replay, a second
+    # instance): the audit names these as the cause of the redeliveries that follow them.
+    """CREATE TABLE IF NOT EXISTS interventions (
+        consumer TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL
+    )""",
+    # Where a group (or the output tally, consumer '') started reading a topic in this story:
+    # acknowledged events below it were never this group's to process, so they are never "lost".
+    """CREATE TABLE IF NOT EXISTS stream_starts (
+        consumer TEXT NOT NULL,
+        topic TEXT NOT NULL,
+        "partition" INTEGER NOT NULL,
+        "offset" BIGINT NOT NULL,
+        PRIMARY KEY (consumer, topic, "partition")
+    )""",
+    # What this ledger's story is about: the cluster id and the topic ids it was written against.
+    """CREATE TABLE IF NOT EXISTS story (
+        name TEXT PRIMARY KEY,
+        value TEXT NOT NULL
+    )""",
     """CREATE TABLE IF NOT EXISTS crashes (
         consumer TEXT NOT NULL,
         point TEXT NOT NULL,
@@ -591,6 +613,37 @@ class EffectsLedger:
             return
         with contextlib.suppress(sqlite3.OperationalError):  # busy: the next audit tries again
             self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
+    def record_intervention(self, consumer: str, kind: str, detail: str = "") -> None:
+        """A planned stop, a replay, a second instance: what the audit names as a redelivery's cause."""
+        self._execute(
+            "INSERT INTO interventions (consumer, kind, detail, at) VALUES (?, ?, ?, ?)", (consumer, kind, detail, time.time())
+        )
+
+    def interventions_of(self, consumer: str) -> list[tuple[str, str, float]]:
+        """(kind, detail, at) of every intervention on ``consumer``, oldest first."""
+        rows = self._rows("SELECT kind, detail, at FROM interventions WHERE consumer = ? ORDER BY at", (consumer,))
+        return [(k, d, float(a)) for k, d, a in rows]
+
+    def record_stream_start(self, consumer: str, topic: str, offsets: Mapping[int, int]) -> None:
+        """Where ``consumer`` starts reading ``topic`` in this ledger's story (kept if already recorded)."""
+        statement = self._sql(
+            'INSERT INTO stream_starts (consumer, topic, "partition", "offset") VALUES (?, ?, ?, ?) '
+            'ON CONFLICT (consumer, topic, "partition") DO NOTHING'
+        )
+        self._insert_many(statement, [(consumer, topic, int(p), int(o)) for p, o in sorted(offsets.items())])
+
+    def stream_starts(self, consumer: str, topic: str) -> dict[int, int]:
+        rows = self._rows('SELECT "partition", "offset" FROM stream_starts WHERE consumer = ? AND topic = ?', (consumer, topic))
+        return {int(p): int(o) for p, o in rows}
+
+    def story(self) -> dict[str, str]:
+        """What the ledger's story was written against (``cluster_id``, ``topic:<name>`` ids); empty if new."""
+        return {str(k): str(v) for k, v in self._rows("SELECT name, value FROM story")}
+
+    def record_story(self, identity: Mapping[str, str]) -> None:
+        statement = self._sql("INSERT INTO story (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value")
+        self._insert_many(statement, [(k, v) for k, v in sorted(identity.items())])
 
     def crash_counts(self) -> dict[str, int]:
         """Crash rows per consumer (group id)."""

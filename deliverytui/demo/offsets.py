@@ -18,6 +18,7 @@ import uuid
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from deliverytui.demo.ledger import EffectsLedger
 from deliverytui.errors import UserFacingError
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 
@@ -138,3 +139,18 @@ class OffsetReader:
             for consumer in self._consumers.values():
                 consumer.close()
             self._consumers.clear()
+
+
+def start_group_at_log_end(reader: OffsetReader, ledger: EffectsLedger, group: str, topic: str) -> None:
+    """Start a group with no offsets yet at the topic's current end, and record that start in the ledger.
+
+    The group then reads only this story's events, and the audit counts nothing below its start
+    as lost: a ledger reused across runs (one PostgreSQL ledger for many headless runs) holds the
+    acknowledged sends of earlier runs, which were never this group's to process.
+    """
+    if reader.committed(group, topic):
+        return  # an existing group (a resumed story, a chosen --group-prefix) keeps its offsets
+    end = reader.log_end(topic)
+    if any(end.values()):
+        reader.commit(group, topic, end)
+    ledger.record_stream_start(group, topic, end)

@@ -96,6 +96,10 @@ class Redelivery:
     event_id: str
     cause: str
     attempts: tuple[Attempt, ...]
+    because: str | None = None
+    """What the lab records happened between the first attempt and the second (a crash at a point,
+    a kill, a planned stop, a replay, a second instance joining), or another process holding the
+    same instance id; None when nothing explains it."""
 
     @staticmethod
     def classify(first: Attempt, second: Attempt) -> str:
@@ -111,10 +115,12 @@ class Redelivery:
         redo = "; again by ".join(a.describe() for a in again)
         reason = {
             REBALANCE: "after a rebalance moved the partition to another instance before the first committed",
-            RESTART: "after that instance was restarted (crash or kill) before it committed",
+            RESTART: "after that instance was restarted before it committed",
             RETRY: "by the same process (a retried message)",
             UNKNOWN: "(no instance recorded)",
         }[self.cause]
+        if self.because:
+            reason = f"after {self.because}, before the first attempt's offset was committed"
         return f"{self.event_id}: done by {first.describe()}; again by {redo} — {reason}"
 
 
@@ -167,6 +173,8 @@ class ConsumerAudit:
     malformed: int = 0
     """Records that were not usable events (not JSON, or no ``event_id``): a warning, never a crash."""
     malformed_records: tuple[MalformedRecord, ...] = ()
+    dedup_retakes: int = 0
+    """Expired leases the dedup store let a later attempt take over (an after-claim crash, retaken)."""
 
     @property
     def malformed_warning(self) -> str | None:
@@ -207,6 +215,7 @@ class ConsumerAudit:
             "lost": self.lost,
             "unexpected": self.unexpected,
             "dedup_hits": self.dedup_hits,
+            "dedup_retakes": self.dedup_retakes,
             "crashes": self.crashes,
             "lost_event_ids": list(self.lost_event_ids),
             "duplicate_event_ids": list(self.duplicate_event_ids),
@@ -257,3 +266,34 @@ class AuditReport:
             "warnings": list(self.warnings),
             "consumers": [audit.to_json() for audit in self.consumers],
         }
+
+
+@dataclass(frozen=True, slots=True)
+class LabEvent:
+    """One line for the lab's event log; ``kind`` says how to show it (info, good, warning, crash, error)."""
+
+    text: str
+    kind: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class LabUpdate:
+    """What one poll of the lab found: what the lab screen (or any other reader) renders.
+
+    ``produced`` counts every acknowledged send of the story (earlier runs included);
+    ``events`` are the lab's own lines since the previous poll (deaths, restarts, a new story,
+    leftovers stopped); ``commit_every`` is each consumer's commit window (None: per message).
+    """
+
+    statuses: tuple[ConsumerProcessStatus, ...]
+    audit: AuditReport | None
+    produced: int
+    rate: float
+    error: str | None = None
+    events: tuple[LabEvent, ...] = ()
+    commit_every: dict[str, int | None] = field(default_factory=dict)
+
+    def audit_of(self, semantic: str) -> ConsumerAudit | None:
+        if self.audit is None:
+            return None
+        return next((a for a in self.audit.consumers if a.semantic == semantic), None)
