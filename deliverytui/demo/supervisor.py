@@ -25,6 +25,7 @@ from typing import IO
 
 from confluent_kafka.admin import AdminClient
 
+from deliverytui.demo import processes
 from deliverytui.demo.auditor import audit
 from deliverytui.demo.consumer import SESSION_TIMEOUT_MS, crash_file, read_status, status_file
 from deliverytui.demo.ledger import EffectsLedger
@@ -42,6 +43,8 @@ class _Slot:
     """What the supervisor remembers about one semantic's current process."""
 
     process: subprocess.Popen[bytes] | None = None
+    name: str = ""
+    """``semantic`` or ``semantic-N``: its pid record in ``<run-dir>/pids/`` (see :mod:`deliverytui.demo.processes`)."""
     log: IO[bytes] | None = None
     stopped_by_us: bool = False
     exit_code: int | None = None
@@ -91,6 +94,8 @@ class DemoSupervisor:
         self.ledger_error: str | None = None
         self._lock = threading.RLock()
         self._admin: AdminClient | None = None
+        self.commit_every_of: dict[str, int] = {}
+        """Per-consumer ``--commit-every`` chosen in the lab (e.g. to widen the in-flight window)."""
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -114,6 +119,7 @@ class DemoSupervisor:
             code = slot.process.poll()
             if code is not None:
                 slot.exit_code = code
+                processes.forget(self.run_dir, slot.name, slot.process.pid)
                 if slot.log is not None:
                     slot.log.close()
                     slot.log = None
@@ -143,9 +149,21 @@ class DemoSupervisor:
             command += ["--crash-at", check_crash_point(semantic, crash_at), "--crash-after", str(max(1, crash_after))]
         if not self.probe:
             command.append("--no-probe")
-        if self.commit_every is not None:
-            command += ["--commit-every", str(self.commit_every)]
+        commit_every = self.commit_every_of.get(semantic, self.commit_every)
+        if commit_every is not None:
+            command += ["--commit-every", str(commit_every)]
         return command
+
+    def set_commit_every(self, semantic: str, every: int | None) -> None:
+        """``semantic``'s ``--commit-every`` from its next start (None: the lab-wide setting)."""
+        self._slot(semantic)
+        if every is None:
+            self.commit_every_of.pop(semantic, None)
+        else:
+            self.commit_every_of[semantic] = max(1, int(every))
+
+    def commit_every_for(self, semantic: str) -> int | None:
+        return self.commit_every_of.get(semantic, self.commit_every)
 
     # -- process control ------------------------------------------------------------------------
 
@@ -172,7 +190,8 @@ class DemoSupervisor:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C in the TUI's terminal must not kill the consumers behind its back
             )
-            self._slots[semantic] = _Slot(process=process, log=log)
+            self._slots[semantic] = _Slot(process=process, log=log, name=semantic)
+            processes.record(self.run_dir, semantic, process.pid)
             return process.pid
 
     # -- extra instances (a rebalance) ----------------------------------------------------------
@@ -201,7 +220,10 @@ class DemoSupervisor:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-            self._extra[(semantic, instance)] = _Slot(process=process, log=log)
+            name = f"{semantic}-{instance}"
+            self._extra[(semantic, instance)] = _Slot(process=process, log=log, name=name)
+            processes.record(self.run_dir, name, process.pid)
+            self._note(semantic, "instance", f"instance {instance} joined the group")
             return process.pid
 
     def kill_instance(self, semantic: str, instance: int = 2) -> bool:
@@ -295,6 +317,7 @@ class DemoSupervisor:
                 return
             assert slot.process is not None
             slot.stopped_by_us = True
+            self._note(semantic, "stop", "a planned stop (restart, replay or quit)")
             slot.process.send_signal(signal.SIGTERM)
             try:
                 slot.process.wait(timeout)
@@ -405,8 +428,11 @@ class DemoSupervisor:
             extra_instances=extras,
         )
 
-    def audit(self) -> AuditReport:
-        """Audit every supervised consumer with this supervisor's ledger, stores and prefix."""
+    def audit(self, *, confirm_losses: bool = False) -> AuditReport:
+        """Audit every supervised consumer with this supervisor's ledger, stores and prefix.
+
+        ``confirm_losses``: the lab's repeated live audits (see :func:`deliverytui.demo.auditor.audit`).
+        """
         with self._lock:
             return audit(
                 self.ledger,
@@ -416,6 +442,7 @@ class DemoSupervisor:
                 topic=self.topic,
                 dedup_url=self.dedup_url,
                 run_dir=self.run_dir,
+                confirm_losses=confirm_losses,
             )
 
     # -- replay -------------------------------------------------------------------------------------
@@ -434,13 +461,19 @@ class DemoSupervisor:
         if dry_run:
             return plan
         self.stop(semantic)
-        self._wait_until_empty(group, timeout=SESSION_TIMEOUT_MS / 1000 + 20)
+        self.wait_until_empty(group)
         plan = resetter.plan_reset(group, selection, target)  # the offsets moved while the consumer stopped
         resetter.execute_reset(plan, allow_writes=True)
+        self._note(semantic, "replay", f"its group was reset with {target.describe()}")
         self.start(semantic)
         return plan
 
-    def _wait_until_empty(self, group: str, timeout: float) -> None:
+    def _note(self, semantic: str, kind: str, detail: str) -> None:
+        """Record an intervention: the audit names it as the cause of the redeliveries that follow."""
+        with contextlib.suppress(UserFacingError):
+            self.ledger.record_intervention(self.group_of(semantic), kind, detail)
+
+    def wait_until_empty(self, group: str, timeout: float = SESSION_TIMEOUT_MS / 1000 + 20) -> None:
         """Poll DescribeConsumerGroups (members only: no offset fetch) until the group has no member."""
         if self._admin is None:
             self._admin = AdminClient({"bootstrap.servers": self.bootstrap}, logger=silent_librdkafka_logger())
