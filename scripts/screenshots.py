@@ -109,29 +109,19 @@ async def shoot(bootstrap: str, broker: EmbeddedBroker | None, out: Path) -> Non
 
 async def shoot_demo(bootstrap: str, out: Path) -> None:
     """The lab mid-crash: at-least-once dies after its effect, restarts, and the duplicate is counted."""
-    from deliverytui.demo.producer_loop import RateLimitedProducer
-    from deliverytui.demo.supervisor import DemoSupervisor
-    from deliverytui.tui.demo_app import CrashPointScreen, DemoLabScreen, demo_app
+    from deliverytui.demo.lab import Lab, LabSettings
+    from deliverytui.tui.demo_app import DemoLabScreen, demo_app
+    from deliverytui.tui.screens.lab_dialogs import CrashPointScreen
 
-    run_dir = Path(tempfile.mkdtemp(prefix="deliverytui-shots-lab-"))
-    topic = "lab-task-events"
-    ensure_topic(bootstrap, topic, partitions=3)
-    supervisor = DemoSupervisor(
-        bootstrap, run_dir, f"sqlite:///{run_dir / 'ledger.db'}", f"sqlite:///{run_dir / 'dedup.db'}", topic=topic,
-        group_prefix="lab-",  # not the live view's notification-service shown in main.svg
-    )
-    producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)
-    supervisor.start_all()
-    producer.start(20)
+    state_dir = Path(tempfile.mkdtemp(prefix="deliverytui-shots-lab-"))
+    # Not the live view's notification-service shown in main.svg: its own topic and group names.
+    lab = Lab(LabSettings(state_dir=state_dir, bootstrap=bootstrap, topic="lab-task-events", group_prefix="lab-", rate=20.0)).open()
 
     def audit_of(app, semantic: str):
-        update = app.lab_update
-        if update is None or update.audit is None:
-            return None
-        return next((a for a in update.audit.consumers if a.semantic == semantic), None)
+        return app.lab_update.audit_of(semantic) if app.lab_update is not None else None
 
     try:
-        app = demo_app(bootstrap, supervisor, producer)
+        app = demo_app(lab)
         async with app.run_test(size=SIZE) as pilot:
             await wait_for(pilot, lambda: isinstance(app.screen, DemoLabScreen))
             await wait_for(pilot, lambda: (audit_of(app, "exactly-once") or 0) and audit_of(app, "exactly-once").unique_effects > 20, 120)
@@ -144,7 +134,7 @@ async def shoot_demo(bootstrap: str, out: Path) -> None:
             menu = app.screen
             menu.query_one("#points").highlighted = list(menu.points).index("after-effect")
             await pilot.press("enter")
-            await wait_for(pilot, lambda: not supervisor.poll()[1].alive, 60)
+            await wait_for(pilot, lambda: lab.supervisor.pid("at-least-once") is None, 60)
             await pilot.pause(1.5)
             app.save_screenshot(str(out / "demo-crashed.svg"))
             await pilot.press("R")
@@ -152,8 +142,7 @@ async def shoot_demo(bootstrap: str, out: Path) -> None:
             await pilot.pause(1.5)
             app.save_screenshot(str(out / "demo-duplicate-counted.svg"))
     finally:
-        producer.stop()
-        supervisor.stop_all()
+        lab.close()
 
 
 def record(bootstrap: str, path: Path, count: int = 4) -> None:

@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from textual.widgets import DataTable
 
-from deliverytui.demo.producer_loop import RateLimitedProducer
-from deliverytui.demo.supervisor import DemoSupervisor
-from deliverytui.tui.demo_app import CrashPointScreen, DemoLabScreen, demo_app
-from tests.kafka_helpers import create_topic
+from deliverytui.demo.lab import Lab
+from deliverytui.tui.demo_app import DemoLabScreen, demo_app
+from deliverytui.tui.screens.lab_dialogs import CrashPointScreen
+from tests.lab_helpers import audit_of, lab_settings
 from tests.tui_helpers import wait_until
 
 pytestmark = pytest.mark.kafka
@@ -24,25 +24,10 @@ def lab_cell(app, semantic: str, column: str) -> str:
     return getattr(value, "plain", str(value))
 
 
-def audit_of(app, semantic: str):
-    update = app.lab_update
-    if update is None or update.audit is None:
-        return None
-    return next((a for a in update.audit.consumers if a.semantic == semantic), None)
-
-
 async def test_crash_after_effect_duplicates_and_restart_recovers(bootstrap: str, unique: str, tmp_path: Path) -> None:
-    topic = f"task-events-{unique}"
-    create_topic(bootstrap, topic, 3)
-    supervisor = DemoSupervisor(
-        bootstrap, tmp_path / "run", f"sqlite:///{tmp_path / 'ledger.db'}", f"sqlite:///{tmp_path / 'dedup.db'}",
-        group_prefix=f"{unique}-", semantics=("at-least-once", "idempotent"), topic=topic,
-    )
-    producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)
-    supervisor.start_all()
-    producer.start(20)
+    lab = Lab(lab_settings(bootstrap, tmp_path / "state", unique, semantics=("at-least-once", "idempotent"))).open()
     try:
-        app = demo_app(bootstrap, supervisor, producer)
+        app = demo_app(lab)
         async with app.run_test(size=(160, 48)) as pilot:
             await wait_until(pilot, lambda: isinstance(app.screen, DemoLabScreen), what="lab screen")
             await wait_until(
@@ -69,7 +54,6 @@ async def test_crash_after_effect_duplicates_and_restart_recovers(bootstrap: str
             assert after.lost == 0
             assert any(o.kind == "duplicate" for o in after.offending)
             log = "\n".join(app.screen.query_one("#lab-events").entries)
-            assert "armed at-least-once" in log and "restarted at-least-once" in log
+            assert "armed at-least-once" in log and "restarted at-least-once" in log and "died (signal 9)" in log
     finally:
-        producer.stop()
-        supervisor.stop_all()
+        lab.close()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 
@@ -78,11 +79,10 @@ def test_disconnected_banner(snap_compare) -> None:
 
 
 class _FixedLab:
-    """The lab's supervisor and producer with fixed figures (taken from a real after-effect crash run)."""
+    """A lab with fixed figures (taken from a real after-effect crash run): what the screen renders."""
 
     semantics = ("at-most-once", "at-least-once", "idempotent", "upsert", "state-check", "exactly-once")
-    rate = 10.0
-    acknowledged = 1_200
+    bootstrap = "127.0.0.1:9092"
 
     def __init__(self) -> None:
         from datetime import datetime, timezone
@@ -121,16 +121,24 @@ class _FixedLab:
             ))
         self._audit = AuditReport(topic="task-events", produced=1_200, consumers=tuple(audits), taken_at=at)
 
+    @property
+    def settings(self):
+        from deliverytui.demo.lab import LabSettings
+
+        return LabSettings(state_dir=Path("/nonexistent"), semantics=self.semantics)
+
     def group_of(self, name: str) -> str:
         from deliverytui.demo.semantics import SEMANTICS
 
         return SEMANTICS[name].group
 
-    def poll(self):
-        return self._statuses
+    def dedup_url_for(self, name: str) -> None:
+        return None
 
-    def audit(self):
-        return self._audit
+    def poll(self):
+        from deliverytui.model.demo import LabUpdate
+
+        return LabUpdate(self._statuses, self._audit, produced=1_200, rate=10.0)
 
 
 def test_demo_lab_after_crashes(snap_compare) -> None:
@@ -139,7 +147,7 @@ def test_demo_lab_after_crashes(snap_compare) -> None:
     from deliverytui.tui.fetch import GroupFetcher
 
     lab = _FixedLab()
-    app = demo_app("127.0.0.1:9092", lab, lab)
+    app = demo_app(lab)
     inspector = ReplayInspector()
     app._fetcher_factory = lambda config, group, cancel: GroupFetcher(
         config, group, cancel, inspector=_hold(inspector, cancel), read_positions=False

@@ -134,7 +134,7 @@ class DeliveryApp(App[None]):
         self.title = f"deliverytui — {self.group}"
         self._event_log = self.query_one(EventLog)
         self._event_log.clock = self.clock
-        if self.config.dedup_url:
+        if self.config.dedup_url or self.DEDUP_FOLLOWS_GROUP:
             self._dedup.show_text(Text("dedup: connecting…", style="dim"))
             self._watch_dedup()
         else:
@@ -235,6 +235,13 @@ class DeliveryApp(App[None]):
             self._schedule_poll(self.config.refresh_seconds)
 
     # -- the dedup store --------------------------------------------------------------
+    DEDUP_FOLLOWS_GROUP = False
+    """True where each group has its own store (the lab): :meth:`dedup_url_for` picks it per group."""
+
+    def dedup_url_for(self, group: str) -> str | None:
+        """The store whose counters the dedup panel shows for ``group`` (``--dedup``, the same for every group)."""
+        return self.config.dedup_url
+
     @work(exclusive=True, exit_on_error=False, group="dedup")
     async def _watch_dedup(self) -> None:
         """Poll the store's counters on the event loop (its clients are asyncio-native)."""
@@ -242,7 +249,8 @@ class DeliveryApp(App[None]):
         from deliverytui.model.dedup import CounterSample, rate_over_window
 
         group = self.group
-        reader = DedupPanelReader(self.config.dedup_url, group, prefix=self.config.dedup_prefix)
+        url = self.dedup_url_for(group)
+        reader = DedupPanelReader(url, group, prefix=self.config.dedup_prefix) if url else None
         samples: deque[CounterSample] = deque(maxlen=120)
         key_samples: deque[tuple[float, int]] = deque(maxlen=120)
         panel = self._dedup
@@ -250,12 +258,18 @@ class DeliveryApp(App[None]):
         was_down = False
         try:
             while not self._cancel.is_set():
-                if group != self.group:  # switched: watch the new group's counters
-                    await reader.close()
+                if group != self.group:  # switched: watch the new group's counters (in its own store)
+                    if reader is not None:
+                        await reader.close()
                     group = self.group
-                    reader = DedupPanelReader(self.config.dedup_url, group, prefix=self.config.dedup_prefix)
+                    url = self.dedup_url_for(group)
+                    reader = DedupPanelReader(url, group, prefix=self.config.dedup_prefix) if url else None
                     samples.clear()
                     key_samples.clear()
+                if reader is None:
+                    panel.show_text(Text(f"dedup: group {group} keeps no idempotency store", style="dim"))
+                    await asyncio.sleep(self.config.refresh_seconds)
+                    continue
                 try:
                     data = await reader.read()
                 except UserFacingError as exc:
@@ -282,7 +296,8 @@ class DeliveryApp(App[None]):
                         panel.show_data(data, rates, key_rate)
                 await asyncio.sleep(self.config.refresh_seconds)
         finally:
-            await reader.close()
+            if reader is not None:
+                await reader.close()
 
     # -- rendering -----------------------------------------------------------------
     def _render(self, update: ViewUpdate) -> None:

@@ -1,228 +1,87 @@
-"""``deliverytui demo``: the teaching lab on top of the live view.
+"""``deliverytui demo``: the teaching lab's screen, on top of the live view.
 
 The lab screen lists the six demo consumers (real OS processes, one group each) with their
-live audit: events produced, processed, unique and duplicate effects, lost events, dedup hits,
-crashes. The presenter kills one (``k``), arms a crash at a named point (``c``), restarts it
-(``R``), replays its group from an offset (``o``), changes the producer's rate (``+``/``-``),
-and opens the live group view of a consumer (``w``) to see position versus committed for it.
-``i`` starts a second instance of the selected consumer in its group (a rebalance) and, pressed
-again, SIGKILLs it; the audit then explains the redeliveries that caused (``why`` lines).
-Everything the lab shows comes from the supervisor (process table), the effects ledger and
-the cluster, read in thread workers; the screen only renders.
+live audit: events produced, processed, unique and duplicate effects, lost events, dedup hits
+and retakes, crashes. The presenter kills one (``k``), arms a crash at a named point (``c``),
+restarts it (``R``), replays its group from an offset (``o``), widens its commit window (``b``),
+changes the producer's rate (``+``/``-``), starts a second instance (``i``), and opens the live
+group view of a consumer (``w``; ``d`` comes back).
+
+The screen owns nothing: a :class:`~deliverytui.demo.lab.Lab` owns the broker connection, the
+producer, the consumers and the audit. A thread worker polls the lab once a second for as long
+as the app runs, whatever screen is on top, and the lab screen renders the latest update.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-from dataclasses import dataclass
+import asyncio
+import contextlib
+import signal
+import sys
 from pathlib import Path
 from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import ComposeResult
+from textual.app import ComposeResult, SystemCommand
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Input, Label, OptionList, Select, Static
-from textual.widgets.option_list import Option
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
 
-from deliverytui.errors import UserFacingError
+from deliverytui.demo.lab import Lab, LabSettings, default_state_dir
+from deliverytui.model.demo import ConsumerAudit, ConsumerProcessStatus, LabUpdate
 from deliverytui.tui.app import DeliveryApp
-from deliverytui.tui.screens.reset import build_target
+from deliverytui.tui.screens.help import HELP_KEYS, LEGEND, HelpScreen
+from deliverytui.tui.screens.lab_dialogs import CrashPointScreen, ReplayScreen, count_text
 from deliverytui.tui.viewer_config import ViewerConfig
 from deliverytui.tui.widgets.panels import EventLog
 
 LAB_COLUMNS = (
     ("semantic", "Consumer"), ("group", "Group"), ("state", "State"), ("processed", "Processed"),
     ("effects", "Effects"), ("unique", "Unique"), ("duplicates", "Duplicates"), ("lost", "Lost"),
-    ("unexpected", "Unexpected"), ("dedup_hits", "Dedup hits"), ("crashes", "Crashes"),
+    ("unexpected", "Unexpected"), ("dedup_hits", "Dedup hits"), ("retakes", "Retakes"), ("crashes", "Crashes"),
 )
-
-
-@dataclass(frozen=True)
-class LabUpdate:
-    statuses: tuple[Any, ...]
-    audit: Any | None
-    produced: int
-    rate: float
-    error: str | None = None
-
-
-def _num(value: object) -> str:
-    return "-" if value is None else (f"{value:,}" if isinstance(value, int) else str(value))
-
-
-class CrashPointScreen(ModalScreen[str | None]):
-    """Pick where the selected consumer kills itself on its next message."""
-
-    BINDINGS = [Binding("escape", "cancel", "cancel")]
-    DEFAULT_CSS = """
-    CrashPointScreen { align: center middle; }
-    CrashPointScreen > Vertical { width: 90; height: auto; border: thick $warning; background: $surface; padding: 0 1; }
-    CrashPointScreen OptionList { height: auto; }
-    """
-    @staticmethod
-    def explain(semantic: str, point: str) -> str:
-        """What a crash at ``point`` does to ``semantic`` — the chapter's story, in one line."""
-        if point == "after-commit":
-            if semantic == "at-most-once":
-                return "offset committed, effect not done — the LOSS story"
-            return "effect done and committed — harmless: nothing lost, nothing repeated"
-        if point == "after-effect":
-            if semantic == "at-most-once":
-                return "committed first, effect done — harmless"
-            if semantic == "at-least-once":
-                return "effect done, offset not committed — the DUPLICATE story"
-            return "effect done, not committed — redelivered, and the dedup store catches it"
-        if point == "after-claim":
-            return "key claimed, effect not done — the lease expires and the key is retaken: nothing lost"
-        if point == "mid-transaction":
-            return "output produced, transaction not committed — aborted: read_committed never sees it"
-        return ""
-
-    def __init__(self, semantic: str, points: tuple[str, ...]) -> None:
-        super().__init__()
-        self.semantic = semantic
-        self.points = points
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(Text(f"Crash {self.semantic} on its next message at…", style="bold"))
-            yield OptionList(
-                *[Option(Text.assemble((p, "bold"), "  ", (self.explain(self.semantic, p), "dim")), id=p) for p in self.points],
-                id="points",
-            )
-
-    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-
-REPLAY_MODES = (
-    ("to earliest", "to-earliest", False),
-    ("to offset N", "to-offset", True),
-    ("shift by N (use a negative N)", "shift-by", True),
-    ("to date-time (ISO 8601)", "to-datetime", True),
+LAB_KEYS = (
+    ("k", "kill the selected consumer now (SIGKILL, at whatever it was doing)"),
+    ("c", "crash it at a named point on its next message (the chapter's stories)"),
+    ("R", "restart it (a graceful stop first if it runs)"),
+    ("o", "replay its group from an offset: dry run, then stop → reset → restart"),
+    ("b", "commit every 20 messages instead of each (or back): position runs ahead of committed"),
+    ("i", "start a second instance in its group (a rebalance); again: SIGKILL it"),
+    ("+ / -", "producer rate one step up / down (0.5 … 2,000 events/s)"),
+    ("w", "watch its group in the live view (position, lag, its dedup store); d comes back"),
+    ("?", "this help"),
+    ("q", "quit: every consumer stops gracefully; the broker keeps running"),
+    ("ctrl+p", "command palette"),
 )
-
-
-class ReplayScreen(ModalScreen[str | None]):
-    """``o``: dry run of a replay for one demo group, then stop → reset → restart."""
-
-    BINDINGS = [Binding("escape", "cancel", "cancel")]
-    DEFAULT_CSS = """
-    ReplayScreen { align: center middle; }
-    ReplayScreen > Vertical { width: 100; height: auto; max-height: 90%; border: thick $warning; background: $surface; padding: 0 1; }
-    ReplayScreen Horizontal { height: auto; }
-    ReplayScreen Select { width: 40; }
-    ReplayScreen Input { width: 1fr; }
-    ReplayScreen DataTable { height: auto; max-height: 12; }
-    ReplayScreen #replay-summary { height: auto; margin-top: 1; }
-    ReplayScreen #replay-buttons { margin-top: 1; }
-    ReplayScreen Button { margin-right: 2; }
-    """
-
-    def __init__(self, semantic: str, supervisor: Any) -> None:
-        super().__init__()
-        self.semantic = semantic
-        self.supervisor = supervisor
-        self.plan = None
-        self.target = None
-
-    def compose(self) -> ComposeResult:
-        with Vertical():
-            yield Label(Text(f"Replay {self.semantic}: dry run, then stop → reset its group → restart", style="bold"))
-            with Horizontal():
-                yield Select([(label, key) for label, key, _ in REPLAY_MODES], value="to-earliest", allow_blank=False, id="replay-mode")
-                yield Input(placeholder="value (offset, -N, or 2026-11-26T10:00:00.000)", id="replay-value")
-            yield DataTable(id="replay-plan", cursor_type="none")
-            yield Static(Text("Press Dry run.", style="dim"), id="replay-summary")
-            with Horizontal(id="replay-buttons"):
-                yield Button("Dry run", id="replay-dry-run", variant="primary")
-                yield Button("Replay", id="replay-execute", variant="error", disabled=True)
-                yield Button("Cancel", id="replay-cancel")
-
-    def on_mount(self) -> None:
-        table = self.query_one("#replay-plan", DataTable)
-        for label in ("Topic", "Part", "Current", "New", "Redelivered", "Skipped"):
-            table.add_column(label)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#replay-cancel")
-    def _cancel(self) -> None:
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#replay-dry-run")
-    def _dry_run(self) -> None:
-        self.query_one("#replay-execute", Button).disabled = True
-        try:
-            self.target = build_target(str(self.query_one("#replay-mode", Select).value), self.query_one("#replay-value", Input).value)
-        except UserFacingError as exc:
-            self.query_one("#replay-summary", Static).update(Text(str(exc), style="bold red"))
-            return
-        self._plan(self.target)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="replay")
-    def _plan(self, target) -> None:
-        try:
-            plan = self.supervisor.replay(self.semantic, target, dry_run=True)
-        except Exception as exc:  # noqa: BLE001 - one line in the dialog
-            self.app.call_from_thread(self._error, " ".join(str(exc).split()))
-        else:
-            self.app.call_from_thread(self._show, plan)
-
-    def _error(self, text: str) -> None:
-        self.query_one("#replay-summary", Static).update(Text(text, style="bold red"))
-
-    def _show(self, plan) -> None:
-        self.plan = plan
-        table = self.query_one("#replay-plan", DataTable)
-        table.clear()
-        for row in plan.partitions:
-            table.add_row(row.topic, str(row.partition), _num(row.current_offset), _num(row.new_offset),
-                          _num(row.redelivered), _num(row.skipped))
-        self.query_one("#replay-summary", Static).update(
-            Text(f"{plan.total_redelivered:,} record(s) will be redelivered, {plan.total_skipped:,} skipped. "
-                 "Replay stops the consumer, resets its group, restarts it.", style="bold")
-        )
-        self.query_one("#replay-execute", Button).disabled = not plan.partitions
-
-    @on(Button.Pressed, "#replay-execute")
-    def _execute(self) -> None:
-        self.query_one("#replay-execute", Button).disabled = True
-        self.query_one("#replay-summary", Static).update(Text("stopping the consumer, resetting, restarting…", style="yellow"))
-        self._run(self.target)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="replay")
-    def _run(self, target) -> None:
-        try:
-            plan = self.supervisor.replay(self.semantic, target, dry_run=False)
-        except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self._error, " ".join(str(exc).split()))
-        else:
-            self.app.call_from_thread(
-                self.dismiss, f"replayed {self.semantic}: {plan.total_redelivered} record(s) will be redelivered"
-            )
+LAB_LEGEND = (
+    ("Duplicates", "effects beyond the first per event: at-least-once after a crash between effect and commit"),
+    ("Lost", "events the group committed past with no effect: at-most-once after a crash between commit and effect"),
+    ("Unexpected", "effects of events nobody acknowledged (must stay 0)"),
+    ("Dedup hits", "repeats the store caught: a redelivery made harmless"),
+    ("Retakes", "expired leases taken over: an idempotent consumer that crashed after its claim"),
+    ("why", "under the table: each duplicate's cause — a crash at a point, a kill, a replay, a rebalance"),
+)
+LIVE_VIEW_ACTIONS = frozenset({"toggle_pause", "filter", "cycle_sort", "pick_group", "reset_offsets", "delete_offsets"})
+"""The live view's keys: inactive while the lab screen is in front (they would act on a hidden group)."""
+LAB_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+"""A closed terminal, a ``kill`` or Ctrl-C from outside: the lab quits as on ``q`` and stops its consumers."""
+EVENT_STYLES = {"info": "", "good": "green", "warning": "bold yellow", "crash": "bold red", "error": "bold red"}
 
 
 class DemoLabScreen(Screen[None]):
-    """The six demo consumers and their live audit."""
+    """The six demo consumers and their live audit (it renders :class:`LabUpdate`s and forwards keys)."""
 
     BINDINGS = [
         Binding("k", "kill", "Kill"),
         Binding("c", "arm_crash", "Crash at…"),
         Binding("R", "restart", "Restart"),
         Binding("o", "replay", "Replay"),
+        Binding("b", "window", "Commit window"),
         Binding("plus", "faster", "+rate"),
         Binding("minus", "slower", "−rate"),
         Binding("w", "watch", "Watch group"),
-        Binding("i", "instance", "2nd instance", show=False),  # off the footer: the snapshot's footer stays as it is
+        Binding("i", "instance", "2nd instance", show=False),
         Binding("question_mark", "app.help", "Help"),
         Binding("q", "app.quit", "Quit"),
     ]
@@ -232,6 +91,11 @@ class DemoLabScreen(Screen[None]):
     DemoLabScreen #offending { height: 1fr; padding: 0 1; border-top: solid $primary; }
     DemoLabScreen EventLog { height: 10; }
     """
+
+    def __init__(self, lab: Lab) -> None:
+        super().__init__(id="lab")
+        self.lab = lab
+        self.update: LabUpdate | None = None
 
     def compose(self) -> ComposeResult:
         yield Static(id="lab-header")
@@ -244,14 +108,13 @@ class DemoLabScreen(Screen[None]):
         table = self.query_one("#lab-table", DataTable)
         for key, label in LAB_COLUMNS:
             table.add_column(label, key=key)
-        self.query_one("#lab-events", EventLog).clock = self.app.clock
-        if not self.lab.lab_started:
-            self.lab.lab_started = True
-            self.lab._lab_poll()  # first poll only once the table has its columns
+        self.query_one("#lab-events", EventLog).clock = self.app.clock  # type: ignore[attr-defined]
+        if self.update is not None:
+            self.render_update(self.update)
 
-    @property
-    def lab(self) -> "DemoApp":
-        return self.app  # type: ignore[return-value]
+    def on_screen_resume(self) -> None:
+        if self.update is not None:
+            self.render_update(self.update)
 
     def selected(self) -> str | None:
         table = self.query_one("#lab-table", DataTable)
@@ -260,64 +123,71 @@ class DemoLabScreen(Screen[None]):
         return table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
 
     def render_update(self, update: LabUpdate) -> None:
+        self.update = update
         header = Text()
         header.append("deliverytui demo ", "bold")
-        header.append(f"broker {self.lab.config.bootstrap}  ", "")
+        header.append(f"broker {self.lab.bootstrap}  ")
         header.append("producer ", "dim")
         header.append(f"{update.rate:g} events/s  ", "bold")
         header.append("acknowledged ", "dim")
         header.append(f"{update.produced:,}", "bold")
-        paused = [f"{s.semantic}: {s.note}" for s in update.statuses if s.alive and getattr(s, "note", None)]
+        paused = [f"{s.semantic}: {s.note}" for s in update.statuses if s.alive and s.note]
         if update.error:
             header.append(f"\n{update.error}", "bold red")
         elif paused:  # a store or the ledger is down: the first reason, in one line
             more = f" (+{len(paused) - 1} more)" if len(paused) > 1 else ""
             header.append(f"\npaused — {paused[0]}{more}", "bold yellow")
         else:
-            header.append("\nk kill · c crash at a point · R restart · o replay · +/- rate · w watch the group", "dim")
+            header.append("\nk kill · c crash at a point · R restart · o replay · b commit window · +/- rate · w watch", "dim")
         self.query_one("#lab-header", Static).update(header)
-        audits = {}
-        if update.audit is not None:
-            audits = {a.semantic: a for a in update.audit.consumers}
         table = self.query_one("#lab-table", DataTable)
         for status in update.statuses:
-            audit = audits.get(status.semantic)
-            state = "running" if status.alive else ("DEAD" if status.exit_code is not None else "stopped")
-            if status.alive and status.state and status.state != "running":
-                state = status.state
-            if status.armed:
-                state += f" (armed: {status.armed})"
-            if getattr(status, "extra_instances", 0):
-                state += f" +{status.extra_instances} instance"
-            cells = {
-                "semantic": Text(status.semantic, style="bold"),
-                "group": status.group,
-                "state": Text(state, style="green" if status.alive and not status.armed else ("bold red" if not status.alive else "bold yellow")),
-                "processed": _num(status.processed),
-                "effects": _num(getattr(audit, "effects", None)),
-                "unique": _num(getattr(audit, "unique_effects", None)),
-                "duplicates": Text(_num(getattr(audit, "duplicates", None)), style="bold yellow" if getattr(audit, "duplicates", 0) else ""),
-                "lost": Text(_num(getattr(audit, "lost", None)), style="bold red" if getattr(audit, "lost", 0) else ""),
-                "unexpected": _num(getattr(audit, "unexpected", None)),
-                "dedup_hits": _num(getattr(audit, "dedup_hits", None)),
-                "crashes": _num(getattr(audit, "crashes", status.crashes)),
-            }
+            cells = self._cells(status, update.audit_of(status.semantic), update.commit_every.get(status.semantic))
             if status.semantic not in table.rows:
                 table.add_row(*(cells[k] for k, _ in LAB_COLUMNS), key=status.semantic)
             else:
                 for key, value in cells.items():
                     table.update_cell(status.semantic, key, value)
-        self._render_offending(audits)
+        self._render_offending()
 
-    def _render_offending(self, audits: dict) -> None:
+    @staticmethod
+    def _cells(status: ConsumerProcessStatus, audit: ConsumerAudit | None, window: int | None) -> dict[str, Any]:
+        state = "running" if status.alive else ("DEAD" if status.exit_code is not None and status.state != "stopped" else status.state)
+        if status.alive and status.state and status.state != "running":
+            state = status.state
+        if status.armed:
+            state += f" (armed: {status.armed})"
+        if window and window > 1 and status.semantic != "exactly-once":
+            state += f" (commit/{window})"
+        if status.extra_instances:
+            state += f" +{status.extra_instances} instance"
+        style = "green" if status.alive and not status.armed else ("bold red" if not status.alive else "bold yellow")
+        duplicates = audit.duplicates if audit else None
+        lost = audit.lost if audit else None
+        return {
+            "semantic": Text(status.semantic, style="bold"),
+            "group": status.group,
+            "state": Text(state, style=style),
+            "processed": count_text(status.processed),
+            "effects": count_text(audit.effects if audit else None),
+            "unique": count_text(audit.unique_effects if audit else None),
+            "duplicates": Text(count_text(duplicates), style="bold yellow" if duplicates else ""),
+            "lost": Text(count_text(lost), style="bold red" if lost else ""),
+            "unexpected": count_text(audit.unexpected if audit else None),
+            "dedup_hits": count_text(audit.dedup_hits if audit else None),
+            "retakes": count_text(audit.dedup_retakes if audit else None),
+            "crashes": count_text(audit.crashes if audit else status.crashes),
+        }
+
+    def _render_offending(self) -> None:
         semantic = self.selected()
-        audit = audits.get(semantic) if semantic else None
+        audit = self.update.audit_of(semantic) if self.update is not None and semantic else None
         if audit is None:
             return
         text = Text()
         text.append(f"{semantic}: ", "bold")
-        text.append(f"{audit.lost} lost, {audit.duplicates} duplicate effect(s), {audit.unexpected} unexpected\n", "")
-        for redelivery in getattr(audit, "redeliveries", ())[:20]:
+        text.append(f"{audit.lost} lost, {audit.duplicates} duplicate effect(s), {audit.unexpected} unexpected\n")
+        for redelivery in audit.redeliveries[:20]:
             text.append("  why      ", "cyan")
             text.append(redelivery.explain() + "\n")
         for item in audit.offending[:200]:
@@ -326,7 +196,7 @@ class DemoLabScreen(Screen[None]):
             text.append(f"{item.event_id}  partition {item.partition} offset {item.offset}\n")
         if len(audit.offending) > 200:
             text.append(f"  … and {len(audit.offending) - 200} more\n", "dim")
-        if getattr(audit, "malformed_warning", None):
+        if audit.malformed_warning:
             text.append(f"⚠ {audit.malformed_warning}\n", "bold yellow")
             for record in audit.malformed_records[:50]:
                 text.append(f"  {record.reason:<11} ", "yellow")
@@ -336,220 +206,221 @@ class DemoLabScreen(Screen[None]):
 
     @on(DataTable.RowHighlighted, "#lab-table")
     def _on_highlight(self) -> None:
-        if self.lab.lab_update is not None and self.lab.lab_update.audit is not None:
-            self._render_offending({a.semantic: a for a in self.lab.lab_update.audit.consumers})
+        self._render_offending()
 
     def log_event(self, text: str, style: str = "") -> None:
         self.query_one("#lab-events", EventLog).add(text, style)
 
-    # -- actions -------------------------------------------------------------------
-    def action_kill(self) -> None:
+    # -- actions: each asks the lab, in a worker, and logs what it answered ---------------------
+    def _selected_then(self, action: str, *args: Any) -> None:
         semantic = self.selected()
         if semantic:
-            self.lab.run_supervisor("kill", semantic)
-            self.log_event(f"killed {semantic} (SIGKILL)", "bold red")
+            self.app.run_lab_action(action, semantic, *args)  # type: ignore[attr-defined]
+
+    def action_kill(self) -> None:
+        self._selected_then("kill")
+
+    def action_restart(self) -> None:
+        self._selected_then("restart")
+
+    def action_window(self) -> None:
+        self._selected_then("toggle_window")
+
+    def action_instance(self) -> None:
+        self._selected_then("toggle_instance")
 
     def action_arm_crash(self) -> None:
         semantic = self.selected()
-        if not semantic:
-            return
-        points = self.lab.crash_points(semantic)
-        self.app.push_screen(CrashPointScreen(semantic, points), callback=lambda p: self._armed(semantic, p))
+        if semantic:
+            points = self.lab.crash_points(semantic)
+            self.app.push_screen(CrashPointScreen(semantic, points), callback=lambda p: self._armed(semantic, p))
 
     def _armed(self, semantic: str, point: str | None) -> None:
         if point:
-            self.lab.run_supervisor("arm_crash", semantic, point)
-            self.log_event(f"armed {semantic}: crash {point} on its next message", "bold yellow")
-
-    def action_restart(self) -> None:
-        semantic = self.selected()
-        if semantic:
-            self.lab.run_supervisor("restart", semantic)
-            self.log_event(f"restarted {semantic}", "green")
+            self.app.run_lab_action("arm_crash", semantic, point)  # type: ignore[attr-defined]
 
     def action_replay(self) -> None:
         semantic = self.selected()
         if semantic:
-            self.app.push_screen(ReplayScreen(semantic, self.lab.supervisor), callback=self._replayed)
+            self.app.push_screen(ReplayScreen(semantic, self.lab), callback=self._replayed)
 
     def _replayed(self, summary: str | None) -> None:
         if summary:
             self.log_event(summary, "bold magenta")
 
     def action_faster(self) -> None:
-        self.log_event(f"producer rate {self.lab.change_rate(2.0):g} events/s", "cyan")
+        self.log_event(f"producer rate {self.lab.change_rate(+1):g} events/s", "cyan")
 
     def action_slower(self) -> None:
-        self.log_event(f"producer rate {self.lab.change_rate(0.5):g} events/s", "cyan")
-
-    def action_instance(self) -> None:
-        """Start a second instance of the selected consumer (the group rebalances); again: SIGKILL it."""
-        semantic = self.selected()
-        if not semantic:
-            return
-        if self.lab.supervisor.instance_pids(semantic):
-            self.lab.run_supervisor("kill_instance", semantic, 2)
-            self.log_event(f"killed {semantic} instance 2 (SIGKILL): its partitions return after the session timeout", "bold red")
-        else:
-            self.lab.run_supervisor("start_instance", semantic, 2)
-            self.log_event(f"started {semantic} instance 2: the group rebalances", "cyan")
+        self.log_event(f"producer rate {self.lab.change_rate(-1):g} events/s", "cyan")
 
     def action_watch(self) -> None:
         semantic = self.selected()
         if semantic:
-            self.lab.watch(self.lab.group_of(semantic))
+            self.app.watch_group(self.lab.group_of(semantic))  # type: ignore[attr-defined]
 
 
 class DemoApp(DeliveryApp):
-    """The live view plus the lab screen on top; ``d`` in the live view returns to the lab."""
+    """The live view with the lab screen on top; ``w`` shows a consumer's group, ``d`` the lab again."""
 
     BINDINGS = [*DeliveryApp.BINDINGS, Binding("d", "lab", "Demo lab")]
+    DEDUP_FOLLOWS_GROUP = True
 
-    def __init__(self, config: ViewerConfig, *, supervisor: Any, producer: Any, ledger: Any, audit_fn: Any,
-                 group_of: dict[str, str], crash_points: dict[str, tuple[str, ...]], **kwargs: Any) -> None:
+    def __init__(self, config: ViewerConfig, lab: Lab, *, lab_poll_seconds: float = 1.0, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
-        self.supervisor = supervisor
-        self.producer = producer
-        self.ledger = ledger
-        self.audit_fn = audit_fn
-        self._group_of = group_of
-        self._crash_points = crash_points
+        self.lab = lab
+        self.lab_poll_seconds = lab_poll_seconds
         self.lab_update: LabUpdate | None = None
         self.lab_polls = 0
-        self.lab_started = False
-        self._lab_screen = DemoLabScreen()
-        self._malformed_seen = {}
+        self.lab_screen = DemoLabScreen(lab)
+        self.signalled: str | None = None
+        self._groups = {lab.group_of(name): name for name in lab.settings.semantics}
 
     def on_mount(self) -> None:
         super().on_mount()
-        self.push_screen(self._lab_screen)
+        self.install_screen(self.lab_screen, name="lab")  # installed: popping it keeps it, and its state
+        self.push_screen("lab")
+        loop = asyncio.get_running_loop()
+        for signum in LAB_SIGNALS:
+            # asyncio's handlers run on the loop (the C-level handler only writes to its self-pipe).
+            loop.add_signal_handler(signum, self._on_signal, signum)
+        self._poll_lab()
 
-    def group_of(self, semantic: str) -> str:
-        return self._group_of[semantic]
+    def on_unmount(self) -> None:
+        super().on_unmount()
+        with contextlib.suppress(RuntimeError, ValueError):
+            loop = asyncio.get_running_loop()
+            for signum in LAB_SIGNALS:
+                loop.remove_signal_handler(signum)
 
-    def crash_points(self, semantic: str) -> tuple[str, ...]:
-        return self._crash_points[semantic]
+    def _on_signal(self, signum: int) -> None:
+        self.signalled = signal.Signals(signum).name
+        self._cancel.set()
+        self.exit()
 
-    def action_lab(self) -> None:
-        if self.screen is not self._lab_screen:
-            self.push_screen(self._lab_screen)
-
-    def watch(self, group: str) -> None:
-        self.pop_screen()
-        if group != self.group:
-            self.switch_group(group)
-
-    def change_rate(self, factor: float) -> float:
-        rate = max(0.5, min(2000.0, self.producer.rate * factor))
-        self.producer.set_rate(rate)
-        return rate
-
-    @work(thread=True, exit_on_error=False, group="supervisor")
-    def run_supervisor(self, action: str, *args: Any) -> None:
-        try:
-            getattr(self.supervisor, action)(*args)
-        except Exception as exc:  # noqa: BLE001 - shown, never a crash
-            self.call_from_thread(self.notify, f"{action} failed: {' '.join(str(exc).split())}", severity="error")
-
+    # -- the lab's poll: runs whatever screen is in front ------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="lab")
-    def _lab_poll(self) -> None:
-        """Supervisor poll (reap, auto-restart) + audit, once a second, never overlapping."""
-        error = None
-        audit = None
-        statuses: tuple[Any, ...] = ()
-        try:
-            statuses = tuple(self.supervisor.poll())
-            audit = self.audit_fn()
-        except Exception as exc:  # noqa: BLE001 - the lab shows it and keeps going
-            error = " ".join(str(exc).split())
-        update = LabUpdate(statuses, audit, int(self.producer.acknowledged), float(self.producer.rate), error)
-        self.call_from_thread(self._on_lab_update, update)
+    def _poll_lab(self) -> None:
+        """Once a second, for the app's whole life: reap, auto-restart, audit, then hand the update over."""
+        while not self._cancel.is_set():
+            update = self.lab.poll()
+            if self._cancel.is_set():
+                break
+            try:
+                self.call_from_thread(self._on_lab_update, update)
+            except Exception:  # noqa: BLE001 - a render bug must not stop the supervision of the consumers
+                if self._cancel.is_set():
+                    break
+            self._cancel.wait(self.lab_poll_seconds)
 
     def _on_lab_update(self, update: LabUpdate) -> None:
         self.lab_update = update
         self.lab_polls += 1
-        previous = {s.semantic: s for s in (self._previous_statuses or ())}
-        for status in update.statuses:
-            old = previous.get(status.semantic)
-            if old is not None and old.alive and not status.alive:
-                self._lab_screen.log_event(f"{status.semantic} died (exit {status.exit_code})", "bold red")
-        self._previous_statuses = update.statuses
-        for audit in update.audit.consumers if update.audit is not None else ():
-            seen = self._malformed_seen.get(audit.semantic, 0)
-            if audit.malformed > seen and audit.malformed_warning:
-                self._lab_screen.log_event(f"warning: {audit.semantic}: {audit.malformed_warning}", "bold yellow")
-            self._malformed_seen[audit.semantic] = max(seen, audit.malformed)
-        self._lab_screen.render_update(update)
-        if not self._cancel.is_set():
-            self.set_timer(1.0, self._lab_poll)
+        for event in update.events:
+            self.lab_screen.log_event(event.text, EVENT_STYLES.get(event.kind, ""))
+        if self.lab_screen.is_mounted and self.lab_screen in self.screen_stack:
+            self.lab_screen.render_update(update)
+        else:
+            self.lab_screen.update = update  # rendered when the lab comes back (``d``)
 
-    _previous_statuses: tuple[Any, ...] | None = None
-    _malformed_seen: dict[str, int]
+    @work(thread=True, exit_on_error=False, group="lab-action")
+    def run_lab_action(self, action: str, *args: Any) -> None:
+        try:
+            line = getattr(self.lab, action)(*args)
+        except Exception as exc:  # noqa: BLE001 - shown, never a crash
+            text = " ".join(str(exc).split())
+            self.call_from_thread(self.notify, f"{action} failed: {text}", severity="error")
+            return
+        if line:
+            self.call_from_thread(self.lab_screen.log_event, str(line), "bold yellow" if "armed" in line else "cyan")
+
+    # -- screens -------------------------------------------------------------------------------------
+    def lab_in_front(self) -> bool:
+        """True when the lab (or a dialog over it) is what the presenter sees."""
+        for screen in reversed(self.screen_stack):
+            if not screen.is_modal:
+                return screen is self.lab_screen
+        return False
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action in LIVE_VIEW_ACTIONS and self.lab_in_front():
+            return False  # hidden from the footer, and inert: the live view is not on screen
+        if action == "lab" and self.lab_in_front():
+            return False
+        return super().check_action(action, parameters)
+
+    def action_lab(self) -> None:
+        if self.lab_screen not in self.screen_stack:
+            self.push_screen("lab")
+
+    def watch_group(self, group: str) -> None:
+        """``w``: the live view of ``group`` (its position, lag and dedup store); ``d`` returns."""
+        if self.screen is self.lab_screen:
+            self.pop_screen()
+        if group != self.group:
+            self.switch_group(group)
+
+    def dedup_url_for(self, group: str) -> str | None:
+        semantic = self._groups.get(group)
+        return self.lab.dedup_url_for(semantic) if semantic else self.config.dedup_url
+
+    def action_help(self) -> None:
+        if self.lab_in_front():
+            self.push_screen(HelpScreen(LAB_KEYS, LAB_LEGEND, "The lab's keys"))
+        else:
+            live_keys = (*HELP_KEYS, ("d", "back to the demo lab"))
+            self.push_screen(HelpScreen(live_keys, LEGEND), callback=lambda _: self._flush_pending())
+
+    def get_system_commands(self, screen: Screen) -> Any:
+        if not self.lab_in_front():
+            yield from super().get_system_commands(screen)
+            yield SystemCommand("Demo lab", "Back to the lab", self.action_lab)
+            return
+        yield SystemCommand("Help", "The lab's keys", self.action_help)
+        yield SystemCommand("Quit", "Stop every consumer gracefully and quit", self.exit)
 
 
-def demo_app(bootstrap: str, supervisor: Any, producer: Any, *, refresh_seconds: float = 1.0) -> DemoApp:
-    """The lab app for a running supervisor and producer (tests build it the same way)."""
-    from deliverytui.demo.semantics import SEMANTICS
-
-    names = supervisor.semantics
+def demo_app(lab: Lab, *, refresh_seconds: float = 1.0, lab_poll_seconds: float = 1.0) -> DemoApp:
+    """The lab app for an opened :class:`Lab` (tests build it the same way)."""
+    names = lab.settings.semantics
     first = "at-least-once" if "at-least-once" in names else names[0]
-    return DemoApp(
-        ViewerConfig(bootstrap=bootstrap, group=supervisor.group_of(first), refresh_seconds=refresh_seconds, allow_writes=True),
-        supervisor=supervisor,
-        producer=producer,
-        ledger=supervisor.ledger,
-        audit_fn=supervisor.audit,
-        group_of={name: supervisor.group_of(name) for name in names},
-        crash_points={name: SEMANTICS[name].crash_points for name in names},
+    config = ViewerConfig(bootstrap=lab.bootstrap, group=lab.group_of(first), refresh_seconds=refresh_seconds, allow_writes=True)
+    return DemoApp(config, lab, lab_poll_seconds=lab_poll_seconds)
+
+
+def lab_settings(args: Any) -> LabSettings:
+    """The lab's settings from ``deliverytui demo`` arguments."""
+    return LabSettings(
+        state_dir=Path(args.run_dir) if getattr(args, "run_dir", None) else default_state_dir(),
+        bootstrap=args.bootstrap or None,
+        ledger_url=args.ledger,
+        dedup_url=args.dedup,
+        topic=getattr(args, "topic", None) or "task-events",
+        partitions=args.partitions,
+        rate=args.rate,
+        auto_restart=getattr(args, "auto_restart", None),
+        commit_every=getattr(args, "commit_every", None),
     )
 
 
 def run_demo(args: Any) -> int:
-    """Start (or reuse) the broker, the producer and the six consumers, then run the lab."""
-    from deliverytui.demo.headless import start_group_at_log_end
-    from deliverytui.demo.offsets import OffsetReader
-    from deliverytui.demo.producer_loop import RateLimitedProducer
-    from deliverytui.demo.supervisor import DemoSupervisor
-    from deliverytui.demo.task_api import ensure_topic
-    from deliverytui.kafka.embedded import EmbeddedBroker, default_data_dir
-
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        print("starting (or reusing) the embedded Apache Kafka broker…", flush=True)
-        bootstrap = EmbeddedBroker(default_data_dir()).start(security="none")[0].bootstrap  # the demo clients speak PLAINTEXT
-    # The lab's state (ledger, dedup store, status files) lives beside the broker's data and
-    # persists with it, so a second `deliverytui demo` resumes the same story.
-    run_dir = Path(
-        getattr(args, "run_dir", None)
-        or os.environ.get("DELIVERYTUI_DEMO_DIR")
-        or (Path.home() / ".local" / "share" / "deliverytui" / "demo")
-    )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    ledger_url = args.ledger or f"sqlite:///{run_dir / 'ledger.db'}"
-    dedup_url = args.dedup or f"sqlite:///{run_dir / 'dedup.db'}"
-    topic = getattr(args, "topic", None) or "task-events"
-    ensure_topic(bootstrap, topic, partitions=args.partitions)
-    supervisor = DemoSupervisor(
-        bootstrap, run_dir, ledger_url, dedup_url, auto_restart=getattr(args, "auto_restart", None), topic=topic,
-        commit_every=getattr(args, "commit_every", None),
-    )  # fmt: skip
-    producer = RateLimitedProducer(bootstrap, supervisor.ledger, topic=topic)
-    # Groups that never ran start at the topic's end: events from before this lab (other
-    # runs, other tools) were never acknowledged into this ledger and would show as "unexpected".
-    reader = OffsetReader(bootstrap)
+    """Open the lab, run its screen, and close the lab however the screen ended (q, a signal, an error)."""
+    lab = Lab(lab_settings(args))
+    lab.open(progress=lambda line: print(line, flush=True))
+    app = demo_app(lab)
     try:
-        for name in supervisor.semantics:
-            try:
-                start_group_at_log_end(reader, supervisor.group_of(name), topic)
-            except UserFacingError as exc:  # e.g. a consumer of an earlier lab still in the group
-                print(f"deliverytui: warning: {exc}", flush=True)
+        app.run()
     finally:
-        reader.close()
-    supervisor.start_all()
-    producer.start(args.rate)
-    try:
-        demo_app(bootstrap, supervisor, producer).run()
-    finally:
-        producer.stop()
-        supervisor.stop_all()
+        _tell("stopping the lab's consumers…")
+        for line in lab.close():
+            _tell(line)
+    if app.signalled:
+        _tell(f"deliverytui: the lab stopped on {app.signalled}", sys.stderr)
+        return 128 + int(signal.Signals[app.signalled])
     return 0
+
+
+def _tell(line: str, stream: Any = None) -> None:
+    """Print after the screen is gone; a closed terminal (SIGHUP) must not stop the clean-up."""
+    with contextlib.suppress(OSError, ValueError):
+        print(line, file=stream or sys.stdout, flush=True)

@@ -32,25 +32,38 @@ LEGEND = (
 
 
 class HelpScreen(ModalScreen[None]):
+    """Keys and legend; the lab gives its own (``keys``, ``legend``), the live view uses the defaults."""
+
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "close")]
     DEFAULT_CSS = """
     HelpScreen { align: center middle; }
     HelpScreen > VerticalScroll { width: 100; height: auto; max-height: 90%; border: thick $primary; background: $surface; padding: 1 2; }
     """
 
+    def __init__(
+        self,
+        keys: tuple[tuple[str, str], ...] = HELP_KEYS,
+        legend: tuple[tuple[str, str], ...] = LEGEND,
+        title: str = "Keys",
+    ) -> None:
+        super().__init__()
+        self.keys = keys
+        self.legend = legend
+        self.title_text = title
+
     def compose(self) -> ComposeResult:
         keys = Table(box=None, show_header=False, pad_edge=False)
         keys.add_column(style="bold cyan", width=8)
         keys.add_column()
-        for key, text in HELP_KEYS:
+        for key, text in self.keys:
             keys.add_row(key, text)
         legend = Table(box=None, show_header=False, pad_edge=False)
         legend.add_column(style="bold", width=12)
         legend.add_column()
-        for key, text in LEGEND:
+        for key, text in self.legend:
             legend.add_row(key, text)
         with VerticalScroll():
-            yield Static(Text("Keys", style="bold underline"))
+            yield Static(Text(self.title_text, style="bold underline"))
             yield Static(keys)
             yield Static(Text("\nColumns and colours", style="bold underline"))
             yield Static(legend)
