@@ -55,8 +55,8 @@ from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
 from deliverytui.demo.semantics import SEMANTICS, output_topic, semantic_spec
 from deliverytui.demo.task_api import TaskApiProducer, ensure_topic, task_created_events
 from deliverytui.kafka.client_config import silent_librdkafka_logger
-from deliverytui.kafka.distribution import resolve_distribution
-from deliverytui.kafka.embedded import EmbeddedBroker
+from deliverytui.broker.distribution import resolve_distribution
+from deliverytui.broker.embedded import EmbeddedBroker
 
 PARTITIONS = 3
 

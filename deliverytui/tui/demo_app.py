@@ -511,7 +511,7 @@ def run_demo(args: Any) -> int:
     from deliverytui.demo.producer_loop import RateLimitedProducer
     from deliverytui.demo.supervisor import DemoSupervisor
     from deliverytui.demo.task_api import ensure_topic
-    from deliverytui.kafka.embedded import EmbeddedBroker, default_data_dir
+    from deliverytui.broker.embedded import EmbeddedBroker, default_data_dir
 
     bootstrap = args.bootstrap
     if not bootstrap:
