@@ -140,6 +140,9 @@ def _broker(args: argparse.Namespace) -> int:
         elif isinstance(value, dict):  # client_configs of a secured broker: one line each
             for sub_key, sub_value in value.items():
                 print(f"{sub_key + ' config':>14}: {sub_value}")
+        elif isinstance(value, list):  # authorizer_logs of a secured cluster: one line per node
+            for i, item in enumerate(value):
+                print(f"{key if i == 0 else '':>14}: {item}")
         else:
             print(f"{key:>14}: {value}")
     return 0
@@ -314,11 +317,11 @@ def _demo_cluster(args: argparse.Namespace) -> str | None:
     replicated on it (replication factor 3 and min.insync.replicas 2 on three nodes). Its bootstrap, else None."""
     if args.nodes is None:
         return args.bootstrap
-    from deliverytui.demo.semantics import output_topic
-    from deliverytui.demo.task_api import ensure_topic
     from deliverytui.broker.embedded import MAX_NODES, EmbeddedBroker
     from deliverytui.broker.paths import default_cluster_dir
     from deliverytui.broker.properties import replication_for
+    from deliverytui.demo.semantics import output_topic
+    from deliverytui.demo.task_api import ensure_topic
 
     if args.bootstrap:
         raise UserFacingError("--nodes starts the embedded cluster; do not combine it with --bootstrap", exit_code=2)
@@ -341,10 +344,10 @@ def _demo(args: argparse.Namespace) -> int:
         from deliverytui.tui.demo_app import run_demo  # Textual is imported only here
 
         return int(run_demo(args) or 0)
-    from deliverytui.demo.headless import malformed_values, run_headless
-    from deliverytui.demo.semantics import check_crash_point
     from deliverytui.broker.embedded import EmbeddedBroker
     from deliverytui.broker.paths import default_data_dir
+    from deliverytui.demo.headless import malformed_values, run_headless
+    from deliverytui.demo.semantics import check_crash_point
 
     if not args.semantic:
         raise UserFacingError("--headless needs --semantic (at-most-once, at-least-once, idempotent, upsert, state-check, exactly-once)")

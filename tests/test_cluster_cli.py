@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
-from deliverytui.kafka.client_config import silent_librdkafka_logger
 from deliverytui.broker.process import pid_alive
 from deliverytui.kafka.admin import metadata_answers
+from deliverytui.kafka.client_config import silent_librdkafka_logger
 from tests.cluster_fixtures import ClusterUnderTest
 from tests.conftest import run_cli
 from tests.kafka_helpers import commit

@@ -22,8 +22,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from deliverytui.cli import build_parser, viewer_config
-from deliverytui.kafka.client_config import load_properties
 from deliverytui.kafka.admin import metadata_answers
+from deliverytui.kafka.client_config import load_properties
 from deliverytui.kafka.security import add_scram_user, create_acls
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.screens.group_picker import GroupPickerScreen

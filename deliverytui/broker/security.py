@@ -3,8 +3,8 @@
 A secured cluster is what on-call engineers meet in production, so the embedded broker
 can run like one: every listener speaks SASL_PLAINTEXT, the KRaft ``StandardAuthorizer``
 checks every request against ACLs, ``allow.everyone.if.no.acl.found=false``, and nobody
-but the super user ``admin`` may do anything without an ACL. Its authorizer log
-(``logs/kafka-authorizer.log``) records every denial (INFO) and every authorization
+but the super user ``admin`` may do anything without an ACL. Each node's authorizer log
+(``logs/kafka-authorizer.log`` in its directory) records every denial (INFO) and every authorization
 (DEBUG), with the principal, the operation and the request, so a test can prove what a
 client did and did not send.
 
@@ -22,14 +22,14 @@ For each, a librdkafka properties file ``<data-dir>/client-<user>.properties``
 (``bootstrap.servers``, ``security.protocol``, ``sasl.mechanism``, ``sasl.username``,
 ``sasl.password``; mode 0600) is ready for ``--config``. SCRAM users are created through
 the AdminClient as ``admin`` after every start (an upsert), so
-:func:`add_scram_user` can add more at run time (tests do, to give a principal exactly
+:func:`deliverytui.kafka.security.add_scram_user` can add more at run time (tests do, to give a principal exactly
 the ACLs they want).
 
 The same set-up secures a cluster of N nodes: every node's properties go through
 :meth:`SaslSecurity.server_settings` (brokers and controllers log in to each other as
 ``admin``), the client files list every node in ``bootstrap.servers``, and after a start the
 SCRAM logins are awaited on each node, since credentials reach each one through the metadata
-log. :class:`deliverytui.broker.cluster.EmbeddedBroker` calls :func:`broker_security` and then
+log. :class:`deliverytui.broker.embedded.EmbeddedBroker` calls :func:`broker_security` and then
 the methods of the object it returns; the client-side admin operations (SCRAM users, ACLs)
 are in :mod:`deliverytui.kafka.security`.
 """
@@ -47,7 +47,6 @@ from deliverytui.kafka.admin import admin_client
 from deliverytui.kafka.client_config import load_properties
 from deliverytui.kafka.security import (
     SCRAM_MECHANISM,
-    SecuritySetupError,
     acl_bindings,
     create_acl_bindings,
     reset_acls,
