@@ -51,12 +51,12 @@ from pathlib import Path
 
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
+from deliverytui.broker.distribution import resolve_distribution
+from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
 from deliverytui.demo.semantics import SEMANTICS, output_topic, semantic_spec
 from deliverytui.demo.task_api import TaskApiProducer, ensure_topic, task_created_events
 from deliverytui.kafka.client_config import silent_librdkafka_logger
-from deliverytui.kafka.distribution import resolve_distribution
-from deliverytui.kafka.embedded import EmbeddedBroker
 
 PARTITIONS = 3
 

@@ -503,8 +503,8 @@ def main() -> int:
         args.dedup = redis.url
         print(f"redis-server for the dedup store at {redis.url}", flush=True)
     if not bootstrap:
-        from deliverytui.kafka.distribution import resolve_distribution
-        from deliverytui.kafka.embedded import EmbeddedBroker
+        from deliverytui.broker.distribution import resolve_distribution
+        from deliverytui.broker.embedded import EmbeddedBroker
 
         dist = resolve_distribution()
         broker = EmbeddedBroker(base / "broker")

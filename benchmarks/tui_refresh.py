@@ -29,8 +29,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _prep import topic_with_committed_group  # noqa: E402
 
-from deliverytui.kafka.distribution import resolve_distribution  # noqa: E402
-from deliverytui.kafka.embedded import EmbeddedBroker  # noqa: E402
+from deliverytui.broker.distribution import resolve_distribution  # noqa: E402
+from deliverytui.broker.embedded import EmbeddedBroker  # noqa: E402
 from deliverytui.tui.app import DeliveryApp, ViewerConfig  # noqa: E402
 
 PRODUCER = """

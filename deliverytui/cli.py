@@ -1,7 +1,7 @@
 """Command line: argument parsing and the non-interactive commands.
 
 Every command reuses the collectors the TUI uses (``GroupInspector``,
-``EmbeddedBroker``), so what the CLI prints is what the screens show. Errors the
+``deliverytui.broker.embedded.EmbeddedBroker``), so what the CLI prints is what the screens show. Errors the
 user can fix are one line on stderr and a non-zero exit, never a traceback.
 """
 
@@ -30,8 +30,8 @@ def _progress(line: str) -> None:
 # -- broker ------------------------------------------------------------------
 def _broker_dir(args: argparse.Namespace) -> Path:
     """``--data-dir``, else the default single broker's dir, or the default cluster's for a cluster action."""
-    from deliverytui.kafka.cluster import default_cluster_dir, is_cluster_dir
-    from deliverytui.kafka.embedded import STATE_FILE, default_data_dir
+    from deliverytui.broker.paths import default_cluster_dir, default_data_dir
+    from deliverytui.broker.state import STATE_FILE, is_cluster_dir
 
     if args.data_dir:
         return Path(args.data_dir)
@@ -43,10 +43,15 @@ def _broker_dir(args: argparse.Namespace) -> Path:
     return single
 
 
+#: ``broker status`` exit code when some, not all, nodes of a cluster run.
+DEGRADED_EXIT = 3
+
+
 def _broker(args: argparse.Namespace) -> int:
-    from deliverytui.kafka.cluster import MAX_NODES, is_cluster_dir
-    from deliverytui.kafka.distribution import resolve_distribution
-    from deliverytui.kafka.embedded import STATE_FILE, EmbeddedBroker
+    """``broker ACTION``: one embedded broker of one node or N (see :mod:`deliverytui.broker.embedded`)."""
+    from deliverytui.broker.distribution import resolve_distribution
+    from deliverytui.broker.embedded import MAX_NODES, EmbeddedBroker
+    from deliverytui.broker.state import is_cluster_dir
 
     if args.nodes is not None and not 1 <= args.nodes <= MAX_NODES:
         raise UserFacingError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}", exit_code=2)
@@ -62,114 +67,52 @@ def _broker(args: argparse.Namespace) -> int:
         else:
             print(f"Apache Kafka {dist.kafka_version} jars ready in {dist.libs_dir} ({dist.source})")
         return 0
-    if is_cluster_dir(data_dir):
-        return _cluster(args, data_dir)
-    if args.action == "start" and (args.nodes or 1) > 1:
-        if (Path(data_dir) / STATE_FILE).exists():
-            raise UserFacingError(
-                f"{data_dir} holds a single-node broker; pass another --data-dir for a {args.nodes}-node cluster", exit_code=2
-            )
-        return _cluster(args, data_dir)
-    if args.node is not None:
-        raise UserFacingError(
-            f"--node needs a multi-node cluster, but {data_dir} holds a single-node broker; "
-            "start a cluster with 'deliverytui broker start --nodes 3 --data-dir DIR'",
-            exit_code=2,
-        )
     broker = EmbeddedBroker(data_dir)
+    cluster = is_cluster_dir(data_dir) or (args.action == "start" and (args.nodes or 1) > 1 and broker.node_count == 0)
+    if cluster and args.port is not None:
+        raise UserFacingError("--port applies to a single-node broker; a cluster's nodes take free ports, recorded in cluster.json", exit_code=2)
     if args.action == "start":
-        info, started = broker.start(port=args.port, progress=_progress, security=args.security)
+        info, started = broker.start(args.nodes, port=args.port, progress=_progress, security=args.security)
         if args.json:
             _print_json({**info.to_json(), "started": started})
-            return 0
-        if started:
+        elif "node_count" in info.extra:
+            if started:
+                print(
+                    f"Apache Kafka {info.kafka_version}: {info.extra['node_count']}-node cluster running at {info.bootstrap} "
+                    f"(replication factor {info.extra['replication_factor']}, min.insync.replicas "
+                    f"{info.extra['min_insync_replicas']}, data dir {info.data_dir})"
+                )
+            else:
+                print(f"the {info.extra['node_count']}-node cluster is already running at {info.bootstrap} (data dir {info.data_dir}); reusing it")
+        elif started:
             print(f"Apache Kafka {info.kafka_version} started at {info.bootstrap} (pid {info.pid}, data dir {info.data_dir})")
         else:
             print(f"Apache Kafka is already running at {info.bootstrap} (pid {info.pid}, data dir {info.data_dir}); reusing it")
-        for user, path in (info.extra.get("client_configs") or {}).items():  # --security sasl
-            print(f"  SASL principal {user}: --config {path}")
+        if not args.json:
+            for user, path in (info.extra.get("client_configs") or {}).items():  # --security sasl
+                print(f"  SASL principal {user}: --config {path}")
         return 0
     if args.action == "stop":
         stopped = broker.stop()
+        what = ("the cluster", "no node was running") if cluster else ("the broker", "no broker was running")
         if args.json:
             _print_json({"stopped": stopped, "data_dir": str(broker.data_dir)})
         else:
-            print(f"stopped the broker in {broker.data_dir}" if stopped else f"no broker was running in {broker.data_dir}")
-        return 0
-    info = broker.info()
-    if args.action == "status":
-        running = bool(info and info.running)
-        if args.json:
-            _print_json(info.to_json() if info else {"running": False, "data_dir": str(broker.data_dir)})
-        elif running and info:
-            print(f"running at {info.bootstrap} (pid {info.pid}, Kafka {info.kafka_version}, data dir {info.data_dir})")
-        else:
-            print(f"not running (data dir {broker.data_dir})")
-        return 0 if running else 1
-    # info
-    if info is None:
-        raise UserFacingError(f"no embedded broker was ever started in {broker.data_dir}; run 'deliverytui broker start'")
-    if args.json:
-        _print_json(info.to_json())
-    else:
-        for key, value in info.to_json().items():
-            if isinstance(value, dict):  # client_configs of a secured broker: one line each
-                for sub_key, sub_value in value.items():
-                    print(f"{sub_key + ' config':>14}: {sub_value}")
-            else:
-                print(f"{key:>14}: {value}")
-    return 0
-
-
-#: ``broker status`` exit code when some, not all, nodes of a cluster run.
-DEGRADED_EXIT = 3
-
-
-def _cluster(args: argparse.Namespace, data_dir: Path) -> int:
-    """The ``broker`` actions on a multi-node cluster (see :mod:`deliverytui.kafka.cluster`)."""
-    from deliverytui.kafka.cluster import EmbeddedCluster
-
-    cluster = EmbeddedCluster(data_dir)
-    if args.port is not None:
-        raise UserFacingError("--port applies to a single-node broker; a cluster's nodes take free ports, recorded in cluster.json", exit_code=2)
-
-    def down(info) -> str:
-        missing = [str(n["id"]) for n in info.extra["nodes"] if not n["running"]]
-        return f"; node(s) {', '.join(missing)} down" if missing else ""
-
-    if args.action == "start":
-        info, started = cluster.start(args.nodes, progress=_progress)
-        if args.json:
-            _print_json({**info.to_json(), "started": started})
-        elif started:
-            print(
-                f"Apache Kafka {info.kafka_version}: {info.extra['node_count']}-node cluster running at {info.bootstrap} "
-                f"(replication factor {info.extra['replication_factor']}, min.insync.replicas "
-                f"{info.extra['min_insync_replicas']}, data dir {info.data_dir})"
-            )
-        else:
-            print(f"the {info.extra['node_count']}-node cluster is already running at {info.bootstrap} (data dir {info.data_dir}); reusing it")
-        return 0
-    if args.action == "stop":
-        stopped = cluster.stop()
-        if args.json:
-            _print_json({"stopped": stopped, "data_dir": str(cluster.data_dir)})
-        else:
-            print(f"stopped the cluster in {cluster.data_dir}" if stopped else f"no node was running in {cluster.data_dir}")
+            print(f"stopped {what[0]} in {broker.data_dir}" if stopped else f"{what[1]} in {broker.data_dir}")
         return 0
     if args.action == "kill":
-        cluster.check_node(args.node)
-        killed = cluster.kill(args.node)
+        broker.check_node(args.node)
+        killed = broker.kill(args.node)
         if args.json:
-            _print_json({"node": args.node, "killed": killed, "data_dir": str(cluster.data_dir)})
+            _print_json({"node": args.node, "killed": killed, "data_dir": str(broker.data_dir)})
         else:
             print(f"killed node {args.node} (SIGKILL)" if killed else f"node {args.node} was not running")
         return 0
     if args.action == "restart":
-        cluster.check_node(args.node)
-        result = cluster.restart(args.node, progress=_progress)
+        broker.check_node(args.node)
+        result = broker.restart(args.node, progress=_progress)
         if args.json:
-            _print_json({**result, "data_dir": str(cluster.data_dir)})
+            _print_json({**result, "data_dir": str(broker.data_dir)})
         else:
             print(f"node {args.node} {'restarted' if result['was_running'] else 'started'} at {result['bootstrap']} (pid {result['pid']})"
                   + ("; back in the ISR of every partition it replicates" if result["in_sync"] else ""))
@@ -178,34 +121,53 @@ def _cluster(args: argparse.Namespace, data_dir: Path) -> int:
             print(f"deliverytui: warning: node {args.node} answers but is not yet in the ISR of {len(lagging)} partition(s), "
                   f"e.g. {', '.join(lagging[:3])}", file=sys.stderr)
         return 0
-    info = cluster.info()
+    info = broker.info()
     if args.action == "status":
-        if args.json:
-            _print_json(info.to_json() if info else {"running": False, "data_dir": str(cluster.data_dir)})
-        elif info and info.running:
-            print(
-                f"running at {info.bootstrap} ({info.extra['nodes_running']}/{info.extra['node_count']} nodes{down(info)}, "
-                f"Kafka {info.kafka_version}, data dir {info.data_dir})"
-            )
-        else:
-            print(f"not running (data dir {cluster.data_dir})")
-        if not info or not info.running:
-            return 1
-        return 0 if info.extra["nodes_running"] == info.extra["node_count"] else DEGRADED_EXIT
+        return _broker_status(args, broker, info)
     # info
     if info is None:
-        raise UserFacingError(f"no embedded cluster was ever started in {cluster.data_dir}; run 'deliverytui broker start --nodes 3'")
+        what = "cluster" if cluster else "broker"
+        hint = " --nodes 3" if cluster else ""
+        raise UserFacingError(f"no embedded {what} was ever started in {broker.data_dir}; run 'deliverytui broker start{hint}'")
     if args.json:
         _print_json(info.to_json())
-    else:
-        for key, value in info.to_json().items():
-            if key == "nodes":
-                for node in value:
-                    state = f"pid {node['pid']}" if node["running"] else "down"
-                    print(f"{'node ' + str(node['id']):>14}: {node['bootstrap']} ({state}, {node['data_dir']})")
-            else:
-                print(f"{key:>14}: {value}")
+        return 0
+    for key, value in info.to_json().items():
+        if key == "nodes":
+            for node in value:
+                state = f"pid {node['pid']}" if node["running"] else "down"
+                print(f"{'node ' + str(node['id']):>14}: {node['bootstrap']} ({state}, {node['data_dir']})")
+        elif isinstance(value, dict):  # client_configs of a secured broker: one line each
+            for sub_key, sub_value in value.items():
+                print(f"{sub_key + ' config':>14}: {sub_value}")
+        elif isinstance(value, list):  # authorizer_logs of a secured cluster: one line per node
+            for i, item in enumerate(value):
+                print(f"{key if i == 0 else '':>14}: {item}")
+        else:
+            print(f"{key:>14}: {value}")
     return 0
+
+
+def _broker_status(args: argparse.Namespace, broker, info) -> int:
+    """``broker status``: 0 when every node runs, 1 when none does, :data:`DEGRADED_EXIT` in between."""
+    running = bool(info and info.running)
+    nodes = info.extra.get("node_count") if info else None
+    if args.json:
+        _print_json(info.to_json() if info else {"running": False, "data_dir": str(broker.data_dir)})
+    elif running and nodes is not None:
+        missing = [str(n["id"]) for n in info.extra["nodes"] if not n["running"]]
+        down = f"; node(s) {', '.join(missing)} down" if missing else ""
+        print(
+            f"running at {info.bootstrap} ({info.extra['nodes_running']}/{nodes} nodes{down}, "
+            f"Kafka {info.kafka_version}, data dir {info.data_dir})"
+        )
+    elif running:
+        print(f"running at {info.bootstrap} (pid {info.pid}, Kafka {info.kafka_version}, data dir {info.data_dir})")
+    else:
+        print(f"not running (data dir {broker.data_dir})")
+    if not running:
+        return 1
+    return 0 if nodes is None or info.extra["nodes_running"] == nodes else DEGRADED_EXIT
 
 
 # -- snapshot and groups -------------------------------------------------------
@@ -355,9 +317,11 @@ def _demo_cluster(args: argparse.Namespace) -> str | None:
     replicated on it (replication factor 3 and min.insync.replicas 2 on three nodes). Its bootstrap, else None."""
     if args.nodes is None:
         return args.bootstrap
+    from deliverytui.broker.embedded import MAX_NODES, EmbeddedBroker
+    from deliverytui.broker.paths import default_cluster_dir
+    from deliverytui.broker.properties import replication_for
     from deliverytui.demo.semantics import output_topic
     from deliverytui.demo.task_api import ensure_topic
-    from deliverytui.kafka.cluster import MAX_NODES, EmbeddedCluster, default_cluster_dir, replication_for
 
     if args.bootstrap:
         raise UserFacingError("--nodes starts the embedded cluster; do not combine it with --bootstrap", exit_code=2)
@@ -366,7 +330,7 @@ def _demo_cluster(args: argparse.Namespace) -> str | None:
     if args.nodes == 1:
         return None  # the single embedded broker, as without --nodes
     _progress(f"starting (or reusing) the embedded {args.nodes}-node Apache Kafka cluster…")
-    info, _ = EmbeddedCluster(default_cluster_dir()).start(args.nodes, progress=_progress)
+    info, _ = EmbeddedBroker(default_cluster_dir()).start(args.nodes, progress=_progress, security="none")  # PLAINTEXT clients
     factor, min_isr = replication_for(args.nodes)
     for topic in (args.topic, output_topic(args.topic)):
         ensure_topic(info.bootstrap, topic, args.partitions, factor, config={"min.insync.replicas": str(min_isr)})
@@ -380,9 +344,10 @@ def _demo(args: argparse.Namespace) -> int:
         from deliverytui.tui.demo_app import run_demo  # Textual is imported only here
 
         return int(run_demo(args) or 0)
+    from deliverytui.broker.embedded import EmbeddedBroker
+    from deliverytui.broker.paths import default_data_dir
     from deliverytui.demo.headless import malformed_values, run_headless
     from deliverytui.demo.semantics import check_crash_point
-    from deliverytui.kafka.embedded import EmbeddedBroker, default_data_dir
 
     if not args.semantic:
         raise UserFacingError("--headless needs --semantic (at-most-once, at-least-once, idempotent, upsert, state-check, exactly-once)")

@@ -50,9 +50,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, Producer
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import NewTopic
 
-from deliverytui.kafka.client_config import RedactedConfig, silent_librdkafka_logger
+from deliverytui.kafka.admin import admin_client, silent_librdkafka_logger
+from deliverytui.kafka.client_config import RedactedConfig
 
 DEFAULT_PROBE_TOPIC = "__deliverytui_probe"
 PROBE_RECORD_VERSION = 1
@@ -445,9 +446,8 @@ class ProbePublisher:
     def _check_topic(self) -> None:
         ready = False
         try:
-            admin = AdminClient(
-                {**self._connection, "client.id": f"{self.client_id}-deliverytui-probe", "allow.auto.create.topics": False},
-                logger=silent_librdkafka_logger(),
+            admin = admin_client(
+                {**self._connection, "client.id": f"{self.client_id}-deliverytui-probe", "allow.auto.create.topics": False}
             )
             metadata = admin.list_topics(self.topic, timeout=10)
             found = metadata.topics.get(self.topic)

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from deliverytui.kafka.cluster import EmbeddedCluster
+from deliverytui.broker.embedded import EmbeddedBroker
 
 
 @dataclass
@@ -25,8 +25,8 @@ class ClusterUnderTest:
     started: dict[str, Any]  # what `broker start --nodes 3 --json` printed
 
     @property
-    def cluster(self) -> EmbeddedCluster:
-        return EmbeddedCluster(self.data_dir)
+    def cluster(self) -> EmbeddedBroker:
+        return EmbeddedBroker(self.data_dir)
 
 
 @pytest.fixture(scope="session")
@@ -40,4 +40,4 @@ def kafka_cluster(tmp_path_factory: pytest.TempPathFactory, kafka_distribution) 
         started = json.loads(result.stdout)
         yield ClusterUnderTest(data_dir, started["bootstrap"], started)
     finally:
-        EmbeddedCluster(data_dir).stop()
+        EmbeddedBroker(data_dir).stop()

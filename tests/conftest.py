@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from deliverytui.kafka.distribution import KafkaDistribution, resolve_distribution
-from deliverytui.kafka.embedded import EmbeddedBroker
+from deliverytui.broker.distribution import KafkaDistribution, resolve_distribution
+from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.model import BrokerInfo
 from tests.cluster_fixtures import kafka_cluster  # noqa: F401 - fixture: the 3-node cluster, started only if used
 from tests.services import (  # noqa: F401 - fixtures: real Redis and PostgreSQL on free loopback ports

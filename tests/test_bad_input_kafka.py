@@ -16,7 +16,7 @@ import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from deliverytui.kafka.distribution import KafkaDistribution
+from deliverytui.broker.distribution import KafkaDistribution
 from deliverytui.kafka.inspect import GroupInspector
 from deliverytui.kafka.record_time import RecordTimestampReader
 from deliverytui.kafka.reset import OffsetResetter, datetime_target, parse_topic_args

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from deliverytui.kafka.distribution import KafkaDistribution
-from deliverytui.kafka.embedded import metadata_answers
+from deliverytui.broker.distribution import KafkaDistribution
+from deliverytui.kafka.admin import metadata_answers
 from deliverytui.model import BrokerInfo
 from tests.conftest import run_cli
 

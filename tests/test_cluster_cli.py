@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
+from deliverytui.broker.process import pid_alive
+from deliverytui.kafka.admin import metadata_answers
 from deliverytui.kafka.client_config import silent_librdkafka_logger
-from deliverytui.kafka.embedded import _pid_alive, metadata_answers
 from tests.cluster_fixtures import ClusterUnderTest
 from tests.conftest import run_cli
 from tests.kafka_helpers import commit
@@ -60,7 +61,7 @@ def test_start_nodes_3_runs_three_processes_on_their_own_ports(kafka_cluster: Cl
     assert started["replication_factor"] == 3 and started["min_insync_replicas"] == 2
     nodes = started["nodes"]
     assert [n["id"] for n in nodes] == [1, 2, 3]
-    assert len({n["pid"] for n in nodes}) == 3 and all(_pid_alive(n["pid"]) for n in nodes)
+    assert len({n["pid"] for n in nodes}) == 3 and all(pid_alive(n["pid"]) for n in nodes)
     ports = {n["bootstrap"] for n in nodes} | {n["controller"] for n in nodes}
     assert len(ports) == 6 and all(p.startswith("127.0.0.1:") for p in ports)
     assert started["bootstrap"] == ",".join(n["bootstrap"] for n in nodes)
@@ -104,7 +105,7 @@ def test_kill_and_restart_one_node(kafka_cluster: ClusterUnderTest) -> None:
     assert killed.returncode == 0, killed.stderr
     assert json.loads(killed.stdout) == {"node": 2, "killed": True, "data_dir": str(kafka_cluster.data_dir)}
     old_pid = kafka_cluster.started["nodes"][1]["pid"]
-    assert not _pid_alive(old_pid)
+    assert not pid_alive(old_pid)
     status = broker("status", cluster=kafka_cluster)
     assert status.returncode == 3 and "2/3 nodes" in status.stdout and "node(s) 2 down" in status.stdout
     again = broker("kill", "--node", "2", cluster=kafka_cluster)
@@ -117,7 +118,7 @@ def test_kill_and_restart_one_node(kafka_cluster: ClusterUnderTest) -> None:
     result = json.loads(restarted.stdout)
     assert result["node"] == 2 and result["was_running"] is False and result["in_sync"] is True
     assert result["bootstrap"] == kafka_cluster.started["nodes"][1]["bootstrap"]  # same port: a static quorum
-    assert _pid_alive(result["pid"]) and result["pid"] != old_pid
+    assert pid_alive(result["pid"]) and result["pid"] != old_pid
     assert live_brokers(kafka_cluster.bootstrap) == {1, 2, 3}
     status = broker("status", "--json", cluster=kafka_cluster)
     assert status.returncode == 0 and json.loads(status.stdout)["nodes_running"] == 3
@@ -159,7 +160,7 @@ def test_stop_then_start_again_keeps_ports_and_cluster_id(kafka_cluster: Cluster
     """Last in the file: stops the session cluster and starts it again on the same data dir."""
     stopped = broker("stop", "--json", cluster=kafka_cluster, timeout=120)
     assert stopped.returncode == 0 and json.loads(stopped.stdout)["stopped"] is True
-    assert not any(_pid_alive(n["pid"]) for n in json.loads(broker("info", "--json", cluster=kafka_cluster).stdout)["nodes"])
+    assert not any(pid_alive(n["pid"]) for n in json.loads(broker("info", "--json", cluster=kafka_cluster).stdout)["nodes"])
     status = broker("status", cluster=kafka_cluster)
     assert status.returncode == 1 and "not running" in status.stdout
     assert not any(metadata_answers(n["bootstrap"], timeout=1.0) for n in kafka_cluster.started["nodes"])

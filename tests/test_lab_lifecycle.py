@@ -139,7 +139,7 @@ def test_sigterm_five_times_in_50ms_to_a_busy_consumer(bootstrap: str, unique: s
 def test_a_lab_state_pointed_at_another_broker_starts_a_new_story(
     bootstrap: str, unique: str, tmp_path: Path, kafka_distribution
 ) -> None:
-    from deliverytui.kafka.embedded import EmbeddedBroker
+    from deliverytui.broker.embedded import EmbeddedBroker
 
     state = tmp_path / "state"
     semantics = ("at-most-once", "at-least-once", "exactly-once")

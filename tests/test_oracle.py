@@ -13,7 +13,7 @@ import subprocess
 import pytest
 from confluent_kafka import TopicPartition
 
-from deliverytui.kafka.distribution import KafkaDistribution
+from deliverytui.broker.distribution import KafkaDistribution
 from tests.conftest import run_cli
 from tests.kafka_helpers import commit, create_topic, live_member, produce
 

@@ -16,7 +16,7 @@ import pytest
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from deliverytui.kafka.distribution import KafkaDistribution
+from deliverytui.broker.distribution import KafkaDistribution
 from deliverytui.kafka.inspect import GroupInspector
 from deliverytui.kafka.reset import (
     ActiveGroupError,

@@ -22,8 +22,8 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from deliverytui.cli import build_parser, viewer_config
+from deliverytui.kafka.admin import metadata_answers
 from deliverytui.kafka.client_config import load_properties
-from deliverytui.kafka.embedded import metadata_answers
 from deliverytui.kafka.security import add_scram_user, create_acls
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
@@ -440,7 +440,7 @@ async def test_positions_without_probe_acl_degrade_to_one_line(secured: Secured,
 
 def test_server_settings_secure_every_listener_of_any_layout(tmp_path: Path) -> None:
     """The transformation works on the listener layout of a multi-node cluster too (no broker needed)."""
-    from deliverytui.kafka.security import broker_security
+    from deliverytui.broker.security import broker_security
 
     security = broker_security("sasl", tmp_path / "node-1")
     settings = security.server_settings(

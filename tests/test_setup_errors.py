@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from deliverytui.kafka import distribution
-from deliverytui.kafka.distribution import KafkaDistribution, KafkaSetupError, resolve_distribution
+from deliverytui.broker import distribution
+from deliverytui.broker.distribution import KafkaDistribution, KafkaSetupError, resolve_distribution
 from tests.conftest import run_cli
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from confluent_kafka import Consumer
 
-from deliverytui.kafka.distribution import KafkaDistribution
-from deliverytui.kafka.embedded import EmbeddedBroker
+from deliverytui.broker.distribution import KafkaDistribution
+from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, GroupHeader
 from deliverytui.tui.screens.group_picker import GroupPickerScreen

@@ -118,7 +118,8 @@ class Lab:
             )
         if self.embedded:
             progress("starting (or reusing) the embedded Apache Kafka broker…")
-            from deliverytui.kafka.embedded import EmbeddedBroker, default_data_dir
+            from deliverytui.broker.embedded import EmbeddedBroker
+            from deliverytui.broker.paths import default_data_dir
 
             self.bootstrap = EmbeddedBroker(default_data_dir()).start(security="none")[0].bootstrap
         topics = (settings.topic, output_topic(settings.topic))

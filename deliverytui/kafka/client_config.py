@@ -11,12 +11,26 @@ does) or an f-string cannot print a password.
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from deliverytui.broker.state import running_bootstrap
 from deliverytui.errors import ConfigError
+from deliverytui.kafka.admin import silent_librdkafka_logger
+
+#: ``silent_librdkafka_logger`` lives in :mod:`deliverytui.kafka.admin`; it is re-exported here for
+#: the modules that already import it from this one.
+__all__ = [
+    "DEFAULT_BOOTSTRAP",
+    "RedactedConfig",
+    "client_config",
+    "is_secret_key",
+    "load_properties",
+    "redact",
+    "resolve_bootstrap",
+    "silent_librdkafka_logger",
+]
 
 DEFAULT_BOOTSTRAP = "localhost:9092"
 
@@ -89,7 +103,10 @@ def resolve_bootstrap(explicit: str | None, *, file_config: Mapping[str, str] | 
     """Pick the bootstrap servers and say where they came from.
 
     Order: ``--bootstrap``, then ``$KAFKA_BOOTSTRAP_SERVERS``, then ``bootstrap.servers``
-    from the ``--config`` file, then the running embedded broker, then ``localhost:9092``.
+    from the ``--config`` file, then the running embedded broker (the default single broker,
+    else the default cluster: :func:`deliverytui.broker.state.running_bootstrap`, which reads
+    pid files and /proc only), then ``localhost:9092``. This is the only place that asks
+    which embedded broker runs.
     """
     if explicit:
         return explicit, "--bootstrap"
@@ -98,29 +115,10 @@ def resolve_bootstrap(explicit: str | None, *, file_config: Mapping[str, str] | 
         return env, "$KAFKA_BOOTSTRAP_SERVERS"
     if file_config and file_config.get("bootstrap.servers"):
         return file_config["bootstrap.servers"], "bootstrap.servers in --config"
-    from deliverytui.kafka.embedded import running_embedded_bootstrap
-
-    embedded = running_embedded_bootstrap()
+    embedded = running_bootstrap()
     if embedded:
         return embedded, "the running embedded broker"
     return DEFAULT_BOOTSTRAP, "the default"
-
-
-def silent_librdkafka_logger() -> logging.Logger:
-    """A logger for librdkafka that stays quiet unless DELIVERYTUI_DEBUG is set.
-
-    librdkafka otherwise prints multi-line connection errors on stderr, which would
-    break the "one line, no traceback" promise.
-    """
-    logger = logging.getLogger("deliverytui.librdkafka")
-    if not logger.handlers:
-        if os.environ.get("DELIVERYTUI_DEBUG"):
-            logger.addHandler(logging.StreamHandler())
-            logger.setLevel(logging.DEBUG)
-        else:
-            logger.addHandler(logging.NullHandler())
-            logger.propagate = False
-    return logger
 
 
 def client_config(bootstrap: str, file_config: Mapping[str, str] | None = None, **overrides: object) -> RedactedConfig:

@@ -32,7 +32,7 @@ from typing import Any
 from datetime import datetime, timezone
 
 from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, KafkaException, TopicPartition
-from confluent_kafka.admin import AdminClient, OffsetSpec
+from confluent_kafka.admin import OffsetSpec
 
 try:  # the C implementation under AdminClient.list_offsets (see _list_offsets)
     from confluent_kafka.cimpl import _AdminClientImpl
@@ -40,7 +40,8 @@ except ImportError:  # pragma: no cover - a confluent-kafka without it uses the 
     _AdminClientImpl = None  # type: ignore[assignment,misc]
 
 from deliverytui.errors import AuthenticationError, ClusterUnreachableError, ConfigError, UnknownGroupError, UserFacingError
-from deliverytui.kafka.client_config import client_config, silent_librdkafka_logger
+from deliverytui.kafka.admin import admin_client
+from deliverytui.kafka.client_config import client_config
 from deliverytui.model import BrokerNode, GroupListing, GroupSnapshot, MemberInfo, PartitionRow, TopicPartitionId
 
 #: librdkafka error codes that mean "nobody answered".
@@ -148,7 +149,7 @@ class GroupInspector:
             },
         )
         try:
-            self._admin = AdminClient(config, logger=silent_librdkafka_logger())
+            self._admin = admin_client(config)
         except KafkaException as exc:
             raise ConfigError(
                 f"invalid client configuration: {_kafka_error_text(exc)}; fix or remove it in the --config file "

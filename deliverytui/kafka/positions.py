@@ -24,7 +24,8 @@ from datetime import datetime, timezone
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from deliverytui.errors import ConfigError
-from deliverytui.kafka.client_config import client_config, silent_librdkafka_logger
+from deliverytui.kafka.admin import silent_librdkafka_logger
+from deliverytui.kafka.client_config import client_config
 from deliverytui.model.positions import PartitionPosition, PositionsView
 from deliverytui.probe import DEFAULT_PROBE_TOPIC, PROBE_RECORD_VERSION
 

@@ -13,7 +13,8 @@ from collections.abc import Mapping
 
 from confluent_kafka import Consumer, TopicPartition
 
-from deliverytui.kafka.client_config import client_config, silent_librdkafka_logger
+from deliverytui.kafka.admin import silent_librdkafka_logger
+from deliverytui.kafka.client_config import client_config
 
 
 class RecordTimestampReader:

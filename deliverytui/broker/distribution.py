@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from deliverytui.broker.paths import cache_root
 from deliverytui.errors import UserFacingError
 
 #: The pinned Apache Kafka release (KRaft, KIP-848 consumer protocol and share groups on by default).
@@ -51,14 +52,6 @@ class KafkaDistribution:
     def java_command(self, main_class: str, *args: str, jvm_args: tuple[str, ...] = ()) -> list[str]:
         """The argv that runs ``main_class`` from these jars."""
         return [self.java, *jvm_args, "-cp", self.classpath, main_class, *args]
-
-
-def cache_root() -> Path:
-    base = os.environ.get("DELIVERYTUI_CACHE_DIR")
-    if base:
-        return Path(base)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "deliverytui"
 
 
 def find_java() -> str:
@@ -143,7 +136,7 @@ def fetch_with_maven(libs: Path, *, progress: Callable[[str], None] | None = Non
     root.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="libs-", dir=root))
     pom = root / "pom.xml"
-    pom.write_bytes(resources.files("deliverytui.kafka").joinpath("pom.xml").read_bytes())
+    pom.write_bytes(resources.files("deliverytui.broker").joinpath("pom.xml").read_bytes())
     say(f"Fetching Apache Kafka {KAFKA_VERSION} jars from Maven Central into {libs} (first use only)...")
     command = [
         mvn, "-B", "-f", str(pom), f"-Dkafka.version={KAFKA_VERSION}",

@@ -1,0 +1,82 @@
+"""``server.properties`` of one embedded KRaft node, for a broker of one node or a cluster of N.
+
+Every node is a combined broker + controller on 127.0.0.1; the controllers of all nodes form
+a static quorum (``controller.quorum.voters``), which is why a node keeps its ports for the
+life of its data dir. Replication follows the node count (:func:`replication_for`): one node
+must still run consumer groups and transactions, so every internal topic gets replication
+factor 1 there; three nodes get 3 and ``min.insync.replicas=2`` so one may die. The initial
+rebalance delay is 0 so groups form immediately, which the demo and the tests rely on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+
+class ServerSecurity(Protocol):
+    """What a security mode does to the properties (see :mod:`deliverytui.broker.security`)."""
+
+    def server_settings(self, settings: Mapping[str, object]) -> dict[str, object]: ...
+
+
+def replication_for(nodes: int) -> tuple[int, int]:
+    """(replication factor, min.insync.replicas) the cluster uses by default: 3 and 2 on three nodes."""
+    factor = min(3, nodes)
+    return factor, max(1, factor - 1)
+
+
+def server_properties(
+    node: int,
+    ports: Mapping[int, tuple[int, int]],
+    kraft_dir: Path,
+    *,
+    header: str,
+    security: ServerSecurity | None = None,
+) -> str:
+    """The properties file of ``node``; ``ports`` maps every node id to its (client port, controller port).
+
+    ``header`` is the comment line on top (it says where the ports are recorded).
+    """
+    port, controller_port = ports[node]
+    factor, min_isr = replication_for(len(ports))
+    voters = ",".join(f"{n}@127.0.0.1:{ports[n][1]}" for n in sorted(ports))
+    settings: dict[str, object] = {
+        "process.roles": "broker,controller",
+        "node.id": node,
+        "controller.quorum.voters": voters,
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(kraft_dir),
+        "num.partitions": 1,
+        "default.replication.factor": factor,
+        "min.insync.replicas": min_isr,
+        "offsets.topic.replication.factor": factor,
+        "offsets.topic.num.partitions": 10,
+        "transaction.state.log.replication.factor": factor,
+        "transaction.state.log.min.isr": min_isr,
+        "transaction.state.log.num.partitions": 10,
+        "share.coordinator.state.topic.replication.factor": factor,
+        "share.coordinator.state.topic.min.isr": min_isr,
+        "group.initial.rebalance.delay.ms": 0,
+    }
+    if len(ports) > 1:
+        # A killed node is fenced (its leaderships move, it leaves every ISR) after this long;
+        # with one node there is nobody to move to, so the broker's default stays.
+        settings["broker.session.timeout.ms"] = 6000
+    settings.update(
+        {
+            "auto.create.topics.enable": "true",
+            "delete.topic.enable": "true",
+            "log.retention.hours": 168,
+            "log.segment.bytes": 64 * 1024 * 1024,
+        }
+    )
+    if security is not None:  # SASL listeners, JAAS, the StandardAuthorizer
+        settings = security.server_settings(settings)
+    lines = [header] + [f"{k}={v}" for k, v in settings.items()]
+    return "\n".join(lines) + "\n"

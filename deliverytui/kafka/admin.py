@@ -1,0 +1,59 @@
+"""The Admin client factory and librdkafka's quiet logger: a leaf every other module may import.
+
+``AdminClient({...}, logger=silent_librdkafka_logger())`` was written out in a dozen places;
+a caller that forgot the logger let librdkafka print multi-line connection errors on stderr,
+which breaks the "one line, no traceback" promise. This module imports nothing from
+deliverytui, so the broker, the inspectors and the demo can all use it without import cycles.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from confluent_kafka.admin import AdminClient
+
+
+def silent_librdkafka_logger() -> logging.Logger:
+    """A logger for librdkafka that stays quiet unless DELIVERYTUI_DEBUG is set.
+
+    librdkafka otherwise prints multi-line connection errors on stderr, which would
+    break the "one line, no traceback" promise.
+    """
+    logger = logging.getLogger("deliverytui.librdkafka")
+    if not logger.handlers:
+        if os.environ.get("DELIVERYTUI_DEBUG"):
+            logger.addHandler(logging.StreamHandler())
+            logger.setLevel(logging.DEBUG)
+        else:
+            logger.addHandler(logging.NullHandler())
+            logger.propagate = False
+    return logger
+
+
+def admin_client(config: Mapping[str, object]) -> AdminClient:
+    """An ``AdminClient`` for ``config`` (which must hold ``bootstrap.servers``) that logs quietly.
+
+    confluent_kafka is imported here, not at the top: commands that never talk to Kafka
+    (``broker status``, ``--help``) should not pay for loading librdkafka.
+    """
+    from confluent_kafka.admin import AdminClient
+
+    # A dict is passed as it is: a RedactedConfig must stay redacted in a traceback's locals.
+    return AdminClient(config if isinstance(config, dict) else dict(config), logger=silent_librdkafka_logger())
+
+
+def metadata_answers(bootstrap: str, timeout: float = 2.0, config: Mapping[str, object] | None = None) -> bool:
+    """True when a broker at ``bootstrap`` answers a metadata request within ``timeout``.
+
+    ``config`` adds client settings (the SASL login of a secured broker).
+    """
+    admin = admin_client({**(config or {}), "bootstrap.servers": bootstrap, "socket.connection.setup.timeout.ms": 1000})
+    try:
+        metadata = admin.list_topics(timeout=timeout)
+        return bool(metadata.brokers)
+    except Exception:  # noqa: BLE001 - any failure means "does not answer"
+        return False
