@@ -16,7 +16,7 @@ from typing import Any
 
 from deliverytui import __version__
 from deliverytui.argtypes import positive_int
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import ExitCode, UsageError, UserFacingError
 
 
 def _print_json(data: Any) -> None:
@@ -49,11 +49,11 @@ def _broker(args: argparse.Namespace) -> int:
     from deliverytui.kafka.embedded import STATE_FILE, EmbeddedBroker
 
     if args.nodes is not None and not 1 <= args.nodes <= MAX_NODES:
-        raise UserFacingError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}", exit_code=2)
+        raise UsageError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}")
     if args.action in ("kill", "restart") and args.node is None:
-        raise UserFacingError(f"'broker {args.action}' needs --node N (a node of a cluster started with --nodes)", exit_code=2)
+        raise UsageError(f"'broker {args.action}' needs --node N (a node of a cluster started with --nodes)")
     if args.node is not None and args.action not in ("kill", "restart"):
-        raise UserFacingError(f"--node applies to 'broker kill' and 'broker restart', not to 'broker {args.action}'", exit_code=2)
+        raise UsageError(f"--node applies to 'broker kill' and 'broker restart', not to 'broker {args.action}'")
     data_dir = _broker_dir(args)
     if args.action == "fetch":
         dist = resolve_distribution(progress=_progress)
@@ -66,16 +66,13 @@ def _broker(args: argparse.Namespace) -> int:
         return _cluster(args, data_dir)
     if args.action == "start" and (args.nodes or 1) > 1:
         if (Path(data_dir) / STATE_FILE).exists():
-            raise UserFacingError(
-                f"{data_dir} holds a single-node broker; pass another --data-dir for a {args.nodes}-node cluster", exit_code=2
-            )
+            raise UsageError(
+                f"{data_dir} holds a single-node broker; pass another --data-dir for a {args.nodes}-node cluster")
         return _cluster(args, data_dir)
     if args.node is not None:
-        raise UserFacingError(
+        raise UsageError(
             f"--node needs a multi-node cluster, but {data_dir} holds a single-node broker; "
-            "start a cluster with 'deliverytui broker start --nodes 3 --data-dir DIR'",
-            exit_code=2,
-        )
+            "start a cluster with 'deliverytui broker start --nodes 3 --data-dir DIR'")
     broker = EmbeddedBroker(data_dir)
     if args.action == "start":
         info, started = broker.start(port=args.port, progress=_progress, security=args.security)
@@ -105,10 +102,13 @@ def _broker(args: argparse.Namespace) -> int:
             print(f"running at {info.bootstrap} (pid {info.pid}, Kafka {info.kafka_version}, data dir {info.data_dir})")
         else:
             print(f"not running (data dir {broker.data_dir})")
-        return 0 if running else 1
+        return ExitCode.OK if running else ExitCode.BROKER_NOT_RUNNING
     # info
     if info is None:
-        raise UserFacingError(f"no embedded broker was ever started in {broker.data_dir}; run 'deliverytui broker start'")
+        raise UserFacingError(
+            f"no embedded broker was ever started in {broker.data_dir}; run 'deliverytui broker start'",
+            exit_code=ExitCode.BROKER_NOT_RUNNING,
+        )
     if args.json:
         _print_json(info.to_json())
     else:
@@ -121,17 +121,13 @@ def _broker(args: argparse.Namespace) -> int:
     return 0
 
 
-#: ``broker status`` exit code when some, not all, nodes of a cluster run.
-DEGRADED_EXIT = 3
-
-
 def _cluster(args: argparse.Namespace, data_dir: Path) -> int:
     """The ``broker`` actions on a multi-node cluster (see :mod:`deliverytui.kafka.cluster`)."""
     from deliverytui.kafka.cluster import EmbeddedCluster
 
     cluster = EmbeddedCluster(data_dir)
     if args.port is not None:
-        raise UserFacingError("--port applies to a single-node broker; a cluster's nodes take free ports, recorded in cluster.json", exit_code=2)
+        raise UsageError("--port applies to a single-node broker; a cluster's nodes take free ports, recorded in cluster.json")
 
     def down(info) -> str:
         missing = [str(n["id"]) for n in info.extra["nodes"] if not n["running"]]
@@ -190,11 +186,14 @@ def _cluster(args: argparse.Namespace, data_dir: Path) -> int:
         else:
             print(f"not running (data dir {cluster.data_dir})")
         if not info or not info.running:
-            return 1
-        return 0 if info.extra["nodes_running"] == info.extra["node_count"] else DEGRADED_EXIT
+            return ExitCode.BROKER_NOT_RUNNING
+        return 0 if info.extra["nodes_running"] == info.extra["node_count"] else ExitCode.NODES_DOWN
     # info
     if info is None:
-        raise UserFacingError(f"no embedded cluster was ever started in {cluster.data_dir}; run 'deliverytui broker start --nodes 3'")
+        raise UserFacingError(
+            f"no embedded cluster was ever started in {cluster.data_dir}; run 'deliverytui broker start --nodes 3'",
+            exit_code=ExitCode.BROKER_NOT_RUNNING,
+        )
     if args.json:
         _print_json(info.to_json())
     else:
@@ -278,11 +277,10 @@ def _reset(args: argparse.Namespace) -> int:
     from deliverytui.render_text import format_table
 
     if args.to_offset is not None and args.to_offset < 0:
-        raise UserFacingError("--to-offset must be 0 or more", exit_code=2)
+        raise UsageError("--to-offset must be 0 or more")
     if args.from_file and (args.topic or args.all_topics):
-        raise UserFacingError(
-            "--from-file takes its partitions from the file; do not combine it with --topic or --all-topics", exit_code=2
-        )
+        raise UsageError(
+            "--from-file takes its partitions from the file; do not combine it with --topic or --all-topics")
     selection = PartitionSelection(all_topics=True) if args.all_topics else parse_topic_args(args.topic or [])
     target = _reset_target(args)
     resetter = _resetter(args)
@@ -360,9 +358,9 @@ def _demo_cluster(args: argparse.Namespace) -> str | None:
     from deliverytui.kafka.cluster import MAX_NODES, EmbeddedCluster, default_cluster_dir, replication_for
 
     if args.bootstrap:
-        raise UserFacingError("--nodes starts the embedded cluster; do not combine it with --bootstrap", exit_code=2)
+        raise UsageError("--nodes starts the embedded cluster; do not combine it with --bootstrap")
     if not 1 <= args.nodes <= MAX_NODES:
-        raise UserFacingError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}", exit_code=2)
+        raise UsageError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}")
     if args.nodes == 1:
         return None  # the single embedded broker, as without --nodes
     _progress(f"starting (or reusing) the embedded {args.nodes}-node Apache Kafka cluster…")
@@ -385,7 +383,7 @@ def _demo(args: argparse.Namespace) -> int:
     from deliverytui.kafka.embedded import EmbeddedBroker, default_data_dir
 
     if not args.semantic:
-        raise UserFacingError("--headless needs --semantic (at-most-once, at-least-once, idempotent, upsert, state-check, exactly-once)")
+        raise UsageError("--headless needs --semantic (at-most-once, at-least-once, idempotent, upsert, state-check, exactly-once)")
     if args.crash_at:
         check_crash_point(args.semantic, args.crash_at)  # before starting a broker for nothing
     bootstrap = _demo_cluster(args)
@@ -426,7 +424,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _tui(args: argparse.Namespace) -> int:
     if not args.group:
         build_parser().print_help()
-        return 2
+        return ExitCode.USAGE
     from deliverytui.tui.app import DeliveryApp  # Textual is imported only here
 
     config = viewer_config(args)
@@ -627,7 +625,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("deliverytui: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         return 0
 

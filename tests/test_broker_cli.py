@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from deliverytui.errors import ExitCode
 from deliverytui.kafka.distribution import KafkaDistribution
 from deliverytui.kafka.embedded import metadata_answers
 from deliverytui.model import BrokerInfo
@@ -56,7 +57,7 @@ def test_full_lifecycle_on_a_fresh_data_dir(kafka_distribution: KafkaDistributio
         stopped = run_cli("broker", "stop", "--data-dir", str(data_dir), "--json")
         assert json.loads(stopped.stdout)["stopped"] is True
         status = run_cli("broker", "status", "--data-dir", str(data_dir))
-        assert status.returncode == 1 and "not running" in status.stdout
+        assert status.returncode == ExitCode.BROKER_NOT_RUNNING and "not running" in status.stdout
         assert not metadata_answers(first["bootstrap"], timeout=1.0)
         restarted = json.loads(run_cli("broker", "start", "--data-dir", str(data_dir), "--json", timeout=180).stdout)
         assert restarted["started"] is True and restarted["bootstrap"] == first["bootstrap"]

@@ -16,6 +16,7 @@ import pytest
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
+from deliverytui.errors import ExitCode
 from deliverytui.kafka.distribution import KafkaDistribution
 from deliverytui.kafka.inspect import GroupInspector
 from deliverytui.kafka.reset import (
@@ -225,11 +226,11 @@ def test_group_with_a_live_member_is_warned_in_dry_run_and_refused_on_execute(bo
         assert f"warning: {refusal}" in dry.stdout
 
         executed = run_cli("reset", "--bootstrap", bootstrap, "--group", group, "--topic", topic, "--to-earliest", "--execute")
-        assert executed.returncode == 6
+        assert executed.returncode == ExitCode.GROUP_ACTIVE
         assert executed.stderr == f"deliverytui: error: {refusal}\n"
 
         deleted = run_cli("delete-offsets", "--bootstrap", bootstrap, "--group", group, "--topic", topic, "--execute")
-        assert deleted.returncode == 6
+        assert deleted.returncode == ExitCode.GROUP_ACTIVE
         assert deleted.stderr.startswith(f"deliverytui: error: cannot delete offsets of group '{group}': it has 1 active")
         assert deleted.stderr.count("\n") == 1
     finally:

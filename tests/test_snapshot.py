@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from deliverytui.errors import ClusterUnreachableError, UnknownGroupError
+from deliverytui.errors import ClusterUnreachableError, ExitCode, UnknownGroupError
 from deliverytui.kafka.inspect import GroupInspector
 from tests.conftest import run_cli
 from tests.kafka_helpers import commit, create_topic, live_member, produce
@@ -190,7 +190,7 @@ def test_unknown_group_is_one_clear_error(bootstrap: str, unique: str) -> None:
     with pytest.raises(UnknownGroupError, match="does not exist"):
         GroupInspector(bootstrap).snapshot(f"never-seen-{unique}")
     result = run_cli("snapshot", "--bootstrap", bootstrap, "--group", f"never-seen-{unique}")
-    assert result.returncode == 5
+    assert result.returncode == ExitCode.GROUP_NOT_FOUND
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
@@ -202,7 +202,7 @@ def test_unreachable_cluster_fails_fast_with_one_line() -> None:
     started = time.monotonic()
     result = run_cli("snapshot", "--bootstrap", "127.0.0.1:1", "--group", "any", "--timeout", "5")
     elapsed = time.monotonic() - started
-    assert result.returncode == 3
+    assert result.returncode == ExitCode.UNREACHABLE
     assert result.stderr.count("\n") == 1 and "127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr
     assert elapsed < 60  # bounded: the CLI never hangs on a dead address (generous bound, not a speed target)
@@ -218,7 +218,7 @@ def test_silent_listener_is_bounded_by_the_timeout() -> None:
         result = run_cli("snapshot", "--bootstrap", f"127.0.0.1:{port}", "--group", "any", "--timeout", "3", timeout=60)
     finally:
         listener.close()
-    assert result.returncode == 3
+    assert result.returncode == ExitCode.UNREACHABLE
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     assert f"127.0.0.1:{port}" in result.stderr
 

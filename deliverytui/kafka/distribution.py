@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import ExitCode, UserFacingError
 
 #: The pinned Apache Kafka release (KRaft, KIP-848 consumer protocol and share groups on by default).
 KAFKA_VERSION = "4.4.0"
@@ -32,7 +32,7 @@ _COMPLETE_MARKER = ".complete"
 class KafkaSetupError(UserFacingError):
     """Java, Maven or the Kafka jars are missing."""
 
-    exit_code = 6
+    exit_code = ExitCode.KAFKA_SETUP
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,7 +39,14 @@ try:  # the C implementation under AdminClient.list_offsets (see _list_offsets)
 except ImportError:  # pragma: no cover - a confluent-kafka without it uses the public call
     _AdminClientImpl = None  # type: ignore[assignment,misc]
 
-from deliverytui.errors import AuthenticationError, ClusterUnreachableError, ConfigError, UnknownGroupError, UserFacingError
+from deliverytui.errors import (
+    AuthenticationError,
+    ClusterUnreachableError,
+    ConfigError,
+    NotAuthorizedError,
+    UnknownGroupError,
+    UserFacingError,
+)
 from deliverytui.kafka.client_config import client_config, silent_librdkafka_logger
 from deliverytui.model import BrokerNode, GroupListing, GroupSnapshot, MemberInfo, PartitionRow, TopicPartitionId
 
@@ -479,7 +486,7 @@ class GroupInspector:
         if code == KafkaError.GROUP_ID_NOT_FOUND:
             raise UnknownGroupError(f"consumer group does not exist on {self.bootstrap} ({_first_sentence(text)})") from None
         if code in _AUTHZ_CODES:
-            raise UserFacingError(
+            raise NotAuthorizedError(
                 f"not authorized while {what} on {self.bootstrap}: {_first_sentence(text)}; the principal needs Describe on the group and its topics"
             ) from None
         raise UserFacingError(f"Kafka error while {what}: {_first_sentence(text)}") from None

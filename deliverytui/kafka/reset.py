@@ -36,7 +36,14 @@ from pathlib import Path
 from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicCollection, TopicPartition
 from confluent_kafka.admin import OffsetSpec
 
-from deliverytui.errors import ConfigError, UserFacingError
+from deliverytui.errors import (
+    ClusterUnreachableError,
+    ConfigError,
+    ExitCode,
+    NotAuthorizedError,
+    UnknownGroupError,
+    UserFacingError,
+)
 from deliverytui.kafka.client_config import client_config
 from deliverytui.kafka.inspect import GroupInspector, _first_sentence, _state_name
 from deliverytui.model.group import TopicPartitionId
@@ -54,13 +61,13 @@ from deliverytui.model.reset import (
 class ActiveGroupError(UserFacingError):
     """The group has live members, so Kafka will not let its offsets be rewritten."""
 
-    exit_code = 6
+    exit_code = ExitCode.GROUP_ACTIVE
 
 
 class WritesDisabledError(UserFacingError):
     """A write was asked for without the user's consent (``--allow-writes`` in the TUI)."""
 
-    exit_code = 7
+    exit_code = ExitCode.WRITES_DISABLED
 
 
 #: Broker answers to an offset write that mean "someone is consuming this group right now".
@@ -424,7 +431,7 @@ class OffsetResetter:
         except ValueError as exc:
             raise ConfigError(f"invalid client configuration: {_first_sentence(str(exc))}") from None
         except TimeoutError:
-            raise UserFacingError(
+            raise ClusterUnreachableError(
                 f"no answer from Kafka at {self.bootstrap} within {self.request_timeout:.0f}s while {what}; "
                 "check --bootstrap and that the cluster is up"
             ) from None
@@ -563,12 +570,12 @@ class OffsetResetter:
                 f"cannot {action} group {group_id!r}: the broker says the group is active ({text}); stop its consumers first"
             )
         if code in _AUTHZ_CODES:
-            raise UserFacingError(
+            raise NotAuthorizedError(
                 f"not authorized while {what} on {self.bootstrap}: {text}; the principal needs Read on the group and its topics"
                 + (" and Delete on the group" if action.startswith("delete") else "")
             )
         if code == KafkaError.GROUP_ID_NOT_FOUND:
-            raise UserFacingError(f"cannot {action} group {group_id!r}: the group does not exist on {self.bootstrap}")
+            raise UnknownGroupError(f"cannot {action} group {group_id!r}: the group does not exist on {self.bootstrap}")
         self._inspector._raise_for(error, what, exc or Exception(text))
 
 
