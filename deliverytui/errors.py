@@ -76,6 +76,10 @@ def exit_code_table() -> str:
     return "\n".join(rows)
 
 
+#: The longest library reason (a librdkafka error string, say) that a message quotes.
+MESSAGE_LIMIT = 300
+
+
 def one_line(exc_or_text: BaseException | object, *, first_line: bool = False, limit: int | None = None) -> str:
     """``exc_or_text`` as one line for a message: whitespace runs (newlines too) folded to one space.
 

@@ -52,6 +52,7 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from deliverytui.errors import MESSAGE_LIMIT, one_line
 from deliverytui.kafka.client_config import RedactedConfig, silent_librdkafka_logger
 
 DEFAULT_PROBE_TOPIC = "__deliverytui_probe"
@@ -493,14 +494,14 @@ class ProbePublisher:
     def _count_error(self, text: str) -> None:
         with self._lock:
             self._errors += 1
-            self._last_error = " ".join(str(text).split())[:300]
+            self._last_error = one_line(text, limit=MESSAGE_LIMIT)
 
 
 def _error_text(error: object) -> str:
     if isinstance(error, KafkaException) and error.args:
         error = error.args[0]
     text = error.str() if isinstance(error, KafkaError) else str(error)
-    return " ".join(text.split())[:300]
+    return one_line(text, limit=MESSAGE_LIMIT)
 
 
 def attach_probe(

@@ -138,7 +138,7 @@ def test_snapshot_costs_a_constant_number_of_admin_requests(bootstrap: str, uniq
     calls: dict[str, int] = {}
 
     def counting(inspector: GroupInspector) -> GroupInspector:
-        real = inspector._admin
+        real = inspector.admin
 
         class CountingAdmin:
             def __getattr__(self, name: str):
@@ -152,7 +152,7 @@ def test_snapshot_costs_a_constant_number_of_admin_requests(bootstrap: str, uniq
 
                 return wrapper
 
-        inspector._admin = CountingAdmin()  # type: ignore[assignment]
+        inspector.admin = CountingAdmin()  # type: ignore[assignment]
         return inspector
 
     counts = []
@@ -271,9 +271,9 @@ def test_groups_lists_state_and_type(bootstrap: str, unique: str) -> None:
 def test_every_group_state_is_spelled_as_kafka_prints_it() -> None:
     from confluent_kafka import ConsumerGroupState
 
-    from deliverytui.kafka.inspect import _state_name
+    from deliverytui.kafka.inspect import state_name
 
-    spelled = {state.name: _state_name(state) for state in ConsumerGroupState}
+    spelled = {state.name: state_name(state) for state in ConsumerGroupState}
     assert spelled["PREPARING_REBALANCING"] == "PreparingRebalance"
     assert spelled["COMPLETING_REBALANCING"] == "CompletingRebalance"
     assert {spelled["STABLE"], spelled["EMPTY"], spelled["DEAD"]} == {"Stable", "Empty", "Dead"}

@@ -42,6 +42,7 @@ from deliverytui.errors import (
     ConfigError,
     UnknownGroupError,
     UserFacingError,
+    one_line,
 )
 from deliverytui.kafka.client_config import RedactedConfig
 from deliverytui.kafka.inspect import CollectionCancelled, GroupInspector
@@ -292,7 +293,7 @@ def _serve() -> int:
         except UserFacingError as exc:
             answer = {"kind": _kind_of(exc), "message": str(exc)}
         except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
-            answer = {"kind": "error", "message": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
+            answer = {"kind": "error", "message": f"{type(exc).__name__}: {one_line(str(exc))}"}
         out.write(json.dumps(answer) + "\n")
         out.flush()
     return 0

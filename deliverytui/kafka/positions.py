@@ -23,7 +23,7 @@ from datetime import datetime, timezone
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from deliverytui.errors import ConfigError
+from deliverytui.errors import MESSAGE_LIMIT, ConfigError, one_line
 from deliverytui.kafka.client_config import client_config, silent_librdkafka_logger
 from deliverytui.model.positions import PartitionPosition, PositionsView
 from deliverytui.probe import DEFAULT_PROBE_TOPIC, PROBE_RECORD_VERSION
@@ -368,4 +368,4 @@ def _error_text(error: object) -> str:
     if isinstance(error, KafkaException) and error.args:
         error = error.args[0]
     text = error.str() if isinstance(error, KafkaError) else str(error)
-    return " ".join(text.split())[:300]
+    return one_line(text, limit=MESSAGE_LIMIT)
