@@ -24,7 +24,7 @@ from deliverytui.kafka.reset import OffsetResetter, datetime_target, parse_topic
 from deliverytui.model.reset import ResetTarget
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.widgets.panels import EventLog, GroupHeader
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.kafka_helpers import commit, create_topic, produce
 from tests.test_oracle import kafka_cli_describe
 from tests.test_reset import delete_records_before, kafka_reset_dry_run, new_offsets

@@ -11,7 +11,7 @@ from deliverytui.errors import ExitCode
 from deliverytui.kafka.distribution import KafkaDistribution
 from deliverytui.kafka.embedded import metadata_answers
 from deliverytui.model import BrokerInfo
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.kafka
 

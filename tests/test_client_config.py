@@ -9,7 +9,7 @@ import pytest
 from deliverytui.errors import ConfigError, ExitCode
 from deliverytui.kafka.client_config import client_config, load_properties, redact, resolve_bootstrap
 from deliverytui.kafka.inspect import GroupInspector
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def test_properties_file_is_parsed_like_kafka_command_config(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from deliverytui.errors import ExitCode
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 from deliverytui.kafka.embedded import _pid_alive, metadata_answers
 from tests.cluster_fixtures import ClusterUnderTest
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.kafka_helpers import commit
 
 # JVM start-up of three nodes (and a restart) on a busy 2-core machine can take minutes: more than

@@ -22,15 +22,7 @@ from deliverytui.dedup import (
 )
 from deliverytui.dedup.store import DedupStore
 from deliverytui.errors import UserFacingError
-from tests.services import (  # noqa: F401  (fixtures)
-    PostgresServerProcess,
-    RedisServerProcess,
-    free_port,
-    postgres_server,
-    postgres_url,
-    redis_server,
-    redis_url,
-)
+from tests.services import PostgresServerProcess, RedisServerProcess, free_port
 
 EVENTS = [f"event-{i}" for i in range(150)]
 STOP_AFTER_EFFECTS = 50

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def test_headless_json_shape(bootstrap: str, tmp_path, unique: str) -> None:

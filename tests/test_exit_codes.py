@@ -17,7 +17,7 @@ import pytest
 
 import deliverytui
 from deliverytui.errors import EXIT_CODE_MEANINGS, ExitCode, UserFacingError, exit_code_table
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 README = Path(__file__).resolve().parent.parent / "README.md"
 _ROW = re.compile(r"^\| (\d+) \| `([A-Z_]+)` \| (.+) \|$")

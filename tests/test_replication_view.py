@@ -10,7 +10,7 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 from deliverytui.kafka.inspect import CollectionCancelled
-from deliverytui.kafka.isolated import _row_fields, _row_from_fields
+from deliverytui.kafka.isolated import row_fields, row_from_fields
 from deliverytui.model import GroupSnapshot, PartitionRow
 from deliverytui.model.replication import replication_events, replication_summary
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
@@ -82,8 +82,8 @@ def test_summary_cells_and_json() -> None:
     }
     assert GroupSnapshot.from_json(data) == OFFLINE
     # The isolated inspector's wire format keeps the replica tuples (JSON makes them lists).
-    wire = json.loads(json.dumps(_row_fields(OFFLINE.partitions[0])))
-    assert _row_from_fields(wire) == OFFLINE.partitions[0]
+    wire = json.loads(json.dumps(row_fields(OFFLINE.partitions[0])))
+    assert row_from_fields(wire) == OFFLINE.partitions[0]
 
 
 class ScriptedInspector:

@@ -29,7 +29,7 @@ from deliverytui.kafka.reset import (
     read_reset_csv,
 )
 from deliverytui.model.reset import PartitionSelection, ResetTarget
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.kafka_helpers import commit, create_topic, live_member, produce
 
 pytestmark = pytest.mark.kafka

@@ -29,7 +29,7 @@ from deliverytui.kafka.security import add_scram_user, create_acls
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, SelectedPartitionPanel
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.tui_helpers import cell, shown, wait_until
 
 pytestmark = pytest.mark.kafka

@@ -12,7 +12,7 @@ from confluent_kafka.admin import AdminClient
 
 from deliverytui.errors import ClusterUnreachableError, ExitCode, UnknownGroupError
 from deliverytui.kafka.inspect import GroupInspector
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.kafka_helpers import commit, create_topic, live_member, produce
 
 pytestmark = pytest.mark.kafka
