@@ -54,9 +54,8 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from deliverytui.errors import MESSAGE_LIMIT, one_line
 from deliverytui.kafka.client_config import RedactedConfig, silent_librdkafka_logger
+from deliverytui.model.positions import DEFAULT_PROBE_TOPIC, PROBE_RECORD_VERSION
 
-DEFAULT_PROBE_TOPIC = "__deliverytui_probe"
-PROBE_RECORD_VERSION = 1
 DEFAULT_STATS_INTERVAL_MS = 1000
 
 #: How the probe topic is created when missing: compacted (latest report per consumer

@@ -50,7 +50,7 @@ class Consumer:
         for event in events:
             token = new_token()  # one token per attempt, kept across retries of it
             claim = await with_store_retry(
-                lambda: self.store.claim(event, lease_seconds=60, token=token), on_wait=self._on_wait, backoff=FAST_RETRY
+                lambda event=event, token=token: self.store.claim(event, lease_seconds=60, token=token), on_wait=self._on_wait, backoff=FAST_RETRY
             )
             if not claim.owned:
                 continue
@@ -59,7 +59,7 @@ class Consumer:
                 self.reached_stop_point.set()
                 await asyncio.sleep(0)  # let the test stop the server now, between effect and complete
             done = await with_store_retry(
-                lambda: self.store.complete(event, claim.token), on_wait=self._on_wait, backoff=FAST_RETRY
+                lambda event=event, claim=claim: self.store.complete(event, claim.token), on_wait=self._on_wait, backoff=FAST_RETRY
             )
             assert done, f"lost the lease on {event}"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from deliverytui.kafka.inspect import CollectionCancelled
 from deliverytui.kafka.isolated import row_fields, row_from_fields
@@ -20,7 +20,7 @@ from deliverytui.tui.widgets.panels import EventLog, GroupHeader
 from deliverytui.tui.widgets.partitions_table import PartitionsTable
 from tests.tui_helpers import cell, wait_until
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def row(partition: int, leader: int | None, replicas: tuple[int, ...], isr: tuple[int, ...]) -> PartitionRow:

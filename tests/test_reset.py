@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -36,7 +36,7 @@ pytestmark = pytest.mark.kafka
 
 #: Record timestamps start a day ago: recent enough that the broker's retention (7 days) never deletes
 #: them mid-test, old enough to be unambiguous. Whole minutes, so ISO strings below are exact.
-BASE_TIME = (datetime.now(timezone.utc) - timedelta(days=1)).replace(second=0, microsecond=0)
+BASE_TIME = (datetime.now(UTC) - timedelta(days=1)).replace(second=0, microsecond=0)
 
 
 def iso(moment: datetime, *, zone: str = "") -> str:
@@ -119,7 +119,7 @@ def test_time_based_modes_pick_the_first_record_at_or_after_the_time(bootstrap: 
     topic, group = f"reset-time-{unique}", f"reset-time-group-{unique}"
     create_topic(bootstrap, topic, 2)
     produce_at(bootstrap, topic, 0, [BASE_TIME + timedelta(minutes=i) for i in range(10)])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     produce_at(bootstrap, topic, 1, [now - timedelta(minutes=50)] * 3 + [now - timedelta(minutes=5)] * 2)
     commit(bootstrap, group, {(topic, 0): 9, (topic, 1): 5})
     resetter = OffsetResetter(bootstrap)

@@ -21,8 +21,8 @@ import pytest
 from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from deliverytui.errors import ExitCode
 from deliverytui.cli import build_parser, viewer_config
+from deliverytui.errors import ExitCode
 from deliverytui.kafka.client_config import load_properties
 from deliverytui.kafka.embedded import metadata_answers
 from deliverytui.kafka.security import add_scram_user, create_acls
@@ -381,7 +381,7 @@ async def test_read_only_tui_with_only_describe_and_read_sends_no_write(secured:
 
             for key_name, refusal in (("r", "offset reset needs --allow-writes"), ("x", "deleting offsets needs --allow-writes")):
                 await pilot.press(key_name)
-                await wait_until(pilot, lambda: any(refusal in n.message for n in app._notifications), what=refusal)
+                await wait_until(pilot, lambda refusal=refusal: any(refusal in n.message for n in app._notifications), what=refusal)
                 assert app.screen is app.screen_stack[0]  # neither the reset nor the delete screen opened
             polls = app.polls_completed
             await wait_until(pilot, lambda: app.polls_completed >= polls + 2, timeout=60, what="two more refreshes")

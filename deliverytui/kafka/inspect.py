@@ -28,7 +28,7 @@ import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from confluent_kafka import (
@@ -271,7 +271,7 @@ class GroupInspector:
             partition_assignor=description.partition_assignor or None,
             members=members,
             partitions=(),
-            taken_at=datetime.now(timezone.utc),
+            taken_at=datetime.now(UTC),
             brokers=brokers,
         )
         return header, rows

@@ -30,7 +30,7 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from confluent_kafka import (
@@ -146,8 +146,8 @@ def parse_datetime_ms(text: str) -> int:
             f"invalid --to-datetime {text!r}: expected ISO 8601 like 2024-05-01T12:00:00.000 (UTC) or 2024-05-01T14:00:00+02:00"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return (parsed - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(milliseconds=1)
+        parsed = parsed.replace(tzinfo=UTC)
+    return (parsed - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 _DURATION = re.compile(
@@ -175,8 +175,8 @@ def parse_duration(text: str) -> timedelta:
 
 def duration_target(text: str, *, now: datetime | None = None) -> ResetTarget:
     """``--by-duration D``: the time ``now - D``, resolved once (as Kafka's tool does at start)."""
-    moment = (now or datetime.now(timezone.utc)) - parse_duration(text)
-    ms = (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(milliseconds=1)
+    moment = (now or datetime.now(UTC)) - parse_duration(text)
+    ms = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
     return ResetTarget.at_timestamp(ResetMode.BY_DURATION, ms, text)
 
 
@@ -347,7 +347,7 @@ class OffsetResetter:
             group_state=state,
             active_members=members,
             partitions=tuple(rows),
-            planned_at=datetime.now(timezone.utc),
+            planned_at=datetime.now(UTC),
             warnings=tuple(warnings),
         )
 
@@ -413,7 +413,7 @@ class OffsetResetter:
             group_state=state,
             active_members=members,
             partitions=tuple(chosen),
-            planned_at=datetime.now(timezone.utc),
+            planned_at=datetime.now(UTC),
         )
 
     def execute_offset_delete(self, plan: OffsetDeletePlan, *, allow_writes: bool) -> None:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.text import Text
 from textual import on, work
@@ -89,7 +89,7 @@ class DeliveryApp(App[None]):
         super().__init__()
         self.config = config
         self._fetcher_factory = fetcher_factory or GroupFetcher
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.group = config.group
         self.paused = False
         self.update: ViewUpdate | None = None
