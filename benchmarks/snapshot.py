@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _prep import topic_with_committed_group  # noqa: E402
+
 from deliverytui.broker.distribution import resolve_distribution
 from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.kafka.inspect import GroupInspector

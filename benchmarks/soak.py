@@ -52,6 +52,7 @@ from deliverytui.demo.producer_loop import RateLimitedProducer  # noqa: E402
 from deliverytui.demo.semantics import SEMANTICS, semantic_spec  # noqa: E402
 from deliverytui.demo.supervisor import DemoSupervisor  # noqa: E402
 from deliverytui.demo.task_api import ensure_topic  # noqa: E402
+from deliverytui.errors import one_line
 from deliverytui.model.demo import AuditReport  # noqa: E402
 
 RSS_GROWTH_LIMIT = 0.10
@@ -308,7 +309,7 @@ def run_soak(
                 try:
                     audit_now()
                 except Exception as exc:  # noqa: BLE001 - reported, the soak goes on
-                    result.audit_errors.append(" ".join(str(exc).split()))
+                    result.audit_errors.append(one_line(exc))
 
         auditor = threading.Thread(target=audit_loop, name="soak-audit", daemon=True)
         auditor.start()

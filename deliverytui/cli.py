@@ -16,7 +16,7 @@ from typing import Any
 
 from deliverytui import __version__
 from deliverytui.argtypes import positive_int
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import ExitCode, UsageError, UserFacingError
 
 
 def _print_json(data: Any) -> None:
@@ -43,10 +43,6 @@ def _broker_dir(args: argparse.Namespace) -> Path:
     return single
 
 
-#: ``broker status`` exit code when some, not all, nodes of a cluster run.
-DEGRADED_EXIT = 3
-
-
 def _broker(args: argparse.Namespace) -> int:
     """``broker ACTION``: one embedded broker of one node or N (see :mod:`deliverytui.broker.embedded`)."""
     from deliverytui.broker.distribution import resolve_distribution
@@ -54,11 +50,11 @@ def _broker(args: argparse.Namespace) -> int:
     from deliverytui.broker.state import is_cluster_dir
 
     if args.nodes is not None and not 1 <= args.nodes <= MAX_NODES:
-        raise UserFacingError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}", exit_code=2)
+        raise UsageError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}")
     if args.action in ("kill", "restart") and args.node is None:
-        raise UserFacingError(f"'broker {args.action}' needs --node N (a node of a cluster started with --nodes)", exit_code=2)
+        raise UsageError(f"'broker {args.action}' needs --node N (a node of a cluster started with --nodes)")
     if args.node is not None and args.action not in ("kill", "restart"):
-        raise UserFacingError(f"--node applies to 'broker kill' and 'broker restart', not to 'broker {args.action}'", exit_code=2)
+        raise UsageError(f"--node applies to 'broker kill' and 'broker restart', not to 'broker {args.action}'")
     data_dir = _broker_dir(args)
     if args.action == "fetch":
         dist = resolve_distribution(progress=_progress)
@@ -70,7 +66,7 @@ def _broker(args: argparse.Namespace) -> int:
     broker = EmbeddedBroker(data_dir)
     cluster = is_cluster_dir(data_dir) or (args.action == "start" and (args.nodes or 1) > 1 and broker.node_count == 0)
     if cluster and args.port is not None:
-        raise UserFacingError("--port applies to a single-node broker; a cluster's nodes take free ports, recorded in cluster.json", exit_code=2)
+        raise UsageError("--port applies to a single-node broker; a cluster's nodes take free ports, recorded in cluster.json")
     if args.action == "start":
         info, started = broker.start(args.nodes, port=args.port, progress=_progress, security=args.security)
         if args.json:
@@ -128,7 +124,10 @@ def _broker(args: argparse.Namespace) -> int:
     if info is None:
         what = "cluster" if cluster else "broker"
         hint = " --nodes 3" if cluster else ""
-        raise UserFacingError(f"no embedded {what} was ever started in {broker.data_dir}; run 'deliverytui broker start{hint}'")
+        raise UserFacingError(
+            f"no embedded {what} was ever started in {broker.data_dir}; run 'deliverytui broker start{hint}'",
+            exit_code=ExitCode.BROKER_NOT_RUNNING,
+        )
     if args.json:
         _print_json(info.to_json())
         return 0
@@ -149,7 +148,7 @@ def _broker(args: argparse.Namespace) -> int:
 
 
 def _broker_status(args: argparse.Namespace, broker, info) -> int:
-    """``broker status``: 0 when every node runs, 1 when none does, :data:`DEGRADED_EXIT` in between."""
+    """``broker status``: 0 when every node runs, BROKER_NOT_RUNNING when none does, NODES_DOWN in between."""
     running = bool(info and info.running)
     nodes = info.extra.get("node_count") if info else None
     if args.json:
@@ -166,13 +165,14 @@ def _broker_status(args: argparse.Namespace, broker, info) -> int:
     else:
         print(f"not running (data dir {broker.data_dir})")
     if not running:
-        return 1
-    return 0 if nodes is None or info.extra["nodes_running"] == nodes else DEGRADED_EXIT
+        return ExitCode.BROKER_NOT_RUNNING
+    return ExitCode.OK if nodes is None or info.extra["nodes_running"] == nodes else ExitCode.NODES_DOWN
 
 
 # -- snapshot and groups -------------------------------------------------------
 def _inspector(args: argparse.Namespace):
-    from deliverytui.kafka.client_config import load_properties, resolve_bootstrap
+    from deliverytui.broker.state import resolve_bootstrap
+    from deliverytui.kafka.client_config import load_properties
     from deliverytui.kafka.inspect import GroupInspector
 
     file_config = load_properties(args.config) if args.config else None
@@ -204,7 +204,8 @@ def _groups(args: argparse.Namespace) -> int:
 
 # -- reset and delete-offsets (the only write paths) -----------------------------------
 def _resetter(args: argparse.Namespace):
-    from deliverytui.kafka.client_config import load_properties, resolve_bootstrap
+    from deliverytui.broker.state import resolve_bootstrap
+    from deliverytui.kafka.client_config import load_properties
     from deliverytui.kafka.reset import OffsetResetter
 
     file_config = load_properties(args.config) if args.config else None
@@ -240,11 +241,10 @@ def _reset(args: argparse.Namespace) -> int:
     from deliverytui.render_text import format_table
 
     if args.to_offset is not None and args.to_offset < 0:
-        raise UserFacingError("--to-offset must be 0 or more", exit_code=2)
+        raise UsageError("--to-offset must be 0 or more")
     if args.from_file and (args.topic or args.all_topics):
-        raise UserFacingError(
-            "--from-file takes its partitions from the file; do not combine it with --topic or --all-topics", exit_code=2
-        )
+        raise UsageError(
+            "--from-file takes its partitions from the file; do not combine it with --topic or --all-topics")
     selection = PartitionSelection(all_topics=True) if args.all_topics else parse_topic_args(args.topic or [])
     target = _reset_target(args)
     resetter = _resetter(args)
@@ -324,9 +324,9 @@ def _demo_cluster(args: argparse.Namespace) -> str | None:
     from deliverytui.demo.task_api import ensure_topic
 
     if args.bootstrap:
-        raise UserFacingError("--nodes starts the embedded cluster; do not combine it with --bootstrap", exit_code=2)
+        raise UsageError("--nodes starts the embedded cluster; do not combine it with --bootstrap")
     if not 1 <= args.nodes <= MAX_NODES:
-        raise UserFacingError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}", exit_code=2)
+        raise UsageError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}")
     if args.nodes == 1:
         return None  # the single embedded broker, as without --nodes
     _progress(f"starting (or reusing) the embedded {args.nodes}-node Apache Kafka cluster…")
@@ -350,7 +350,7 @@ def _demo(args: argparse.Namespace) -> int:
     from deliverytui.demo.semantics import check_crash_point
 
     if not args.semantic:
-        raise UserFacingError("--headless needs --semantic (at-most-once, at-least-once, idempotent, upsert, state-check, exactly-once)")
+        raise UsageError("--headless needs --semantic (at-most-once, at-least-once, idempotent, upsert, state-check, exactly-once)")
     if args.crash_at:
         check_crash_point(args.semantic, args.crash_at)  # before starting a broker for nothing
     bootstrap = _demo_cluster(args)
@@ -391,7 +391,7 @@ def _demo(args: argparse.Namespace) -> int:
 def _tui(args: argparse.Namespace) -> int:
     if not args.group:
         build_parser().print_help()
-        return 2
+        return ExitCode.USAGE
     from deliverytui.tui.app import DeliveryApp  # Textual is imported only here
 
     config = viewer_config(args)
@@ -407,7 +407,8 @@ def _tui(args: argparse.Namespace) -> int:
 
 def viewer_config(args: argparse.Namespace):
     """The live view's ViewerConfig for ``deliverytui --group G ...`` (tests build the app from it)."""
-    from deliverytui.kafka.client_config import load_properties, resolve_bootstrap
+    from deliverytui.broker.state import resolve_bootstrap
+    from deliverytui.kafka.client_config import load_properties
     from deliverytui.tui.viewer_config import ViewerConfig
 
     file_config = load_properties(args.config) if args.config else None
@@ -592,7 +593,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print("deliverytui: interrupted", file=sys.stderr)
-        return 130
+        return ExitCode.INTERRUPTED
     except BrokenPipeError:
         return 0
 

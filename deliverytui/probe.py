@@ -52,11 +52,11 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import NewTopic
 
+from deliverytui.errors import MESSAGE_LIMIT, one_line
 from deliverytui.kafka.admin import admin_client, silent_librdkafka_logger
 from deliverytui.kafka.client_config import RedactedConfig
+from deliverytui.model.positions import DEFAULT_PROBE_TOPIC, PROBE_RECORD_VERSION
 
-DEFAULT_PROBE_TOPIC = "__deliverytui_probe"
-PROBE_RECORD_VERSION = 1
 DEFAULT_STATS_INTERVAL_MS = 1000
 
 #: How the probe topic is created when missing: compacted (latest report per consumer
@@ -493,14 +493,14 @@ class ProbePublisher:
     def _count_error(self, text: str) -> None:
         with self._lock:
             self._errors += 1
-            self._last_error = " ".join(str(text).split())[:300]
+            self._last_error = one_line(text, limit=MESSAGE_LIMIT)
 
 
 def _error_text(error: object) -> str:
     if isinstance(error, KafkaException) and error.args:
         error = error.args[0]
     text = error.str() if isinstance(error, KafkaError) else str(error)
-    return " ".join(text.split())[:300]
+    return one_line(text, limit=MESSAGE_LIMIT)
 
 
 def attach_probe(

@@ -31,7 +31,7 @@ class ClusterUnderTest:
 
 @pytest.fixture(scope="session")
 def kafka_cluster(tmp_path_factory: pytest.TempPathFactory, kafka_distribution) -> Iterator[ClusterUnderTest]:
-    from tests.conftest import run_cli
+    from tests.helpers import run_cli
 
     data_dir = tmp_path_factory.mktemp("kafka-cluster")
     result = run_cli("broker", "start", "--nodes", "3", "--data-dir", str(data_dir), "--json", timeout=300)

@@ -1,5 +1,8 @@
 """Shared fixtures: one real embedded Kafka broker per test session, real Redis and PostgreSQL servers.
 
+Fixtures reach the tests from here only (the service fixtures are defined in tests/services.py and
+tests/cluster_fixtures.py and imported below); helpers a test calls live in tests/helpers.py.
+
 The broker is started once (it takes a few seconds of JVM start-up) in a temporary data
 dir on free loopback ports; every test gets unique topic and group names so tests never
 see each other's data.
@@ -7,9 +10,6 @@ see each other's data.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,8 +28,6 @@ from tests.services import (  # noqa: F401 - fixtures: real Redis and PostgreSQL
     redis_url,
     sqlite_url,
 )
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="session")
@@ -61,16 +59,3 @@ def bootstrap(kafka_broker: BrokerInfo) -> str:
 def unique() -> str:
     """A short unique suffix for topic and group names (dots and dashes are legal and realistic)."""
     return uuid.uuid4().hex[:8]
-
-
-def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m deliverytui ARGS`` as a user would, capturing output."""
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "deliverytui", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=full_env,
-        cwd=REPO_ROOT,
-    )

@@ -18,7 +18,7 @@ import pytest
 
 from deliverytui.demo.headless import run_headless
 from deliverytui.demo.semantics import SEMANTICS
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.kafka
 

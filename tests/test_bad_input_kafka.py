@@ -17,13 +17,14 @@ from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from deliverytui.broker.distribution import KafkaDistribution
+from deliverytui.errors import ExitCode
 from deliverytui.kafka.inspect import GroupInspector
 from deliverytui.kafka.record_time import RecordTimestampReader
 from deliverytui.kafka.reset import OffsetResetter, datetime_target, parse_topic_args
 from deliverytui.model.reset import ResetTarget
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.widgets.panels import EventLog, GroupHeader
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.kafka_helpers import commit, create_topic, produce
 from tests.test_oracle import kafka_cli_describe
 from tests.test_reset import delete_records_before, kafka_reset_dry_run, new_offsets
@@ -253,7 +254,7 @@ def test_bad_config_file_is_one_line_for_snapshot_and_tui(
         ("reset", "--bootstrap", bootstrap, "--group", f"g-{unique}", "--topic", "t", "--to-earliest", "--config", str(file)),
     ):
         result = run_cli(*args, timeout=60)
-        assert result.returncode == 2, (args, result.stdout, result.stderr)
+        assert result.returncode == ExitCode.BAD_CONFIG, (args, result.stdout, result.stderr)
         assert result.stderr.startswith("deliverytui: error: ") and result.stderr.count("\n") == 1, result.stderr
         assert message in result.stderr and "Traceback" not in result.stderr
         assert "hunter2" not in result.stderr + result.stdout
@@ -267,6 +268,6 @@ def test_demo_bad_store_urls_are_one_line(bootstrap: str, unique: str, tmp_path:
             "demo", "--headless", "--bootstrap", bootstrap, "--semantic", "idempotent", "--events", "1",
             "--topic", f"demo-bad-url-{unique}", "--run-dir", str(tmp_path), flag, "foo://x",
         )
-        assert result.returncode == 2 if flag == "--dedup" else result.returncode != 0, result.stderr
+        assert result.returncode == ExitCode.BAD_STORE_URL if flag == "--dedup" else result.returncode != 0, result.stderr
         assert result.stderr.startswith("deliverytui: error: ") and result.stderr.count("\n") == 1, result.stderr
         assert message in result.stderr and "producing" not in result.stderr

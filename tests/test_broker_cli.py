@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from deliverytui.broker.distribution import KafkaDistribution
+from deliverytui.errors import ExitCode
 from deliverytui.kafka.admin import metadata_answers
 from deliverytui.model import BrokerInfo
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 pytestmark = pytest.mark.kafka
 
@@ -56,7 +57,7 @@ def test_full_lifecycle_on_a_fresh_data_dir(kafka_distribution: KafkaDistributio
         stopped = run_cli("broker", "stop", "--data-dir", str(data_dir), "--json")
         assert json.loads(stopped.stdout)["stopped"] is True
         status = run_cli("broker", "status", "--data-dir", str(data_dir))
-        assert status.returncode == 1 and "not running" in status.stdout
+        assert status.returncode == ExitCode.BROKER_NOT_RUNNING and "not running" in status.stdout
         assert not metadata_answers(first["bootstrap"], timeout=1.0)
         restarted = json.loads(run_cli("broker", "start", "--data-dir", str(data_dir), "--json", timeout=180).stdout)
         assert restarted["started"] is True and restarted["bootstrap"] == first["bootstrap"]

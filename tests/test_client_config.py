@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from deliverytui.errors import ConfigError
-from deliverytui.kafka.client_config import client_config, load_properties, redact, resolve_bootstrap
+from deliverytui.broker.state import resolve_bootstrap
+from deliverytui.errors import ConfigError, ExitCode
+from deliverytui.kafka.client_config import client_config, load_properties, redact
 from deliverytui.kafka.inspect import GroupInspector
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def test_properties_file_is_parsed_like_kafka_command_config(tmp_path: Path) -> None:
@@ -50,13 +51,13 @@ def test_unknown_librdkafka_property_is_a_config_error_without_secrets(tmp_path:
     file = tmp_path / "unknown.properties"
     file.write_text("no.such.property=1\nsasl.password=topsecret\n")
     result = run_cli("snapshot", "--bootstrap", "127.0.0.1:1", "--group", "g", "--config", str(file))
-    assert result.returncode == 2 and "no.such.property" in result.stderr
+    assert result.returncode == ExitCode.BAD_CONFIG and "no.such.property" in result.stderr
     assert "topsecret" not in result.stderr + result.stdout and "Traceback" not in result.stderr
 
 
 def test_missing_config_file_is_one_line(tmp_path: Path) -> None:
     result = run_cli("groups", "--bootstrap", "127.0.0.1:1", "--config", str(tmp_path / "missing.properties"))
-    assert result.returncode == 2 and "does not exist" in result.stderr and result.stderr.count("\n") == 1
+    assert result.returncode == ExitCode.BAD_CONFIG and "does not exist" in result.stderr and result.stderr.count("\n") == 1
 
 
 def test_bootstrap_resolution_order(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -15,10 +15,11 @@ import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource, NewTopic
 
 from deliverytui.broker.process import pid_alive
+from deliverytui.errors import ExitCode
 from deliverytui.kafka.admin import metadata_answers
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 from tests.cluster_fixtures import ClusterUnderTest
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.kafka_helpers import commit
 
 # JVM start-up of three nodes (and a restart) on a busy 2-core machine can take minutes: more than
@@ -56,7 +57,7 @@ def broker(*args: str, cluster: ClusterUnderTest, timeout: float = 60.0):
 def test_start_nodes_3_runs_three_processes_on_their_own_ports(kafka_cluster: ClusterUnderTest) -> None:
     started = kafka_cluster.started
     assert started["started"] is True
-    assert LEGACY_KEYS <= started.keys()  # what scripts read from a single broker still means the same
+    assert started.keys() >= LEGACY_KEYS  # what scripts read from a single broker still means the same
     assert started["node_count"] == 3 and started["nodes_running"] == 3
     assert started["replication_factor"] == 3 and started["min_insync_replicas"] == 2
     nodes = started["nodes"]
@@ -107,7 +108,7 @@ def test_kill_and_restart_one_node(kafka_cluster: ClusterUnderTest) -> None:
     old_pid = kafka_cluster.started["nodes"][1]["pid"]
     assert not pid_alive(old_pid)
     status = broker("status", cluster=kafka_cluster)
-    assert status.returncode == 3 and "2/3 nodes" in status.stdout and "node(s) 2 down" in status.stdout
+    assert status.returncode == ExitCode.NODES_DOWN and "2/3 nodes" in status.stdout and "node(s) 2 down" in status.stdout
     again = broker("kill", "--node", "2", cluster=kafka_cluster)
     assert again.returncode == 0 and "not running" in again.stdout
     # The controllers fence the dead node: it leaves the metadata, the others keep serving.
@@ -151,7 +152,7 @@ def test_node_options_on_a_single_node_broker_are_one_line(kafka_broker, kafka_b
         (("start", "--nodes", "3"), "holds a single-node broker; pass another --data-dir"),
     ):
         result = run_cli("broker", *args, "--data-dir", str(kafka_broker_dir))
-        assert result.returncode == 2, (args, result.stderr)
+        assert result.returncode == ExitCode.USAGE, (args, result.stderr)
         assert result.stderr.count("\n") == 1 and expected in result.stderr and "Traceback" not in result.stderr
     assert metadata_answers(kafka_broker.bootstrap)  # the single broker was left alone
 
@@ -162,7 +163,7 @@ def test_stop_then_start_again_keeps_ports_and_cluster_id(kafka_cluster: Cluster
     assert stopped.returncode == 0 and json.loads(stopped.stdout)["stopped"] is True
     assert not any(pid_alive(n["pid"]) for n in json.loads(broker("info", "--json", cluster=kafka_cluster).stdout)["nodes"])
     status = broker("status", cluster=kafka_cluster)
-    assert status.returncode == 1 and "not running" in status.stdout
+    assert status.returncode == ExitCode.BROKER_NOT_RUNNING and "not running" in status.stdout
     assert not any(metadata_answers(n["bootstrap"], timeout=1.0) for n in kafka_cluster.started["nodes"])
     started = broker("start", "--json", cluster=kafka_cluster, timeout=300)  # --nodes is remembered
     assert started.returncode == 0, started.stderr

@@ -28,7 +28,7 @@ from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, GroupHeader
 from deliverytui.tui.widgets.partitions_table import PartitionsTable
 from tests.cluster_fixtures import ClusterUnderTest
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.tui_helpers import cell, shown, wait_until
 
 # JVM start-up of three nodes (and a restart) on a busy 2-core machine can take minutes: more than

@@ -22,7 +22,7 @@ from confluent_kafka.admin import NewTopic
 
 from deliverytui.kafka.admin import admin_client, metadata_answers
 from deliverytui.kafka.client_config import load_properties
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 # Three JVMs plus the SASL set-up on a busy 2-core machine: more than the default per-test timeout.
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(900)]

@@ -14,14 +14,6 @@ import pytest
 
 from deliverytui.dedup import RedisDedupStore, SqliteDedupStore, open_store
 from deliverytui.model.dedup import Claim, ClaimOutcome, make_claims
-from tests.services import (  # noqa: F401  (fixtures)
-    dedup_store_url,
-    postgres_server,
-    postgres_url,
-    redis_server,
-    redis_url,
-    sqlite_url,
-)
 
 ODD_KEYS = ['q"uote\\', "comma,[1,2]", "é\u2028ü", "\U0001f600", " ", "x" * 300]
 NUL_KEY = "a\x00b"  # PostgreSQL text cannot hold NUL (a DataError, as before); Redis and SQLite can

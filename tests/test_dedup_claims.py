@@ -8,14 +8,6 @@ import pytest
 
 from deliverytui.dedup import DedupStoreError, open_store
 from deliverytui.model.dedup import ClaimOutcome
-from tests.services import (  # noqa: F401  (fixtures)
-    dedup_store_url,
-    postgres_server,
-    postgres_url,
-    redis_server,
-    redis_url,
-    sqlite_url,
-)
 
 LEASE_S = 1.0
 

@@ -5,14 +5,6 @@ from __future__ import annotations
 import redis.asyncio as aioredis
 
 from deliverytui.dedup import DedupPanelReader, open_store, read_dedup_panel, sample_foreign_keys
-from tests.services import (  # noqa: F401  (fixtures)
-    dedup_store_url,
-    postgres_server,
-    postgres_url,
-    redis_server,
-    redis_url,
-    sqlite_url,
-)
 
 FOREIGN_KEYS = 20_000
 OTHER_KEYS = 20_000

@@ -22,15 +22,7 @@ from deliverytui.dedup import (
 )
 from deliverytui.dedup.store import DedupStore
 from deliverytui.errors import UserFacingError
-from tests.services import (  # noqa: F401  (fixtures)
-    PostgresServerProcess,
-    RedisServerProcess,
-    free_port,
-    postgres_server,
-    postgres_url,
-    redis_server,
-    redis_url,
-)
+from tests.services import PostgresServerProcess, RedisServerProcess, free_port
 
 EVENTS = [f"event-{i}" for i in range(150)]
 STOP_AFTER_EFFECTS = 50
@@ -58,7 +50,7 @@ class Consumer:
         for event in events:
             token = new_token()  # one token per attempt, kept across retries of it
             claim = await with_store_retry(
-                lambda: self.store.claim(event, lease_seconds=60, token=token), on_wait=self._on_wait, backoff=FAST_RETRY
+                lambda event=event, token=token: self.store.claim(event, lease_seconds=60, token=token), on_wait=self._on_wait, backoff=FAST_RETRY
             )
             if not claim.owned:
                 continue
@@ -67,7 +59,7 @@ class Consumer:
                 self.reached_stop_point.set()
                 await asyncio.sleep(0)  # let the test stop the server now, between effect and complete
             done = await with_store_retry(
-                lambda: self.store.complete(event, claim.token), on_wait=self._on_wait, backoff=FAST_RETRY
+                lambda event=event, claim=claim: self.store.complete(event, claim.token), on_wait=self._on_wait, backoff=FAST_RETRY
             )
             assert done, f"lost the lease on {event}"
 

@@ -8,13 +8,6 @@ import psycopg
 import pytest
 
 from deliverytui.dedup import DedupStoreError, open_store
-from tests.services import (  # noqa: F401  (fixtures)
-    postgres_server,
-    postgres_url,
-    redis_server,
-    redis_url,
-    sqlite_url,
-)
 
 CREATE_TASKS = "CREATE TABLE tasks (task_id text PRIMARY KEY, title text, priority integer, status text)"
 

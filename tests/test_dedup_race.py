@@ -11,14 +11,6 @@ import multiprocessing
 from typing import Any
 
 from deliverytui.dedup import open_store
-from tests.services import (  # noqa: F401  (fixtures)
-    dedup_store_url,
-    postgres_server,
-    postgres_url,
-    redis_server,
-    redis_url,
-    sqlite_url,
-)
 
 KEYS = [f"event-{i}" for i in range(300)]
 WORKERS = 2

@@ -8,13 +8,6 @@ import pytest
 
 from deliverytui.dedup import RedisDedupStore, open_store
 from deliverytui.model.dedup import ClaimOutcome
-from tests.services import (  # noqa: F401  (fixtures)
-    postgres_server,
-    postgres_url,
-    redis_server,
-    redis_url,
-    sqlite_url,
-)
 
 RETENTION_S = 1.0
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def test_headless_json_shape(bootstrap: str, tmp_path, unique: str) -> None:

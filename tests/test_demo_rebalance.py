@@ -68,7 +68,7 @@ def test_second_instance_killed_redeliveries_are_explained(bootstrap: str, tmp_p
         # Phase 2: both semantics get another instance (3), killed from outside (SIGKILL) while events flow.
         pids = {name: supervisor.start_instance(name, 3) for name in SEMANTICS}
         for name, other in pids.items():
-            _eventually(lambda: _processed_by(tmp_path, name, 3, other) >= 10, f"{name} instance 3 takes partitions")
+            _eventually(lambda name=name, other=other: _processed_by(tmp_path, name, 3, other) >= 10, f"{name} instance 3 takes partitions")
         for name in SEMANTICS:
             assert supervisor.kill_instance(name, 3)
 

@@ -20,7 +20,7 @@ import pytest
 from deliverytui.demo import processes
 from deliverytui.demo.lab import Lab, LabBusyError
 from deliverytui.demo.story import STORIES_DIR
-from tests.conftest import REPO_ROOT, run_cli
+from tests.helpers import REPO_ROOT, run_cli
 from tests.lab_helpers import consumers_of, lab_settings
 
 pytestmark = pytest.mark.kafka

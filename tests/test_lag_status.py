@@ -8,7 +8,7 @@ otherwise, which keeps the sequences short.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -16,7 +16,7 @@ from deliverytui.lag import CommitWindow, LagHistory, LagSettings, evaluate_part
 from deliverytui.model.group import GroupSnapshot, PartitionRow
 from deliverytui.model.lag import GroupLagView, LagStatus, worst_status
 
-T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 SMALL_WINDOW = LagSettings(window_size=4, min_entry_interval_s=0.0, allowed_lag=0)
 OWNER = "member-1"
 

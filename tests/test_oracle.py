@@ -14,7 +14,7 @@ import pytest
 from confluent_kafka import TopicPartition
 
 from deliverytui.broker.distribution import KafkaDistribution
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.kafka_helpers import commit, create_topic, live_member, produce
 
 pytestmark = pytest.mark.kafka

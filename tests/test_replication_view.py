@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from deliverytui.kafka.inspect import CollectionCancelled
-from deliverytui.kafka.isolated import _row_fields, _row_from_fields
+from deliverytui.kafka.isolated import row_fields, row_from_fields
 from deliverytui.model import GroupSnapshot, PartitionRow
 from deliverytui.model.replication import replication_events, replication_summary
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
@@ -20,7 +20,7 @@ from deliverytui.tui.widgets.panels import EventLog, GroupHeader
 from deliverytui.tui.widgets.partitions_table import PartitionsTable
 from tests.tui_helpers import cell, wait_until
 
-START = datetime(2026, 1, 1, tzinfo=timezone.utc)
+START = datetime(2026, 1, 1, tzinfo=UTC)
 
 
 def row(partition: int, leader: int | None, replicas: tuple[int, ...], isr: tuple[int, ...]) -> PartitionRow:
@@ -82,8 +82,8 @@ def test_summary_cells_and_json() -> None:
     }
     assert GroupSnapshot.from_json(data) == OFFLINE
     # The isolated inspector's wire format keeps the replica tuples (JSON makes them lists).
-    wire = json.loads(json.dumps(_row_fields(OFFLINE.partitions[0])))
-    assert _row_from_fields(wire) == OFFLINE.partitions[0]
+    wire = json.loads(json.dumps(row_fields(OFFLINE.partitions[0])))
+    assert row_from_fields(wire) == OFFLINE.partitions[0]
 
 
 class ScriptedInspector:

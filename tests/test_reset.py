@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from deliverytui.broker.distribution import KafkaDistribution
+from deliverytui.errors import ExitCode
 from deliverytui.kafka.inspect import GroupInspector
 from deliverytui.kafka.reset import (
     ActiveGroupError,
@@ -28,14 +29,14 @@ from deliverytui.kafka.reset import (
     read_reset_csv,
 )
 from deliverytui.model.reset import PartitionSelection, ResetTarget
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.kafka_helpers import commit, create_topic, live_member, produce
 
 pytestmark = pytest.mark.kafka
 
 #: Record timestamps start a day ago: recent enough that the broker's retention (7 days) never deletes
 #: them mid-test, old enough to be unambiguous. Whole minutes, so ISO strings below are exact.
-BASE_TIME = (datetime.now(timezone.utc) - timedelta(days=1)).replace(second=0, microsecond=0)
+BASE_TIME = (datetime.now(UTC) - timedelta(days=1)).replace(second=0, microsecond=0)
 
 
 def iso(moment: datetime, *, zone: str = "") -> str:
@@ -118,7 +119,7 @@ def test_time_based_modes_pick_the_first_record_at_or_after_the_time(bootstrap: 
     topic, group = f"reset-time-{unique}", f"reset-time-group-{unique}"
     create_topic(bootstrap, topic, 2)
     produce_at(bootstrap, topic, 0, [BASE_TIME + timedelta(minutes=i) for i in range(10)])
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     produce_at(bootstrap, topic, 1, [now - timedelta(minutes=50)] * 3 + [now - timedelta(minutes=5)] * 2)
     commit(bootstrap, group, {(topic, 0): 9, (topic, 1): 5})
     resetter = OffsetResetter(bootstrap)
@@ -225,11 +226,11 @@ def test_group_with_a_live_member_is_warned_in_dry_run_and_refused_on_execute(bo
         assert f"warning: {refusal}" in dry.stdout
 
         executed = run_cli("reset", "--bootstrap", bootstrap, "--group", group, "--topic", topic, "--to-earliest", "--execute")
-        assert executed.returncode == 6
+        assert executed.returncode == ExitCode.GROUP_ACTIVE
         assert executed.stderr == f"deliverytui: error: {refusal}\n"
 
         deleted = run_cli("delete-offsets", "--bootstrap", bootstrap, "--group", group, "--topic", topic, "--execute")
-        assert deleted.returncode == 6
+        assert deleted.returncode == ExitCode.GROUP_ACTIVE
         assert deleted.stderr.startswith(f"deliverytui: error: cannot delete offsets of group '{group}': it has 1 active")
         assert deleted.stderr.count("\n") == 1
     finally:

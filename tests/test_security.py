@@ -22,13 +22,14 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from deliverytui.cli import build_parser, viewer_config
+from deliverytui.errors import ExitCode
 from deliverytui.kafka.admin import metadata_answers
 from deliverytui.kafka.client_config import load_properties
 from deliverytui.kafka.security import add_scram_user, create_acls
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, SelectedPartitionPanel
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.tui_helpers import cell, shown, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -244,13 +245,13 @@ def test_wrong_password_is_one_line_with_exit_code_4(secured: Secured, tmp_path:
     secrets = [wrong, secrets_of(secured.config_file("reader"))[0]]
     for command in (["snapshot", "--group", "anything"], ["snapshot", "--group", "anything", "--json"], ["groups"]):
         result = run_cli(*command, "--config", str(bad), env=NO_ENV_BOOTSTRAP)
-        assert result.returncode == 4, result.stderr
+        assert result.returncode == ExitCode.AUTH_FAILED, result.stderr
         assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
         assert "refused authentication" in result.stderr and result.stdout == ""
         assert_no_secret(result.stderr, secrets, "the error line")
     # With librdkafka's own log lines switched on (DELIVERYTUI_DEBUG), still no password on stderr.
     debug = run_cli("groups", "--config", str(bad), env={**NO_ENV_BOOTSTRAP, "DELIVERYTUI_DEBUG": "1"})
-    assert debug.returncode == 4 and "SASL" in debug.stderr
+    assert debug.returncode == ExitCode.AUTH_FAILED and "SASL" in debug.stderr
     assert_no_secret(debug.stderr + debug.stdout, secrets, "librdkafka's log output")
 
 
@@ -380,7 +381,7 @@ async def test_read_only_tui_with_only_describe_and_read_sends_no_write(secured:
 
             for key_name, refusal in (("r", "offset reset needs --allow-writes"), ("x", "deleting offsets needs --allow-writes")):
                 await pilot.press(key_name)
-                await wait_until(pilot, lambda: any(refusal in n.message for n in app._notifications), what=refusal)
+                await wait_until(pilot, lambda refusal=refusal: any(refusal in n.message for n in app._notifications), what=refusal)
                 assert app.screen is app.screen_stack[0]  # neither the reset nor the delete screen opened
             polls = app.polls_completed
             await wait_until(pilot, lambda: app.polls_completed >= polls + 2, timeout=60, what="two more refreshes")
@@ -505,7 +506,7 @@ def test_restart_keeps_security_and_credentials(secured: Secured) -> None:
     before = secured.config_file("reader").read_text()
     stopped = run_cli("broker", "stop", "--data-dir", str(data_dir), "--json", timeout=90)
     assert json.loads(stopped.stdout)["stopped"] is True
-    assert run_cli("broker", "status", "--data-dir", str(data_dir)).returncode == 1
+    assert run_cli("broker", "status", "--data-dir", str(data_dir)).returncode == ExitCode.BROKER_NOT_RUNNING
     restarted = run_cli("broker", "start", "--data-dir", str(data_dir), "--json", timeout=240)  # no --security: the recorded mode
     assert restarted.returncode == 0, restarted.stderr
     data = json.loads(restarted.stdout)
@@ -514,4 +515,4 @@ def test_restart_keeps_security_and_credentials(secured: Secured) -> None:
     assert metadata_answers(secured.bootstrap, config=secured.config("reader"))
     assert not metadata_answers(secured.bootstrap, timeout=2.0)
     plain = run_cli("broker", "start", "--security", "none", "--data-dir", str(data_dir))
-    assert plain.returncode == 7 and "stop it first" in plain.stderr and plain.stderr.count("\n") == 1
+    assert plain.returncode == ExitCode.BROKER_START_FAILED and "stop it first" in plain.stderr and plain.stderr.count("\n") == 1

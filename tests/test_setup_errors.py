@@ -9,7 +9,7 @@ import pytest
 
 from deliverytui.broker import distribution
 from deliverytui.broker.distribution import KafkaDistribution, KafkaSetupError, resolve_distribution
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 
 
 def test_missing_maven_without_kafka_home_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -10,9 +10,9 @@ import pytest
 from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
-from deliverytui.errors import ClusterUnreachableError, UnknownGroupError
+from deliverytui.errors import ClusterUnreachableError, ExitCode, UnknownGroupError
 from deliverytui.kafka.inspect import GroupInspector
-from tests.conftest import run_cli
+from tests.helpers import run_cli
 from tests.kafka_helpers import commit, create_topic, live_member, produce
 
 pytestmark = pytest.mark.kafka
@@ -138,7 +138,7 @@ def test_snapshot_costs_a_constant_number_of_admin_requests(bootstrap: str, uniq
     calls: dict[str, int] = {}
 
     def counting(inspector: GroupInspector) -> GroupInspector:
-        real = inspector._admin
+        real = inspector.admin
 
         class CountingAdmin:
             def __getattr__(self, name: str):
@@ -152,7 +152,7 @@ def test_snapshot_costs_a_constant_number_of_admin_requests(bootstrap: str, uniq
 
                 return wrapper
 
-        inspector._admin = CountingAdmin()  # type: ignore[assignment]
+        inspector.admin = CountingAdmin()  # type: ignore[assignment]
         return inspector
 
     counts = []
@@ -190,7 +190,7 @@ def test_unknown_group_is_one_clear_error(bootstrap: str, unique: str) -> None:
     with pytest.raises(UnknownGroupError, match="does not exist"):
         GroupInspector(bootstrap).snapshot(f"never-seen-{unique}")
     result = run_cli("snapshot", "--bootstrap", bootstrap, "--group", f"never-seen-{unique}")
-    assert result.returncode == 5
+    assert result.returncode == ExitCode.GROUP_NOT_FOUND
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "does not exist" in result.stderr
     assert "Traceback" not in result.stderr
@@ -202,7 +202,7 @@ def test_unreachable_cluster_fails_fast_with_one_line() -> None:
     started = time.monotonic()
     result = run_cli("snapshot", "--bootstrap", "127.0.0.1:1", "--group", "any", "--timeout", "5")
     elapsed = time.monotonic() - started
-    assert result.returncode == 3
+    assert result.returncode == ExitCode.UNREACHABLE
     assert result.stderr.count("\n") == 1 and "127.0.0.1:1" in result.stderr
     assert "Traceback" not in result.stderr
     assert elapsed < 60  # bounded: the CLI never hangs on a dead address (generous bound, not a speed target)
@@ -218,7 +218,7 @@ def test_silent_listener_is_bounded_by_the_timeout() -> None:
         result = run_cli("snapshot", "--bootstrap", f"127.0.0.1:{port}", "--group", "any", "--timeout", "3", timeout=60)
     finally:
         listener.close()
-    assert result.returncode == 3
+    assert result.returncode == ExitCode.UNREACHABLE
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
     assert f"127.0.0.1:{port}" in result.stderr
 
@@ -271,9 +271,9 @@ def test_groups_lists_state_and_type(bootstrap: str, unique: str) -> None:
 def test_every_group_state_is_spelled_as_kafka_prints_it() -> None:
     from confluent_kafka import ConsumerGroupState
 
-    from deliverytui.kafka.inspect import _state_name
+    from deliverytui.kafka.inspect import state_name
 
-    spelled = {state.name: _state_name(state) for state in ConsumerGroupState}
+    spelled = {state.name: state_name(state) for state in ConsumerGroupState}
     assert spelled["PREPARING_REBALANCING"] == "PreparingRebalance"
     assert spelled["COMPLETING_REBALANCING"] == "CompletingRebalance"
     assert {spelled["STABLE"], spelled["EMPTY"], spelled["DEAD"]} == {"Stable", "Empty", "Dead"}

@@ -12,8 +12,8 @@ from confluent_kafka import Consumer
 from deliverytui.broker.distribution import KafkaDistribution
 from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
-from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, GroupHeader
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
+from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, GroupHeader
 from tests.kafka_helpers import commit, create_topic, produce
 from tests.tui_helpers import cell, shown, wait_until
 

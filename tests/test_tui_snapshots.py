@@ -5,8 +5,8 @@ Update the SVGs deliberately with ``pytest tests/test_tui_snapshots.py --snapsho
 
 from __future__ import annotations
 
-import os
 import time
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -85,12 +85,12 @@ class _FixedLab:
     bootstrap = "127.0.0.1:9092"
 
     def __init__(self) -> None:
-        from datetime import datetime, timezone
+        from datetime import datetime
 
         from deliverytui.demo.semantics import SEMANTICS
         from deliverytui.model.demo import AuditReport, ConsumerAudit, ConsumerProcessStatus, OffendingEvent
 
-        at = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+        at = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
         self.ledger = None
         self._statuses = tuple(
             ConsumerProcessStatus(
@@ -142,9 +142,9 @@ class _FixedLab:
 
 
 def test_demo_lab_after_crashes(snap_compare) -> None:
-    from tests.replay import ReplayInspector
     from deliverytui.tui.demo_app import DemoLabScreen, demo_app
     from deliverytui.tui.fetch import GroupFetcher
+    from tests.replay import ReplayInspector
 
     lab = _FixedLab()
     app = demo_app(lab)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from deliverytui.kafka.inspect import CollectionCancelled
 from deliverytui.model import GroupSnapshot, PartitionRow
@@ -19,7 +19,7 @@ class ScriptedInspector:
         self.polls = polls
         self.served = 0
         self.cancel: threading.Event | None = None
-        self.start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+        self.start = datetime(2026, 1, 1, tzinfo=UTC)
 
     def snapshot(self, group: str) -> GroupSnapshot:
         if self.served >= len(self.polls):

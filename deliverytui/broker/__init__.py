@@ -5,5 +5,5 @@ Modules, from the bottom up: ``paths`` (default directories), ``distribution`` (
 (``server.properties``), ``security`` (``--security sasl``), ``startup`` (waiting for
 nodes) and ``embedded`` (:class:`~deliverytui.broker.embedded.EmbeddedBroker`, the lifecycle).
 Clients of the broker live in :mod:`deliverytui.kafka`; nothing there imports this package
-except :func:`deliverytui.kafka.client_config.resolve_bootstrap`, which reads ``state``.
+except :func:`deliverytui.broker.state.resolve_bootstrap`.
 """

@@ -21,7 +21,7 @@ from importlib import resources
 from pathlib import Path
 
 from deliverytui.broker.paths import cache_root
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import ExitCode, UserFacingError
 
 #: The pinned Apache Kafka release (KRaft, KIP-848 consumer protocol and share groups on by default).
 KAFKA_VERSION = "4.4.0"
@@ -33,7 +33,7 @@ _COMPLETE_MARKER = ".complete"
 class KafkaSetupError(UserFacingError):
     """Java, Maven or the Kafka jars are missing."""
 
-    exit_code = 6
+    exit_code = ExitCode.KAFKA_SETUP
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +63,7 @@ def find_java() -> str:
     try:
         out = subprocess.run([candidate, "-version"], capture_output=True, text=True, timeout=30)
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise KafkaSetupError(f"cannot run {candidate}: {exc}; {_INSTALL_JAVA}.")
+        raise KafkaSetupError(f"cannot run {candidate}: {exc}; {_INSTALL_JAVA}.") from None
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
     if match:
         major = int(match.group(1))
@@ -156,7 +156,7 @@ def fetch_with_maven(libs: Path, *, progress: Callable[[str], None] | None = Non
         code = proc.wait()
     if code != 0:
         shutil.rmtree(staging, ignore_errors=True)
-        reason = next((l for l in reversed(tail) if "[ERROR]" in l), tail[-1] if tail else "no output")
+        reason = next((line for line in reversed(tail) if "[ERROR]" in line), tail[-1] if tail else "no output")
         raise KafkaSetupError(f"Maven could not fetch the Kafka jars (exit {code}): {reason.strip()}")
     if libs.exists():
         shutil.rmtree(libs)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import signal
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +50,7 @@ from deliverytui.broker.state import (
     port_is_free,
     random_cluster_id,
 )
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import ExitCode, UserFacingError
 from deliverytui.model import BrokerInfo
 
 MAX_NODES = 9
@@ -137,16 +137,16 @@ class EmbeddedBroker:
             raise UserFacingError(
                 f"--node needs a multi-node cluster, but {self.data_dir} holds a single-node broker; "
                 "start a cluster with 'deliverytui broker start --nodes 3 --data-dir DIR'",
-                exit_code=2,
+                exit_code=ExitCode.USAGE,
             )
         count = self.node_count
         if count == 0:
             raise UserFacingError(
                 f"no cluster was ever started in {self.data_dir}; run 'deliverytui broker start --nodes 3 --data-dir {self.data_dir}'",
-                exit_code=2,
+                exit_code=ExitCode.USAGE,
             )
         if not 1 <= node <= count:
-            raise UserFacingError(f"node {node} does not exist: the cluster in {self.data_dir} has nodes 1-{count}", exit_code=2)
+            raise UserFacingError(f"node {node} does not exist: the cluster in {self.data_dir} has nodes 1-{count}", exit_code=ExitCode.USAGE)
 
     # -- lifecycle -----------------------------------------------------------
     def start(
@@ -167,7 +167,7 @@ class EmbeddedBroker:
         (none at first). Returns once every node answers and the metadata lists all of them.
         """
         if nodes is not None and not 1 <= nodes <= MAX_NODES:
-            raise BrokerStartError(f"--nodes must be between 1 and {MAX_NODES}, got {nodes}", exit_code=2)
+            raise BrokerStartError(f"--nodes must be between 1 and {MAX_NODES}, got {nodes}", exit_code=ExitCode.USAGE)
         layout = Layout.of(self.data_dir, nodes)
         state = layout.read()
         if state is not None:
@@ -176,7 +176,7 @@ class EmbeddedBroker:
                 if layout.single:
                     raise BrokerStartError(
                         f"{self.data_dir} holds a single-node broker; pass another --data-dir for a {nodes}-node cluster",
-                        exit_code=2,
+                        exit_code=ExitCode.USAGE,
                     )
                 raise BrokerStartError(
                     f"{self.data_dir} holds a {recorded}-node cluster; start it with --nodes {recorded}, "
@@ -187,7 +187,7 @@ class EmbeddedBroker:
         if port is not None and not layout.single:
             raise BrokerStartError(
                 f"--port applies to a single-node broker; a cluster's nodes take free ports, recorded in {CLUSTER_STATE_FILE}",
-                exit_code=2,
+                exit_code=ExitCode.USAGE,
             )
         mode = (check_mode(security) or "none") if security is not None else ((state or {}).get("security") or "none")
         running = [n for n in range(1, nodes + 1) if state and layout.node_running(n, state)]
@@ -221,7 +221,7 @@ class EmbeddedBroker:
         for node in down:
             procs[node] = launch(dist, layout.files(node), heap or self._heap(layout), secured.log4j_settings() if secured else "")
             state["nodes"][str(node)]["pid"] = procs[node].pid
-        state["started_at"] = datetime.now(timezone.utc).isoformat()
+        state["started_at"] = datetime.now(UTC).isoformat()
         layout.write(state)
         login = secured.client_settings() if secured else None
         try:

@@ -9,6 +9,7 @@ pids are reused after a reboot or a crash.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -19,13 +20,13 @@ from importlib import resources
 from pathlib import Path
 
 from deliverytui.broker.distribution import KafkaDistribution
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import ExitCode, UserFacingError
 
 
 class BrokerStartError(UserFacingError):
     """The broker could not be brought up as asked (a port taken, a JVM that exited, a timeout)."""
 
-    exit_code = 7
+    exit_code = ExitCode.BROKER_START_FAILED
 
 
 def pid_alive(pid: int) -> bool:
@@ -56,10 +57,8 @@ def pid_is_our_broker(pid: int, properties: Path) -> bool:
 
 def reap(pid: int) -> None:
     """Collect ``pid``'s exit status if it is our child, so it does not linger as a zombie."""
-    try:
+    with contextlib.suppress(ChildProcessError):
         os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
 
 
 def wait_for_exit(pids: Sequence[int], timeout: float) -> None:

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from deliverytui.broker.paths import default_cluster_dir, default_data_dir
 from deliverytui.broker.process import NodeFiles, pid_is_our_broker
+from deliverytui.kafka.client_config import DEFAULT_BOOTSTRAP
 
 STATE_FILE = "broker.json"
 CLUSTER_STATE_FILE = "cluster.json"
@@ -148,3 +151,25 @@ def running_bootstrap(data_dir: Path | None = None) -> str | None:
         if state and any(layout.node_running(node, state) for node, _ in ordered_nodes(state)):
             return bootstrap_of(state)
     return None
+
+
+def resolve_bootstrap(explicit: str | None, *, file_config: Mapping[str, str] | None = None) -> tuple[str, str]:
+    """Pick the bootstrap servers and say where they came from.
+
+    Order: ``--bootstrap``, then ``$KAFKA_BOOTSTRAP_SERVERS``, then ``bootstrap.servers``
+    from the ``--config`` file, then the running embedded broker (the default single broker,
+    else the default cluster: :func:`running_bootstrap`, which reads pid files and /proc
+    only), then ``localhost:9092``. This is the only place that asks which embedded broker
+    runs; it lives with the broker's state so that ``kafka/`` never imports ``broker/``.
+    """
+    if explicit:
+        return explicit, "--bootstrap"
+    env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if env:
+        return env, "$KAFKA_BOOTSTRAP_SERVERS"
+    if file_config and file_config.get("bootstrap.servers"):
+        return file_config["bootstrap.servers"], "bootstrap.servers in --config"
+    embedded = running_bootstrap()
+    if embedded:
+        return embedded, "the running embedded broker"
+    return DEFAULT_BOOTSTRAP, "the default"

@@ -8,19 +8,19 @@ subclasses whose message names the store URL *without* its password.
 
 from __future__ import annotations
 
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import ExitCode, UserFacingError
 
 
 class DedupStoreError(UserFacingError):
     """A dedup store operation failed for a reason the user can fix."""
 
-    exit_code = 6
+    exit_code = ExitCode.DEDUP_STORE
 
 
 class StoreUrlError(DedupStoreError):
     """The store URL is malformed or uses a scheme deliverytui does not support."""
 
-    exit_code = 2
+    exit_code = ExitCode.BAD_STORE_URL
 
 
 class StoreUnavailableError(DedupStoreError):
@@ -30,4 +30,4 @@ class StoreUnavailableError(DedupStoreError):
     offset; it waits and retries the same message (see ``with_store_retry``).
     """
 
-    exit_code = 3
+    exit_code = ExitCode.STORE_UNAVAILABLE

@@ -14,7 +14,12 @@ from __future__ import annotations
 from deliverytui.dedup.errors import StoreUrlError
 from deliverytui.dedup.opener import open_store
 from deliverytui.dedup.redis_store import DEFAULT_PREFIX, RedisDedupStore
-from deliverytui.dedup.sampling import DEFAULT_MAX_CALLS, DEFAULT_MAX_KEYS, DEFAULT_SCAN_COUNT, DEFAULT_TTL_PROBES
+from deliverytui.dedup.sampling import (
+    DEFAULT_MAX_CALLS,
+    DEFAULT_MAX_KEYS,
+    DEFAULT_SCAN_COUNT,
+    DEFAULT_TTL_PROBES,
+)
 from deliverytui.dedup.sqlite_store import DEFAULT_TABLE
 from deliverytui.dedup.store import DedupStore
 from deliverytui.dedup.url import Backend, parse_store_url, redact_url

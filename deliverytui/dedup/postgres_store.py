@@ -23,8 +23,9 @@ import psycopg
 from psycopg import sql
 
 from deliverytui.dedup.identifiers import identifier_parts
-from deliverytui.dedup.store import COUNTERS_TABLE, DEFAULT_RETENTION_SECONDS, DedupStore, first_line
+from deliverytui.dedup.store import COUNTERS_TABLE, DEFAULT_RETENTION_SECONDS, DedupStore
 from deliverytui.dedup.url import Backend, StoreUrl
+from deliverytui.errors import one_line
 from deliverytui.model.dedup import ClaimOutcome, DedupCounters, KeyCount
 
 DEFAULT_TABLE = "deliverytui_dedup"
@@ -212,7 +213,7 @@ class PostgresDedupStore(DedupStore):
         if isinstance(exc, TimeoutError):
             return f"no answer within {self._operation_timeout:g} s"
         if isinstance(exc, (psycopg.OperationalError, psycopg.InterfaceError, OSError)):
-            return first_line(exc)
+            return one_line(exc, first_line=True)
         return None
 
     async def _execute(self, query: sql.Composable | str, params: Any = None) -> psycopg.AsyncCursor[Any]:
@@ -350,7 +351,7 @@ class PostgresDedupStore(DedupStore):
         try:
             cursor = await self._execute(query, [*params, self.group, errors])
         except (psycopg.ProgrammingError, psycopg.DataError, psycopg.IntegrityError) as exc:
-            raise self._store_error(f"write to {table} failed: {first_line(exc)}") from exc
+            raise self._store_error(f"write to {table} failed: {one_line(exc, first_line=True)}") from exc
         row = await cursor.fetchone()
         return bool(row and row[0])
 

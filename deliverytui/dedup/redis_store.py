@@ -35,8 +35,9 @@ from deliverytui.dedup.sampling import (
     DEFAULT_TTL_PROBES,
     sample_prefix,
 )
-from deliverytui.dedup.store import DEFAULT_RETENTION_SECONDS, DedupStore, first_line
+from deliverytui.dedup.store import DEFAULT_RETENTION_SECONDS, DedupStore
 from deliverytui.dedup.url import Backend, StoreUrl
+from deliverytui.errors import one_line
 from deliverytui.model.dedup import ClaimOutcome, DedupCounters, DedupSample, KeyCount
 
 DEFAULT_PREFIX = "processed:"
@@ -259,14 +260,14 @@ class RedisDedupStore(DedupStore):
     def _unavailable_reason(self, exc: BaseException) -> str | None:
         if isinstance(exc, (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError)):
             # redis-py says "Error 111 connecting to h:p. Connect call failed (...)": say "Connection refused".
-            match = _CONNECT_ERRNO.match(first_line(exc) + " ")
+            match = _CONNECT_ERRNO.match(one_line(exc, first_line=True) + " ")
             if match:
                 return os.strerror(int(match.group(1)))
-            return first_line(exc)
+            return one_line(exc, first_line=True)
         if isinstance(exc, asyncio.TimeoutError):
             return "timed out"
         if isinstance(exc, redis_errors.ResponseError) and str(exc).upper().startswith(_UNAVAILABLE_REPLIES):
-            return first_line(exc)
+            return one_line(exc, first_line=True)
         return None
 
     def _ttl_ms(self, seconds: float) -> int:

@@ -35,7 +35,7 @@ class Backoff:
     max_s: float = 5.0
     factor: float = 2.0
 
-    def delays(self) -> "_Delays":
+    def delays(self) -> _Delays:
         return _Delays(self)
 
 

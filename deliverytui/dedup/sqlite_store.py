@@ -27,8 +27,9 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from deliverytui.dedup.identifiers import sqlite_quoted
-from deliverytui.dedup.store import COUNTERS_TABLE, DEFAULT_RETENTION_SECONDS, DedupStore, first_line
+from deliverytui.dedup.store import COUNTERS_TABLE, DEFAULT_RETENTION_SECONDS, DedupStore
 from deliverytui.dedup.url import Backend, StoreUrl
+from deliverytui.errors import one_line
 from deliverytui.model.dedup import ClaimOutcome, DedupCounters, KeyCount
 
 DEFAULT_TABLE = "deliverytui_dedup"
@@ -176,9 +177,9 @@ class SqliteDedupStore(DedupStore):
         if isinstance(exc, sqlite3.OperationalError) and any(
             marker in str(exc).lower() for marker in _UNAVAILABLE_MARKERS
         ):
-            return first_line(exc)
+            return one_line(exc, first_line=True)
         if isinstance(exc, OSError):
-            return first_line(exc)
+            return one_line(exc, first_line=True)
         return None
 
     @contextlib.asynccontextmanager
@@ -425,9 +426,9 @@ class SqliteDedupStore(DedupStore):
         except sqlite3.OperationalError as exc:
             if self._unavailable_reason(exc) is not None:
                 raise
-            raise self._store_error(f"write to {table} failed: {first_line(exc)}") from exc
+            raise self._store_error(f"write to {table} failed: {one_line(exc, first_line=True)}") from exc
         except (sqlite3.IntegrityError, sqlite3.ProgrammingError) as exc:
-            raise self._store_error(f"write to {table} failed: {first_line(exc)}") from exc
+            raise self._store_error(f"write to {table} failed: {one_line(exc, first_line=True)}") from exc
 
     # -- observation ----------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from deliverytui.dedup.errors import DedupStoreError, StoreUnavailableError
 from deliverytui.dedup.url import Backend, StoreUrl, parse_store_url, scrub_secret
+from deliverytui.errors import one_line
 from deliverytui.model.dedup import Claim, ClaimOutcome, DedupCounters, KeyCount, make_claims
 
 DEFAULT_RETENTION_SECONDS = 7 * 24 * 3600
@@ -336,7 +337,7 @@ class DedupStore(abc.ABC):
             raise StoreUnavailableError(self._unavailable_message(reason)) from exc
 
     def _unavailable_message(self, reason: str) -> str:
-        reason = scrub_secret(" ".join(reason.split()), self.url.raw).rstrip(". ")
+        reason = scrub_secret(one_line(reason), self.url.raw).rstrip(". ")
         hint = self.unavailable_hint
         if any(word in reason.lower() for word in ("password", "auth", "permission denied", "noperm")):
             hint = "check the user and password in the URL"
@@ -345,14 +346,6 @@ class DedupStore(abc.ABC):
     def _store_error(self, what: str) -> DedupStoreError:
         """A one-line error about something the user must fix in their schema or call."""
         return DedupStoreError(scrub_secret(f"dedup store {self.display_url}: {what}", self.url.raw))
-
-
-def first_line(exc: BaseException) -> str:
-    """The first non-empty line of an exception's message (libraries add hints below)."""
-    for line in str(exc).splitlines():
-        if line.strip():
-            return line.strip()
-    return type(exc).__name__
 
 
 _STR_ONLY = frozenset({str})

@@ -85,13 +85,13 @@ def parse_store_url(url: str) -> StoreUrl:
         if not parts.hostname:
             raise StoreUrlError(f"dedup store URL {display!r} names no host: write redis://HOST:PORT/DB")
         try:
-            parts.port
+            _ = parts.port  # urlsplit checks the port only when asked
         except ValueError as exc:
             raise StoreUrlError(f"dedup store URL {display!r} has a bad port: {exc}") from None
         return StoreUrl(raw=url, backend=Backend.REDIS, display=display)
     if scheme in ("postgresql", "postgres"):
         try:
-            urlsplit(url).port
+            _ = urlsplit(url).port  # urlsplit checks the port only when asked
         except ValueError as exc:
             raise StoreUrlError(f"dedup store URL {display!r} has a bad port: {exc}") from None
         return StoreUrl(raw=url, backend=Backend.POSTGRESQL, display=display)

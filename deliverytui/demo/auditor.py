@@ -26,7 +26,7 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, IsolationLevel, KafkaError, TopicPartition
@@ -35,20 +35,20 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 from deliverytui.dedup import DedupStoreError, open_store
 from deliverytui.demo.audit_tally import LedgerTally
 from deliverytui.demo.ledger import EffectsLedger
+from deliverytui.demo.offsets import OffsetReader
 from deliverytui.demo.semantics import KILLED, SEMANTICS, output_topic, semantic_spec, store_url_for
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
-from deliverytui.demo.offsets import OffsetReader
 from deliverytui.errors import UserFacingError
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 from deliverytui.model.demo import (
     DUPLICATE,
     LOST,
+    RESTART,
     UNEXPECTED,
     Attempt,
     AuditReport,
     ConsumerAudit,
     MalformedRecord,
-    RESTART,
     OffendingEvent,
     Redelivery,
 )
@@ -344,7 +344,7 @@ def _audit(
         topic=topic,
         produced=produced,
         consumers=tuple(audits),
-        taken_at=datetime.now(timezone.utc),
+        taken_at=datetime.now(UTC),
         warnings=tuple(warnings),
     )
 

@@ -44,7 +44,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -52,7 +52,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Produ
 
 from deliverytui.argtypes import positive_int
 from deliverytui.dedup import DedupStore, DedupStoreError, StoreUnavailableError, new_token, open_store
-from deliverytui.demo.ledger import PROCESSED_WITHOUT_DEDUP, SKIPPED, EffectsLedger, LedgerError, LedgerUnavailableError
+from deliverytui.demo.ledger import (
+    PROCESSED_WITHOUT_DEDUP,
+    SKIPPED,
+    EffectsLedger,
+    LedgerError,
+    LedgerUnavailableError,
+)
 from deliverytui.demo.semantics import (
     AFTER_CLAIM,
     AFTER_COMMIT,
@@ -431,7 +437,7 @@ class DemoConsumer:
             "rejoins": self.rejoins,
             "store_error": self.store_error,
             "last_offsets": {str(p): pos - 1 for p, (pos, _c) in sorted(self.positions.items())},
-            "updated_at": datetime.now(timezone.utc).isoformat(),
+            "updated_at": datetime.now(UTC).isoformat(),
         }
         tmp = self.status_path.with_name(f".{self.status_path.name}.{os.getpid()}.tmp")
         with contextlib.suppress(OSError):

@@ -24,11 +24,11 @@ from confluent_kafka import Producer
 
 from deliverytui.demo.auditor import audit
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
+from deliverytui.demo.offsets import OffsetReader, start_group_at_log_end
 from deliverytui.demo.semantics import check_crash_point, semantic_spec
 from deliverytui.demo.supervisor import DemoSupervisor
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, ensure_topic, task_created_events
 from deliverytui.errors import UserFacingError
-from deliverytui.demo.offsets import OffsetReader, start_group_at_log_end
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 
 RESULT_KEYS = (

@@ -32,11 +32,17 @@ from deliverytui.demo.auditor import OUTPUT_TALLY
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
 from deliverytui.demo.offsets import OffsetReader, start_group_at_log_end
 from deliverytui.demo.producer_loop import RateLimitedProducer
-from deliverytui.demo.semantics import SEMANTICS, default_dedup_url, output_topic, semantic_spec, store_url_for
+from deliverytui.demo.semantics import (
+    SEMANTICS,
+    default_dedup_url,
+    output_topic,
+    semantic_spec,
+    store_url_for,
+)
 from deliverytui.demo.story import LOCK_FILE, cluster_identity, mismatch, move_aside, read_story, write_story
 from deliverytui.demo.supervisor import DemoSupervisor
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, ensure_topic
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import ExitCode, UserFacingError
 from deliverytui.model.demo import ConsumerProcessStatus, LabEvent, LabUpdate
 from deliverytui.model.reset import ResetPlan, ResetTarget
 
@@ -54,7 +60,13 @@ def default_state_dir() -> Path:
 class LabBusyError(UserFacingError):
     """Another lab holds this state dir."""
 
-    exit_code = 9
+    exit_code = ExitCode.LAB_BUSY
+
+
+class LabStoryError(UserFacingError):
+    """An external ledger (``--ledger``) records another cluster's story: the lab never mixes two."""
+
+    exit_code = ExitCode.LAB_STORY
 
 
 @dataclass(frozen=True)
@@ -138,7 +150,7 @@ class Lab:
         recorded = ledger.story()
         why = mismatch(recorded, identity)
         if why is not None:  # an external ledger (PostgreSQL) that another story wrote: never mix the two
-            raise UserFacingError(
+            raise LabStoryError(
                 f"the ledger {ledger_url.split('@')[-1]} holds another story ({why}); give a fresh --ledger"
             )
         new_story = new_story or not recorded

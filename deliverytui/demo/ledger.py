@@ -25,7 +25,7 @@ from types import TracebackType
 from typing import Any
 
 from deliverytui.dedup.url import redact_url
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import ExitCode, UserFacingError
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS acked_events (
@@ -122,6 +122,8 @@ def _table(name: str) -> str:
 class LedgerError(UserFacingError):
     """The ledger URL is wrong or its database cannot be opened."""
 
+    exit_code = ExitCode.LEDGER
+
 
 class LedgerUnavailableError(LedgerError):
     """The ledger's PostgreSQL server stopped answering mid-run (one line, no password).
@@ -129,6 +131,8 @@ class LedgerUnavailableError(LedgerError):
     The connection is dropped and the next call reconnects, so a caller waits and
     retries: a consumer does not commit past an effect it could not record.
     """
+
+    exit_code = ExitCode.LEDGER_UNAVAILABLE
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,7 +15,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka import TopicCollection
@@ -58,7 +58,7 @@ def read_story(state_dir: Path) -> dict[str, str]:
 def write_story(state_dir: Path, identity: Mapping[str, str], bootstrap: str) -> None:
     path = state_dir / STORY_FILE
     tmp = path.with_name(f".{path.name}.tmp")
-    data = {"identity": dict(identity), "bootstrap": bootstrap, "recorded_at": datetime.now(timezone.utc).isoformat()}
+    data = {"identity": dict(identity), "bootstrap": bootstrap, "recorded_at": datetime.now(UTC).isoformat()}
     tmp.write_text(json.dumps(data, indent=2))
     os.replace(tmp, path)
 
@@ -81,7 +81,7 @@ def move_aside(state_dir: Path, keep: Iterable[str] = (LOCK_FILE, STORIES_DIR)) 
     entries = [entry for entry in state_dir.iterdir() if entry.name not in kept]
     if not entries:
         return None
-    target = state_dir / STORIES_DIR / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    target = state_dir / STORIES_DIR / datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
     target.mkdir(parents=True, exist_ok=True)
     for entry in entries:
         shutil.move(str(entry), str(target / entry.name))

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from confluent_kafka import KafkaError, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
@@ -48,7 +48,7 @@ def task_created_events(count: int, *, start: int = 0, task_prefix: str = "task"
             event_id=str(uuid.uuid4()),
             task_id=f"{task_prefix}-{n}",
             title=f"Task number {n}",
-            created_at=datetime.now(timezone.utc).isoformat(),
+            created_at=datetime.now(UTC).isoformat(),
         )
 
 

@@ -15,7 +15,6 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from deliverytui.broker.state import running_bootstrap
 from deliverytui.errors import ConfigError
 from deliverytui.kafka.admin import silent_librdkafka_logger
 
@@ -28,7 +27,6 @@ __all__ = [
     "is_secret_key",
     "load_properties",
     "redact",
-    "resolve_bootstrap",
     "silent_librdkafka_logger",
 ]
 
@@ -67,9 +65,9 @@ def load_properties(path: str | os.PathLike[str]) -> RedactedConfig:
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"config file {file} does not exist; pass a librdkafka properties file to --config")
+        raise ConfigError(f"config file {file} does not exist; pass a librdkafka properties file to --config") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read config file {file}: {exc.strerror}")
+        raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
     props = RedactedConfig()
     logical_lines: list[tuple[int, str]] = []
     pending = ""
@@ -97,28 +95,6 @@ def load_properties(path: str | os.PathLike[str]) -> RedactedConfig:
             raise ConfigError(f"{file}:{number}: empty property name")
         props[key] = value
     return props
-
-
-def resolve_bootstrap(explicit: str | None, *, file_config: Mapping[str, str] | None = None) -> tuple[str, str]:
-    """Pick the bootstrap servers and say where they came from.
-
-    Order: ``--bootstrap``, then ``$KAFKA_BOOTSTRAP_SERVERS``, then ``bootstrap.servers``
-    from the ``--config`` file, then the running embedded broker (the default single broker,
-    else the default cluster: :func:`deliverytui.broker.state.running_bootstrap`, which reads
-    pid files and /proc only), then ``localhost:9092``. This is the only place that asks
-    which embedded broker runs.
-    """
-    if explicit:
-        return explicit, "--bootstrap"
-    env = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if env:
-        return env, "$KAFKA_BOOTSTRAP_SERVERS"
-    if file_config and file_config.get("bootstrap.servers"):
-        return file_config["bootstrap.servers"], "bootstrap.servers in --config"
-    embedded = running_bootstrap()
-    if embedded:
-        return embedded, "the running embedded broker"
-    return DEFAULT_BOOTSTRAP, "the default"
 
 
 def client_config(bootstrap: str, file_config: Mapping[str, str] | None = None, **overrides: object) -> RedactedConfig:

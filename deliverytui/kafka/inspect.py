@@ -28,10 +28,16 @@ import dataclasses
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
 from typing import Any
-from datetime import datetime, timezone
 
-from confluent_kafka import ConsumerGroupTopicPartitions, IsolationLevel, KafkaError, KafkaException, TopicPartition
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    IsolationLevel,
+    KafkaError,
+    KafkaException,
+    TopicPartition,
+)
 from confluent_kafka.admin import OffsetSpec
 
 try:  # the C implementation under AdminClient.list_offsets (see _list_offsets)
@@ -39,10 +45,26 @@ try:  # the C implementation under AdminClient.list_offsets (see _list_offsets)
 except ImportError:  # pragma: no cover - a confluent-kafka without it uses the public call
     _AdminClientImpl = None  # type: ignore[assignment,misc]
 
-from deliverytui.errors import AuthenticationError, ClusterUnreachableError, ConfigError, UnknownGroupError, UserFacingError
+from deliverytui.errors import (
+    MESSAGE_LIMIT,
+    AuthenticationError,
+    ClusterUnreachableError,
+    ConfigError,
+    NotAuthorizedError,
+    UnknownGroupError,
+    UserFacingError,
+    one_line,
+)
 from deliverytui.kafka.admin import admin_client
 from deliverytui.kafka.client_config import client_config
-from deliverytui.model import BrokerNode, GroupListing, GroupSnapshot, MemberInfo, PartitionRow, TopicPartitionId
+from deliverytui.model import (
+    BrokerNode,
+    GroupListing,
+    GroupSnapshot,
+    MemberInfo,
+    PartitionRow,
+    TopicPartitionId,
+)
 
 #: librdkafka error codes that mean "nobody answered".
 _UNREACHABLE_CODES = frozenset(
@@ -75,7 +97,7 @@ def _enum_name(value: object) -> str:
     return getattr(value, "name", None) or str(value)
 
 
-def _state_name(state: object) -> str:
+def state_name(state: object) -> str:
     name = _enum_name(state).upper()
     return _STATE_NAMES.get(name, name.title())
 
@@ -149,7 +171,7 @@ class GroupInspector:
             },
         )
         try:
-            self._admin = admin_client(config)
+            self.admin = admin_client(config)
         except KafkaException as exc:
             raise ConfigError(
                 f"invalid client configuration: {_kafka_error_text(exc)}; fix or remove it in the --config file "
@@ -170,12 +192,12 @@ class GroupInspector:
 
     # -- public API ----------------------------------------------------------
     def list_groups(self) -> list[GroupListing]:
-        future = self._admin.list_consumer_groups(request_timeout=self.request_timeout)
+        future = self.admin.list_consumer_groups(request_timeout=self.request_timeout)
         result = self._await_one(future, "listing consumer groups")
         listings = [
             GroupListing(
                 group_id=g.group_id,
-                state=_state_name(g.state),
+                state=state_name(g.state),
                 protocol=_protocol_name(getattr(g, "type", None)),
                 is_simple=bool(g.is_simple_consumer_group),
             )
@@ -192,15 +214,15 @@ class GroupInspector:
         """The snapshot with no partitions, and each partition as a list of :class:`PartitionRow`'s
         fields in order: what the isolated child sends (building 5,000 frozen dataclasses there
         only to take them apart again cost ~25 ms a poll)."""
-        describe = self._admin.describe_consumer_groups([group_id], request_timeout=self.request_timeout)[group_id]
-        offsets = self._admin.list_consumer_group_offsets(
+        describe = self.admin.describe_consumer_groups([group_id], request_timeout=self.request_timeout)[group_id]
+        offsets = self.admin.list_consumer_group_offsets(
             [ConsumerGroupTopicPartitions(group_id)], request_timeout=self.request_timeout
         )[group_id]
-        self._await_all([describe, offsets], f"describing group {group_id!r}")
+        self.await_all([describe, offsets], f"describing group {group_id!r}")
         description = self._result(describe, f"describing group {group_id!r}")
         committed_tps: list[TopicPartition] = list(self._result(offsets, f"fetching offsets of {group_id!r}").topic_partitions or [])
 
-        state = _state_name(description.state)
+        state = state_name(description.state)
         members = tuple(self._member(m) for m in description.members)
         # Plain (topic, partition) tuples as keys: they hash in C, where TopicPartitionId's
         # dataclass __hash__ runs Python code (tens of thousands of lookups per snapshot).
@@ -250,7 +272,7 @@ class GroupInspector:
             partition_assignor=description.partition_assignor or None,
             members=members,
             partitions=(),
-            taken_at=datetime.now(timezone.utc),
+            taken_at=datetime.now(UTC),
             brokers=brokers,
         )
         return header, rows
@@ -285,9 +307,9 @@ class GroupInspector:
         metadata requests: one per topic for a few topics, else one for the whole cluster."""
         timeout = self.request_timeout
         if len(topics) <= _METADATA_PER_TOPIC_MAX:
-            answers = [self._admin.list_topics(topic, timeout=timeout) for topic in topics]
+            answers = [self.admin.list_topics(topic, timeout=timeout) for topic in topics]
         else:
-            answers = [self._admin.list_topics(timeout=timeout)]
+            answers = [self.admin.list_topics(timeout=timeout)]
         wanted = set(topics)
         brokers: set[int] = set()
         placement: dict[tuple[str, int], tuple] = {}
@@ -310,7 +332,7 @@ class GroupInspector:
         if future is None:
             return (), {}
         try:
-            self._await_all([future], "reading topic metadata")
+            self.await_all([future], "reading topic metadata")
             return future.result(timeout=0)
         except (KafkaException, ClusterUnreachableError):
             return (), {}
@@ -351,7 +373,7 @@ class GroupInspector:
             [self._list_offsets(partitions[i : i + chunk], spec, isolation) for i in range(0, len(partitions), chunk)]
             for spec, isolation in specs
         ]
-        self._await_all([f for batch in batches for f in batch], "listing partition offsets")
+        self.await_all([f for batch in batches for f in batch], "listing partition offsets")
         results: list[dict[tuple[str, int], int]] = []
         for batch in batches:
             values: dict[tuple[str, int], int] = {}
@@ -402,13 +424,13 @@ class GroupInspector:
             request = [TopicPartition(topic, partition, value) for topic, partition in partitions]
             try:
                 _AdminClientImpl.list_offsets(
-                    self._admin, request, future,
+                    self.admin, request, future,
                     isolation_level_value=isolation.value, request_timeout=self.request_timeout,
                 )
                 return future
             except TypeError:
                 pass  # a different C signature: use the public API below
-        futmap = self._admin.list_offsets(
+        futmap = self.admin.list_offsets(
             {TopicPartition(topic, partition): spec for topic, partition in partitions},
             isolation_level=isolation,
             request_timeout=self.request_timeout,
@@ -431,18 +453,18 @@ class GroupInspector:
             part.add_done_callback(lambda f, tp=tp: collect(tp, f))
         return future
 
-    def _await_all(self, futures: list[concurrent.futures.Future], what: str) -> None:
+    def await_all(self, futures: list[concurrent.futures.Future], what: str) -> None:
         deadline = time.monotonic() + self.request_timeout + 2.0
         pending = set(futures)
         while pending:
             done, pending = concurrent.futures.wait(pending, timeout=0.05)
-            self._admin.poll(0)  # serve error_cb so auth failures and dead bootstraps surface early
+            self.admin.poll(0)  # serve error_cb so auth failures and dead bootstraps surface early
             if self.cancel_event is not None and self.cancel_event.is_set():
                 raise CollectionCancelled(what)
             with self._lock:
                 fatal = self._fatal
             if fatal is not None:
-                self._raise_for(fatal, what)
+                self.raise_for(fatal, what)
             if pending and time.monotonic() > deadline:
                 raise ClusterUnreachableError(
                     f"no answer from Kafka at {self.bootstrap} within {self.request_timeout:.0f}s while {what}; "
@@ -450,47 +472,42 @@ class GroupInspector:
                 )
 
     def _await_one(self, future: concurrent.futures.Future, what: str):
-        self._await_all([future], what)
+        self.await_all([future], what)
         return self._result(future, what)
 
     def _result(self, future: concurrent.futures.Future, what: str):
         try:
             value = future.result(timeout=0)
         except KafkaException as exc:
-            self._raise_for(exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None, what, exc)
+            self.raise_for(exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None, what, exc)
         self._ever_answered = True
         return value
 
     def _raise_if_global(self, exc: KafkaException, what: str) -> None:
         error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
         if error is not None and (error.code() in _AUTH_CODES or error.code() in _UNREACHABLE_CODES):
-            self._raise_for(error, what, exc)
+            self.raise_for(error, what, exc)
 
-    def _raise_for(self, error: KafkaError | None, what: str, exc: Exception | None = None):
+    def raise_for(self, error: KafkaError | None, what: str, exc: Exception | None = None):
         code = error.code() if error is not None else None
-        text = error.str() if error is not None else str(exc)
+        text = one_line(error.str() if error is not None else str(exc), limit=MESSAGE_LIMIT)
         if code in _AUTH_CODES:
             raise AuthenticationError(
-                f"Kafka at {self.bootstrap} refused authentication: {_first_sentence(text)}; check the sasl.*/ssl.* settings in --config"
+                f"Kafka at {self.bootstrap} refused authentication: {text}; check the sasl.*/ssl.* settings in --config"
             ) from None
         if code in _UNREACHABLE_CODES:
             raise ClusterUnreachableError(
-                f"cannot reach Kafka at {self.bootstrap} while {what}: {_first_sentence(text)}; check --bootstrap and that the cluster is up"
+                f"cannot reach Kafka at {self.bootstrap} while {what}: {text}; check --bootstrap and that the cluster is up"
             ) from None
         if code == KafkaError.GROUP_ID_NOT_FOUND:
-            raise UnknownGroupError(f"consumer group does not exist on {self.bootstrap} ({_first_sentence(text)})") from None
+            raise UnknownGroupError(f"consumer group does not exist on {self.bootstrap} ({text})") from None
         if code in _AUTHZ_CODES:
-            raise UserFacingError(
-                f"not authorized while {what} on {self.bootstrap}: {_first_sentence(text)}; the principal needs Describe on the group and its topics"
+            raise NotAuthorizedError(
+                f"not authorized while {what} on {self.bootstrap}: {text}; the principal needs Describe on the group and its topics"
             ) from None
-        raise UserFacingError(f"Kafka error while {what}: {_first_sentence(text)}") from None
-
-
-def _first_sentence(text: str) -> str:
-    line = " ".join(str(text).split())
-    return line[:300]
+        raise UserFacingError(f"Kafka error while {what}: {text}") from None
 
 
 def _kafka_error_text(exc: KafkaException) -> str:
     error = exc.args[0] if exc.args else exc
-    return _first_sentence(error.str() if isinstance(error, KafkaError) else str(error))
+    return one_line(error.str() if isinstance(error, KafkaError) else str(error), limit=MESSAGE_LIMIT)

@@ -42,6 +42,7 @@ from deliverytui.errors import (
     ConfigError,
     UnknownGroupError,
     UserFacingError,
+    one_line,
 )
 from deliverytui.kafka.client_config import RedactedConfig
 from deliverytui.kafka.inspect import CollectionCancelled, GroupInspector
@@ -96,13 +97,13 @@ class IsolatedGroupInspector:
         self._last = None  # until this answer is applied: a failed call must not leave a stale base
         answer = self._call({"op": "snapshot", "group": group_id, "base": last[0] if last else None})
         if "rows" in answer:
-            rows = tuple(_row_from_fields(fields) for fields in answer["rows"])
+            rows = tuple(row_from_fields(fields) for fields in answer["rows"])
         else:
             if last is None or answer["base"] != last[0]:  # cannot happen unless the protocol is broken
                 raise UserFacingError("internal error: the Kafka client child answered against an unknown snapshot")
             patched = list(last[2])
             for index, fields in answer["changed"]:
-                patched[index] = _row_from_fields(fields)
+                patched[index] = row_from_fields(fields)
             rows = tuple(patched)
         self._last = (answer["seq"], group_id, rows)
         return _snapshot_from_wire(answer, rows)
@@ -197,8 +198,8 @@ class IsolatedGroupInspector:
         )
 
 
-def _row_fields(row: PartitionRow) -> list[Any]:
-    """A PartitionRow as a list, in field order (``_row_from_fields(fields)`` rebuilds it)."""
+def row_fields(row: PartitionRow) -> list[Any]:
+    """A PartitionRow as a list, in field order (``row_from_fields(fields)`` rebuilds it)."""
     return [
         row.topic, row.partition, row.committed_offset, row.committed_metadata, row.committed_leader_epoch,
         row.log_end_offset, row.last_stable_offset, row.log_start_offset, row.member_id, row.client_id, row.host,
@@ -206,8 +207,8 @@ def _row_fields(row: PartitionRow) -> list[Any]:
     ]
 
 
-def _row_from_fields(fields: list[Any]) -> PartitionRow:
-    """:func:`_row_fields` decoded: JSON turned the replica tuples into lists."""
+def row_from_fields(fields: list[Any]) -> PartitionRow:
+    """:func:`row_fields` decoded: JSON turned the replica tuples into lists."""
     *head, replicas, isr = fields
     return PartitionRow(*head, tuple(replicas), tuple(isr))
 
@@ -292,7 +293,7 @@ def _serve() -> int:
         except UserFacingError as exc:
             answer = {"kind": _kind_of(exc), "message": str(exc)}
         except Exception as exc:  # noqa: BLE001 - reported to the parent as one line
-            answer = {"kind": "error", "message": f"{type(exc).__name__}: {' '.join(str(exc).split())}"}
+            answer = {"kind": "error", "message": f"{type(exc).__name__}: {one_line(str(exc))}"}
         out.write(json.dumps(answer) + "\n")
         out.flush()
     return 0

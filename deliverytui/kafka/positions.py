@@ -19,15 +19,19 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from deliverytui.errors import ConfigError
+from deliverytui.errors import MESSAGE_LIMIT, ConfigError, one_line
 from deliverytui.kafka.admin import silent_librdkafka_logger
 from deliverytui.kafka.client_config import client_config
-from deliverytui.model.positions import PartitionPosition, PositionsView
-from deliverytui.probe import DEFAULT_PROBE_TOPIC, PROBE_RECORD_VERSION
+from deliverytui.model.positions import (
+    DEFAULT_PROBE_TOPIC,
+    PROBE_RECORD_VERSION,
+    PartitionPosition,
+    PositionsView,
+)
 
 #: Without an interval in a record, a report is stale after this many seconds.
 DEFAULT_STALE_AFTER = 30.0
@@ -330,7 +334,7 @@ class PositionCollector:
         for report in self._reports.values():
             age = max(0.0, now - report.ts_ms / 1000)
             stale = age > self._stale_limit(report)
-            reported_at = datetime.fromtimestamp(report.ts_ms / 1000, timezone.utc)
+            reported_at = datetime.fromtimestamp(report.ts_ms / 1000, UTC)
             for topic, partition, position, committed in report.partitions:
                 key = (topic, partition)
                 if key in best_ts and best_ts[key] >= report.ts_ms:
@@ -353,7 +357,7 @@ class PositionCollector:
             group_id=self.group,
             probe_topic=self.topic,
             partitions=tuple(best[key] for key in sorted(best)),
-            taken_at=datetime.fromtimestamp(now, timezone.utc),
+            taken_at=datetime.fromtimestamp(now, UTC),
             caught_up=bool(self._assigned) and self._at_end >= self._assigned,
             malformed_records=self._malformed,
             other_group_records=self._other_group,
@@ -369,4 +373,4 @@ def _error_text(error: object) -> str:
     if isinstance(error, KafkaException) and error.args:
         error = error.args[0]
     text = error.str() if isinstance(error, KafkaError) else str(error)
-    return " ".join(text.split())[:300]
+    return one_line(text, limit=MESSAGE_LIMIT)

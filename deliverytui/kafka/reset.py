@@ -30,15 +30,30 @@ import csv
 import io
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaException, TopicCollection, TopicPartition
+from confluent_kafka import (
+    ConsumerGroupTopicPartitions,
+    KafkaError,
+    KafkaException,
+    TopicCollection,
+    TopicPartition,
+)
 from confluent_kafka.admin import OffsetSpec
 
-from deliverytui.errors import ConfigError, UserFacingError
+from deliverytui.errors import (
+    MESSAGE_LIMIT,
+    ClusterUnreachableError,
+    ConfigError,
+    ExitCode,
+    NotAuthorizedError,
+    UnknownGroupError,
+    UserFacingError,
+    one_line,
+)
 from deliverytui.kafka.client_config import client_config
-from deliverytui.kafka.inspect import GroupInspector, _first_sentence, _state_name
+from deliverytui.kafka.inspect import GroupInspector, state_name
 from deliverytui.model.group import TopicPartitionId
 from deliverytui.model.reset import (
     OffsetDeletePlan,
@@ -54,13 +69,13 @@ from deliverytui.model.reset import (
 class ActiveGroupError(UserFacingError):
     """The group has live members, so Kafka will not let its offsets be rewritten."""
 
-    exit_code = 6
+    exit_code = ExitCode.GROUP_ACTIVE
 
 
 class WritesDisabledError(UserFacingError):
     """A write was asked for without the user's consent (``--allow-writes`` in the TUI)."""
 
-    exit_code = 7
+    exit_code = ExitCode.WRITES_DISABLED
 
 
 #: Broker answers to an offset write that mean "someone is consuming this group right now".
@@ -131,8 +146,8 @@ def parse_datetime_ms(text: str) -> int:
             f"invalid --to-datetime {text!r}: expected ISO 8601 like 2024-05-01T12:00:00.000 (UTC) or 2024-05-01T14:00:00+02:00"
         ) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return (parsed - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(milliseconds=1)
+        parsed = parsed.replace(tzinfo=UTC)
+    return (parsed - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
 
 
 _DURATION = re.compile(
@@ -160,8 +175,8 @@ def parse_duration(text: str) -> timedelta:
 
 def duration_target(text: str, *, now: datetime | None = None) -> ResetTarget:
     """``--by-duration D``: the time ``now - D``, resolved once (as Kafka's tool does at start)."""
-    moment = (now or datetime.now(timezone.utc)) - parse_duration(text)
-    ms = (moment - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(milliseconds=1)
+    moment = (now or datetime.now(UTC)) - parse_duration(text)
+    ms = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
     return ResetTarget.at_timestamp(ResetMode.BY_DURATION, ms, text)
 
 
@@ -249,14 +264,14 @@ class OffsetResetter:
             raise ConfigError("name the partitions to reset: --topic TOPIC[:P,P...] (repeatable) or --all-topics")
         what = f"planning an offset reset of group {group_id!r}"
         inspector = self._inspector
-        admin = inspector._admin
+        admin = inspector.admin
         timeout = self.request_timeout
 
         describe = admin.describe_consumer_groups([group_id], request_timeout=timeout)[group_id]
         fetch = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group_id)], request_timeout=timeout)[group_id]
         explicit_topics = sorted({topic for topic, _ in selection.topics})
         topic_futures = self._describe_topics(explicit_topics)
-        inspector._await_all([describe, fetch, *topic_futures.values()], what)
+        inspector.await_all([describe, fetch, *topic_futures.values()], what)
         state, members = self._group_state(describe, group_id)
         committed = self._committed(fetch, group_id)
 
@@ -266,7 +281,7 @@ class OffsetResetter:
                     f"group {group_id!r} has no committed offsets, so --all-topics selects nothing; name the partitions with --topic"
                 )
             topic_futures = self._describe_topics(sorted({tp.topic for tp in committed}))
-            inspector._await_all(list(topic_futures.values()), what)
+            inspector.await_all(list(topic_futures.values()), what)
         layouts = self._topic_layouts(topic_futures, group_id, stale_commits=selection.all_topics)
         if selection.all_topics:
             partitions = sorted(committed)
@@ -332,7 +347,7 @@ class OffsetResetter:
             group_state=state,
             active_members=members,
             partitions=tuple(rows),
-            planned_at=datetime.now(timezone.utc),
+            planned_at=datetime.now(UTC),
             warnings=tuple(warnings),
         )
 
@@ -351,10 +366,10 @@ class OffsetResetter:
         request = ConsumerGroupTopicPartitions(
             plan.group_id, [TopicPartition(p.topic, p.partition, p.new_offset) for p in plan.partitions]
         )
-        future = self._inspector._admin.alter_consumer_group_offsets([request], request_timeout=self.request_timeout)[
+        future = self._inspector.admin.alter_consumer_group_offsets([request], request_timeout=self.request_timeout)[
             plan.group_id
         ]
-        self._inspector._await_all([future], what)
+        self._inspector.await_all([future], what)
         try:
             result = future.result(timeout=0)
         except KafkaException as exc:
@@ -375,12 +390,12 @@ class OffsetResetter:
                 "to drop every offset of a group, delete the group"
             )
         what = f"planning an offset delete for group {group_id!r}"
-        admin = self._inspector._admin
+        admin = self._inspector.admin
         describe = admin.describe_consumer_groups([group_id], request_timeout=self.request_timeout)[group_id]
         fetch = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group_id)], request_timeout=self.request_timeout)[
             group_id
         ]
-        self._inspector._await_all([describe, fetch], what)
+        self._inspector.await_all([describe, fetch], what)
         state, members = self._group_state(describe, group_id)
         committed = self._committed(fetch, group_id)
         chosen: list[tuple[TopicPartitionId, int]] = []
@@ -398,7 +413,7 @@ class OffsetResetter:
             group_state=state,
             active_members=members,
             partitions=tuple(chosen),
-            planned_at=datetime.now(timezone.utc),
+            planned_at=datetime.now(UTC),
         )
 
     def execute_offset_delete(self, plan: OffsetDeletePlan, *, allow_writes: bool) -> None:
@@ -422,9 +437,9 @@ class OffsetResetter:
         except RdKafkaUnavailable as exc:
             raise UserFacingError(f"cannot delete offsets: {exc}; upgrade confluent-kafka") from None
         except ValueError as exc:
-            raise ConfigError(f"invalid client configuration: {_first_sentence(str(exc))}") from None
+            raise ConfigError(f"invalid client configuration: {one_line(exc, limit=MESSAGE_LIMIT)}") from None
         except TimeoutError:
-            raise UserFacingError(
+            raise ClusterUnreachableError(
                 f"no answer from Kafka at {self.bootstrap} within {self.request_timeout:.0f}s while {what}; "
                 "check --bootstrap and that the cluster is up"
             ) from None
@@ -438,7 +453,7 @@ class OffsetResetter:
     def _describe_topics(self, topics: Sequence[str]) -> dict[str, concurrent.futures.Future]:
         if not topics:
             return {}
-        return self._inspector._admin.describe_topics(TopicCollection(list(topics)), request_timeout=self.request_timeout)
+        return self._inspector.admin.describe_topics(TopicCollection(list(topics)), request_timeout=self.request_timeout)
 
     def _group_state(self, future: concurrent.futures.Future, group_id: str) -> tuple[str, int]:
         """State and member count; a group the coordinator does not know is "Dead" with no members, as in Kafka."""
@@ -448,8 +463,8 @@ class OffsetResetter:
             error = _error_of(exc)
             if error is not None and error.code() == KafkaError.GROUP_ID_NOT_FOUND:
                 return "Dead", 0
-            self._inspector._raise_for(error, f"describing group {group_id!r}", exc)
-        return _state_name(description.state), len(description.members)
+            self._inspector.raise_for(error, f"describing group {group_id!r}", exc)
+        return state_name(description.state), len(description.members)
 
     def _committed(self, future: concurrent.futures.Future, group_id: str) -> dict[TopicPartitionId, int]:
         try:
@@ -458,7 +473,7 @@ class OffsetResetter:
             error = _error_of(exc)
             if error is not None and error.code() == KafkaError.GROUP_ID_NOT_FOUND:
                 return {}
-            self._inspector._raise_for(error, f"fetching the committed offsets of {group_id!r}", exc)
+            self._inspector.raise_for(error, f"fetching the committed offsets of {group_id!r}", exc)
         return {
             TopicPartitionId(tp.topic, tp.partition): tp.offset
             for tp in result.topic_partitions or []
@@ -483,7 +498,7 @@ class OffsetResetter:
                             f"--topic {topic} --execute' or name the topics to reset with --topic"
                         ) from None
                     raise UserFacingError(f"topic {topic!r} does not exist on {self.bootstrap}") from None
-                self._inspector._raise_for(error, f"describing topic {topic!r}", exc)
+                self._inspector.raise_for(error, f"describing topic {topic!r}", exc)
             layouts[topic] = {p.id: p.leader is not None and p.leader.id >= 0 for p in description.partitions}
         return layouts
 
@@ -523,12 +538,12 @@ class OffsetResetter:
         specs = [OffsetSpec.earliest(), OffsetSpec.latest()]
         if timestamp_ms is not None:
             specs.append(OffsetSpec.for_timestamp(timestamp_ms))
-        admin = self._inspector._admin
+        admin = self._inspector.admin
         batches = [
             admin.list_offsets({TopicPartition(tp.topic, tp.partition): spec for tp in partitions}, request_timeout=self.request_timeout)
             for spec in specs
         ]
-        self._inspector._await_all([f for batch in batches for f in batch.values()], what)
+        self._inspector.await_all([f for batch in batches for f in batch.values()], what)
         results: list[dict[TopicPartitionId, int]] = []
         for batch in batches:
             values: dict[TopicPartitionId, int] = {}
@@ -536,14 +551,14 @@ class OffsetResetter:
                 try:
                     values[TopicPartitionId(tp.topic, tp.partition)] = future.result(timeout=0).offset
                 except KafkaException as exc:
-                    self._inspector._raise_for(_error_of(exc), f"listing the offsets of {tp.topic}:{tp.partition}", exc)
+                    self._inspector.raise_for(_error_of(exc), f"listing the offsets of {tp.topic}:{tp.partition}", exc)
             results.append(values)
         return results[0], results[1], (results[2] if timestamp_ms is not None else {})
 
     def _require_inactive(self, action: str, group_id: str) -> None:
         """Describe the group now (it may have come alive since the plan) and refuse if it has members."""
-        describe = self._inspector._admin.describe_consumer_groups([group_id], request_timeout=self.request_timeout)[group_id]
-        self._inspector._await_all([describe], f"describing group {group_id!r}")
+        describe = self._inspector.admin.describe_consumer_groups([group_id], request_timeout=self.request_timeout)[group_id]
+        self._inspector.await_all([describe], f"describing group {group_id!r}")
         state, members = self._group_state(describe, group_id)
         message = active_group_message(action, group_id, state, members)
         if message:
@@ -553,7 +568,7 @@ class OffsetResetter:
         self, error: KafkaError | None, action: str, group_id: str, what: str, exc: Exception | None = None
     ) -> None:
         code = error.code() if error is not None else None
-        text = _first_sentence(error.str()) if error is not None else _first_sentence(str(exc))
+        text = one_line(error.str(), limit=MESSAGE_LIMIT) if error is not None else one_line(exc, limit=MESSAGE_LIMIT)
         if code in _GROUP_ACTIVE_CODES:
             if code == KafkaError.GROUP_SUBSCRIBED_TO_TOPIC:
                 raise ActiveGroupError(
@@ -563,13 +578,13 @@ class OffsetResetter:
                 f"cannot {action} group {group_id!r}: the broker says the group is active ({text}); stop its consumers first"
             )
         if code in _AUTHZ_CODES:
-            raise UserFacingError(
+            raise NotAuthorizedError(
                 f"not authorized while {what} on {self.bootstrap}: {text}; the principal needs Read on the group and its topics"
                 + (" and Delete on the group" if action.startswith("delete") else "")
             )
         if code == KafkaError.GROUP_ID_NOT_FOUND:
-            raise UserFacingError(f"cannot {action} group {group_id!r}: the group does not exist on {self.bootstrap}")
-        self._inspector._raise_for(error, what, exc or Exception(text))
+            raise UnknownGroupError(f"cannot {action} group {group_id!r}: the group does not exist on {self.bootstrap}")
+        self._inspector.raise_for(error, what, exc or Exception(text))
 
 
 def _clamp(requested: int, log_start: int, log_end: int, tp: TopicPartitionId, warnings: list[str]) -> int:

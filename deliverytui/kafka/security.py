@@ -24,7 +24,7 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import ExitCode, UserFacingError
 from deliverytui.kafka.admin import admin_client, metadata_answers
 from deliverytui.kafka.client_config import RedactedConfig
 
@@ -33,7 +33,7 @@ SCRAM_ITERATIONS = 8192
 
 
 class SecuritySetupError(UserFacingError):
-    exit_code = 7  # as BrokerStartError: the broker could not be brought up as asked
+    exit_code = ExitCode.BROKER_SECURITY
 
 
 def sasl_client_settings(user: str, password: str, mechanism: str) -> dict[str, str]:

@@ -17,6 +17,11 @@ from typing import Any
 
 from deliverytui.model.group import TopicPartitionId
 
+#: The topic :mod:`deliverytui.probe` publishes positions on, and the version of its record format
+#: (here, below both the probe that writes it and :mod:`deliverytui.kafka.positions` that reads it).
+DEFAULT_PROBE_TOPIC = "__deliverytui_probe"
+PROBE_RECORD_VERSION = 1
+
 
 class GapKind(Enum):
     """How a consumer's position relates to its committed offset on one partition."""

@@ -20,7 +20,7 @@ from deliverytui.model.group import TopicPartitionId
 INACTIVE_STATES = frozenset({"Empty", "Dead"})
 
 
-class ResetMode(str, Enum):
+class ResetMode(str, Enum):  # noqa: UP042 - StrEnum would change format() and str() of members
     """The reset specifications of Kafka's ``kafka-consumer-groups --reset-offsets``, spelled as its options."""
 
     TO_EARLIEST = "to-earliest"

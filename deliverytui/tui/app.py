@@ -15,7 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.text import Text
 from textual import on, work
@@ -26,7 +26,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Label
 from textual.worker import Worker, WorkerState
 
-from deliverytui.errors import AuthenticationError, ClusterUnreachableError, UnknownGroupError, UserFacingError
+from deliverytui.errors import (
+    AuthenticationError,
+    ClusterUnreachableError,
+    UnknownGroupError,
+    UserFacingError,
+    one_line,
+)
 from deliverytui.kafka.inspect import CollectionCancelled
 from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
 from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
@@ -83,7 +89,7 @@ class DeliveryApp(App[None]):
         super().__init__()
         self.config = config
         self._fetcher_factory = fetcher_factory or GroupFetcher
-        self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.clock = clock or (lambda: datetime.now(UTC))
         self.group = config.group
         self.paused = False
         self.update: ViewUpdate | None = None
@@ -171,7 +177,7 @@ class DeliveryApp(App[None]):
         except UserFacingError as exc:
             self.post_message(CollectionFailed("error", str(exc), group))
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the live view; it is shown instead
-            self.post_message(CollectionFailed("error", f"{type(exc).__name__}: {' '.join(str(exc).split())}", group))
+            self.post_message(CollectionFailed("error", f"{type(exc).__name__}: {one_line(str(exc))}", group))
         else:
             self.post_message(SnapshotArrived(update.snapshot, {"update": update, "group": group}))
 
@@ -401,7 +407,7 @@ class DeliveryApp(App[None]):
         except CollectionCancelled:
             return
         except Exception as exc:  # noqa: BLE001 - shown, not raised
-            self.post_message(GroupsListed([], error=" ".join(str(exc).split())))
+            self.post_message(GroupsListed([], error=one_line(exc)))
 
     @on(GroupsListed)
     def _on_groups(self, message: GroupsListed) -> None:

@@ -17,8 +17,7 @@ from deliverytui.kafka.isolated import IsolatedGroupInspector
 from deliverytui.kafka.positions import PositionCollector
 from deliverytui.kafka.record_time import RecordTimestampReader
 from deliverytui.lag import LagHistory, time_lag_seconds
-from deliverytui.model import GroupSnapshot
-from deliverytui.model import PartitionRow
+from deliverytui.model import GroupSnapshot, PartitionRow
 from deliverytui.model.replication import replication_events, replication_summary
 from deliverytui.tui.rows import RowBuilder, RowView
 from deliverytui.tui.viewer_config import ViewerConfig

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import UserFacingError, one_line
 from deliverytui.model.reset import OffsetDeletePlan, PartitionSelection, ResetPlan, ResetTarget
 
 #: (label, key, needs a value, value placeholder)
@@ -115,7 +115,7 @@ class _WriteScreen(ModalScreen[str | None]):
         except UserFacingError as exc:
             self.app.call_from_thread(self._show_error, str(exc))
         except Exception as exc:  # noqa: BLE001 - shown in the dialog, never a crash
-            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {' '.join(str(exc).split())}")
+            self.app.call_from_thread(self._show_error, f"{type(exc).__name__}: {one_line(str(exc))}")
         else:
             self.app.call_from_thread(on_success, result)
 

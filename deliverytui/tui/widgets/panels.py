@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from rich.table import Table
 from rich.text import Text
@@ -51,7 +51,7 @@ class GroupHeader(Static):
         if snapshot is None:
             line2.append("waiting for the first snapshot…", "dim")
         else:
-            age = ((now or datetime.now(timezone.utc)) - snapshot.taken_at).total_seconds()
+            age = ((now or datetime.now(UTC)) - snapshot.taken_at).total_seconds()
             coordinator = f"{snapshot.coordinator.host}:{snapshot.coordinator.port}" if snapshot.coordinator else "-"
             parts = [
                 ("state ", snapshot.state),
@@ -134,7 +134,7 @@ class EventLog(RichLog):
     def __init__(self, **kwargs) -> None:
         super().__init__(max_lines=500, wrap=False, markup=False, **kwargs)
         self.entries: list[str] = []  # plain text, newest last (tests and the headless log read it)
-        self.clock = lambda: datetime.now(timezone.utc)
+        self.clock = lambda: datetime.now(UTC)
 
     def add(self, text: str, style: str = "", at: datetime | None = None) -> None:
         stamp = (at or self.clock()).astimezone().strftime("%H:%M:%S")

@@ -160,9 +160,7 @@ class PartitionsTable(ScrollView, can_focus=True):
         if self._widen_topic(visible):
             self._header = None
             self._line_cache.clear()
-        if not self._order:
-            self._sort()
-        elif self._sort_pending and time.monotonic() - self._last_sort >= self.resort_seconds:
+        if not self._order or (self._sort_pending and time.monotonic() - self._last_sort >= self.resort_seconds):
             self._sort()
         elif changed and self._on_screen_changed(old):
             self.refresh()
