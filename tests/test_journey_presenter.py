@@ -18,6 +18,7 @@ from deliverytui.demo.lab import Lab
 from deliverytui.tui.demo_app import DemoLabScreen, demo_app
 from deliverytui.tui.screens.help import HelpScreen
 from deliverytui.tui.screens.lab_dialogs import ReplayScreen
+from deliverytui.tui.widgets.partitions_table import PartitionsTable
 from tests.lab_helpers import (
     Figures,
     audit_of,
@@ -149,6 +150,28 @@ async def walk(app, pilot, state_dir: Path) -> dict[str, Figures]:
     await settle(pilot, app)
     idem = Figures.of(app, "idempotent")
     assert idem.dedup_hits == before.dedup_hits + applied and idem.duplicates == 0 and idem.lost == 0
+
+    # 8a. b widens at-least-once's commit window; in its live view the position runs ahead (yellow).
+    await select(pilot, app, "at-least-once")
+    await pilot.press("b")
+    await wait_until(pilot, lambda: "(commit/20)" in state_cell(app, "at-least-once"), timeout=60, what="commit window")
+    await wait_until(pilot, lambda: state_cell(app, "at-least-once").startswith("running"), timeout=60, what="restarted")
+    await pilot.press("w")
+    await wait_until(pilot, lambda: app.group.endswith("notification-service") and not app.lab_in_front(), what="its view")
+
+    def ahead_in_yellow() -> bool:
+        for key in shown(app):
+            position = app.query_one(PartitionsTable).get_cell(key, "position")
+            if "yellow" in position.style and position.plain.strip() not in ("", "-"):
+                return True
+        return False
+
+    await wait_until(pilot, ahead_in_yellow, timeout=60, what="a position ahead of committed, in yellow")
+    await pilot.press("d")
+    await wait_until(pilot, lambda: app.lab_in_front(), what="back to the lab")
+    await select(pilot, app, "at-least-once")
+    await pilot.press("b")  # per message again, as the next walk expects
+    await wait_until(pilot, lambda: "(commit/" not in state_cell(app, "at-least-once"), timeout=60, what="window closed")
 
     # 8. w: the group live, position against committed, the lab's own dedup store; d: the lab, refreshing.
     await select(pilot, app, "idempotent")
