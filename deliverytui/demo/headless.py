@@ -23,11 +23,12 @@ from typing import Any
 from confluent_kafka import Producer
 
 from deliverytui.demo.auditor import audit
+from deliverytui.demo.lab import Lab, LabSettings
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
-from deliverytui.demo.offsets import OffsetReader, start_group_at_log_end
+from deliverytui.demo.offsets import OffsetReader
 from deliverytui.demo.semantics import check_crash_point, semantic_spec
 from deliverytui.demo.supervisor import DemoSupervisor
-from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, ensure_topic, task_created_events
+from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, task_created_events
 from deliverytui.errors import UserFacingError
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 
@@ -100,21 +101,23 @@ def run_headless(
     group = spec.group_id(prefix)
     deadline = time.monotonic() + timeout
 
-    ensure_topic(bootstrap, topic, partitions)
+    # The same Lab as the screen's: it locks the run dir, stops leftovers of an earlier run there,
+    # checks the story (a --ledger written against another cluster is refused), and starts the
+    # group at the topic's end, recording that start so earlier runs' sends are never "lost" here.
+    lab = Lab(
+        LabSettings(
+            state_dir=run_path, bootstrap=bootstrap, ledger_url=ledger_url, dedup_url=dedup_url, topic=topic,
+            partitions=partitions, group_prefix=prefix, semantics=(semantic,), commit_every=commit_every, probe=probe,
+        )
+    ).open(start=False)
+    assert lab.supervisor is not None
+    supervisor = lab.supervisor
+    try:
+        ledger = EffectsLedger(ledger_url)
+    except BaseException:
+        lab.close()
+        raise
     reader = OffsetReader(bootstrap)
-    ledger = EffectsLedger(ledger_url)
-    start_group_at_log_end(reader, ledger, group, topic)
-    supervisor = DemoSupervisor(
-        bootstrap,
-        run_path,
-        ledger_url,
-        dedup_url,
-        group_prefix=prefix,
-        semantics=(semantic,),
-        topic=topic,
-        probe=probe,
-        commit_every=commit_every,
-    )
     try:
         say(f"producing {events} events to {topic}")
         producer = TaskApiProducer(bootstrap, topic, ledger=ledger)
@@ -154,7 +157,7 @@ def run_headless(
             run_dir=run_path,
         )
     finally:
-        supervisor.close()
+        lab.close()
         ledger.close()
         reader.close()
     result = report.for_semantic(semantic)

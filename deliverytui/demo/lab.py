@@ -86,6 +86,8 @@ class LabSettings:
     semantics: tuple[str, ...] = field(default_factory=lambda: tuple(SEMANTICS))
     stop_timeout: float = 15.0
     """How long a quitting lab waits for a consumer's graceful stop before SIGKILL."""
+    probe: bool = True
+    """Consumers publish their positions to the probe topic (the live view's Position column)."""
 
 
 class Lab:
@@ -106,18 +108,22 @@ class Lab:
         self.closed = False
 
     # -- start --------------------------------------------------------------------------------------
-    def open(self, progress: Callable[[str], None] = lambda _line: None) -> Lab:
-        """Lock the state, stop leftovers, resume or start the story, start the producer and consumers."""
+    def open(self, progress: Callable[[str], None] = lambda _line: None, *, start: bool = True) -> Lab:
+        """Lock the state, stop leftovers, resume or start the story, start the producer and consumers.
+
+        ``start=False`` (the headless experiment) leaves the producer and the consumers to the
+        caller, which produces its events first and starts the consumer with crash arguments.
+        """
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self._take_lock()
         try:
-            self._open(progress)
+            self._open(progress, start)
         except BaseException:
             self.close()
             raise
         return self
 
-    def _open(self, progress: Callable[[str], None]) -> None:
+    def _open(self, progress: Callable[[str], None], start: bool) -> None:
         settings = self.settings
         left = processes.leftovers(self.state_dir)
         if left:
@@ -144,7 +150,7 @@ class Lab:
         supervisor = self.supervisor = DemoSupervisor(
             self.bootstrap, self.state_dir, ledger_url, dedup_url,
             group_prefix=settings.group_prefix, semantics=settings.semantics, auto_restart=settings.auto_restart,
-            topic=settings.topic, commit_every=settings.commit_every,
+            topic=settings.topic, commit_every=settings.commit_every, probe=settings.probe,
         )  # fmt: skip
         ledger = supervisor.ledger
         recorded = ledger.story()
@@ -158,9 +164,10 @@ class Lab:
         ledger.record_story(identity)
         write_story(self.state_dir, identity, self.bootstrap)
         self.acknowledged_before = ledger.acked_count(settings.topic)
-        self.producer = RateLimitedProducer(self.bootstrap, ledger, topic=settings.topic)
-        supervisor.start_all()
-        self.producer.start(settings.rate)
+        if start:
+            self.producer = RateLimitedProducer(self.bootstrap, ledger, topic=settings.topic)
+            supervisor.start_all()
+            self.producer.start(settings.rate)
 
     def _take_lock(self) -> None:
         path = self.state_dir / LOCK_FILE
