@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -21,3 +23,13 @@ def run_cli(*args: str, env: dict[str, str] | None = None, timeout: float = 60.0
         env=full_env,
         cwd=REPO_ROOT,
     )
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, every: float = 0.2) -> None:
+    """Poll ``predicate`` until it is true; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(every)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -7,7 +7,6 @@ stops the whole cluster and starts it again, which leaves it running for later m
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from deliverytui.errors import ExitCode
 from deliverytui.kafka.admin import metadata_answers
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 from tests.cluster_fixtures import ClusterUnderTest
-from tests.helpers import run_cli
+from tests.helpers import run_cli, wait_for
 from tests.kafka_helpers import commit
 
 # JVM start-up of three nodes (and a restart) on a busy 2-core machine can take minutes: more than
@@ -40,14 +39,6 @@ def live_brokers(bootstrap: str) -> set[int]:
     except Exception:  # noqa: BLE001 - not answering
         return set()
 
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.3)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def broker(*args: str, cluster: ClusterUnderTest, timeout: float = 60.0):

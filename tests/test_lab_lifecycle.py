@@ -20,19 +20,11 @@ import pytest
 from deliverytui.demo import processes
 from deliverytui.demo.lab import Lab, LabBusyError
 from deliverytui.demo.story import STORIES_DIR
-from tests.helpers import REPO_ROOT, run_cli
+from tests.helpers import REPO_ROOT, run_cli, wait_for
 from tests.lab_helpers import consumers_of, lab_settings
 
 pytestmark = pytest.mark.kafka
 
-
-def wait_for(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def poll_until(lab: Lab, predicate, timeout: float, what: str):
