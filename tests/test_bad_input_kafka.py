@@ -19,8 +19,9 @@ from confluent_kafka.admin import AdminClient, NewTopic
 from deliverytui.broker.distribution import KafkaDistribution
 from deliverytui.errors import ExitCode
 from deliverytui.kafka.inspect import GroupInspector
+from deliverytui.kafka.offset_reset import OffsetResetter
 from deliverytui.kafka.record_time import RecordTimestampReader
-from deliverytui.kafka.reset import OffsetResetter, datetime_target, parse_topic_args
+from deliverytui.kafka.reset_arguments import datetime_target, parse_topic_args
 from deliverytui.model.reset import ResetTarget
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.widgets.panels import EventLog, GroupHeader

@@ -33,7 +33,7 @@ from deliverytui.demo.semantics import KILLED, SEMANTICS, check_crash_point, sem
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
 from deliverytui.errors import UserFacingError
 from deliverytui.kafka.client_config import silent_librdkafka_logger
-from deliverytui.kafka.reset import OffsetResetter
+from deliverytui.kafka.offset_reset import OffsetResetter
 from deliverytui.model.demo import AuditReport, ConsumerProcessStatus
 from deliverytui.model.reset import PartitionSelection, ResetPlan, ResetTarget
 

@@ -1,0 +1,151 @@
+"""Reading what the user asked a reset to do: topic arguments, times, durations, and the CSV of ``--from-file``.
+
+Pure (no Kafka): shared by the CLI and the TUI's reset form, so both accept exactly the
+same input and give the same one-line errors; ``reset_csv`` writes the format
+``read_reset_csv`` reads, as Kafka's ``--export`` does.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from deliverytui.errors import ConfigError
+from deliverytui.model.group import TopicPartitionId
+from deliverytui.model.reset import PartitionSelection, ResetMode, ResetPlan, ResetTarget
+
+_TOPIC_ARG = re.compile(r"^([A-Za-z0-9._-]+)(?::(.*))?$")
+
+
+def parse_topic_args(values: Sequence[str]) -> PartitionSelection:
+    """``--topic T`` / ``--topic T:0,2`` (repeatable) → a :class:`PartitionSelection`, as Kafka parses them.
+
+    Naming the same topic twice merges the partitions; ``T`` alone wins over ``T:P``.
+    """
+    merged: dict[str, set[int] | None] = {}
+    for value in values:
+        match = _TOPIC_ARG.match(value.strip())
+        if not match:
+            raise ConfigError(f"invalid --topic {value!r}: expected TOPIC or TOPIC:PARTITION[,PARTITION...]")
+        topic, partitions_text = match.group(1), match.group(2)
+        if partitions_text is None:
+            merged[topic] = None
+            continue
+        try:
+            partitions = {int(p) for p in partitions_text.split(",")}
+        except ValueError:
+            raise ConfigError(
+                f"invalid --topic {value!r}: partitions must be numbers separated by commas, e.g. {topic}:0,2"
+            ) from None
+        if any(p < 0 for p in partitions):
+            raise ConfigError(f"invalid --topic {value!r}: partition numbers start at 0")
+        if topic not in merged:
+            merged[topic] = partitions
+        elif merged[topic] is not None:
+            merged[topic] |= partitions  # type: ignore[operator]
+    return PartitionSelection(
+        all_topics=False,
+        topics=tuple((t, None if p is None else tuple(sorted(p))) for t, p in sorted(merged.items())),
+    )
+
+
+def parse_datetime_ms(text: str) -> int:
+    """``--to-datetime``: ISO 8601 ``YYYY-MM-DDThh:mm:ss[.sss][Z|±hh:mm]`` → epoch milliseconds.
+
+    Like Kafka's ``Utils.getDateTime``, the ``T`` is required and a time without a zone is UTC.
+    """
+    value = text.strip()
+    try:
+        if "T" not in value.upper():
+            raise ValueError
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ConfigError(
+            f"invalid --to-datetime {text!r}: expected ISO 8601 like 2024-05-01T12:00:00.000 (UTC) or 2024-05-01T14:00:00+02:00"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return (parsed - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+_DURATION = re.compile(
+    r"([-+]?)P(?:([-+]?[0-9]+)D)?(T(?:([-+]?[0-9]+)H)?(?:([-+]?[0-9]+)M)?(?:([-+]?[0-9]+)(?:[.,]([0-9]{0,9}))?S)?)?",
+    re.IGNORECASE,
+)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``--by-duration``: Java's ``Duration.parse`` format ``PnDTnHnMn.nS`` (what Kafka's tool accepts)."""
+    match = _DURATION.fullmatch(text.strip())
+    if not match or match.group(3) == "T" or (match.group(3) is None and match.group(2) is None) or (
+        match.group(3) is not None and not any(match.group(i) for i in (4, 5, 6))
+    ):
+        raise ConfigError(f"invalid --by-duration {text!r}: expected an ISO 8601 duration like PT30M, PT2H, P1DT12H or P7D")
+    sign, days, _, hours, minutes, seconds, fraction = match.groups()
+    duration = timedelta(
+        days=int(days or 0),
+        hours=int(hours or 0),
+        minutes=int(minutes or 0),
+        seconds=float(f"{seconds or 0}.{fraction or 0}"),
+    )
+    return -duration if sign == "-" else duration
+
+
+def duration_target(text: str, *, now: datetime | None = None) -> ResetTarget:
+    """``--by-duration D``: the time ``now - D``, resolved once (as Kafka's tool does at start)."""
+    moment = (now or datetime.now(UTC)) - parse_duration(text)
+    ms = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    return ResetTarget.at_timestamp(ResetMode.BY_DURATION, ms, text)
+
+
+def datetime_target(text: str) -> ResetTarget:
+    return ResetTarget.at_timestamp(ResetMode.TO_DATETIME, parse_datetime_ms(text), text)
+
+
+def read_reset_csv(path: str | Path, group_id: str) -> ResetTarget:
+    """``--from-file``: Kafka's reset CSV, ``topic,partition,offset`` per line (no header).
+
+    The four-column form ``group,topic,partition,offset`` that Kafka exports for several
+    groups is accepted too; only the rows of ``group_id`` are used.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"reset file {file} does not exist") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read reset file {file}: {exc.strerror}") from None
+    offsets: dict[TopicPartitionId, int] = {}
+    other_groups = 0
+    for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+        fields = [f.strip() for f in row]
+        if not fields or fields == [""]:
+            continue
+        if len(fields) == 4:
+            group, fields = fields[0], fields[1:]
+            if group != group_id:
+                other_groups += 1
+                continue
+        if len(fields) != 3:
+            raise ConfigError(f"{file}:{number}: expected 'topic,partition,offset' (Kafka's reset CSV), got {len(row)} field(s)")
+        topic, partition_text, offset_text = fields
+        try:
+            partition, offset = int(partition_text), int(offset_text)
+        except ValueError:
+            raise ConfigError(f"{file}:{number}: partition and offset must be whole numbers in 'topic,partition,offset'") from None
+        if not topic or partition < 0 or offset < 0:
+            raise ConfigError(f"{file}:{number}: expected a topic, a partition >= 0 and an offset >= 0")
+        offsets[TopicPartitionId(topic, partition)] = offset
+    if not offsets:
+        hint = f" (it has rows for {other_groups} other group row(s))" if other_groups else ""
+        raise ConfigError(f"reset file {file} has no offsets for group {group_id!r}{hint}")
+    return ResetTarget.from_offsets(offsets, str(file))
+
+
+def reset_csv(plan: ResetPlan) -> str:
+    """The plan's new offsets in Kafka's ``--export`` format, readable back with ``--from-file``."""
+    return "".join(f"{p.topic},{p.partition},{p.new_offset}\n" for p in plan.partitions)
