@@ -1,40 +1,9 @@
-"""Publish a consumer's positions so deliverytui can show them beside the committed offsets.
+"""The probe's producer: sends a consumer's positions without ever hurting the consumer it runs in.
 
-Kafka's brokers know where a group has *committed*, not where its consumers *are*. A
-librdkafka consumer knows both (its statistics carry, per assigned partition, the
-application position ``app_offset`` and the ``committed_offset``); this helper forwards
-them, once per statistics interval, as one small JSON record on a compacted topic
-(``__deliverytui_probe``) that :class:`deliverytui.kafka.positions.PositionCollector`
-reads. Three lines in a confluent-kafka consumer::
-
-    from deliverytui.probe import attach_probe
-    consumer = Consumer(attach_probe({"bootstrap.servers": "kafka:9092", "group.id": "billing", ...}))
-    # ... poll as usual: every statistics.interval.ms (1 s) a poll() publishes the positions.
-
-Consumers that track their own positions (the demo consumers) call
-:meth:`ProbePublisher.publish_positions` instead, and :meth:`ProbePublisher.tick` from
-their poll loop.
-
-The helper runs inside someone else's consumer, so it must never hurt it: produce is
-non-blocking (a full queue drops the report), every failure is counted in
+Produce is non-blocking (a full queue drops the report), every failure is counted in
 :attr:`ProbePublisher.counters` instead of raised, the probe topic is created in a
-background thread, librdkafka's own log lines are silenced, and nothing is printed
-(so no secret from the configuration can leak).
-
-Record format (version 1), key = JSON ``[group, reporter]`` so compaction keeps the
-latest report of every consumer instance; value = compact JSON::
-
-    {"v": 1, "group": "billing", "client_id": "billing-1", "reporter": "host:4242:billing-1:1",
-     "member_id": "billing-1-3f0c...",          # optional
-     "ts_ms": 1767225600000, "interval_ms": 1000,
-     "source": "librdkafka-stats" | "demo",
-     "state": "up/steady",                      # optional, the consumer group state it saw
-     "rebalances": 3,                           # optional
-     "partitions": [["orders", 0, 10, 5], ...]} # [topic, partition, position|null, committed|null]
-
-``position`` is the offset of the last message handed to the application plus one
-(librdkafka's ``app_offset``); ``committed`` is the committed offset the consumer knew
-at the same instant. A ``null`` value (tombstone) retracts a reporter when it closes.
+background thread, librdkafka's own log lines are silenced, and nothing is printed (so
+no secret from the configuration can leak).
 """
 
 from __future__ import annotations
@@ -55,7 +24,14 @@ from confluent_kafka.admin import NewTopic
 from deliverytui.errors import MESSAGE_LIMIT, one_line
 from deliverytui.kafka.admin import admin_client, silent_librdkafka_logger
 from deliverytui.kafka.client_config import RedactedConfig
-from deliverytui.model.positions import DEFAULT_PROBE_TOPIC, PROBE_RECORD_VERSION
+from deliverytui.model.positions import DEFAULT_PROBE_TOPIC
+from deliverytui.probe.record import (
+    Positions,
+    encode_probe_key,
+    encode_probe_record,
+    offset_or_none,
+    positions_from_statistics,
+)
 
 DEFAULT_STATS_INTERVAL_MS = 1000
 
@@ -85,10 +61,6 @@ _CONNECTION_PREFIXES = ("sasl.", "ssl.", "ssl_", "socket.", "https.")
 _TOPIC_RETRY_SECONDS = 30.0
 _publisher_numbers = itertools.count(1)
 
-#: ``{(topic, partition): (position, committed)}``; ``None`` or a negative offset means unknown.
-Positions = Mapping[tuple[str, int], tuple[int | None, int | None]]
-
-
 def connection_settings(config: Mapping[str, object]) -> dict[str, object]:
     """The subset of a client configuration that says how to reach the cluster (bootstrap, TLS, SASL).
 
@@ -98,81 +70,6 @@ def connection_settings(config: Mapping[str, object]) -> dict[str, object]:
         (key, value) for key, value in config.items() if key in _CONNECTION_KEYS or key.startswith(_CONNECTION_PREFIXES)
     )
 
-
-def encode_probe_key(group: str, reporter: str) -> bytes:
-    return json.dumps([group, reporter], separators=(",", ":")).encode()
-
-
-def encode_probe_record(
-    *,
-    group: str,
-    client_id: str,
-    reporter: str,
-    source: str,
-    partitions: list[list[Any]],
-    interval_ms: int,
-    member_id: str | None = None,
-    state: str | None = None,
-    rebalances: int | None = None,
-    ts_ms: int | None = None,
-) -> bytes:
-    """The compact JSON value of one probe record (see the module docstring)."""
-    record: dict[str, Any] = {
-        "v": PROBE_RECORD_VERSION,
-        "group": group,
-        "client_id": client_id,
-        "reporter": reporter,
-        "ts_ms": int(time.time() * 1000) if ts_ms is None else ts_ms,
-        "interval_ms": interval_ms,
-        "source": source,
-    }
-    if member_id:
-        record["member_id"] = member_id
-    if state:
-        record["state"] = state
-    if rebalances is not None:
-        record["rebalances"] = rebalances
-    record["partitions"] = partitions
-    return json.dumps(record, separators=(",", ":")).encode()
-
-
-def _offset_or_none(value: object) -> int | None:
-    """librdkafka reports unknown offsets as negative logical values (-1001); those become ``None``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        return None
-    return value
-
-
-def positions_from_statistics(stats: Mapping[str, Any]) -> tuple[list[list[Any]], str | None, int | None]:
-    """Pull ``[[topic, partition, position, committed], ...]``, the group state and the rebalance count from librdkafka statistics.
-
-    Only partitions the consumer currently wants (``desired``: assigned) are kept, and
-    only those with a known position or commit; the internal ``-1`` partition is skipped.
-    """
-    partitions: list[list[Any]] = []
-    for topic_name, topic in (stats.get("topics") or {}).items():
-        for key, part in ((topic or {}).get("partitions") or {}).items():
-            if not isinstance(part, Mapping):
-                continue
-            number = part.get("partition", key)
-            try:
-                number = int(number)
-            except (TypeError, ValueError):
-                continue
-            if number < 0 or not part.get("desired", False):
-                continue
-            position = _offset_or_none(part.get("app_offset"))
-            committed = _offset_or_none(part.get("committed_offset"))
-            if position is None and committed is None:
-                continue
-            partitions.append([str(topic.get("topic", topic_name)), number, position, committed])
-    partitions.sort(key=lambda entry: (entry[0], entry[1]))
-    cgrp = stats.get("cgrp") or {}
-    state = None
-    if cgrp.get("state"):
-        state = str(cgrp["state"]) + (f"/{cgrp['join_state']}" if cgrp.get("join_state") else "")
-    rebalances = cgrp.get("rebalance_cnt")
-    return partitions, state, rebalances if isinstance(rebalances, int) else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,7 +186,7 @@ class ProbePublisher:
         """
         try:
             partitions = sorted(
-                [str(topic), int(partition), _offset_or_none(position), _offset_or_none(committed)]
+                [str(topic), int(partition), offset_or_none(position), offset_or_none(committed)]
                 for (topic, partition), (position, committed) in positions.items()
             )
             with self._lock:
@@ -501,54 +398,3 @@ def _error_text(error: object) -> str:
         error = error.args[0]
     text = error.str() if isinstance(error, KafkaError) else str(error)
     return one_line(text, limit=MESSAGE_LIMIT)
-
-
-def attach_probe(
-    config: Mapping[str, object],
-    group: str | None = None,
-    *,
-    client_id: str | None = None,
-    interval_ms: int = DEFAULT_STATS_INTERVAL_MS,
-    topic: str = DEFAULT_PROBE_TOPIC,
-) -> dict[str, object]:
-    """Return a copy of a confluent-kafka consumer config that publishes the consumer's positions.
-
-    Usage::
-
-        from deliverytui.probe import attach_probe
-        consumer = Consumer(attach_probe({"bootstrap.servers": "kafka:9092", "group.id": "billing"}))
-        consumer.subscribe(["orders"])  # then poll as usual
-
-    Sets ``statistics.interval.ms`` (``interval_ms``, default 1000) and ``stats_cb``; a
-    ``stats_cb`` already in ``config`` is still called first. ``group`` defaults to
-    ``group.id``, ``client_id`` to ``client.id`` (librdkafka's default ``rdkafka``).
-    The :class:`ProbePublisher` is reachable as ``config["stats_cb"].__self__`` when it
-    is the only callback, or via :func:`probe_of`.
-    """
-    group_id = group if group is not None else config.get("group.id")
-    if not isinstance(group_id, str) or not group_id:
-        raise ValueError("attach_probe needs the consumer group: pass group= or set group.id")
-    client = client_id if client_id is not None else str(config.get("client.id") or "rdkafka")
-    publisher = ProbePublisher(config, group_id, client, topic=topic, interval_ms=interval_ms)
-    result = dict(config)
-    result["statistics.interval.ms"] = int(interval_ms)
-    previous = config.get("stats_cb")
-    if callable(previous):
-        def chained_stats_cb(stats_json: str) -> None:
-            try:
-                previous(stats_json)
-            finally:
-                publisher.stats_cb(stats_json)
-
-        chained_stats_cb.probe = publisher  # type: ignore[attr-defined]
-        result["stats_cb"] = chained_stats_cb
-    else:
-        result["stats_cb"] = publisher.stats_cb
-    return result
-
-
-def probe_of(config: Mapping[str, object]) -> ProbePublisher | None:
-    """The :class:`ProbePublisher` that :func:`attach_probe` put into ``config`` (to bind, inspect or close it)."""
-    callback = config.get("stats_cb")
-    publisher = getattr(callback, "probe", None) or getattr(callback, "__self__", None)
-    return publisher if isinstance(publisher, ProbePublisher) else None
