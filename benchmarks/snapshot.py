@@ -28,7 +28,7 @@ from _prep import topic_with_committed_group  # noqa: E402
 
 from deliverytui.broker.distribution import resolve_distribution
 from deliverytui.broker.embedded import EmbeddedBroker
-from deliverytui.kafka.inspect import GroupInspector
+from deliverytui.kafka.group_inspector import GroupInspector
 
 
 def prepare(bootstrap: str, partitions: int) -> tuple[str, str]:

@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from deliverytui.broker.distribution import resolve_distribution  # noqa: E402
 from deliverytui.broker.embedded import EmbeddedBroker  # noqa: E402
 from deliverytui.demo.task_api import TaskApiProducer, ensure_topic, task_created_events  # noqa: E402
-from deliverytui.kafka.inspect import GroupInspector  # noqa: E402
+from deliverytui.kafka.group_inspector import GroupInspector  # noqa: E402
 from deliverytui.probe import attach_probe, probe_of  # noqa: E402
 from deliverytui.tui.app import DeliveryApp, ViewerConfig  # noqa: E402
 from deliverytui.tui.screens.group_picker import GroupPickerScreen  # noqa: E402

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from deliverytui.errors import ClusterUnreachableError
-from deliverytui.kafka.inspect import CollectionCancelled
+from deliverytui.kafka.group_inspector import CollectionCancelled
 from deliverytui.model import GroupListing, GroupSnapshot
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.fetch import GroupFetcher

@@ -18,7 +18,7 @@ from confluent_kafka.admin import AdminClient, NewTopic
 
 from deliverytui.broker.distribution import KafkaDistribution
 from deliverytui.errors import ExitCode
-from deliverytui.kafka.inspect import GroupInspector
+from deliverytui.kafka.group_inspector import GroupInspector
 from deliverytui.kafka.offset_reset import OffsetResetter
 from deliverytui.kafka.record_time import RecordTimestampReader
 from deliverytui.kafka.reset_arguments import datetime_target, parse_topic_args

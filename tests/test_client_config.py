@@ -9,7 +9,7 @@ import pytest
 from deliverytui.broker.state import resolve_bootstrap
 from deliverytui.errors import ConfigError, ExitCode
 from deliverytui.kafka.client_config import client_config, load_properties, redact
-from deliverytui.kafka.inspect import GroupInspector
+from deliverytui.kafka.group_inspector import GroupInspector
 from tests.helpers import run_cli
 
 

@@ -8,7 +8,7 @@ import signal
 import pytest
 
 from deliverytui.errors import ClusterUnreachableError, UnknownGroupError
-from deliverytui.kafka.inspect import GroupInspector
+from deliverytui.kafka.group_inspector import GroupInspector
 from deliverytui.kafka.isolated import IsolatedGroupInspector
 from tests.kafka_helpers import commit, create_topic, produce
 

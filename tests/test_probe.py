@@ -18,7 +18,7 @@ from confluent_kafka import Consumer, Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
 from deliverytui.errors import UnknownGroupError
-from deliverytui.kafka.inspect import GroupInspector
+from deliverytui.kafka.group_inspector import GroupInspector
 from deliverytui.kafka.positions import MalformedProbeRecord, PositionCollector, decode_probe_record
 from deliverytui.model.positions import GapKind, PositionsView, classify_gap
 from deliverytui.probe import (

@@ -9,7 +9,7 @@ import json
 import threading
 from datetime import UTC, datetime, timedelta
 
-from deliverytui.kafka.inspect import CollectionCancelled
+from deliverytui.kafka.group_inspector import CollectionCancelled
 from deliverytui.kafka.isolated import row_fields, row_from_fields
 from deliverytui.model import GroupSnapshot, PartitionRow
 from deliverytui.model.replication import replication_events, replication_summary

@@ -11,7 +11,7 @@ from confluent_kafka import Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from deliverytui.errors import ClusterUnreachableError, ExitCode, UnknownGroupError
-from deliverytui.kafka.inspect import GroupInspector
+from deliverytui.kafka.group_inspector import GroupInspector
 from tests.helpers import run_cli
 from tests.kafka_helpers import commit, create_topic, live_member, produce
 
@@ -271,7 +271,7 @@ def test_groups_lists_state_and_type(bootstrap: str, unique: str) -> None:
 def test_every_group_state_is_spelled_as_kafka_prints_it() -> None:
     from confluent_kafka import ConsumerGroupState
 
-    from deliverytui.kafka.inspect import state_name
+    from deliverytui.kafka.group_inspector import state_name
 
     spelled = {state.name: state_name(state) for state in ConsumerGroupState}
     assert spelled["PREPARING_REBALANCING"] == "PreparingRebalance"

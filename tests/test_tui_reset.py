@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from deliverytui.kafka.inspect import GroupInspector
+from deliverytui.kafka.group_inspector import GroupInspector
 from deliverytui.tui.screens.reset import DeleteOffsetsScreen, ResetOffsetsScreen
 from deliverytui.tui.widgets.panels import EventLog
 from tests.kafka_helpers import commit, create_topic, live_member, produce

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from datetime import UTC, datetime, timedelta
 
-from deliverytui.kafka.inspect import CollectionCancelled
+from deliverytui.kafka.group_inspector import CollectionCancelled
 from deliverytui.model import GroupSnapshot, PartitionRow
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.fetch import GroupFetcher

@@ -45,7 +45,7 @@ from deliverytui.errors import (
     one_line,
 )
 from deliverytui.kafka.client_config import RedactedConfig
-from deliverytui.kafka.inspect import CollectionCancelled, GroupInspector
+from deliverytui.kafka.group_inspector import CollectionCancelled, GroupInspector
 from deliverytui.model import GroupListing, GroupSnapshot, PartitionRow
 
 #: How stale a snapshot's ``log_start_offset`` may be when it comes through the child.

@@ -14,7 +14,8 @@ from confluent_kafka import KafkaError, KafkaException, TopicCollection, TopicPa
 from confluent_kafka.admin import OffsetSpec
 
 from deliverytui.errors import UserFacingError
-from deliverytui.kafka.inspect import GroupInspector, state_name
+from deliverytui.kafka.group_inspector import GroupInspector
+from deliverytui.kafka.group_states import state_name
 from deliverytui.model.group import TopicPartitionId
 from deliverytui.model.reset import PartitionSelection
 

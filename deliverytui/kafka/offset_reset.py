@@ -30,7 +30,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, KafkaError, KafkaExcep
 
 from deliverytui.errors import MESSAGE_LIMIT, ClusterUnreachableError, ConfigError, UserFacingError, one_line
 from deliverytui.kafka.client_config import client_config
-from deliverytui.kafka.inspect import GroupInspector
+from deliverytui.kafka.group_inspector import GroupInspector
 from deliverytui.kafka.offset_lookups import error_of
 from deliverytui.kafka.offset_write_guards import WriteGuards, require_writes
 from deliverytui.model.group import TopicPartitionId
