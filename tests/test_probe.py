@@ -19,7 +19,7 @@ from confluent_kafka.admin import AdminClient, ConfigResource
 
 from deliverytui.errors import UnknownGroupError
 from deliverytui.kafka.group_inspector import GroupInspector
-from deliverytui.kafka.positions import MalformedProbeRecord, PositionCollector, decode_probe_record
+from deliverytui.kafka.probe_positions import MalformedProbeRecord, PositionCollector, decode_probe_record
 from deliverytui.model.positions import GapKind, PositionsView, classify_gap
 from deliverytui.probe import (
     DEFAULT_PROBE_TOPIC,
@@ -252,7 +252,7 @@ def test_collector_never_creates_a_group_or_a_topic(bootstrap: str, unique: str)
 
 def test_probe_and_collector_do_not_import_textual() -> None:
     code = (
-        "import sys, deliverytui.probe, deliverytui.kafka.positions, deliverytui.model.positions\n"
+        "import sys, deliverytui.probe, deliverytui.kafka.probe_positions, deliverytui.model.positions\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'textual')))"
     )
     result = subprocess.run([sys.executable, "-c", "import json\n" + code], capture_output=True, text=True, timeout=60)

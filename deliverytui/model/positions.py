@@ -18,7 +18,7 @@ from typing import Any
 from deliverytui.model.group import TopicPartitionId
 
 #: The topic :mod:`deliverytui.probe` publishes positions on, and the version of its record format
-#: (here, below both the probe that writes it and :mod:`deliverytui.kafka.positions` that reads it).
+#: (here, below both the probe that writes it and :mod:`deliverytui.kafka.probe_positions` that reads it).
 DEFAULT_PROBE_TOPIC = "__deliverytui_probe"
 PROBE_RECORD_VERSION = 1
 

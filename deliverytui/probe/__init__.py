@@ -4,7 +4,7 @@ Kafka's brokers know where a group has *committed*, not where its consumers *are
 librdkafka consumer knows both (its statistics carry, per assigned partition, the
 application position ``app_offset`` and the ``committed_offset``); this helper forwards
 them, once per statistics interval, as one small JSON record on a compacted topic
-(``__deliverytui_probe``) that :class:`deliverytui.kafka.positions.PositionCollector`
+(``__deliverytui_probe``) that :class:`deliverytui.kafka.probe_positions.PositionCollector`
 reads. Three lines in a confluent-kafka consumer::
 
     from deliverytui.probe import attach_probe
