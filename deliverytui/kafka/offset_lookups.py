@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException, TopicCollection, TopicPartition
 from confluent_kafka.admin import OffsetSpec
@@ -32,25 +33,28 @@ class OffsetLookups:
             return {}
         return self._inspector.admin.describe_topics(TopicCollection(list(topics)), request_timeout=self.request_timeout)
 
-    def _group_state(self, future: concurrent.futures.Future, group_id: str) -> tuple[str, int]:
-        """State and member count; a group the coordinator does not know is "Dead" with no members, as in Kafka."""
+    def _unless_unknown_group(self, future: concurrent.futures.Future, what: str) -> Any:
+        """The answer of a group request; None if the coordinator does not know the group (other errors raise)."""
         try:
-            description = future.result(timeout=0)
+            return future.result(timeout=0)
         except KafkaException as exc:
             error = error_of(exc)
             if error is not None and error.code() == KafkaError.GROUP_ID_NOT_FOUND:
-                return "Dead", 0
-            self._inspector.raise_for(error, f"describing group {group_id!r}", exc)
+                return None
+            self._inspector.raise_for(error, what, exc)
+            raise  # raise_for always raises; this keeps the type checker and the reader sure of it
+
+    def _group_state(self, future: concurrent.futures.Future, group_id: str) -> tuple[str, int]:
+        """State and member count; a group the coordinator does not know is "Dead" with no members, as in Kafka."""
+        description = self._unless_unknown_group(future, f"describing group {group_id!r}")
+        if description is None:
+            return "Dead", 0
         return state_name(description.state), len(description.members)
 
     def _committed(self, future: concurrent.futures.Future, group_id: str) -> dict[TopicPartitionId, int]:
-        try:
-            result = future.result(timeout=0)
-        except KafkaException as exc:
-            error = error_of(exc)
-            if error is not None and error.code() == KafkaError.GROUP_ID_NOT_FOUND:
-                return {}
-            self._inspector.raise_for(error, f"fetching the committed offsets of {group_id!r}", exc)
+        result = self._unless_unknown_group(future, f"fetching the committed offsets of {group_id!r}")
+        if result is None:
+            return {}
         return {
             TopicPartitionId(tp.topic, tp.partition): tp.offset
             for tp in result.topic_partitions or []

@@ -32,7 +32,7 @@ from deliverytui.errors import MESSAGE_LIMIT, ClusterUnreachableError, ConfigErr
 from deliverytui.kafka.client_config import client_config
 from deliverytui.kafka.group_inspector import GroupInspector
 from deliverytui.kafka.offset_lookups import error_of
-from deliverytui.kafka.offset_write_guards import WriteGuards, require_writes
+from deliverytui.kafka.offset_write_guards import WriteGuards
 from deliverytui.model.group import TopicPartitionId
 from deliverytui.model.reset import (
     OffsetDeletePlan,
@@ -172,10 +172,8 @@ class OffsetResetter(WriteGuards):
         again right before writing and refuses (:class:`ActiveGroupError`) if a member
         joined since the plan was made. Sends one ``OffsetCommit`` via the admin API.
         """
-        require_writes(allow_writes, f"resetting the offsets of group {plan.group_id!r}")
-        if not plan.partitions:
+        if not self._ready_to_write(plan.group_id, plan.partitions, allow_writes, "resetting the offsets of", "reset offsets of"):
             return
-        self._require_inactive("reset offsets of", plan.group_id)
         what = f"committing new offsets for group {plan.group_id!r}"
         request = ConsumerGroupTopicPartitions(
             plan.group_id, [TopicPartition(p.topic, p.partition, p.new_offset) for p in plan.partitions]
@@ -234,10 +232,8 @@ class OffsetResetter(WriteGuards):
         """Delete the plan's committed offsets (Kafka's ``OffsetDelete``), under the same guards as a reset."""
         from deliverytui.kafka.rdkafka_offset_delete import RdKafkaUnavailable, delete_consumer_group_offsets
 
-        require_writes(allow_writes, f"deleting committed offsets of group {plan.group_id!r}")
-        if not plan.partitions:
+        if not self._ready_to_write(plan.group_id, plan.partitions, allow_writes, "deleting committed offsets of", "delete offsets of"):
             return
-        self._require_inactive("delete offsets of", plan.group_id)
         what = f"deleting committed offsets of group {plan.group_id!r}"
         config = client_config(
             self.bootstrap,

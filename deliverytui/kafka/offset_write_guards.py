@@ -7,6 +7,8 @@ with the exit codes the README promises.
 
 from __future__ import annotations
 
+from collections.abc import Sized
+
 from confluent_kafka import KafkaError
 
 from deliverytui.errors import (
@@ -52,6 +54,17 @@ _AUTHZ_CODES = frozenset(
 
 class WriteGuards(OffsetLookups):
     """Checks run right before and right after :class:`~deliverytui.kafka.offset_reset.OffsetResetter` writes."""
+
+    def _ready_to_write(
+        self, group_id: str, partitions: Sized, allow_writes: bool, doing: str, action: str
+    ) -> bool:
+        """Refuse without consent (``doing`` names the write) or with an active group (``action``);
+        False when the plan has nothing to write."""
+        require_writes(allow_writes, f"{doing} group {group_id!r}")
+        if not partitions:
+            return False
+        self._require_inactive(action, group_id)
+        return True
 
     def _require_inactive(self, action: str, group_id: str) -> None:
         """Describe the group now (it may have come alive since the plan) and refuse if it has members."""
