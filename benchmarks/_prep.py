@@ -1,13 +1,37 @@
-"""Topic and group preparation shared by the benchmarks (real broker, no shortcuts)."""
+"""Broker, topic and group preparation shared by the benchmarks (real broker, no shortcuts)."""
 
 from __future__ import annotations
 
+import contextlib
+import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
 
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient, NewTopic
+
+from deliverytui.broker.embedded import EmbeddedBroker
+
+
+@contextlib.contextmanager
+def bootstrap_or_embedded(bootstrap: str | None, prefix: str, **start: Any) -> Iterator[str]:
+    """``bootstrap`` if given; else an embedded broker in a fresh temp dir (``prefix``), stopped on exit.
+
+    ``start`` goes to :meth:`EmbeddedBroker.start` (``distribution``, ``heap``). A broker that
+    fails to start is not stopped, as before this helper.
+    """
+    if bootstrap:
+        yield bootstrap
+        return
+    broker = EmbeddedBroker(Path(tempfile.mkdtemp(prefix=prefix)))
+    started = broker.start(**start)[0].bootstrap
+    try:
+        yield started
+    finally:
+        broker.stop()
 
 
 def topic_with_committed_group(

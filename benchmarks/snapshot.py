@@ -18,16 +18,14 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _prep import topic_with_committed_group  # noqa: E402
+from _prep import bootstrap_or_embedded, topic_with_committed_group  # noqa: E402
 
 from deliverytui.broker.distribution import resolve_distribution
-from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.kafka.group_inspector import GroupInspector
 
 
@@ -62,12 +60,7 @@ def main() -> int:
     args = parser.parse_args()
 
     dist = resolve_distribution()
-    broker = None
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        broker = EmbeddedBroker(Path(tempfile.mkdtemp(prefix="deliverytui-bench-")))
-        bootstrap = broker.start(distribution=dist)[0].bootstrap
-    try:
+    with bootstrap_or_embedded(args.bootstrap, "deliverytui-bench-", distribution=dist) as bootstrap:
         print(f"Apache Kafka {dist.kafka_version} at {bootstrap}; preparing {args.partitions} partitions...", flush=True)
         topic, group = prepare(bootstrap, args.partitions)
 
@@ -107,9 +100,6 @@ def main() -> int:
         print(f"kafka-consumer-groups --describe   {theirs_s * 1000:8.0f} ms   (median of {args.process_runs}, whole process)")
         print(f"speed-up (Kafka CLI / deliverytui) {ratio:8.2f} x    target >= 4x      {'OK' if ratio >= 4 else 'MISSED'}")
         print(f"deliverytui peak RSS               {peak_mb:8.1f} MB   target < 150 MB   {'OK' if peak_mb < 150 else 'MISSED'}")
-    finally:
-        if broker is not None:
-            broker.stop()
     return 0
 
 

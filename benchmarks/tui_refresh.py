@@ -20,17 +20,15 @@ import resource
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _prep import topic_with_committed_group  # noqa: E402
+from _prep import bootstrap_or_embedded, topic_with_committed_group  # noqa: E402
 
 from deliverytui.broker.distribution import resolve_distribution  # noqa: E402
-from deliverytui.broker.embedded import EmbeddedBroker  # noqa: E402
 from deliverytui.tui.app import DeliveryApp, ViewerConfig  # noqa: E402
 
 PRODUCER = """
@@ -103,18 +101,11 @@ def main() -> int:
     parser.add_argument("--partitions", type=int, default=5000)
     parser.add_argument("--seconds", type=float, default=60.0)
     args = parser.parse_args()
-    broker = None
-    bootstrap = args.bootstrap
-    if not bootstrap:
-        broker = EmbeddedBroker(Path(tempfile.mkdtemp(prefix="deliverytui-tui-bench-")))
-        bootstrap = broker.start(distribution=resolve_distribution(), heap="1536m")[0].bootstrap
-    try:
+    start = {"distribution": resolve_distribution(), "heap": "1536m"} if not args.bootstrap else {}
+    with bootstrap_or_embedded(args.bootstrap, "deliverytui-tui-bench-", **start) as bootstrap:
         print(f"preparing {args.partitions} partitions on {bootstrap}...", flush=True)
         topic, group = prepare(bootstrap, args.partitions)
         asyncio.run(measure(bootstrap, topic, group, args.partitions, args.seconds))
-    finally:
-        if broker is not None:
-            broker.stop()
     return 0
 
 
