@@ -23,7 +23,7 @@ import psycopg
 from psycopg import sql
 
 from deliverytui.dedup.identifiers import identifier_parts
-from deliverytui.dedup.store import COUNTERS_TABLE, DEFAULT_RETENTION_SECONDS, DedupStore
+from deliverytui.dedup.store import COUNTERS_TABLE, DEFAULT_RETENTION_SECONDS, DedupStore, StateTransition
 from deliverytui.dedup.url import Backend, StoreUrl
 from deliverytui.errors import one_line
 from deliverytui.model.dedup import ClaimOutcome, DedupCounters, KeyCount
@@ -326,26 +326,17 @@ class PostgresDedupStore(DedupStore):
         params = [key, *values.values()]
         return await self._write_helper(query, params, errors, table)
 
-    async def _transition(
-        self,
-        table: str,
-        key_column: str,
-        key: Any,
-        state_column: str,
-        from_state: Any,
-        to_state: Any,
-        errors: int,
-    ) -> bool:
+    async def _transition(self, move: StateTransition, errors: int) -> bool:
         query = sql.SQL(
             "WITH w AS (UPDATE {target} SET {state} = %s WHERE {key} = %s AND {state} = %s RETURNING 1), "
             "bumped AS ({bump}) SELECT EXISTS (SELECT 1 FROM w)"
         ).format(
-            target=sql.Identifier(*identifier_parts(table, what="table name", qualified=True)),
-            state=sql.Identifier(*identifier_parts(state_column, what="column name")),
-            key=sql.Identifier(*identifier_parts(key_column, what="column name")),
+            target=sql.Identifier(*identifier_parts(move.table, what="table name", qualified=True)),
+            state=sql.Identifier(*identifier_parts(move.state_column, what="column name")),
+            key=sql.Identifier(*identifier_parts(move.key_column, what="column name")),
             bump=self._write_bump,
         )
-        return await self._write_helper(query, [to_state, key, from_state], errors, table)
+        return await self._write_helper(query, [move.to_state, move.key, move.from_state], errors, move.table)
 
     async def _write_helper(self, query: sql.Composable, params: Sequence[Any], errors: int, table: str) -> bool:
         try:

@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from deliverytui.dedup.identifiers import sqlite_quoted
-from deliverytui.dedup.store import COUNTERS_TABLE, DEFAULT_RETENTION_SECONDS, DedupStore
+from deliverytui.dedup.store import COUNTERS_TABLE, DEFAULT_RETENTION_SECONDS, DedupStore, StateTransition
 from deliverytui.dedup.url import Backend, StoreUrl
 from deliverytui.errors import one_line
 from deliverytui.model.dedup import ClaimOutcome, DedupCounters, KeyCount
@@ -67,6 +67,13 @@ def _read_rows(
         ):
             into[key] = (state, owner, lease_until)
 
+
+
+def _write_every_row(conn: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]], otherwise: str) -> None:
+    """Run ``statement`` for every row; each must change exactly one row. Under BEGIN IMMEDIATE
+    nobody else can write, so a miss means ``otherwise`` happened, which must not be."""
+    if conn.executemany(statement, rows).rowcount != len(rows):
+        raise RuntimeError(f"{otherwise} inside a BEGIN IMMEDIATE transaction")
 
 _RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
 """``INSERT … RETURNING`` (SQLite 3.35+) lets a claim insert first and read back only the keys that existed."""
@@ -282,13 +289,13 @@ class SqliteDedupStore(DedupStore):
             _read_rows(conn, self._table, keys, prior)
             inserts = [(key, token, deadline, now, now) for key in keys if key not in prior]
             if inserts:
-                cursor = conn.executemany(
+                _write_every_row(
+                    conn,
                     f"INSERT OR IGNORE INTO {self._table} (key, state, owner, lease_until, created_at, updated_at) "
                     "VALUES (?, 'in_progress', ?, ?, ?, ?)",
                     inserts,
+                    "a dedup row appeared",
                 )
-                if cursor.rowcount != len(inserts):
-                    raise RuntimeError("a dedup row appeared inside a BEGIN IMMEDIATE transaction")
         first: tuple[ClaimOutcome, float | None] = (ClaimOutcome.FIRST, deadline)
         if not prior:  # the common case: every key is a first delivery
             conn.execute(_BUMP, (self.group, 0, len(keys), 0, 0, errors, now))
@@ -316,13 +323,13 @@ class SqliteDedupStore(DedupStore):
                 in_progress += 1
                 results.append((ClaimOutcome.IN_PROGRESS, None))
         if takeovers:
-            cursor = conn.executemany(
+            _write_every_row(
+                conn,
                 f"UPDATE {self._table} SET owner = ?, lease_until = ?, updated_at = ? "
                 "WHERE key = ? AND state = 'in_progress' AND (lease_until <= ? OR owner = ?)",
                 takeovers,
+                "a dedup row changed",
             )
-            if cursor.rowcount != len(takeovers):
-                raise RuntimeError("a dedup row changed inside a BEGIN IMMEDIATE transaction")
         misses = len(keys) - len(prior)
         conn.execute(_BUMP, (self.group, hits, misses, retakes, in_progress, errors, now))
         return results
@@ -400,21 +407,12 @@ class SqliteDedupStore(DedupStore):
         )
         return await self._write_helper(statement, (key, *values.values()), errors, table)
 
-    async def _transition(
-        self,
-        table: str,
-        key_column: str,
-        key: Any,
-        state_column: str,
-        from_state: Any,
-        to_state: Any,
-        errors: int,
-    ) -> bool:
-        target = sqlite_quoted(table, what="table name")
-        state = sqlite_quoted(state_column, what="column name")
-        key_id = sqlite_quoted(key_column, what="column name")
+    async def _transition(self, move: StateTransition, errors: int) -> bool:
+        target = sqlite_quoted(move.table, what="table name")
+        state = sqlite_quoted(move.state_column, what="column name")
+        key_id = sqlite_quoted(move.key_column, what="column name")
         statement = f"UPDATE {target} SET {state} = ? WHERE {key_id} = ? AND {state} = ?"
-        return await self._write_helper(statement, (to_state, key, from_state), errors, table)
+        return await self._write_helper(statement, (move.to_state, move.key, move.from_state), errors, move.table)
 
     async def _write_helper(self, statement: str, params: tuple[Any, ...], errors: int, table: str) -> bool:
         try:

@@ -20,7 +20,8 @@ import abc
 import contextlib
 import re
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -41,6 +42,20 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 def new_token() -> str:
     """A fresh owner token for one claim attempt (keep it across retries of that attempt)."""
     return uuid.uuid4().hex
+
+
+@dataclass(frozen=True, slots=True)
+class StateTransition:
+    """Pattern 3's request: move the row whose ``key_column`` is ``key`` in ``table`` from
+    ``from_state`` to ``to_state`` (in ``state_column``); one value, so each backend's
+    ``_transition`` takes it whole instead of repeating six parameters."""
+
+    table: str
+    key_column: str
+    key: Any
+    state_column: str
+    from_state: Any
+    to_state: Any
 
 
 class DedupStore(abc.ABC):
@@ -212,11 +227,7 @@ class DedupStore(abc.ABC):
         A redelivery writing the same values changes nothing: that is a hit. The
         table must have a unique constraint on ``key_column``.
         """
-        async with self._operation():
-            errors = self._pending_errors
-            changed = await self._upsert_row(table, key_column, key, dict(values), errors)
-            self._pending_errors -= errors
-            return changed
+        return await self._write_counting_errors(lambda errors: self._upsert_row(table, key_column, key, dict(values), errors))
 
     async def transition(
         self, table: str, key_column: str, key: Any, state_column: str, from_state: Any, to_state: Any
@@ -226,11 +237,17 @@ class DedupStore(abc.ABC):
         False means the row was not in ``from_state`` — already moved (a
         duplicate, counted as a hit) or absent.
         """
+        move = StateTransition(table, key_column, key, state_column, from_state, to_state)
+        return await self._write_counting_errors(lambda errors: self._transition(move, errors))
+
+    async def _write_counting_errors(self, write: Callable[[int], Awaitable[bool]]) -> bool:
+        """Run one SQL write under :meth:`_operation`, handing it the errors not yet counted;
+        the write adds them to the store's counters, so they are taken off the pending ones."""
         async with self._operation():
             errors = self._pending_errors
-            moved = await self._transition(table, key_column, key, state_column, from_state, to_state, errors)
+            result = await write(errors)
             self._pending_errors -= errors
-            return moved
+            return result
 
     # -- observation ---------------------------------------------------------------------
 
@@ -289,16 +306,7 @@ class DedupStore(abc.ABC):
             f"upsert on a natural key needs a SQL store (postgresql:// or sqlite:///), not {self.display_url}"
         )
 
-    async def _transition(
-        self,
-        table: str,
-        key_column: str,
-        key: Any,
-        state_column: str,
-        from_state: Any,
-        to_state: Any,
-        errors: int,
-    ) -> bool:
+    async def _transition(self, move: StateTransition, errors: int) -> bool:
         raise DedupStoreError(
             f"a conditional state transition needs a SQL store (postgresql:// or sqlite:///), "
             f"not {self.display_url}"
