@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -33,3 +34,25 @@ def wait_for(predicate: Callable[[], object], timeout: float, what: str, every: 
             return
         time.sleep(every)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def run_crash_case(
+    bootstrap: str,
+    semantic: str,
+    crash_at: str | None,
+    run_dir: Path,
+    group_prefix: str,
+    topic: str,
+    *,
+    events: int,
+    crashes: int,
+    partitions: int = 3,
+    **extra: Any,
+) -> dict[str, Any]:
+    """One headless lab run as the crash tests run it (real SIGKILLs, no probe, 150 s at most): its audit."""
+    from deliverytui.demo.headless import run_headless
+
+    return run_headless(
+        bootstrap=bootstrap, semantic=semantic, events=events, crash_at=crash_at, crashes=crashes, run_dir=run_dir,
+        group_prefix=group_prefix, topic=topic, partitions=partitions, timeout=150, probe=False, **extra,
+    )

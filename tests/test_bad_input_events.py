@@ -16,9 +16,8 @@ from typing import Any
 
 import pytest
 
-from deliverytui.demo.headless import run_headless
 from deliverytui.demo.semantics import SEMANTICS
-from tests.helpers import run_cli
+from tests.helpers import run_cli, run_crash_case
 
 pytestmark = pytest.mark.kafka
 
@@ -43,19 +42,9 @@ def _crash_point(semantic: str) -> str:
 
 
 def _run(bootstrap: str, tmp_path: Path, unique: str, semantic: str) -> dict[str, Any]:
-    return run_headless(
-        bootstrap=bootstrap,
-        semantic=semantic,
-        events=EVENTS,
-        crash_at=_crash_point(semantic),
-        crashes=1,
-        run_dir=tmp_path / semantic,
-        group_prefix=f"{unique}-bad-",
-        topic=f"bad-input-{unique}-{semantic}",
-        partitions=2,
-        timeout=150,
-        probe=False,
-        malformed=[value for value, _reason in BAD],
+    return run_crash_case(
+        bootstrap, semantic, _crash_point(semantic), tmp_path / semantic, f"{unique}-bad-", f"bad-input-{unique}-{semantic}",
+        events=EVENTS, crashes=1, partitions=2, malformed=[value for value, _reason in BAD],
     )
 
 

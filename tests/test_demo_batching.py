@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 from deliverytui.demo.consumer import EOS_BATCH, ConsumerOptions, DemoConsumer, build_parser
-from deliverytui.demo.headless import run_headless
 from deliverytui.demo.semantics import AFTER_COMMIT, AFTER_EFFECT, MID_TRANSACTION
+from tests.helpers import run_crash_case
 
 EVENTS = 60
 CRASHES = 2
@@ -47,19 +47,9 @@ def results(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> dict[st
 
     def one(name: str) -> dict[str, Any]:
         semantic, point, every = CASES[name]
-        return run_headless(
-            bootstrap=bootstrap,
-            semantic=semantic,
-            events=EVENTS,
-            crash_at=point,
-            crashes=CRASHES,
-            run_dir=base / name,
-            group_prefix=f"batch-{unique}-{name}-",
-            topic=f"batching-{unique}-{name}",
-            partitions=3,
-            timeout=150,
-            probe=False,
-            commit_every=every,
+        return run_crash_case(
+            bootstrap, semantic, point, base / name, f"batch-{unique}-{name}-", f"batching-{unique}-{name}",
+            events=EVENTS, crashes=CRASHES, commit_every=every,
         )
 
     with ThreadPoolExecutor(3) as pool:

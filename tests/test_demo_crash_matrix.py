@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from deliverytui.demo.headless import run_headless
 from deliverytui.demo.semantics import SEMANTICS
+from tests.helpers import run_crash_case
 
 EVENTS = 60
 CRASHES = 2
@@ -24,18 +24,9 @@ def _run_points(bootstrap: str, tmp_path: Path, unique: str, semantic: str) -> d
     """Run ``semantic`` once per crash point, concurrently; the results by crash point."""
 
     def one(point: str) -> dict[str, Any]:
-        return run_headless(
-            bootstrap=bootstrap,
-            semantic=semantic,
-            events=EVENTS,
-            crash_at=point,
-            crashes=CRASHES,
-            run_dir=tmp_path / point,
-            group_prefix=f"{unique}-{point}-",
-            topic=f"matrix-{unique}-{point}",
-            partitions=3,
-            timeout=150,
-            probe=False,
+        return run_crash_case(
+            bootstrap, semantic, point, tmp_path / point, f"{unique}-{point}-", f"matrix-{unique}-{point}",
+            events=EVENTS, crashes=CRASHES,
         )
 
     points = SEMANTICS[semantic].crash_points
