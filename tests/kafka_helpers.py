@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Producer, TopicPartition
@@ -84,3 +85,16 @@ def live_member(
             return consumer
     consumer.close()
     raise AssertionError(f"consumer of {group} got no assignment within {timeout} s")
+
+
+def consume_committing_once(consumer: Consumer, stop: threading.Event, commit_at: int) -> None:
+    """Poll until ``stop`` is set, committing (synchronously) only at the ``commit_at``-th record:
+    a member whose position runs ahead of its committed offset."""
+    processed = 0
+    while not stop.is_set():
+        msg = consumer.poll(0.2)
+        if msg is None or msg.error():
+            continue
+        processed += 1
+        if processed == commit_at:
+            consumer.commit(message=msg, asynchronous=False)

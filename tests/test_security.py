@@ -30,6 +30,7 @@ from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, SelectedPartitionPanel
 from tests.helpers import run_cli
+from tests.kafka_helpers import consume_committing_once
 from tests.tui_helpers import cell, shown, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -347,17 +348,7 @@ async def test_read_only_tui_with_only_describe_and_read_sends_no_write(secured:
     assert probe_of(config).wait_until_ready(60)
     stop = threading.Event()
 
-    def run() -> None:
-        processed = 0
-        while not stop.is_set():
-            msg = consumer.poll(0.2)
-            if msg is None or msg.error():
-                continue
-            processed += 1
-            if processed == 5:
-                consumer.commit(message=msg, asynchronous=False)
-
-    loop_done = asyncio.get_running_loop().run_in_executor(None, run)
+    loop_done = asyncio.get_running_loop().run_in_executor(None, consume_committing_once, consumer, stop, 5)
     app = DeliveryApp(tui_config(viewer, group))
     key = f"{topic}:0"
     try:

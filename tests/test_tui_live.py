@@ -14,7 +14,7 @@ from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, GroupHeader
-from tests.kafka_helpers import commit, create_topic, produce
+from tests.kafka_helpers import commit, consume_committing_once, create_topic, produce
 from tests.tui_helpers import cell, shown, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -189,17 +189,7 @@ async def test_position_beside_committed_explains_the_gap(bootstrap: str, unique
     consumer.subscribe([topic])
     stop = threading.Event()
 
-    def run() -> None:
-        processed = 0
-        while not stop.is_set():
-            msg = consumer.poll(0.2)
-            if msg is None or msg.error():
-                continue
-            processed += 1
-            if processed == 5:
-                consumer.commit(message=msg, asynchronous=False)
-
-    loop_done = asyncio.get_running_loop().run_in_executor(None, run)
+    loop_done = asyncio.get_running_loop().run_in_executor(None, consume_committing_once, consumer, stop, 5)
     app = viewer(bootstrap, group)
     try:
         async with app.run_test(size=SIZE) as pilot:
