@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
@@ -98,3 +99,17 @@ def consume_committing_once(consumer: Consumer, stop: threading.Event, commit_at
         processed += 1
         if processed == commit_at:
             consumer.commit(message=msg, asynchronous=False)
+
+
+async def stop_probed_member(
+    stop: threading.Event, loop_done: asyncio.Future[None], consumer: Consumer, config: dict[str, object]
+) -> None:
+    """Stop a member's poll loop, close its consumer, then the probe publisher attached to its config (if any)."""
+    from deliverytui.probe import probe_of
+
+    stop.set()
+    await loop_done
+    consumer.close()
+    publisher = probe_of(config)
+    if publisher is not None:
+        publisher.close()

@@ -30,7 +30,7 @@ from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, SelectedPartitionPanel
 from tests.helpers import run_cli
-from tests.kafka_helpers import consume_committing_once
+from tests.kafka_helpers import consume_committing_once, stop_probed_member
 from tests.tui_helpers import cell, shown, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -381,12 +381,7 @@ async def test_read_only_tui_with_only_describe_and_read_sends_no_write(secured:
             assert "authoriz" not in app.update.positions_note
             screen = app.export_screenshot()
     finally:
-        stop.set()
-        await loop_done
-        consumer.close()
-        publisher = probe_of(config)
-        if publisher is not None:
-            publisher.close()
+        await stop_probed_member(stop, loop_done, consumer, config)
 
     secrets = secrets_of(viewer, secured.config_file("writer"))
     captured = capfd.readouterr()

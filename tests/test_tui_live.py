@@ -14,7 +14,7 @@ from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, GroupHeader
-from tests.kafka_helpers import commit, consume_committing_once, create_topic, produce
+from tests.kafka_helpers import commit, consume_committing_once, create_topic, produce, stop_probed_member
 from tests.tui_helpers import cell, shown, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -174,7 +174,7 @@ async def test_reset_is_refused_without_allow_writes(bootstrap: str, unique: str
 
 async def test_position_beside_committed_explains_the_gap(bootstrap: str, unique: str) -> None:
     """A consumer that processed 10 records but committed 5 shows position 10: 5 would be redelivered."""
-    from deliverytui.probe import attach_probe, probe_of
+    from deliverytui.probe import attach_probe
     from deliverytui.tui.widgets.panels import SelectedPartitionPanel
 
     topic, group = f"probe-live-{unique}", f"probe-live-{unique}"
@@ -204,12 +204,7 @@ async def test_position_beside_committed_explains_the_gap(bootstrap: str, unique
             )
             assert cell(app, key, "owner").startswith("probed")
     finally:
-        stop.set()
-        await loop_done
-        consumer.close()
-        publisher = probe_of(config)
-        if publisher is not None:
-            publisher.close()
+        await stop_probed_member(stop, loop_done, consumer, config)
 
 
 async def test_time_lag_of_the_selected_partition(bootstrap: str, unique: str) -> None:
