@@ -214,24 +214,15 @@ def _resetter(args: argparse.Namespace):
 
 
 def _reset_target(args: argparse.Namespace):
-    from deliverytui.kafka import reset
-    from deliverytui.model.reset import ResetTarget
+    """The target of the one mode option given (argparse makes them exclusive and requires one)."""
+    from deliverytui.kafka.reset import build_target
+    from deliverytui.model.reset import RESET_MODES
 
-    if args.to_earliest:
-        return ResetTarget.to_earliest()
-    if args.to_latest:
-        return ResetTarget.to_latest()
-    if args.to_current:
-        return ResetTarget.to_current()
-    if args.to_offset is not None:
-        return ResetTarget.to_offset(args.to_offset)
-    if args.shift_by is not None:
-        return ResetTarget.shift_by(args.shift_by)
-    if args.to_datetime is not None:
-        return reset.datetime_target(args.to_datetime)
-    if args.by_duration is not None:
-        return reset.duration_target(args.by_duration)
-    return reset.read_reset_csv(args.from_file, args.group)
+    for spec in RESET_MODES.values():
+        value = getattr(args, spec.mode.value.replace("-", "_"))
+        if value is not None and value is not False:
+            return build_target(spec.mode, str(value) if spec.takes_value else "", group_id=args.group)
+    raise UsageError("name a reset mode, e.g. --to-earliest")
 
 
 def _reset(args: argparse.Namespace) -> int:
@@ -446,6 +437,8 @@ def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from deliverytui.model.reset import RESET_MODES
+
     parser = argparse.ArgumentParser(
         prog="deliverytui",
         description="See how a Kafka consumer group really delivers: committed offsets, positions, lag, redeliveries.",
@@ -509,14 +502,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     scope.add_argument("--all-topics", action="store_true", help="every partition the group has committed offsets for")
     mode = reset.add_mutually_exclusive_group(required=True)
-    mode.add_argument("--to-earliest", action="store_true", help="the log start offset")
-    mode.add_argument("--to-latest", action="store_true", help="the log end offset")
-    mode.add_argument("--to-current", action="store_true", help="the committed offset (log end where none)")
-    mode.add_argument("--to-offset", type=int, metavar="N", help="offset N, clamped into the log")
-    mode.add_argument("--shift-by", type=int, metavar="N", help="committed offset + N (N may be negative), clamped")
-    mode.add_argument("--to-datetime", metavar="ISO8601", help="first offset at or after this time (no zone = UTC)")
-    mode.add_argument("--by-duration", metavar="PnDTnHnM", help="first offset at or after now minus this duration")
-    mode.add_argument("--from-file", metavar="CSV", help="offsets from a topic,partition,offset CSV (Kafka's format)")
+    for spec in RESET_MODES.values():
+        if spec.takes_value:
+            mode.add_argument(
+                f"--{spec.mode.value}", type=int if spec.whole_number else str, metavar=spec.metavar, help=spec.help
+            )
+        else:
+            mode.add_argument(f"--{spec.mode.value}", action="store_true", help=spec.help)
     run = reset.add_mutually_exclusive_group()
     run.add_argument("--dry-run", action="store_true", help="only show the plan (the default)")
     run.add_argument("--execute", action="store_true", help="commit the new offsets (the group must have no active members)")
