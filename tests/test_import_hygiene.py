@@ -14,7 +14,7 @@ for root in roots:
     package = importlib.import_module(root)
     for info in pkgutil.walk_packages(package.__path__, prefix=root + "."):
         importlib.import_module(info.name)
-import deliverytui.cli, deliverytui.errors, deliverytui.render_text
+import deliverytui.cli, deliverytui.errors, deliverytui.cli.output
 loaded = sorted(m for m in sys.modules if m == "textual" or m.startswith("textual."))
 print("LOADED:" + ",".join(loaded))
 """

@@ -7,3 +7,7 @@ nodes) and ``embedded`` (:class:`~deliverytui.broker.embedded.EmbeddedBroker`, t
 Clients of the broker live in :mod:`deliverytui.kafka`; nothing there imports this package
 except :func:`deliverytui.broker.state.resolve_bootstrap`.
 """
+
+#: The values ``--security`` accepts; ``none`` is the plain broker. Here rather than in ``security``
+#: so that the CLI's parser reads it without importing confluent_kafka.
+SECURITY_MODES = ("none", "sasl")

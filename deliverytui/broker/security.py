@@ -42,6 +42,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from deliverytui.broker import SECURITY_MODES  # the values --security accepts (light, for the CLI's parser)
 from deliverytui.errors import ConfigError
 from deliverytui.kafka.admin import admin_client
 from deliverytui.kafka.client_config import load_properties
@@ -54,9 +55,6 @@ from deliverytui.kafka.security import (
     upsert_scram_user,
     wait_until_login,
 )
-
-#: The values ``--security`` accepts; ``none`` is the plain broker.
-SECURITY_MODES = ("none", "sasl")
 
 ADMIN_USER = "admin"
 #: (user, mechanism) of every principal deliverytui creates; the admin is in the broker's JAAS config.

@@ -11,12 +11,12 @@ import csv
 import io
 import re
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 from deliverytui.errors import ConfigError
 from deliverytui.model.group import TopicPartitionId
-from deliverytui.model.reset import PartitionSelection, ResetMode, ResetPlan, ResetTarget
+from deliverytui.model.reset import RESET_MODES, PartitionSelection, ResetMode, ResetPlan, ResetTarget
 
 _TOPIC_ARG = re.compile(r"^([A-Za-z0-9._-]+)(?::(.*))?$")
 
@@ -53,57 +53,31 @@ def parse_topic_args(values: Sequence[str]) -> PartitionSelection:
     )
 
 
-def parse_datetime_ms(text: str) -> int:
-    """``--to-datetime``: ISO 8601 ``YYYY-MM-DDThh:mm:ss[.sss][Z|±hh:mm]`` → epoch milliseconds.
+def build_target(mode: ResetMode | str, text: str = "", *, group_id: str | None = None, now: datetime | None = None) -> ResetTarget:
+    """The one way from a reset mode and the user's text to a :class:`ResetTarget` (CLI, reset screen, replay).
 
-    Like Kafka's ``Utils.getDateTime``, the ``T`` is required and a time without a zone is UTC.
+    The mode's entry in :data:`~deliverytui.model.reset.RESET_MODES` parses the text;
+    ``--from-file`` reads Kafka's CSV at ``text`` for ``group_id``. Bad input is a one-line ConfigError.
     """
-    value = text.strip()
     try:
-        if "T" not in value.upper():
-            raise ValueError
-        parsed = datetime.fromisoformat(value)
+        spec = RESET_MODES[ResetMode(mode)]
     except ValueError:
-        raise ConfigError(
-            f"invalid --to-datetime {text!r}: expected ISO 8601 like 2024-05-01T12:00:00.000 (UTC) or 2024-05-01T14:00:00+02:00"
-        ) from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return (parsed - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
-
-
-_DURATION = re.compile(
-    r"([-+]?)P(?:([-+]?[0-9]+)D)?(T(?:([-+]?[0-9]+)H)?(?:([-+]?[0-9]+)M)?(?:([-+]?[0-9]+)(?:[.,]([0-9]{0,9}))?S)?)?",
-    re.IGNORECASE,
-)
-
-
-def parse_duration(text: str) -> timedelta:
-    """``--by-duration``: Java's ``Duration.parse`` format ``PnDTnHnMn.nS`` (what Kafka's tool accepts)."""
-    match = _DURATION.fullmatch(text.strip())
-    if not match or match.group(3) == "T" or (match.group(3) is None and match.group(2) is None) or (
-        match.group(3) is not None and not any(match.group(i) for i in (4, 5, 6))
-    ):
-        raise ConfigError(f"invalid --by-duration {text!r}: expected an ISO 8601 duration like PT30M, PT2H, P1DT12H or P7D")
-    sign, days, _, hours, minutes, seconds, fraction = match.groups()
-    duration = timedelta(
-        days=int(days or 0),
-        hours=int(hours or 0),
-        minutes=int(minutes or 0),
-        seconds=float(f"{seconds or 0}.{fraction or 0}"),
-    )
-    return -duration if sign == "-" else duration
+        raise ConfigError(f"unknown reset mode {mode!r}") from None
+    if spec.build is None:
+        return read_reset_csv(text, group_id or "")
+    try:
+        return spec.build(text, now or datetime.now(UTC))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def duration_target(text: str, *, now: datetime | None = None) -> ResetTarget:
     """``--by-duration D``: the time ``now - D``, resolved once (as Kafka's tool does at start)."""
-    moment = (now or datetime.now(UTC)) - parse_duration(text)
-    ms = (moment - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
-    return ResetTarget.at_timestamp(ResetMode.BY_DURATION, ms, text)
+    return build_target(ResetMode.BY_DURATION, text, now=now)
 
 
 def datetime_target(text: str) -> ResetTarget:
-    return ResetTarget.at_timestamp(ResetMode.TO_DATETIME, parse_datetime_ms(text), text)
+    return build_target(ResetMode.TO_DATETIME, text)
 
 
 def read_reset_csv(path: str | Path, group_id: str) -> ResetTarget:

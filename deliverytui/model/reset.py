@@ -9,8 +9,10 @@ written. Field names follow Kafka's own vocabulary, as in :mod:`deliverytui.mode
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
@@ -86,6 +88,134 @@ class ResetTarget:
     def describe(self) -> str:
         """The mode as the user would type it, e.g. ``--shift-by -5``."""
         return f"--{self.mode.value}" + (f" {self.argument}" if self.argument is not None else "")
+
+
+# -- the one table of reset modes: the CLI's options, the reset screen and the lab's replay -------
+def parse_datetime_ms(text: str) -> int:
+    """``--to-datetime``: ISO 8601 ``YYYY-MM-DDThh:mm:ss[.sss][Z|±hh:mm]`` → epoch milliseconds.
+
+    Like Kafka's ``Utils.getDateTime``, the ``T`` is required and a time without a zone is UTC.
+    Raises ``ValueError`` with the one-line message to show.
+    """
+    value = text.strip()
+    try:
+        if "T" not in value.upper():
+            raise ValueError
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ValueError(
+            f"invalid --to-datetime {text!r}: expected ISO 8601 like 2024-05-01T12:00:00.000 (UTC) or 2024-05-01T14:00:00+02:00"
+        ) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return (parsed - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+
+
+_DURATION = re.compile(
+    r"([-+]?)P(?:([-+]?[0-9]+)D)?(T(?:([-+]?[0-9]+)H)?(?:([-+]?[0-9]+)M)?(?:([-+]?[0-9]+)(?:[.,]([0-9]{0,9}))?S)?)?",
+    re.IGNORECASE,
+)
+
+
+def parse_duration(text: str) -> timedelta:
+    """``--by-duration``: Java's ``Duration.parse`` format ``PnDTnHnMn.nS`` (what Kafka's tool accepts).
+
+    Raises ``ValueError`` with the one-line message to show.
+    """
+    match = _DURATION.fullmatch(text.strip())
+    if not match or match.group(3) == "T" or (match.group(3) is None and match.group(2) is None) or (
+        match.group(3) is not None and not any(match.group(i) for i in (4, 5, 6))
+    ):
+        raise ValueError(f"invalid --by-duration {text!r}: expected an ISO 8601 duration like PT30M, PT2H, P1DT12H or P7D")
+    sign, days, _, hours, minutes, seconds, fraction = match.groups()
+    duration = timedelta(
+        days=int(days or 0),
+        hours=int(hours or 0),
+        minutes=int(minutes or 0),
+        seconds=float(f"{seconds or 0}.{fraction or 0}"),
+    )
+    return -duration if sign == "-" else duration
+
+
+def _whole_number(mode: ResetMode, text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{mode.value} needs a whole number, not {text!r}") from None
+
+
+def _back_from(now: datetime, text: str) -> ResetTarget:
+    """``--by-duration D``: the time ``now - D``, resolved once (as Kafka's tool does at start)."""
+    ms = (now - parse_duration(text) - datetime(1970, 1, 1, tzinfo=UTC)) // timedelta(milliseconds=1)
+    return ResetTarget.at_timestamp(ResetMode.BY_DURATION, ms, text)
+
+
+#: How a target is built from the user's text (``now`` is the instant ``--by-duration`` counts back from).
+TargetBuilder = Callable[[str, datetime], ResetTarget]
+
+
+@dataclass(frozen=True, slots=True)
+class ResetModeSpec:
+    """One reset mode as every front end offers it (see :data:`RESET_MODES`)."""
+
+    mode: ResetMode
+    label: str  # the screens' choice
+    help: str  # the CLI's help line
+    #: The CLI's name for the value; ``None``: the mode takes no value.
+    metavar: str | None = None
+    example: str = ""  # the screens' placeholder for the value
+    whole_number: bool = False  # the value is an integer (the CLI parses it as one)
+    #: Builds the target from the user's text (raises ``ValueError``). ``None`` for ``--from-file``,
+    #: which reads a file: :func:`deliverytui.kafka.reset_arguments.build_target` does that.
+    build: TargetBuilder | None = None
+    in_replay: bool = False  # offered by the lab's replay dialog too
+
+    @property
+    def takes_value(self) -> bool:
+        return self.metavar is not None
+
+    @property
+    def on_screens(self) -> bool:
+        """Offered by the live view's reset screen (every mode built from text)."""
+        return self.build is not None
+
+
+_MODES = (
+    ResetModeSpec(
+        ResetMode.TO_EARLIEST, "to earliest", "the log start offset",
+        build=lambda _text, _now: ResetTarget.to_earliest(), in_replay=True,
+    ),
+    ResetModeSpec(ResetMode.TO_LATEST, "to latest", "the log end offset", build=lambda _text, _now: ResetTarget.to_latest()),
+    ResetModeSpec(
+        ResetMode.TO_CURRENT, "to current", "the committed offset (log end where none)",
+        build=lambda _text, _now: ResetTarget.to_current(),
+    ),
+    ResetModeSpec(
+        ResetMode.TO_OFFSET, "to offset N", "offset N, clamped into the log", "N", "offset, e.g. 1200", True,
+        lambda text, _now: ResetTarget.to_offset(_whole_number(ResetMode.TO_OFFSET, text)), in_replay=True,
+    ),
+    ResetModeSpec(
+        ResetMode.SHIFT_BY, "shift by N (−N replays N records)", "committed offset + N (N may be negative), clamped",
+        "N", "e.g. -100", True,
+        lambda text, _now: ResetTarget.shift_by(_whole_number(ResetMode.SHIFT_BY, text)), in_replay=True,
+    ),
+    ResetModeSpec(
+        ResetMode.TO_DATETIME, "to date-time (ISO 8601, UTC if no zone)",
+        "first offset at or after this time (no zone = UTC)", "ISO8601", "e.g. 2026-11-26T10:00:00.000",
+        build=lambda text, _now: ResetTarget.at_timestamp(ResetMode.TO_DATETIME, parse_datetime_ms(text), text),
+        in_replay=True,
+    ),
+    ResetModeSpec(
+        ResetMode.BY_DURATION, "by duration back from now", "first offset at or after now minus this duration",
+        "PnDTnHnM", "e.g. PT30M or P1DT2H", build=lambda text, now: _back_from(now, text),
+    ),
+    ResetModeSpec(
+        ResetMode.FROM_FILE, "from file", "offsets from a topic,partition,offset CSV (Kafka's format)", "CSV",
+    ),
+)
+
+#: Every reset mode, in the order the CLI's help and the screens list them.
+RESET_MODES: dict[ResetMode, ResetModeSpec] = {spec.mode: spec for spec in _MODES}
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +296,7 @@ class PartitionReset:
 
 @dataclass(frozen=True, slots=True)
 class ResetPlan:
-    """A dry run of an offset reset: what :func:`deliverytui.kafka.reset.execute_reset` would write.
+    """A dry run of an offset reset: what :meth:`deliverytui.kafka.offset_reset.OffsetResetter.execute_reset` would write.
 
     ``group_state`` and ``active_members`` are what the coordinator said while planning;
     when the group is active, ``blocked_reason`` is the one-line refusal an execute would

@@ -33,7 +33,7 @@ from deliverytui.errors import (
     UserFacingError,
     one_line,
 )
-from deliverytui.kafka.inspect import CollectionCancelled
+from deliverytui.kafka.group_inspector import CollectionCancelled
 from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
 from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
@@ -179,14 +179,14 @@ class DeliveryApp(App[None]):
         except Exception as exc:  # noqa: BLE001 - a bug must not kill the live view; it is shown instead
             self.post_message(CollectionFailed("error", f"{type(exc).__name__}: {one_line(str(exc))}", group))
         else:
-            self.post_message(SnapshotArrived(update.snapshot, {"update": update, "group": group}))
+            self.post_message(SnapshotArrived(update, group))
 
     @on(SnapshotArrived)
     def _on_snapshot(self, message: SnapshotArrived) -> None:
-        update: ViewUpdate = message.extras["update"]
+        update = message.update
         if self._cancel.is_set():
             return  # quitting: the screen may already be gone
-        if message.extras["group"] != self.group:
+        if message.group != self.group:
             return  # a poll for the group we switched away from
         self.polls_completed += 1
         events = self._event_log

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from deliverytui.kafka.isolated import IsolatedGroupInspector
-from deliverytui.kafka.positions import PositionCollector
+from deliverytui.kafka.probe_positions import PositionCollector
 from deliverytui.kafka.record_time import RecordTimestampReader
 from deliverytui.lag import LagHistory, time_lag_seconds
 from deliverytui.model import GroupSnapshot, PartitionRow

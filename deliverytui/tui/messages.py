@@ -7,14 +7,22 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from deliverytui.model import GroupListing, GroupSnapshot
+from deliverytui.tui.fetch import ViewUpdate
 
 
 @dataclass
 class SnapshotArrived(Message):
-    """A fresh snapshot of the watched group (supersedes any older one still queued)."""
+    """A fresh poll of the watched group (supersedes any older one still queued).
 
-    snapshot: GroupSnapshot
-    extras: dict
+    ``group`` is the group the poll was for: the user may have switched groups meanwhile.
+    """
+
+    update: ViewUpdate
+    group: str
+
+    @property
+    def snapshot(self) -> GroupSnapshot:
+        return self.update.snapshot
 
     def can_replace(self, message: Message) -> bool:
         return isinstance(message, SnapshotArrived)

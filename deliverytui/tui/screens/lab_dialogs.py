@@ -18,7 +18,7 @@ from textual.widgets import Button, DataTable, Input, Label, OptionList, Select,
 from textual.widgets.option_list import Option
 
 from deliverytui.errors import UserFacingError
-from deliverytui.tui.screens.reset import build_target
+from deliverytui.model.reset import RESET_MODES
 
 if TYPE_CHECKING:
     from deliverytui.demo.lab import Lab
@@ -84,12 +84,8 @@ class CrashPointScreen(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-REPLAY_MODES = (
-    ("to earliest", "to-earliest", False),
-    ("to offset N", "to-offset", True),
-    ("shift by N (use a negative N)", "shift-by", True),
-    ("to date-time (ISO 8601)", "to-datetime", True),
-)
+#: The modes a replay offers, from the one table (the ones that make sense for rewinding a demo group).
+REPLAY_MODES = tuple(spec for spec in RESET_MODES.values() if spec.in_replay)
 
 
 class ReplayScreen(ModalScreen[str | None]):
@@ -119,7 +115,9 @@ class ReplayScreen(ModalScreen[str | None]):
         with Vertical():
             yield Label(Text(f"Replay {self.semantic}: dry run, then stop → reset its group → restart", style="bold"))
             with Horizontal():
-                yield Select([(label, key) for label, key, _ in REPLAY_MODES], value="to-earliest", allow_blank=False, id="replay-mode")
+                yield Select(
+                    [(spec.label, spec.mode.value) for spec in REPLAY_MODES], value="to-earliest", allow_blank=False, id="replay-mode"
+                )
                 yield Input(placeholder="value (offset, -N, or 2026-11-26T10:00:00.000)", id="replay-value")
             yield DataTable(id="replay-plan", cursor_type="none")
             yield Static(Text("Press Dry run.", style="dim"), id="replay-summary")
@@ -143,8 +141,11 @@ class ReplayScreen(ModalScreen[str | None]):
     @on(Button.Pressed, "#replay-dry-run")
     def _dry_run(self) -> None:
         self.query_one("#replay-execute", Button).disabled = True
+        from deliverytui.kafka.reset_arguments import build_target
+
         try:
-            self.target = build_target(str(self.query_one("#replay-mode", Select).value), self.query_one("#replay-value", Input).value)
+            mode = str(self.query_one("#replay-mode", Select).value)
+            self.target = build_target(mode, self.query_one("#replay-value", Input).value.strip())
         except UserFacingError as exc:
             self.query_one("#replay-summary", Static).update(Text(str(exc), style="bold red"))
             return

@@ -19,46 +19,27 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, Select, Static
 
 from deliverytui.errors import UserFacingError, one_line
-from deliverytui.model.reset import OffsetDeletePlan, PartitionSelection, ResetPlan, ResetTarget
-
-#: (label, key, needs a value, value placeholder)
-RESET_MODES = (
-    ("to earliest", "to-earliest", False, ""),
-    ("to latest", "to-latest", False, ""),
-    ("to current", "to-current", False, ""),
-    ("to offset N", "to-offset", True, "offset, e.g. 1200"),
-    ("shift by N (−N replays N records)", "shift-by", True, "e.g. -100"),
-    ("to date-time (ISO 8601, UTC if no zone)", "to-datetime", True, "e.g. 2026-11-26T10:00:00.000"),
-    ("by duration back from now", "by-duration", True, "e.g. PT30M or P1DT2H"),
+from deliverytui.model.reset import (
+    RESET_MODES,
+    OffsetDeletePlan,
+    PartitionSelection,
+    ResetMode,
+    ResetPlan,
+    ResetTarget,
 )
 
+#: The modes the screen offers (every mode but --from-file), from the one table.
+SCREEN_MODES = tuple(spec for spec in RESET_MODES.values() if spec.on_screens)
 
-def build_target(mode: str, value: str) -> ResetTarget:
-    """The ResetTarget for a mode key and the user's text (one-line errors on bad input)."""
-    from deliverytui.kafka.reset import datetime_target, duration_target
 
-    value = value.strip()
-    if mode == "to-earliest":
-        return ResetTarget.to_earliest()
-    if mode == "to-latest":
-        return ResetTarget.to_latest()
-    if mode == "to-current":
-        return ResetTarget.to_current()
-    if mode in ("to-offset", "shift-by"):
-        try:
-            number = int(value)
-        except ValueError:
-            raise UserFacingError(f"{mode} needs a whole number, not {value!r}") from None
-        return ResetTarget.to_offset(number) if mode == "to-offset" else ResetTarget.shift_by(number)
-    if mode == "to-datetime":
-        return datetime_target(value)
-    if mode == "by-duration":
-        return duration_target(value)
-    raise UserFacingError(f"unknown reset mode {mode!r}")
+def _build_target(mode: str, value: str) -> ResetTarget:
+    from deliverytui.kafka.reset_arguments import build_target
+
+    return build_target(mode, value.strip())
 
 
 def build_selection(text: str) -> PartitionSelection:
-    from deliverytui.kafka.reset import parse_topic_args
+    from deliverytui.kafka.reset_arguments import parse_topic_args
 
     parts = text.split()
     return PartitionSelection(all_topics=True) if not parts else parse_topic_args(parts)
@@ -127,7 +108,9 @@ class ResetOffsetsScreen(_WriteScreen):
         with Vertical(id="write-box"):
             yield Label(Text(f"Reset offsets of group {self.group} — dry run first", style="bold"))
             with Horizontal():
-                yield Select([(label, key) for label, key, _, _ in RESET_MODES], value="to-earliest", allow_blank=False, id="mode")
+                yield Select(
+                    [(spec.label, spec.mode.value) for spec in SCREEN_MODES], value="to-earliest", allow_blank=False, id="mode"
+                )
                 yield Input(placeholder="(no value needed)", id="value", disabled=True)
             yield Input(placeholder="topics: empty = every partition the group has committed; or T  T:0,2", id="topics")
             yield DataTable(id="plan-table", cursor_type="none")
@@ -144,10 +127,10 @@ class ResetOffsetsScreen(_WriteScreen):
 
     @on(Select.Changed, "#mode")
     def _mode_changed(self, event: Select.Changed) -> None:
-        needs = {key: (needs, hint) for _, key, needs, hint in RESET_MODES}[str(event.value)]
+        spec = RESET_MODES[ResetMode(str(event.value))]
         box = self.query_one("#value", Input)
-        box.disabled = not needs[0]
-        box.placeholder = needs[1] or "(no value needed)"
+        box.disabled = not spec.takes_value
+        box.placeholder = spec.example or "(no value needed)"
         self.plan = None
         self.query_one("#execute", Button).disabled = True
 
@@ -161,7 +144,7 @@ class ResetOffsetsScreen(_WriteScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
     def _plan(self, mode: str, value: str, topics: str) -> None:
         self._run_guarded(
-            lambda: self.resetter().plan_reset(self.group, build_selection(topics), build_target(mode, value)),
+            lambda: self.resetter().plan_reset(self.group, build_selection(topics), _build_target(mode, value)),
             self._show_plan,
         )
 
@@ -235,7 +218,7 @@ class DeleteOffsetsScreen(_WriteScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
     def _plan(self, topics: str) -> None:
-        from deliverytui.kafka.reset import parse_topic_args
+        from deliverytui.kafka.reset_arguments import parse_topic_args
 
         def plan() -> OffsetDeletePlan:
             if not topics.split():
@@ -275,7 +258,7 @@ class DeleteOffsetsScreen(_WriteScreen):
 
 def resetter_factory(bootstrap: str, client_config: Mapping[str, str], timeout: float) -> Callable[[], object]:
     def make():
-        from deliverytui.kafka.reset import OffsetResetter
+        from deliverytui.kafka.offset_reset import OffsetResetter
 
         return OffsetResetter(bootstrap, client_config, request_timeout=timeout)
 

@@ -1,10 +1,23 @@
-"""Plain-text tables for the CLI (no Textual): the same columns Kafka's own CLI prints, plus ours."""
+"""What the CLI prints: plain-text tables (no Textual; the same columns Kafka's own CLI prints, plus ours),
+JSON, and progress lines on stderr."""
 
 from __future__ import annotations
 
+import json
+import sys
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from deliverytui.model import GroupListing, GroupSnapshot
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=False))
+
+
+def progress(line: str) -> None:
+    """A progress line on stderr (stdout stays the result, for pipes and --json)."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _cell(value: object) -> str:

@@ -1,0 +1,38 @@
+"""Command line: argument parsing and the non-interactive commands.
+
+``parser`` declares every command; ``connection`` resolves ``--bootstrap``/``--config``/``--timeout``
+once per command; one module per command family (``broker``, ``inspect_commands``, ``offsets``,
+``demo``, ``tui``) runs it; ``output`` prints. Every command reuses the collectors the TUI uses
+(``GroupInspector``, ``deliverytui.broker.embedded.EmbeddedBroker``), so what the CLI prints is what
+the screens show. Errors the user can fix are one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from deliverytui.cli.parser import build_parser
+from deliverytui.cli.tui import viewer_config
+from deliverytui.errors import ExitCode, UserFacingError
+
+__all__ = ["build_parser", "main", "viewer_config"]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None and not args.group:  # bare `deliverytui`: what can it do?
+        parser.print_help()
+        return ExitCode.USAGE
+    handler = args.handler
+    try:
+        return int(handler(args) or 0)
+    except UserFacingError as exc:
+        print(f"deliverytui: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("deliverytui: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except BrokenPipeError:
+        return 0

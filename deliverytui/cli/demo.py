@@ -1,0 +1,89 @@
+"""``deliverytui demo``: the teaching lab (Textual, in :mod:`deliverytui.tui.demo_app`), or with
+``--headless`` one crash experiment and its audit (:mod:`deliverytui.demo.headless`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from deliverytui.cli.output import print_json, progress
+from deliverytui.demo.semantics import SEMANTICS
+from deliverytui.errors import UsageError
+
+#: ``--semantic``'s choices: the lab's six consumers, in the lab's order.
+SEMANTIC_NAMES = tuple(spec.name for spec in SEMANTICS.values())
+
+
+def _demo_cluster(args: argparse.Namespace) -> str | None:
+    """``demo --nodes N`` (N > 1): start or reuse the embedded N-node cluster and create the demo's topics
+    replicated on it (replication factor 3 and min.insync.replicas 2 on three nodes). Its bootstrap, else None."""
+    if args.nodes is None:
+        return args.bootstrap
+    from deliverytui.broker.embedded import MAX_NODES, EmbeddedBroker
+    from deliverytui.broker.paths import default_cluster_dir
+    from deliverytui.broker.properties import replication_for
+    from deliverytui.demo.semantics import output_topic
+    from deliverytui.demo.task_api import ensure_topic
+
+    if args.bootstrap:
+        raise UsageError("--nodes starts the embedded cluster; do not combine it with --bootstrap")
+    if not 1 <= args.nodes <= MAX_NODES:
+        raise UsageError(f"--nodes must be between 1 and {MAX_NODES}, got {args.nodes}")
+    if args.nodes == 1:
+        return None  # the single embedded broker, as without --nodes
+    progress(f"starting (or reusing) the embedded {args.nodes}-node Apache Kafka cluster…")
+    info, _ = EmbeddedBroker(default_cluster_dir()).start(args.nodes, progress=progress, security="none")  # PLAINTEXT clients
+    factor, min_isr = replication_for(args.nodes)
+    for topic in (args.topic, output_topic(args.topic)):
+        ensure_topic(info.bootstrap, topic, args.partitions, factor, config={"min.insync.replicas": str(min_isr)})
+    return info.bootstrap
+
+
+def run(args: argparse.Namespace) -> int:
+    """Without --headless: the lab TUI (deliverytui.tui.demo_app). With it: one crash experiment, then its audit."""
+    if not args.headless:
+        args.bootstrap = _demo_cluster(args)
+        from deliverytui.tui.demo_app import run_demo  # Textual is imported only here
+
+        return int(run_demo(args) or 0)
+    from deliverytui.broker.embedded import EmbeddedBroker
+    from deliverytui.broker.paths import default_data_dir
+    from deliverytui.demo.headless import malformed_values, run_headless
+    from deliverytui.demo.semantics import check_crash_point
+
+    if not args.semantic:
+        raise UsageError(f"--headless needs --semantic ({', '.join(SEMANTIC_NAMES)})")
+    if args.crash_at:
+        check_crash_point(args.semantic, args.crash_at)  # before starting a broker for nothing
+    bootstrap = _demo_cluster(args)
+    if not bootstrap:
+        bootstrap = EmbeddedBroker(default_data_dir()).start(progress=progress, security="none")[0].bootstrap  # PLAINTEXT clients
+    result = run_headless(
+        bootstrap=bootstrap,
+        semantic=args.semantic,
+        events=args.events,
+        crash_at=args.crash_at,
+        crashes=args.crashes,
+        ledger_url=args.ledger,
+        dedup_url=args.dedup,
+        run_dir=args.run_dir,
+        partitions=args.partitions,
+        group_prefix=args.group_prefix,
+        topic=args.topic,
+        timeout=args.timeout,
+        progress=None if args.json else progress,
+        malformed=malformed_values(max(0, args.malformed)),
+        commit_every=args.commit_every,
+    )
+    if args.json:
+        print_json(result)
+    else:
+        print(
+            f"{result['semantic']}: {result['events']} events, {result['effects']} effects "
+            f"({result['unique_effects']} unique), {result['duplicates']} duplicate(s), {result['lost']} lost, "
+            f"{result['unexpected']} unexpected, {result['dedup_hits']} dedup hit(s), {result['dedup_retakes']} retake(s), {result['crashes']} crash(es) "
+            f"— ledger in {result['run_dir']}"
+        )
+        for warning in result["warnings"]:
+            print(f"warning: {warning}")
+    return 0
+

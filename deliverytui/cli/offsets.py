@@ -1,0 +1,109 @@
+"""``deliverytui reset`` and ``deliverytui delete-offsets``: the CLI's only write paths, dry run unless --execute."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from deliverytui.cli.connection import Connection, resolve_connection
+from deliverytui.cli.output import format_table, print_json
+from deliverytui.errors import UsageError, UserFacingError
+from deliverytui.model.reset import RESET_MODES
+
+
+def _resetter(connection: Connection):
+    from deliverytui.kafka.offset_reset import OffsetResetter
+
+    return OffsetResetter(connection.bootstrap, connection.config, request_timeout=connection.timeout)
+
+
+def option_dest(spec) -> str:
+    """The attribute argparse gives a mode's option (``--to-offset`` → ``to_offset``)."""
+    return spec.mode.value.replace("-", "_")
+
+
+def _reset_target(args: argparse.Namespace):
+    """The target of the one mode option given (argparse makes them exclusive and requires one)."""
+    from deliverytui.kafka.reset_arguments import build_target
+
+    for spec in RESET_MODES.values():
+        value = getattr(args, option_dest(spec))
+        if value is not None and value is not False:
+            return build_target(spec.mode, str(value) if spec.takes_value else "", group_id=args.group)
+    raise UsageError("name a reset mode, e.g. --to-earliest")
+
+
+def reset(args: argparse.Namespace) -> int:
+    """Dry run by default; ``--execute`` is the consent to write (as in Kafka's own tool)."""
+    from deliverytui.kafka.reset_arguments import parse_topic_args, reset_csv
+    from deliverytui.model.reset import PartitionSelection
+
+    if args.to_offset is not None and args.to_offset < 0:
+        raise UsageError("--to-offset must be 0 or more")
+    if args.from_file and (args.topic or args.all_topics):
+        raise UsageError(
+            "--from-file takes its partitions from the file; do not combine it with --topic or --all-topics")
+    selection = PartitionSelection(all_topics=True) if args.all_topics else parse_topic_args(args.topic or [])
+    target = _reset_target(args)
+    resetter = _resetter(resolve_connection(args))
+    plan = resetter.plan_reset(args.group, selection, target)
+    if args.execute:
+        resetter.execute_reset(plan, allow_writes=True)
+    if args.export:
+        try:
+            Path(args.export).write_text(reset_csv(plan), encoding="utf-8")
+        except OSError as exc:
+            raise UserFacingError(f"cannot write {args.export}: {exc.strerror}") from None
+    if args.json:
+        print_json(plan.to_json(executed=bool(args.execute)))
+        return 0
+    print(
+        f"Group {plan.group_id} ({plan.group_state}, {plan.active_members} active member(s)): "
+        f"reset {target.describe()} on {len(plan.partitions)} partition(s)\n"
+    )
+    print(
+        format_table(
+            ["TOPIC", "PARTITION", "CURRENT", "NEW", "REDELIVERED", "SKIPPED", "LOG-START", "LOG-END"],
+            (
+                (p.topic, p.partition, p.current_offset, p.new_offset, p.redelivered, p.skipped, p.log_start_offset, p.log_end_offset)
+                for p in plan.partitions
+            ),
+        )
+    )
+    print(f"\ntotal: {plan.total_redelivered} record(s) will be redelivered, {plan.total_skipped} skipped")
+    for warning in plan.warnings:
+        print(f"warning: {warning}")
+    if args.execute:
+        print(f"executed: committed the new offsets of group {plan.group_id}")
+    else:
+        if plan.blocked_reason:
+            print(f"warning: {plan.blocked_reason}")
+        print("dry run: nothing was changed (add --execute to apply)")
+    if args.export:
+        print(f"exported the new offsets to {args.export} (use it with --from-file)")
+    return 0
+
+
+def delete_offsets(args: argparse.Namespace) -> int:
+    from deliverytui.kafka.reset_arguments import parse_topic_args
+
+    resetter = _resetter(resolve_connection(args))
+    plan = resetter.plan_offset_delete(args.group, parse_topic_args(args.topic))
+    if args.execute:
+        resetter.execute_offset_delete(plan, allow_writes=True)
+    if args.json:
+        print_json(plan.to_json(executed=bool(args.execute)))
+        return 0
+    print(
+        f"Group {plan.group_id} ({plan.group_state}, {plan.active_members} active member(s)): "
+        f"delete the committed offsets of {len(plan.partitions)} partition(s)\n"
+    )
+    print(format_table(["TOPIC", "PARTITION", "COMMITTED"], ((tp.topic, tp.partition, off) for tp, off in plan.partitions)))
+    if args.execute:
+        print(f"\nexecuted: deleted the committed offsets above from group {plan.group_id}")
+    else:
+        if plan.blocked_reason:
+            print(f"\nwarning: {plan.blocked_reason}")
+        print("\ndry run: nothing was changed (add --execute to apply)")
+    return 0
+

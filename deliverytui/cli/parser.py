@@ -1,0 +1,158 @@
+"""``build_parser()``: every command's options. Choices come from the tables that define them (the lab's
+semantics and crash points, the broker's security modes, the reset modes), so the CLI cannot drift from them.
+
+Parsing stays cheap: this imports those tables and the command modules, none of which imports Textual or
+confluent_kafka before a command runs (``deliverytui --help`` is fast).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from deliverytui import __version__
+from deliverytui.argtypes import positive_int
+from deliverytui.broker import SECURITY_MODES
+from deliverytui.cli import broker as broker_command
+from deliverytui.cli import demo as demo_command
+from deliverytui.cli import inspect_commands, offsets
+from deliverytui.cli import tui as tui_command
+from deliverytui.cli.connection import DEFAULT_TIMEOUT, add_connection_option, add_connection_options
+from deliverytui.demo.semantics import CRASH_POINTS
+from deliverytui.model.reset import RESET_MODES
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="deliverytui",
+        description="See how a Kafka consumer group really delivers: committed offsets, positions, lag, redeliveries.",
+    )
+    parser.add_argument("--version", action="version", version=f"deliverytui {__version__}")
+    tui = parser.add_argument_group("live view (deliverytui --group G)")
+    tui.add_argument("--group", help="consumer group to watch in the TUI")
+    add_connection_option(tui, "--bootstrap", default=None, help_text="Kafka bootstrap servers (same defaults as 'snapshot')")
+    add_connection_option(tui, "--config", default=None)
+    tui.add_argument("--refresh", type=float, default=2.0, metavar="SECONDS", help="seconds between snapshots (default 2)")
+    add_connection_option(tui, "--timeout", default=DEFAULT_TIMEOUT)
+    tui.add_argument("--dedup", metavar="URL", help="dedup store to watch: redis://, postgresql:// or sqlite:///path")
+    tui.add_argument("--dedup-prefix", default="processed:", help="key prefix sampled in a Redis store deliverytui did not write")
+    tui.add_argument(
+        "--allow-writes", action="store_true", help="enable offset reset and delete (read-only without it)"
+    )
+    parser.set_defaults(handler=tui_command.run)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    broker = sub.add_parser(
+        "broker", help="start, stop or inspect the embedded Apache Kafka broker (or an N-node cluster: --nodes)"
+    )
+    broker.add_argument("action", choices=broker_command.ACTIONS)
+    broker.add_argument("--port", type=int, help="listener port for start (default: the recorded one, else a free one)")
+    broker.add_argument(
+        "--nodes", type=int, metavar="N",
+        help="start an N-node KRaft cluster, one process per node (default data dir: ~/.local/share/deliverytui/cluster)",
+    )
+    broker.add_argument("--node", type=int, metavar="N", help="the cluster node to kill (SIGKILL) or restart")
+    broker.add_argument("--data-dir", help="broker data directory (default: ~/.local/share/deliverytui/broker)")
+    broker.add_argument(
+        "--security", choices=SECURITY_MODES,
+        help="start: 'sasl' runs SASL (PLAIN/SCRAM-SHA-256) with ACLs and writes client-<user>.properties into the "
+        "data dir (default: the mode recorded in the data dir, else none)",
+    )
+    broker.add_argument("--json", action="store_true", help="print JSON")
+    broker.set_defaults(handler=broker_command.run)
+
+    snapshot = sub.add_parser("snapshot", help="print one snapshot of a consumer group")
+    add_connection_options(snapshot)
+    snapshot.add_argument("--group", required=True, help="consumer group id")
+    snapshot.add_argument("--json", action="store_true", help="print JSON")
+    snapshot.set_defaults(handler=inspect_commands.snapshot)
+
+    groups = sub.add_parser("groups", help="list the cluster's consumer groups with state and type")
+    add_connection_options(groups)
+    groups.add_argument("--json", action="store_true", help="print JSON")
+    groups.set_defaults(handler=inspect_commands.groups)
+
+    reset = sub.add_parser(
+        "reset",
+        help="reset a group's committed offsets (dry run unless --execute), like kafka-consumer-groups --reset-offsets",
+        description="Plan, and with --execute apply, an offset reset for a consumer group with no active members. "
+        "Modes, partition selection and clamping follow Kafka's kafka-consumer-groups --reset-offsets.",
+    )
+    add_connection_options(reset)
+    reset.add_argument("--group", required=True, help="consumer group id")
+    scope = reset.add_mutually_exclusive_group()
+    scope.add_argument(
+        "--topic", action="append", metavar="TOPIC[:P,P...]", help="topic, or some of its partitions (repeatable)"
+    )
+    scope.add_argument("--all-topics", action="store_true", help="every partition the group has committed offsets for")
+    mode = reset.add_mutually_exclusive_group(required=True)
+    for spec in RESET_MODES.values():
+        if spec.takes_value:
+            mode.add_argument(
+                f"--{spec.mode.value}", dest=offsets.option_dest(spec), type=int if spec.whole_number else str,
+                metavar=spec.metavar, help=spec.help,
+            )
+        else:
+            mode.add_argument(f"--{spec.mode.value}", dest=offsets.option_dest(spec), action="store_true", help=spec.help)
+    run = reset.add_mutually_exclusive_group()
+    run.add_argument("--dry-run", action="store_true", help="only show the plan (the default)")
+    run.add_argument("--execute", action="store_true", help="commit the new offsets (the group must have no active members)")
+    reset.add_argument("--export", metavar="CSV", help="also write the new offsets as a CSV for --from-file")
+    reset.add_argument("--json", action="store_true", help="print JSON")
+    reset.set_defaults(handler=offsets.reset)
+
+    delete_offsets = sub.add_parser(
+        "delete-offsets",
+        help="delete a group's committed offsets for a topic (dry run unless --execute)",
+        description="Drop a consumer group's committed offsets for one or more topics (Kafka's OffsetDelete), "
+        "for example after the topic was deleted. The group must have no active members.",
+    )
+    add_connection_options(delete_offsets)
+    delete_offsets.add_argument("--group", required=True, help="consumer group id")
+    delete_offsets.add_argument(
+        "--topic", action="append", required=True, metavar="TOPIC[:P,P...]", help="topic, or some of its partitions (repeatable)"
+    )
+    delete_run = delete_offsets.add_mutually_exclusive_group()
+    delete_run.add_argument("--dry-run", action="store_true", help="only show what would be deleted (the default)")
+    delete_run.add_argument("--execute", action="store_true", help="delete the offsets")
+    delete_offsets.add_argument("--json", action="store_true", help="print JSON")
+    delete_offsets.set_defaults(handler=offsets.delete_offsets)
+
+    demo = sub.add_parser(
+        "demo",
+        help="the teaching lab: one real consumer per delivery semantic, crashes, audit (--headless: one experiment)",
+        description="Without --headless: the lab TUI. With --headless: produce --events events, run one semantic's "
+        "consumer crashing --crashes times at --crash-at, let it drain, audit, print the result.",
+    )
+    demo.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (default: start or reuse the embedded broker)")
+    demo.add_argument(
+        "--nodes", type=int, metavar="N",
+        help="run on the embedded N-node cluster (3: topics with replication factor 3, min.insync.replicas 2)",
+    )
+    demo.add_argument("--headless", action="store_true", help="run one crash experiment without a screen")
+    demo.add_argument("--semantic", choices=demo_command.SEMANTIC_NAMES)
+    demo.add_argument("--events", type=int, default=100, help="events to produce (headless, default 100)")
+    demo.add_argument(
+        "--crash-at", choices=CRASH_POINTS, help="crash point (headless)"
+    )
+    demo.add_argument("--crashes", type=int, default=1, help="crashes before the consumer may drain (headless, default 1)")
+    demo.add_argument("--dedup", metavar="URL", help="idempotency store (default sqlite:///<run-dir>/dedup.db)")
+    demo.add_argument("--ledger", metavar="URL", help="effects ledger (default sqlite:///<run-dir>/ledger.db)")
+    demo.add_argument("--run-dir", metavar="DIR", help="headless run dir (default: a new temporary directory)")
+    demo.add_argument("--partitions", type=int, default=3, help="partitions of a topic created now (default 3)")
+    demo.add_argument("--group-prefix", help="prefix for the consumer groups (headless default: a fresh one per run)")
+    demo.add_argument("--topic", default="task-events", help="input topic (default task-events)")
+    demo.add_argument("--timeout", type=float, default=300.0, metavar="SECONDS", help="headless overall time limit (default 300)")
+    demo.add_argument("--rate", type=float, default=5.0, help="events per second the lab's producer starts at (TUI)")
+    demo.add_argument("--auto-restart", type=float, metavar="SECONDS", help="restart crashed consumers after this delay (TUI)")
+    demo.add_argument(
+        "--malformed", type=int, default=0, metavar="N",
+        help="also produce N bad records among the events: not JSON and JSON without event_id (headless)",
+    )
+    demo.add_argument(
+        "--commit-every", type=positive_int, metavar="N",
+        help="messages per offset commit for every consumer, each the way its semantic allows "
+        "(default: per message; exactly-once: per transaction of up to 100)",
+    )
+    demo.add_argument("--json", action="store_true", help="print JSON (headless)")
+    demo.set_defaults(handler=demo_command.run)
+    return parser

@@ -1,0 +1,39 @@
+"""``deliverytui --group G``: launch the live view (Textual is imported only when it starts)."""
+
+from __future__ import annotations
+
+import argparse
+
+from deliverytui.cli.connection import resolve_connection
+
+
+def run(args: argparse.Namespace) -> int:
+    """``deliverytui --group G`` (``main`` prints the help instead when there is neither a command nor a group)."""
+    from deliverytui.tui.app import DeliveryApp  # Textual is imported only here
+
+    config = viewer_config(args)
+    if config.client_config:
+        from deliverytui.kafka.group_inspector import GroupInspector
+
+        # A config librdkafka rejects (unknown key, bad value) is one line before the screen opens
+        # (the app itself would show it as a banner, for a config that breaks later).
+        GroupInspector(config.bootstrap, config.client_config, request_timeout=config.request_timeout)
+    DeliveryApp(config).run()
+    return 0
+
+
+def viewer_config(args: argparse.Namespace):
+    """The live view's ViewerConfig for ``deliverytui --group G ...`` (tests build the app from it)."""
+    from deliverytui.tui.viewer_config import ViewerConfig
+
+    connection = resolve_connection(args)
+    return ViewerConfig(
+        bootstrap=connection.bootstrap,
+        group=args.group,
+        client_config=connection.config or {},
+        refresh_seconds=max(0.2, args.refresh),
+        request_timeout=connection.timeout,
+        dedup_url=args.dedup,
+        dedup_prefix=args.dedup_prefix,
+        allow_writes=args.allow_writes,
+    )
