@@ -106,6 +106,7 @@ class Lab:
         self._events_lock = threading.Lock()
         self._previous: dict[str, ConsumerProcessStatus] = {}
         self.closed = False
+        self._closing = threading.Lock()
 
     # -- start --------------------------------------------------------------------------------------
     def open(self, progress: Callable[[str], None] = lambda _line: None, *, start: bool = True) -> Lab:
@@ -337,10 +338,15 @@ class Lab:
         """Stop the producer and every consumer (gracefully, SIGKILL after the timeout); release the state.
 
         Returns lines for the terminal after the screen is gone (the broker keeps running).
+        A second caller (the screen's exit while a hang-up closes the lab) waits for the first.
         """
-        if self.closed:
-            return []
-        self.closed = True
+        with self._closing:
+            if self.closed:
+                return []
+            self.closed = True
+            return self._close()
+
+    def _close(self) -> list[str]:
         lines: list[str] = []
         if self.producer is not None:
             with contextlib.suppress(Exception):

@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -296,7 +298,16 @@ class DemoApp(DeliveryApp):
     def _on_signal(self, signum: int) -> None:
         self.signalled = signal.Signals(signum).name
         self._cancel.set()
+        if signum == signal.SIGHUP:
+            # The terminal is gone: Textual's shutdown writes to it and was seen to hang there
+            # (blocked in its writer queue), holding the lab and its lock. Stop the lab first,
+            # off the event loop, then leave; there is no screen left to restore.
+            threading.Thread(target=self._hang_up, name="lab-hangup", daemon=True).start()
         self.exit()
+
+    def _hang_up(self) -> None:
+        self.lab.close()
+        os._exit(128 + signal.SIGHUP)
 
     # -- the lab's poll: runs whatever screen is in front ------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="lab")
