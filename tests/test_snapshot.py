@@ -113,8 +113,13 @@ def test_open_transaction_keeps_last_stable_offset_below_log_end(bootstrap: str,
         assert row.lag == 5
     finally:
         producer.abort_transaction(30)
+    # The abort marker moves both ends past the aborted records. The transaction coordinator writes
+    # it after abort_transaction returns, so a loaded machine may need a moment to show it.
+    deadline = time.monotonic() + 30
     after = GroupInspector(bootstrap).snapshot(group).partitions[0]
-    # The abort marker moves both ends past the aborted records.
+    while (after.last_stable_offset, after.log_end_offset) != (10, 10) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        after = GroupInspector(bootstrap).snapshot(group).partitions[0]
     assert after.last_stable_offset == after.log_end_offset == 10
 
 
