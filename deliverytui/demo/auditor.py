@@ -265,6 +265,20 @@ def audit(
         )  # fmt: skip
 
 
+def forget_ledger(url: str) -> None:
+    """Drop the running counts and output read positions kept for the ledger at ``url``.
+
+    A lab that starts a new story in the same place (a wiped state dir, same file path) must not
+    continue the old story's counts: the output tally would resume where the old ledger's copy
+    ended and copy the old story's last outputs in as "unexpected".
+    """
+    with _cache_lock:
+        for key in [k for k in _ledger_tallies if k[0] == url]:
+            del _ledger_tallies[key]
+        for key in [k for k in _tallies if k[2] == url]:
+            _tallies.pop(key).close()
+
+
 def ledger_tally(ledger: EffectsLedger, id_limit: int = ID_LIMIT) -> LedgerTally:
     """The running counts of ``ledger`` (one per ledger URL and id limit, kept for the process's life)."""
     with _cache_lock:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from deliverytui.demo import processes
-from deliverytui.demo.auditor import OUTPUT_TALLY
+from deliverytui.demo.auditor import OUTPUT_TALLY, forget_ledger
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
 from deliverytui.demo.offsets import OffsetReader, start_group_at_log_end
 from deliverytui.demo.producer_loop import RateLimitedProducer
@@ -161,6 +161,8 @@ class Lab:
                 f"the ledger {ledger_url.split('@')[-1]} holds another story ({why}); give a fresh --ledger"
             )
         new_story = new_story or not recorded
+        if new_story:
+            forget_ledger(ledger_url)  # a new story in the same place starts from no counts
         self._position_groups(ledger, new_story, progress)
         ledger.record_story(identity)
         write_story(self.state_dir, identity, self.bootstrap)
