@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 from confluent_kafka import KafkaError, KafkaException
 
-from deliverytui.demo import consumer as consumer_module
 from deliverytui.demo.consumer import ConsumerOptions, DemoConsumer, Retry, classify_commit_error
+from deliverytui.demo.consumer import commit as commit_module
+from deliverytui.demo.consumer.handlers import commit_after_effect
 
 
 @pytest.mark.parametrize(
@@ -74,8 +75,8 @@ class FakeConsumer:
 @pytest.fixture
 def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     FakeConsumer.created = []
-    monkeypatch.setattr(consumer_module, "Consumer", FakeConsumer)
-    monkeypatch.setattr(consumer_module.time, "sleep", lambda _s: None)
+    monkeypatch.setattr(commit_module, "Consumer", FakeConsumer)
+    monkeypatch.setattr(commit_module.time, "sleep", lambda _s: None)
 
     def make(commit_every: int = 1) -> DemoConsumer:
         options = ConsumerOptions(
@@ -83,8 +84,8 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
             run_dir=tmp_path, probe=False, commit_every=commit_every,
         )
         consumer = DemoConsumer(options)
-        consumer._config = {"group.id": consumer.group, "group.instance.id": f"{consumer.group}-demo"}
-        consumer._new_consumer()
+        consumer.member.config = {"group.id": consumer.group, "group.instance.id": f"{consumer.group}-demo"}
+        consumer.member.join()
         made.append(consumer)
         return consumer
 
@@ -92,7 +93,7 @@ def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     yield make
     for consumer in made:
         consumer.ledger.close()
-        consumer._loop.close()
+        consumer.loop.close()
 
 
 def test_a_fenced_commit_commits_nothing_and_the_consumer_rejoins_as_the_same_instance(demo) -> None:
@@ -100,18 +101,18 @@ def test_a_fenced_commit_commits_nothing_and_the_consumer_rejoins_as_the_same_in
     first = consumer.consumer
     first.errors = [KafkaError(KafkaError.FENCED_INSTANCE_ID)]
     with pytest.raises(Retry):  # the message is handled again, never skipped
-        consumer._commit(0, 41)
-    assert first.commits == [] and consumer._fenced
+        consumer.member.commit(0, 41)
+    assert first.commits == [] and consumer.member.fenced
     assert 0 not in consumer.positions  # nothing reported as committed
 
-    assert consumer._rejoin_if_fenced()
+    assert consumer.member.rejoin_if_fenced()
     second = consumer.consumer
     assert first.closed and second is not first and not second.closed
     assert second.config["group.instance.id"] == first.config["group.instance.id"]
     assert second.subscribed == [consumer.topic]
-    assert consumer.rejoins == 1 and not consumer._fenced
-    assert not consumer._rejoin_if_fenced()  # once is enough
-    consumer._commit(0, 41)
+    assert consumer.rejoins == 1 and not consumer.member.fenced
+    assert not consumer.member.rejoin_if_fenced()  # once is enough
+    consumer.member.commit(0, 41)
     assert second.commits == [[(0, 42)]]
 
 
@@ -120,8 +121,8 @@ def test_a_stale_assignment_is_not_retried_in_place_and_needs_no_new_consumer(de
     fake = consumer.consumer
     fake.errors = [KafkaError(KafkaError.UNKNOWN_MEMBER_ID), KafkaError(KafkaError.REBALANCE_IN_PROGRESS)]
     with pytest.raises(Retry):
-        consumer._commit(1, 7)
-    assert fake.commits == [] and not consumer._fenced  # the next poll rejoins the group by itself
+        consumer.member.commit(1, 7)
+    assert fake.commits == [] and not consumer.member.fenced  # the next poll rejoins the group by itself
     assert fake.errors == [KafkaError(KafkaError.REBALANCE_IN_PROGRESS)]  # one attempt, not ten
 
 
@@ -129,8 +130,8 @@ def test_a_coordinator_move_is_retried_in_place(demo) -> None:
     consumer = demo()
     fake = consumer.consumer
     fake.errors = [KafkaError(KafkaError.NOT_COORDINATOR), KafkaError(KafkaError.COORDINATOR_NOT_AVAILABLE)]
-    consumer._commit(2, 9)
-    assert fake.commits == [[(2, 10)]] and not consumer._fenced
+    consumer.member.commit(2, 9)
+    assert fake.commits == [[(2, 10)]] and not consumer.member.fenced
 
 
 def test_batched_effects_stay_pending_on_a_stale_commit_and_are_dropped_on_a_rejoin(demo) -> None:
@@ -140,11 +141,11 @@ def test_batched_effects_stay_pending_on_a_stale_commit_and_are_dropped_on_a_rej
     fake = consumer.consumer
     fake.errors = [KafkaError(KafkaError.ILLEGAL_GENERATION)]
     for offset in range(3):
-        consumer._commit_after_effect(0, offset)
-    assert fake.commits == [] and consumer._pending == {0: 3}
+        commit_after_effect(consumer, 0, offset)
+    assert fake.commits == [] and consumer.member.pending == {0: 3}
     fake.errors = [KafkaError(KafkaError.FENCED_INSTANCE_ID)]
-    assert not consumer._commit_pending()
-    assert consumer._fenced and consumer._pending == {0: 3}
-    assert consumer._rejoin_if_fenced()
-    assert consumer._pending == {} and consumer._pending_count == 0
+    assert not consumer.member.commit_pending()
+    assert consumer.member.fenced and consumer.member.pending == {0: 3}
+    assert consumer.member.rejoin_if_fenced()
+    assert consumer.member.pending == {} and consumer.member.pending_count == 0
     assert consumer.consumer.commits == [] and fake.commits == []

@@ -10,6 +10,7 @@ where there is a transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 
 from deliverytui.errors import UserFacingError
@@ -22,6 +23,25 @@ CRASH_POINTS: tuple[str, ...] = (AFTER_COMMIT, AFTER_EFFECT, AFTER_CLAIM, MID_TR
 KILLED = "killed"
 """The crash point recorded when the supervisor SIGKILLs a consumer at an arbitrary moment."""
 
+
+
+class Semantic(StrEnum):
+    """The six delivery semantics. A ``StrEnum`` so a member *is* its name: it compares equal to
+    the string, formats as it, and goes into JSON, file names and command lines unchanged."""
+
+    AT_MOST_ONCE = "at-most-once"
+    AT_LEAST_ONCE = "at-least-once"
+    IDEMPOTENT = "idempotent"
+    UPSERT = "upsert"
+    STATE_CHECK = "state-check"
+    EXACTLY_ONCE = "exactly-once"
+
+
+DEDUP_SEMANTICS = frozenset({Semantic.IDEMPOTENT, Semantic.UPSERT, Semantic.STATE_CHECK})
+"""The three idempotency patterns, which keep state (and hit counters) in a dedup store."""
+SQL_SEMANTICS = frozenset({Semantic.UPSERT, Semantic.STATE_CHECK})
+"""Upsert and state transition write SQL rows; a Redis store cannot hold them."""
+
 OUTPUT_TOPIC_SUFFIX = ".processed"
 """The exactly-once consumer writes ``<topic>.processed``; its committed records are that consumer's effects."""
 
@@ -30,7 +50,7 @@ OUTPUT_TOPIC_SUFFIX = ".processed"
 class SemanticSpec:
     """One demo consumer: ``group`` is its consumer group before any test/user prefix."""
 
-    name: str
+    name: Semantic
     group: str
     description: str
     crash_points: tuple[str, ...]
@@ -42,49 +62,54 @@ class SemanticSpec:
     @property
     def uses_dedup_store(self) -> bool:
         """True for the three idempotency patterns, which keep state (and hit counters) in a store."""
-        return self.name in ("idempotent", "upsert", "state-check")
+        return self.name in DEDUP_SEMANTICS
 
     @property
     def needs_sql_store(self) -> bool:
         """Upsert and state transition need SQL rows; a Redis store cannot hold them."""
-        return self.name in ("upsert", "state-check")
+        return self.name in SQL_SEMANTICS
+
+    @property
+    def transactional(self) -> bool:
+        """Exactly-once alone reads and writes inside Kafka transactions (read_committed, a batch each)."""
+        return self.name is Semantic.EXACTLY_ONCE
 
 
-SEMANTICS: dict[str, SemanticSpec] = {
+SEMANTICS: dict[Semantic, SemanticSpec] = {
     spec.name: spec
     for spec in (
         SemanticSpec(
-            "at-most-once",
+            Semantic.AT_MOST_ONCE,
             "analytics-service",
             "commits the offset before the effect: a crash in between loses the event, never repeats it",
             (AFTER_COMMIT, AFTER_EFFECT),
         ),
         SemanticSpec(
-            "at-least-once",
+            Semantic.AT_LEAST_ONCE,
             "notification-service",
             "runs the effect, then commits: a crash in between repeats the effect, never loses it",
             (AFTER_EFFECT, AFTER_COMMIT),
         ),
         SemanticSpec(
-            "idempotent",
+            Semantic.IDEMPOTENT,
             "idempotent-notifier",
             "at-least-once plus a dedup key claimed with a lease: repeats are caught, crashes are retaken",
             (AFTER_CLAIM, AFTER_EFFECT, AFTER_COMMIT),
         ),
         SemanticSpec(
-            "upsert",
+            Semantic.UPSERT,
             "task-projection",
             "at-least-once writing a row keyed by task_id: a repeat writes the same values and changes nothing",
             (AFTER_EFFECT, AFTER_COMMIT),
         ),
         SemanticSpec(
-            "state-check",
+            Semantic.STATE_CHECK,
             "task-completer",
             "at-least-once moving a task pending -> completed only if still pending: a repeat finds it done",
             (AFTER_EFFECT, AFTER_COMMIT),
         ),
         SemanticSpec(
-            "exactly-once",
+            Semantic.EXACTLY_ONCE,
             "order-processor",
             "consume-transform-produce in a Kafka transaction: output and offsets commit together or not at all",
             (MID_TRANSACTION, AFTER_COMMIT),
@@ -94,7 +119,7 @@ SEMANTICS: dict[str, SemanticSpec] = {
 
 
 def semantic_spec(name: str) -> SemanticSpec:
-    """The spec for ``name``, or a one-line error naming the valid ones."""
+    """The spec for ``name`` (a :class:`Semantic` or its string), or a one-line error naming the valid ones."""
     try:
         return SEMANTICS[name]
     except KeyError:

@@ -1,0 +1,71 @@
+"""The consumer's command line: ``python -m deliverytui.demo.consumer --semantic S ...``.
+
+Why it stays this small: the supervisor and the semantics benchmark build this command line,
+so its options are an interface; everything else is in :class:`ConsumerOptions`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from deliverytui.argtypes import positive_int
+from deliverytui.dedup import DedupStoreError
+from deliverytui.demo.consumer.options import EOS_BATCH, LEASE_SECONDS, ConsumerOptions
+from deliverytui.demo.consumer.runner import DemoConsumer
+from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
+from deliverytui.errors import UserFacingError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description="Run one deliverytui demo consumer (one delivery semantic).")
+    parser.add_argument("--semantic", required=True)
+    parser.add_argument("--bootstrap", required=True)
+    parser.add_argument("--ledger", required=True, help="effects ledger URL: sqlite:///path or postgresql://...")
+    parser.add_argument("--dedup", help="idempotency store URL (default: sqlite:///<run-dir>/dedup.db)")
+    parser.add_argument("--run-dir", required=True, help="directory for crash and status files")
+    parser.add_argument("--group-prefix", default="")
+    parser.add_argument("--topic", default=TASK_EVENTS_TOPIC)
+    parser.add_argument("--crash-at", help="crash point to crash at (one of the semantic's points)")
+    parser.add_argument("--crash-after", type=int, default=1, help="crash on the Nth message this process handles")
+    parser.add_argument("--lease", type=float, default=LEASE_SECONDS, help="dedup lease in seconds (idempotent)")
+    parser.add_argument("--no-probe", action="store_true", help="do not publish positions to the probe topic")
+    parser.add_argument(
+        "--instance", type=positive_int, default=1, help="instance number in the group (2+ joins as another member)"
+    )
+    parser.add_argument(
+        "--commit-every",
+        type=positive_int,
+        help=f"messages per commit (per transaction for exactly-once); default 1, exactly-once {EOS_BATCH}",
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    run_dir = Path(args.run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        consumer = DemoConsumer(
+            ConsumerOptions(
+                semantic=args.semantic,
+                bootstrap=args.bootstrap,
+                ledger_url=args.ledger,
+                run_dir=run_dir,
+                dedup_url=args.dedup,
+                group_prefix=args.group_prefix,
+                topic=args.topic,
+                crash_at=args.crash_at,
+                crash_after=max(1, args.crash_after),
+                lease_seconds=args.lease,
+                probe=not args.no_probe,
+                commit_every=args.commit_every,
+                instance=args.instance,
+                watch_parent=True,
+            )
+        )
+        return consumer.run()
+    except (UserFacingError, DedupStoreError) as exc:
+        print(f"deliverytui demo consumer: error: {exc}", file=sys.stderr)
+        return 2

@@ -1,0 +1,57 @@
+"""The consumer process's life: install the stop handlers, join the group, run the loop, clean up.
+
+Why a table of loops: which loop runs is a property of the semantic (and, for at-most-once,
+of the batch size), looked up by :class:`Semantic` in :data:`LOOPS`, so adding or reading a
+semantic never means following a chain of name comparisons.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Callable
+from typing import Any
+
+from deliverytui.demo.consumer.core import ConsumerCore
+from deliverytui.demo.consumer.exactly_once import run_transactional
+from deliverytui.demo.consumer.handlers import run_at_most_once, run_per_message
+from deliverytui.demo.semantics import Semantic
+from deliverytui.probe import ProbePublisher
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+LOOPS: dict[Semantic, Callable[[ConsumerCore], None]] = {
+    Semantic.AT_MOST_ONCE: run_at_most_once,
+    Semantic.AT_LEAST_ONCE: run_per_message,
+    Semantic.IDEMPOTENT: run_per_message,
+    Semantic.UPSERT: run_per_message,
+    Semantic.STATE_CHECK: run_per_message,
+    Semantic.EXACTLY_ONCE: run_transactional,
+}
+
+
+class DemoConsumer(ConsumerCore):
+    """The poll loop of one semantic; :meth:`run` returns the process exit code."""
+
+    def request_stop(self, *_: Any) -> None:
+        """Ask the poll loop to stop; safe in a signal handler (see :mod:`deliverytui.demo.stop_flag`)."""
+        self.stopping.set()
+
+    def run(self) -> int:
+        self.stopping.install(*STOP_SIGNALS)
+        self.write_status(force=True)
+        if self.tasks is not None:
+            self.until_store_answers(self.tasks.ensure_schema)
+        if self.options.probe:
+            self.probe = ProbePublisher(self.options.bootstrap, self.group, str(self.semantic))
+            self.member.probe = self.probe
+        self.member.join()
+        self.state = "running"
+        try:
+            LOOPS[self.semantic](self)
+        finally:
+            # Stopping already: further SIGTERMs (a supervisor and a shell both asking) must not kill the
+            # clean-up, nor the interpreter's exit, where Python puts the default handlers back.
+            for signum in STOP_SIGNALS:
+                signal.signal(signum, signal.SIG_IGN)
+            self.close()
+        return 0
