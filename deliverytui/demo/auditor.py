@@ -309,7 +309,7 @@ def _audit(
     # has then recorded the effect of everything those offsets passed, unless it really lost it.
     # Read the other way round, an effect landing between the two reads looked lost.
     committed_of = {name: reader.committed(semantic_spec(name).group_id(group_prefix), topic) for name in semantics}
-    if any(name != "exactly-once" for name in semantics):
+    if any(not semantic_spec(name).transactional for name in semantics):
         running.effects(ledger, "effects", settled)  # once per audit: every group's counts come from this pass
     crashes = ledger.crash_counts()
     warnings: list[str] = []
@@ -329,7 +329,7 @@ def _audit(
                     hits, retakes = dedup_counts(url, group) if url else (0, 0)
                 except (DedupStoreError, UserFacingError) as exc:
                     notes.append(f"dedup hits unknown: {exc}")
-        if name == "exactly-once":
+        if spec.transactional:
             tally = _tally(bootstrap, output_topic(topic), ledger)
             if not tally.refresh(_admin(bootstrap), ledger, timeout=request_timeout):
                 notes.append(f"{output_topic(topic)} was not read to its end within {request_timeout:.0f} s")

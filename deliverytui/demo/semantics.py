@@ -165,3 +165,24 @@ def store_url_for(semantic: str, dedup_url: str | None, run_dir: str | Path) -> 
     if spec.needs_sql_store and not url.startswith(("sqlite:///", "postgresql://", "postgres://")):
         return default_dedup_url(run_dir)
     return url
+
+
+CRASH_STORIES: dict[tuple[Semantic, str], str] = {
+    (Semantic.AT_MOST_ONCE, AFTER_COMMIT): "offset committed, effect not done — the LOSS story",
+    (Semantic.AT_MOST_ONCE, AFTER_EFFECT): "committed first, effect done — harmless",
+    (Semantic.AT_LEAST_ONCE, AFTER_EFFECT): "effect done, offset not committed — the DUPLICATE story",
+    (Semantic.IDEMPOTENT, AFTER_EFFECT): "effect done, not committed — redelivered, and the dedup store catches it (a hit)",
+    (Semantic.IDEMPOTENT, AFTER_CLAIM): "key claimed, effect not done — the lease expires and the key is retaken: nothing lost",
+    (Semantic.UPSERT, AFTER_EFFECT): "row written, not committed — redelivered; the same upsert changes nothing (a hit)",
+    (Semantic.STATE_CHECK, AFTER_EFFECT): "task completed, not committed — redelivered; it finds the task done (a hit)",
+    (Semantic.EXACTLY_ONCE, MID_TRANSACTION): "output produced, transaction not committed — aborted: read_committed never sees it",
+}
+"""What a crash at each point does to each semantic — the chapter's story, in one line (the crash menu)."""
+
+
+def crash_story(semantic: str, point: str) -> str:
+    """:data:`CRASH_STORIES`' line; an ``after-commit`` crash not listed there harms nothing."""
+    story = CRASH_STORIES.get((Semantic(semantic), point))
+    if story is None and point == AFTER_COMMIT:
+        return "effect done and committed — harmless: nothing lost, nothing repeated"
+    return story or ""

@@ -31,6 +31,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from deliverytui.demo.lab import Lab, LabSettings, default_state_dir
+from deliverytui.demo.semantics import Semantic, semantic_spec
 from deliverytui.model.demo import ConsumerAudit, ConsumerProcessStatus, LabUpdate
 from deliverytui.tui.app import DeliveryApp
 from deliverytui.tui.screens.help import HELP_KEYS, LEGEND, HelpScreen
@@ -159,7 +160,7 @@ class DemoLabScreen(Screen[None]):
             state = status.state
         if status.armed:
             state += f" (armed: {status.armed})"
-        if window and window > 1 and status.semantic != "exactly-once":
+        if window and window > 1 and not semantic_spec(status.semantic).transactional:
             state += f" (commit/{window})"
         if status.extra_instances:
             state += f" +{status.extra_instances} instance"
@@ -394,7 +395,7 @@ class DemoApp(DeliveryApp):
 def demo_app(lab: Lab, *, refresh_seconds: float = 1.0, lab_poll_seconds: float = 1.0) -> DemoApp:
     """The lab app for an opened :class:`Lab` (tests build it the same way)."""
     names = lab.settings.semantics
-    first = "at-least-once" if "at-least-once" in names else names[0]
+    first = Semantic.AT_LEAST_ONCE if Semantic.AT_LEAST_ONCE in names else names[0]
     config = ViewerConfig(bootstrap=lab.bootstrap, group=lab.group_of(first), refresh_seconds=refresh_seconds, allow_writes=True)
     return DemoApp(config, lab, lab_poll_seconds=lab_poll_seconds)
 

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Input, Label, OptionList, Select, Static
 from textual.widgets.option_list import Option
 
+from deliverytui.demo.semantics import crash_story
 from deliverytui.errors import UserFacingError
 from deliverytui.model.reset import RESET_MODES
 
@@ -42,27 +43,7 @@ class CrashPointScreen(ModalScreen[str | None]):
     @staticmethod
     def explain(semantic: str, point: str) -> str:
         """What a crash at ``point`` does to ``semantic`` — the chapter's story, in one line."""
-        if point == "after-commit":
-            if semantic == "at-most-once":
-                return "offset committed, effect not done — the LOSS story"
-            return "effect done and committed — harmless: nothing lost, nothing repeated"
-        if point == "after-effect":
-            if semantic == "at-most-once":
-                return "committed first, effect done — harmless"
-            if semantic == "at-least-once":
-                return "effect done, offset not committed — the DUPLICATE story"
-            if semantic == "idempotent":
-                return "effect done, not committed — redelivered, and the dedup store catches it (a hit)"
-            if semantic == "upsert":
-                return "row written, not committed — redelivered; the same upsert changes nothing (a hit)"
-            if semantic == "state-check":
-                return "task completed, not committed — redelivered; it finds the task done (a hit)"
-            return "effect done, not committed — redelivered"
-        if point == "after-claim":
-            return "key claimed, effect not done — the lease expires and the key is retaken: nothing lost"
-        if point == "mid-transaction":
-            return "output produced, transaction not committed — aborted: read_committed never sees it"
-        return ""
+        return crash_story(semantic, point)
 
     def __init__(self, semantic: str, points: tuple[str, ...]) -> None:
         super().__init__()
