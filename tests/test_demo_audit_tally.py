@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from deliverytui.demo.audit_tally import LedgerTally
-from deliverytui.demo.auditor import _audit_ledger
+from deliverytui.demo.auditor import audit_consumer
 from deliverytui.demo.ledger import AckedEvent, EffectsLedger, sqlite_ledger_url
 
 TOPIC = "tally-events"
@@ -45,7 +45,7 @@ def _full_recount(ledger: EffectsLedger, group: str, committed: dict[int, int], 
 def _running(ledger: EffectsLedger, tally: LedgerTally, group: str, committed: dict[int, int], settled: float) -> dict[str, object]:
     produced = tally.produced(ledger, TOPIC, settled)
     tally.effects(ledger, "effects", settled)  # what the audit does once per audit, before the groups
-    audit = _audit_ledger(ledger, tally, TOPIC, "at-least-once", group, committed, produced, 0, settled)
+    audit = audit_consumer(ledger, tally, TOPIC, "at-least-once", group, committed, produced, 0, settled)
     return {
         "produced": audit.produced,
         "processed": audit.processed,
@@ -129,11 +129,11 @@ def test_an_effect_row_that_commits_late_is_still_counted(tmp_path: Path) -> Non
         ledger.record_effect("a", "g", 0, 0)
         ledger.record_effect("a", "g", 0, 0)
         ledger.record_effect("a", "g", 0, 0)
-        hidden = ledger._rows("SELECT id, event_id, consumer, \"partition\", \"offset\", attempt, at, instance FROM effects WHERE id = 2")[0]
-        ledger._execute("DELETE FROM effects WHERE id = 2")  # as if row 2's transaction had not committed yet
+        hidden = ledger.query("SELECT id, event_id, consumer, \"partition\", \"offset\", attempt, at, instance FROM effects WHERE id = 2")[0]
+        ledger.execute("DELETE FROM effects WHERE id = 2")  # as if row 2's transaction had not committed yet
         effects = tally.effects(ledger, "effects", time.time() + 1).of("g")
         assert (effects.effects, effects.unique) == (2, 1)
-        ledger._execute(
+        ledger.execute(
             'INSERT INTO effects (id, event_id, consumer, "partition", "offset", attempt, at, instance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
             hidden,
         )

@@ -334,12 +334,12 @@ def _audit(
             if not tally.refresh(_admin(bootstrap), ledger, timeout=request_timeout):
                 notes.append(f"{output_topic(topic)} was not read to its end within {request_timeout:.0f} s")
             running.effects(ledger, "outputs", settled)
-            consumer_audit = _audit_ledger(
+            consumer_audit = audit_consumer(
                 ledger, running, topic, name, group, committed, produced, hits, settled, table="outputs", confirm=confirm_losses
             )
             notes.append("effects are committed records in the output topic, read with read_committed")
         else:
-            consumer_audit = _audit_ledger(
+            consumer_audit = audit_consumer(
                 ledger, running, topic, name, group, committed, produced, hits, settled, confirm=confirm_losses
             )
         malformed, malformed_rows = ledger.malformed_records(group, topic, id_limit)
@@ -367,7 +367,7 @@ def _with(audit_: ConsumerAudit, *, crashes: int, notes: tuple[str, ...]) -> Con
     return replace(audit_, crashes=crashes, notes=audit_.notes + notes)
 
 
-def _audit_ledger(
+def audit_consumer(
     ledger: EffectsLedger,
     running: LedgerTally,
     topic: str,

@@ -126,6 +126,14 @@ class LedgerConnection:
                 f"the effects ledger at {redact_url(self.url)} is unavailable ({one_line(exc, first_line=True)}); waiting for it"
             ) from None
 
+    def query(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """Rows of one SQL statement (``?`` placeholders on both backends): for tools and tests."""
+        return self._rows(statement, params)
+
+    def execute(self, statement: str, params: Sequence[Any] = ()) -> None:
+        """Run one SQL statement (``?`` placeholders on both backends): for tools and tests."""
+        self._execute(statement, params)
+
     def _rows(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self._execute(statement, params).fetchall())
 
