@@ -63,6 +63,17 @@ def commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int], meta
         consumer.close()
 
 
+def seed_topics(
+    bootstrap: str, records: dict[str, dict[int, int]], group: str, offsets: dict[tuple[str, int], int]
+) -> None:
+    """Create each topic with one partition per key of its counts, produce those counts, then commit ``offsets``."""
+    for topic, counts in records.items():
+        create_topic(bootstrap, topic, len(counts))
+    for topic, counts in records.items():
+        produce(bootstrap, topic, counts)
+    commit(bootstrap, group, offsets)
+
+
 def live_member(
     bootstrap: str, group: str, topics: list[str], *, client_id: str, protocol: str = "classic", timeout: float = 60.0
 ) -> Consumer:

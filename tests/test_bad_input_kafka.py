@@ -26,7 +26,7 @@ from deliverytui.model.reset import ResetTarget
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.widgets.panels import EventLog, GroupHeader
 from tests.helpers import run_cli
-from tests.kafka_helpers import commit, create_topic, produce
+from tests.kafka_helpers import commit, create_topic, produce, seed_topics
 from tests.test_oracle import kafka_cli_describe
 from tests.test_reset import delete_records_before, kafka_reset_dry_run, new_offsets
 from tests.tui_helpers import cell, shown, wait_until
@@ -99,11 +99,7 @@ def test_dot_dash_and_unicode_names_in_snapshot_and_reset(
 ) -> None:
     dotted, dashed = f"orders.v1.eu-{unique}", f"--billing--{unique}-"
     group = f"grüppe.ñ-通知-{unique}"  # group ids may be any string; topic names are [a-zA-Z0-9._-]
-    create_topic(bootstrap, dotted, 2)
-    create_topic(bootstrap, dashed, 1)
-    produce(bootstrap, dotted, {0: 6, 1: 4})
-    produce(bootstrap, dashed, {0: 5})
-    commit(bootstrap, group, {(dotted, 0): 2, (dotted, 1): 4, (dashed, 0): 1})
+    seed_topics(bootstrap, {dotted: {0: 6, 1: 4}, dashed: {0: 5}}, group, {(dotted, 0): 2, (dotted, 1): 4, (dashed, 0): 1})
 
     # Kafka's dot/underscore rule: a topic differing only by '.' vs '_' is refused (metric names collide).
     collider = dotted.replace(".", "_")
@@ -153,11 +149,7 @@ async def test_unicode_group_renders_in_the_live_view(bootstrap: str, unique: st
 # -- a topic deleted while attached --------------------------------------------------------------
 async def test_topic_deleted_while_attached(bootstrap: str, unique: str) -> None:
     doomed, kept, group = f"doomed-{unique}", f"kept-{unique}", f"deleted-topic-{unique}"
-    create_topic(bootstrap, doomed, 2)
-    create_topic(bootstrap, kept, 1)
-    produce(bootstrap, doomed, {0: 5, 1: 5})
-    produce(bootstrap, kept, {0: 3})
-    commit(bootstrap, group, {(doomed, 0): 2, (doomed, 1): 5, (kept, 0): 1})
+    seed_topics(bootstrap, {doomed: {0: 5, 1: 5}, kept: {0: 3}}, group, {(doomed, 0): 2, (doomed, 1): 5, (kept, 0): 1})
     app = DeliveryApp(ViewerConfig(bootstrap=bootstrap, group=group, refresh_seconds=0.3, request_timeout=5))
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: len(shown(app)) == 3, what="three rows")

@@ -95,22 +95,14 @@ async def _run_through_outage(url: str, stop: Callable[[], None], start: Callabl
         assert counters.errors == len(consumer.errors), "every failed call is counted once it can be"
 
 
-async def test_redis_restart_mid_run_loses_nothing_and_duplicates_nothing(
-    redis_server: RedisServerProcess, redis_url: str
-) -> None:
+@pytest.mark.parametrize("backend", ["redis", "postgres"])
+async def test_restart_mid_run_loses_nothing_and_duplicates_nothing(backend: str, request: pytest.FixtureRequest) -> None:
+    server: RedisServerProcess | PostgresServerProcess = request.getfixturevalue(f"{backend}_server")
+    url: str = request.getfixturevalue(f"{backend}_url")
     try:
-        await _run_through_outage(redis_url, redis_server.stop, redis_server.start)
+        await _run_through_outage(url, server.stop, server.start)
     finally:
-        redis_server.start()
-
-
-async def test_postgres_restart_mid_run_loses_nothing_and_duplicates_nothing(
-    postgres_server: PostgresServerProcess, postgres_url: str
-) -> None:
-    try:
-        await _run_through_outage(postgres_url, postgres_server.stop, postgres_server.start)
-    finally:
-        postgres_server.start()
+        server.start()
 
 
 @pytest.mark.parametrize(

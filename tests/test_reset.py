@@ -29,7 +29,7 @@ from deliverytui.kafka.reset_arguments import (
 )
 from deliverytui.model.reset import PartitionSelection, ResetTarget
 from tests.helpers import run_cli
-from tests.kafka_helpers import commit, create_topic, live_member, produce
+from tests.kafka_helpers import commit, create_topic, live_member, produce, seed_topics
 
 pytestmark = pytest.mark.kafka
 
@@ -300,11 +300,7 @@ def test_from_file_accepts_kafkas_multi_group_format_and_clamps(bootstrap: str, 
 # -- delete-offsets ---------------------------------------------------------------------------
 def test_delete_offsets_removes_one_topic_only(bootstrap: str, unique: str) -> None:
     kept, dropped, group = f"keep-{unique}", f"drop-{unique}", f"delete-group-{unique}"
-    create_topic(bootstrap, kept, 2)
-    create_topic(bootstrap, dropped, 2)
-    produce(bootstrap, kept, {0: 3, 1: 3})
-    produce(bootstrap, dropped, {0: 3, 1: 3})
-    commit(bootstrap, group, {(kept, 0): 1, (kept, 1): 2, (dropped, 0): 3, (dropped, 1): 1})
+    seed_topics(bootstrap, {kept: {0: 3, 1: 3}, dropped: {0: 3, 1: 3}}, group, {(kept, 0): 1, (kept, 1): 2, (dropped, 0): 3, (dropped, 1): 1})
 
     dry = run_cli("delete-offsets", "--bootstrap", bootstrap, "--group", group, "--topic", dropped)
     assert dry.returncode == 0, dry.stderr

@@ -134,6 +134,20 @@ def commit(config: dict, group: str, offsets: dict[tuple[str, int], int]) -> Non
         consumer.close()
 
 
+def seed(config: dict, topic: str, produced: dict[int, int], group: str, committed: dict[tuple[str, int], int]) -> None:
+    """Create ``topic`` with one partition per key of ``produced``, write those records, and commit for ``group``."""
+    create_topic(config, topic, len(produced))
+    produce(config, topic, produced)
+    commit(config, group, committed)
+
+
+async def shown_banner(pilot, app: DeliveryApp, text: str, *, what: str) -> ConnectionBanner:
+    """The connection banner, once it is visible and says ``text``."""
+    banner = app.query_one(ConnectionBanner)
+    await wait_until(pilot, lambda: text in str(banner.render()) and banner.has_class("-visible"), timeout=90, what=what)
+    return banner
+
+
 def secrets_of(*files: Path) -> list[str]:
     return [load_properties(f)["sasl.password"] for f in files]
 
@@ -182,9 +196,7 @@ def test_broker_runs_sasl_with_acls_and_writes_client_configs(secured: Secured) 
 
     # A principal with no ACL is refused even what the reader may do: allow.everyone.if.no.acl.found=false.
     writer = secured.config("writer")
-    create_topic(writer, "acl-probe-topic", 1)
-    produce(writer, "acl-probe-topic", {0: 2})
-    commit(writer, "acl-probe-group", {("acl-probe-topic", 0): 1})
+    seed(writer, "acl-probe-topic", {0: 2}, "acl-probe-group", {("acl-probe-topic", 0): 1})
     reader = run_cli("snapshot", "--group", "acl-probe-group", "--config", str(secured.config_file("reader")), "--json", env=NO_ENV_BOOTSTRAP)
     assert reader.returncode == 0, reader.stderr
     assert json.loads(reader.stdout)["total_lag"] == 1
@@ -193,9 +205,7 @@ def test_broker_runs_sasl_with_acls_and_writes_client_configs(secured: Secured) 
 def test_config_credentials_work_for_snapshot_and_groups(secured: Secured, unique: str, tmp_path: Path) -> None:
     topic, group = f"orders-{unique}", f"billing-{unique}"
     writer = secured.config("writer")
-    create_topic(writer, topic, 2)
-    produce(writer, topic, {0: 5, 1: 7})
-    commit(writer, group, {(topic, 0): 5, (topic, 1): 3})
+    seed(writer, topic, {0: 5, 1: 7}, group, {(topic, 0): 5, (topic, 1): 3})
     # A least-privilege principal: Describe/Read on this group and topic, nothing else (no cluster ACL).
     viewer = secured.add_principal(
         f"cli-viewer-{unique}",
@@ -223,9 +233,7 @@ def test_the_reader_principal_cannot_change_offsets(secured: Secured, unique: st
     """``reader`` has Describe (not Read) on groups: even --execute cannot commit; the refusal is one line."""
     topic, group = f"guarded-{unique}", f"guarded-{unique}"
     writer = secured.config("writer")
-    create_topic(writer, topic, 1)
-    produce(writer, topic, {0: 4})
-    commit(writer, group, {(topic, 0): 3})
+    seed(writer, topic, {0: 4}, group, {(topic, 0): 3})
     reader = secured.config_file("reader")
     for command in (
         ["reset", "--group", group, "--topic", topic, "--to-earliest", "--execute"],
@@ -262,11 +270,7 @@ async def test_wrong_password_is_a_banner_in_the_tui(secured: Secured, tmp_path:
     bad.write_text(re.sub(r"(?m)^sasl\.password=.*$", f"sasl.password={wrong}", secured.config_file("reader").read_text()))
     app = DeliveryApp(tui_config(bad, "any-group"))
     async with app.run_test(size=SIZE) as pilot:
-        banner = app.query_one(ConnectionBanner)
-        await wait_until(
-            pilot, lambda: "refused authentication" in str(banner.render()) and banner.has_class("-visible"),
-            timeout=90, what="authentication banner",
-        )
+        banner = await shown_banner(pilot, app, "refused authentication", what="authentication banner")
         assert "\n" not in str(banner.render()).strip()
         screen = app.export_screenshot()
         assert "refused authentication" in screen.replace("&#160;", " ")
@@ -281,11 +285,7 @@ async def test_bad_config_error_in_the_tui_shows_no_secret(tmp_path: Path, capfd
     file.write_text(f"bootstrap.servers=127.0.0.1:1\nno.such.property=1\nsasl.username=bob\nsasl.password={secret}\n")
     app = DeliveryApp(tui_config(file, "g"))
     async with app.run_test(size=SIZE) as pilot:
-        banner = app.query_one(ConnectionBanner)
-        await wait_until(
-            pilot, lambda: "invalid client configuration" in str(banner.render()) and banner.has_class("-visible"),
-            timeout=90, what="config banner",
-        )
+        banner = await shown_banner(pilot, app, "invalid client configuration", what="config banner")
         assert_no_secret(app.export_screenshot() + str(banner.render()), [secret], "the TUI")
     captured = capfd.readouterr()
     assert_no_secret(captured.out + captured.err, [secret], "stdout/stderr")
@@ -323,9 +323,7 @@ async def test_read_only_tui_with_only_describe_and_read_sends_no_write(secured:
 
     topic, group, other = f"ro-{unique}", f"ro-{unique}", f"ro-other-{unique}"
     writer = secured.config("writer")
-    create_topic(writer, topic, 1)
-    produce(writer, topic, {0: 10})
-    commit(writer, other, {(topic, 0): 2})
+    seed(writer, topic, {0: 10}, other, {(topic, 0): 2})
     name = f"viewer-{unique}"
     viewer = secured.add_principal(
         name,
@@ -404,9 +402,7 @@ async def test_read_only_tui_with_only_describe_and_read_sends_no_write(secured:
 async def test_positions_without_probe_acl_degrade_to_one_line(secured: Secured, unique: str, tmp_path: Path) -> None:
     topic, group = f"noprobe-{unique}", f"noprobe-{unique}"
     writer = secured.config("writer")
-    create_topic(writer, topic, 1)
-    produce(writer, topic, {0: 3})
-    commit(writer, group, {(topic, 0): 1})
+    seed(writer, topic, {0: 3}, group, {(topic, 0): 1})
     name = f"noprobe-{unique}"
     viewer = secured.add_principal(
         name,

@@ -13,7 +13,7 @@ from confluent_kafka.admin import AdminClient
 from deliverytui.errors import ClusterUnreachableError, ExitCode, UnknownGroupError
 from deliverytui.kafka.group_inspector import GroupInspector
 from tests.helpers import run_cli
-from tests.kafka_helpers import commit, create_topic, live_member, produce
+from tests.kafka_helpers import commit, create_topic, live_member, produce, seed_topics
 
 pytestmark = pytest.mark.kafka
 
@@ -80,11 +80,7 @@ def test_consumer_protocol_group_is_reported_as_kip848(bootstrap: str, unique: s
 
 def test_two_topics_are_sorted_by_topic_then_partition(bootstrap: str, unique: str) -> None:
     first, second, group = f"b-events-{unique}", f"a-events-{unique}", f"two-topics-{unique}"
-    create_topic(bootstrap, first, 2)
-    create_topic(bootstrap, second, 1)
-    produce(bootstrap, first, {0: 3, 1: 3})
-    produce(bootstrap, second, {0: 8})
-    commit(bootstrap, group, {(first, 1): 1, (second, 0): 8, (first, 0): 3})
+    seed_topics(bootstrap, {first: {0: 3, 1: 3}, second: {0: 8}}, group, {(first, 1): 1, (second, 0): 8, (first, 0): 3})
 
     snap = GroupInspector(bootstrap).snapshot(group)
 

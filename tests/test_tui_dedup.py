@@ -18,6 +18,13 @@ def panel_text(app) -> str:
     return str(app.query_one(DedupPanel).render())
 
 
+def _idle_group(bootstrap: str, name: str) -> str:
+    """A group named ``name`` with offset 0 committed on a one-partition topic of the same name."""
+    create_topic(bootstrap, name, 1)
+    commit(bootstrap, name, {(name, 0): 0})
+    return name
+
+
 async def _claims(url: str, group: str) -> None:
     async with open_store(url, group=group) as store:
         for key in ("e1", "e2", "e3"):
@@ -32,9 +39,7 @@ async def test_panel_shows_counters_written_by_another_client(
     backend: str, request: pytest.FixtureRequest, bootstrap: str, unique: str
 ) -> None:
     url = request.getfixturevalue(backend)
-    topic, group = f"dedup-{unique}", f"dedup-{unique}"
-    create_topic(bootstrap, topic, 1)
-    commit(bootstrap, group, {(topic, 0): 0})
+    group = _idle_group(bootstrap, f"dedup-{unique}")
     await _claims(url, group)
     app = viewer(bootstrap, group, dedup_url=url)
     async with app.run_test(size=SIZE) as pilot:
@@ -50,9 +55,7 @@ async def test_foreign_redis_store_is_sampled_and_marked_estimated(redis_url: st
     client = redis.Redis.from_url(redis_url)
     client.mset({f"processed:{i}": "1" for i in range(500)})
     client.mset({f"session:{i}": "x" for i in range(500)})
-    topic, group = f"foreign-{unique}", f"foreign-{unique}"
-    create_topic(bootstrap, topic, 1)
-    commit(bootstrap, group, {(topic, 0): 0})
+    group = _idle_group(bootstrap, f"foreign-{unique}")
     app = viewer(bootstrap, group, dedup_url=redis_url)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: "ESTIMATES" in panel_text(app), what="estimate banner")
@@ -60,9 +63,7 @@ async def test_foreign_redis_store_is_sampled_and_marked_estimated(redis_url: st
 
 
 async def test_store_down_is_one_line_and_recovers(redis_server, redis_url: str, bootstrap: str, unique: str) -> None:
-    topic, group = f"down-{unique}", f"down-{unique}"
-    create_topic(bootstrap, topic, 1)
-    commit(bootstrap, group, {(topic, 0): 0})
+    group = _idle_group(bootstrap, f"down-{unique}")
     await _claims(redis_url, group)
     app = viewer(bootstrap, group, dedup_url=redis_url)
     async with app.run_test(size=SIZE) as pilot:

@@ -14,7 +14,14 @@ from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, GroupHeader
-from tests.kafka_helpers import commit, consume_committing_once, create_topic, produce, stop_probed_member
+from tests.kafka_helpers import (
+    commit,
+    consume_committing_once,
+    create_topic,
+    produce,
+    seed_topics,
+    stop_probed_member,
+)
 from tests.tui_helpers import cell, shown, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -71,11 +78,7 @@ async def test_rows_appear_and_lag_rises_then_falls(bootstrap: str, unique: str)
 
 async def test_filter_sort_and_pause(bootstrap: str, unique: str) -> None:
     alpha, beta, group = f"alpha-{unique}", f"beta-{unique}", f"filter-{unique}"
-    create_topic(bootstrap, alpha, 2)
-    create_topic(bootstrap, beta, 1)
-    produce(bootstrap, alpha, {0: 5, 1: 9})
-    produce(bootstrap, beta, {0: 20})
-    commit(bootstrap, group, {(alpha, 0): 0, (alpha, 1): 0, (beta, 0): 0})
+    seed_topics(bootstrap, {alpha: {0: 5, 1: 9}, beta: {0: 20}}, group, {(alpha, 0): 0, (alpha, 1): 0, (beta, 0): 0})
     app = viewer(bootstrap, group)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: len(shown(app)) == 3, what="rows")

@@ -19,6 +19,18 @@ def summary_text(screen) -> str:
     return str(screen.query_one("#plan-summary", Static).render())
 
 
+async def open_dialog(pilot, app, key: str, screen_type: type, what: str):
+    """Press ``key`` and return the dialog once it is the active screen."""
+    await pilot.press(key)
+    await wait_until(pilot, lambda: isinstance(app.screen, screen_type), what=what)
+    return app.screen
+
+
+async def dry_run(pilot, screen) -> None:
+    await pilot.click("#dry-run")
+    await wait_until(pilot, lambda: screen.plan is not None, what="dry run")
+
+
 async def test_reset_dry_run_then_execute(bootstrap: str, unique: str) -> None:
     topic, group = f"reset-tui-{unique}", f"reset-tui-{unique}"
     create_topic(bootstrap, topic, 2)
@@ -27,14 +39,11 @@ async def test_reset_dry_run_then_execute(bootstrap: str, unique: str) -> None:
     app = viewer(bootstrap, group, allow_writes=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: len(shown(app)) == 2, what="rows")
-        await pilot.press("r")
-        await wait_until(pilot, lambda: isinstance(app.screen, ResetOffsetsScreen), what="reset dialog")
-        screen = app.screen
+        screen = await open_dialog(pilot, app, "r", ResetOffsetsScreen, "reset dialog")
         screen.query_one("#mode", Select).value = "shift-by"
         await pilot.pause(0.1)
         screen.query_one("#value", Input).value = "-10"
-        await pilot.click("#dry-run")
-        await wait_until(pilot, lambda: screen.plan is not None, what="dry run")
+        await dry_run(pilot, screen)
         assert "20 record(s) will be redelivered" in summary_text(screen)
         assert screen.query_one("#plan-table", DataTable).row_count == 2
         # Nothing written by the dry run.
@@ -58,12 +67,9 @@ async def test_reset_is_blocked_while_the_group_has_members(bootstrap: str, uniq
         app = viewer(bootstrap, group, allow_writes=True)
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: app.update is not None and app.update.snapshot.members, what="member")
-            await pilot.press("r")
-            await wait_until(pilot, lambda: isinstance(app.screen, ResetOffsetsScreen), what="reset dialog")
-            screen = app.screen
+            screen = await open_dialog(pilot, app, "r", ResetOffsetsScreen, "reset dialog")
             screen.query_one("#topics", Input).value = topic
-            await pilot.click("#dry-run")
-            await wait_until(pilot, lambda: screen.plan is not None, what="dry run")
+            await dry_run(pilot, screen)
             assert "1 active member(s)" in summary_text(screen) and "stop its consumers first" in summary_text(screen)
             assert screen.query_one("#execute", Button).disabled
     finally:
@@ -78,11 +84,8 @@ async def test_delete_offsets_of_one_topic(bootstrap: str, unique: str) -> None:
     app = viewer(bootstrap, group, allow_writes=True)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: len(shown(app)) == 2, what="rows")
-        await pilot.press("x")
-        await wait_until(pilot, lambda: isinstance(app.screen, DeleteOffsetsScreen), what="delete dialog")
-        screen = app.screen
+        screen = await open_dialog(pilot, app, "x", DeleteOffsetsScreen, "delete dialog")
         screen.query_one("#topics", Input).value = stale
-        await pilot.click("#dry-run")
-        await wait_until(pilot, lambda: screen.plan is not None, what="dry run")
+        await dry_run(pilot, screen)
         await pilot.click("#execute")
         await wait_until(pilot, lambda: shown(app) == [f"{keep}:0"], what="stale topic gone")

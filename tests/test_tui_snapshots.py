@@ -46,22 +46,23 @@ def test_main_screen(snap_compare) -> None:
     assert snap_compare(replay_app(), terminal_size=SIZE, run_before=run_before)
 
 
-def test_help_screen(snap_compare) -> None:
+def _settle_then_press(key: str, pause: float):
+    """A ``run_before`` that lets the replay settle, presses ``key`` and waits ``pause`` seconds."""
+
     async def run_before(pilot) -> None:
         await _settle(pilot)
-        await pilot.press("question_mark")
-        await pilot.pause(0.2)
+        await pilot.press(key)
+        await pilot.pause(pause)
 
-    assert snap_compare(replay_app(), terminal_size=SIZE, run_before=run_before)
+    return run_before
+
+
+def test_help_screen(snap_compare) -> None:
+    assert snap_compare(replay_app(), terminal_size=SIZE, run_before=_settle_then_press("question_mark", 0.2))
 
 
 def test_reset_dialog(snap_compare) -> None:
-    async def run_before(pilot) -> None:
-        await _settle(pilot)
-        await pilot.press("r")
-        await pilot.pause(0.3)
-
-    assert snap_compare(replay_app(allow_writes=True), terminal_size=SIZE, run_before=run_before)
+    assert snap_compare(replay_app(allow_writes=True), terminal_size=SIZE, run_before=_settle_then_press("r", 0.3))
 
 
 def test_disconnected_banner(snap_compare) -> None:

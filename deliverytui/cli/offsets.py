@@ -33,6 +33,21 @@ def _reset_target(args: argparse.Namespace):
     raise UsageError("name a reset mode, e.g. --to-earliest")
 
 
+def _print_heading(plan, action: str) -> None:
+    """The plan's first line: the group, its state and members, and what the command does to it."""
+    print(f"Group {plan.group_id} ({plan.group_state}, {plan.active_members} active member(s)): {action}\n")
+
+
+def _print_outcome(args: argparse.Namespace, plan, executed: str, *, gap: str) -> None:
+    """What ``--execute`` did, or why this dry run changed nothing; ``gap`` goes before each line."""
+    if args.execute:
+        print(f"{gap}executed: {executed}")
+    else:
+        if plan.blocked_reason:
+            print(f"{gap}warning: {plan.blocked_reason}")
+        print(f"{gap}dry run: nothing was changed (add --execute to apply)")
+
+
 def reset(args: argparse.Namespace) -> int:
     """Dry run by default; ``--execute`` is the consent to write (as in Kafka's own tool)."""
     from deliverytui.kafka.reset_arguments import parse_topic_args, reset_csv
@@ -57,10 +72,7 @@ def reset(args: argparse.Namespace) -> int:
     if args.json:
         print_json(plan.to_json(executed=bool(args.execute)))
         return 0
-    print(
-        f"Group {plan.group_id} ({plan.group_state}, {plan.active_members} active member(s)): "
-        f"reset {target.describe()} on {len(plan.partitions)} partition(s)\n"
-    )
+    _print_heading(plan, f"reset {target.describe()} on {len(plan.partitions)} partition(s)")
     print(
         format_table(
             ["TOPIC", "PARTITION", "CURRENT", "NEW", "REDELIVERED", "SKIPPED", "LOG-START", "LOG-END"],
@@ -73,12 +85,7 @@ def reset(args: argparse.Namespace) -> int:
     print(f"\ntotal: {plan.total_redelivered} record(s) will be redelivered, {plan.total_skipped} skipped")
     for warning in plan.warnings:
         print(f"warning: {warning}")
-    if args.execute:
-        print(f"executed: committed the new offsets of group {plan.group_id}")
-    else:
-        if plan.blocked_reason:
-            print(f"warning: {plan.blocked_reason}")
-        print("dry run: nothing was changed (add --execute to apply)")
+    _print_outcome(args, plan, f"committed the new offsets of group {plan.group_id}", gap="")
     if args.export:
         print(f"exported the new offsets to {args.export} (use it with --from-file)")
     return 0
@@ -94,16 +101,8 @@ def delete_offsets(args: argparse.Namespace) -> int:
     if args.json:
         print_json(plan.to_json(executed=bool(args.execute)))
         return 0
-    print(
-        f"Group {plan.group_id} ({plan.group_state}, {plan.active_members} active member(s)): "
-        f"delete the committed offsets of {len(plan.partitions)} partition(s)\n"
-    )
+    _print_heading(plan, f"delete the committed offsets of {len(plan.partitions)} partition(s)")
     print(format_table(["TOPIC", "PARTITION", "COMMITTED"], ((tp.topic, tp.partition, off) for tp, off in plan.partitions)))
-    if args.execute:
-        print(f"\nexecuted: deleted the committed offsets above from group {plan.group_id}")
-    else:
-        if plan.blocked_reason:
-            print(f"\nwarning: {plan.blocked_reason}")
-        print("\ndry run: nothing was changed (add --execute to apply)")
+    _print_outcome(args, plan, f"deleted the committed offsets above from group {plan.group_id}", gap="\n")
     return 0
 

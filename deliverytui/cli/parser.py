@@ -21,6 +21,21 @@ from deliverytui.demo.semantics import CRASH_POINTS
 from deliverytui.model.reset import RESET_MODES
 
 
+def _group_command(sub: argparse._SubParsersAction, name: str, **kwargs: str) -> argparse.ArgumentParser:
+    """A subcommand about one consumer group: the connection options and a required ``--group``."""
+    command = sub.add_parser(name, **kwargs)
+    add_connection_options(command)
+    command.add_argument("--group", required=True, help="consumer group id")
+    return command
+
+
+def _add_dry_run_or_execute(command: argparse.ArgumentParser, *, dry_run_help: str, execute_help: str) -> None:
+    """``--dry-run`` (the default) or ``--execute``, never both."""
+    run = command.add_mutually_exclusive_group()
+    run.add_argument("--dry-run", action="store_true", help=dry_run_help)
+    run.add_argument("--execute", action="store_true", help=execute_help)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deliverytui",
@@ -60,9 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--json", action="store_true", help="print JSON")
     broker.set_defaults(handler=broker_command.run)
 
-    snapshot = sub.add_parser("snapshot", help="print one snapshot of a consumer group")
-    add_connection_options(snapshot)
-    snapshot.add_argument("--group", required=True, help="consumer group id")
+    snapshot = _group_command(sub, "snapshot", help="print one snapshot of a consumer group")
     snapshot.add_argument("--json", action="store_true", help="print JSON")
     snapshot.set_defaults(handler=inspect_commands.snapshot)
 
@@ -71,14 +84,13 @@ def build_parser() -> argparse.ArgumentParser:
     groups.add_argument("--json", action="store_true", help="print JSON")
     groups.set_defaults(handler=inspect_commands.groups)
 
-    reset = sub.add_parser(
+    reset = _group_command(
+        sub,
         "reset",
         help="reset a group's committed offsets (dry run unless --execute), like kafka-consumer-groups --reset-offsets",
         description="Plan, and with --execute apply, an offset reset for a consumer group with no active members. "
         "Modes, partition selection and clamping follow Kafka's kafka-consumer-groups --reset-offsets.",
     )
-    add_connection_options(reset)
-    reset.add_argument("--group", required=True, help="consumer group id")
     scope = reset.add_mutually_exclusive_group()
     scope.add_argument(
         "--topic", action="append", metavar="TOPIC[:P,P...]", help="topic, or some of its partitions (repeatable)"
@@ -93,27 +105,27 @@ def build_parser() -> argparse.ArgumentParser:
             )
         else:
             mode.add_argument(f"--{spec.mode.value}", dest=offsets.option_dest(spec), action="store_true", help=spec.help)
-    run = reset.add_mutually_exclusive_group()
-    run.add_argument("--dry-run", action="store_true", help="only show the plan (the default)")
-    run.add_argument("--execute", action="store_true", help="commit the new offsets (the group must have no active members)")
+    _add_dry_run_or_execute(
+        reset, dry_run_help="only show the plan (the default)",
+        execute_help="commit the new offsets (the group must have no active members)",
+    )
     reset.add_argument("--export", metavar="CSV", help="also write the new offsets as a CSV for --from-file")
     reset.add_argument("--json", action="store_true", help="print JSON")
     reset.set_defaults(handler=offsets.reset)
 
-    delete_offsets = sub.add_parser(
+    delete_offsets = _group_command(
+        sub,
         "delete-offsets",
         help="delete a group's committed offsets for a topic (dry run unless --execute)",
         description="Drop a consumer group's committed offsets for one or more topics (Kafka's OffsetDelete), "
         "for example after the topic was deleted. The group must have no active members.",
     )
-    add_connection_options(delete_offsets)
-    delete_offsets.add_argument("--group", required=True, help="consumer group id")
     delete_offsets.add_argument(
         "--topic", action="append", required=True, metavar="TOPIC[:P,P...]", help="topic, or some of its partitions (repeatable)"
     )
-    delete_run = delete_offsets.add_mutually_exclusive_group()
-    delete_run.add_argument("--dry-run", action="store_true", help="only show what would be deleted (the default)")
-    delete_run.add_argument("--execute", action="store_true", help="delete the offsets")
+    _add_dry_run_or_execute(
+        delete_offsets, dry_run_help="only show what would be deleted (the default)", execute_help="delete the offsets"
+    )
     delete_offsets.add_argument("--json", action="store_true", help="print JSON")
     delete_offsets.set_defaults(handler=offsets.delete_offsets)
 

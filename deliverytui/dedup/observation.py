@@ -11,6 +11,8 @@ The collector opens stores with ``create_schema=False``: looking must not write.
 
 from __future__ import annotations
 
+from typing import Any
+
 from deliverytui.dedup.errors import StoreUrlError
 from deliverytui.dedup.opener import open_store
 from deliverytui.dedup.redis_store import DEFAULT_PREFIX, RedisDedupStore
@@ -54,17 +56,19 @@ class DedupPanelReader:
         store = self._store
         counters = await store.read_counters(self.group)
         known = await store.list_counter_groups(limit=100)
-        if counters is not None:
+
+        def panel(**figures: Any) -> DedupPanelData:
             return DedupPanelData(
-                store=store.display_url,
-                backend=store.backend.value,
-                group=self.group,
+                store=store.display_url, backend=store.backend.value, group=self.group, known_groups=known, **figures
+            )
+
+        if counters is not None:
+            return panel(
                 counters=counters,
                 keys=await store.keys_held(),
                 sample=None,
                 estimated=False,
                 note=f"deliverytui counters for group {self.group}",
-                known_groups=known,
             )
         sample: DedupSample | None = None
         if isinstance(store, RedisDedupStore):
@@ -80,17 +84,7 @@ class DedupPanelReader:
                 f"no deliverytui counters for group {self.group}: only the number of keys in "
                 f"{getattr(store, 'table', 'the table')} is known; hit rates are not available"
             )
-        return DedupPanelData(
-            store=store.display_url,
-            backend=store.backend.value,
-            group=self.group,
-            counters=None,
-            keys=keys,
-            sample=sample,
-            estimated=True,
-            note=note,
-            known_groups=known,
-        )
+        return panel(counters=None, keys=keys, sample=sample, estimated=True, note=note)
 
     async def close(self) -> None:
         await self._store.close()

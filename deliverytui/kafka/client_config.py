@@ -15,7 +15,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from deliverytui.errors import ConfigError
+from deliverytui.errors import ConfigError, read_user_file
 from deliverytui.kafka.admin import silent_librdkafka_logger
 
 #: ``silent_librdkafka_logger`` lives in :mod:`deliverytui.kafka.admin`; it is re-exported here for
@@ -62,12 +62,7 @@ def load_properties(path: str | os.PathLike[str]) -> RedactedConfig:
     a property; the message names the file and line, never the value (it may be a secret).
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {file} does not exist; pass a librdkafka properties file to --config") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {file}: {exc.strerror}") from None
+    text = read_user_file(file, "config file", missing_hint="; pass a librdkafka properties file to --config")
     props = RedactedConfig()
     logical_lines: list[tuple[int, str]] = []
     pending = ""

@@ -215,16 +215,7 @@ def row_from_fields(fields: list[Any]) -> PartitionRow:
 
 def _snapshot_to_wire(snapshot: GroupSnapshot) -> dict[str, Any]:
     """Everything but the partitions (which :class:`_SnapshotEncoder` adds, whole or as changes)."""
-    return {
-        "group": snapshot.group_id,
-        "state": snapshot.state,
-        "protocol": snapshot.protocol,
-        "coordinator": snapshot.coordinator.to_json() if snapshot.coordinator else None,
-        "partition_assignor": snapshot.partition_assignor,
-        "members": [m.to_json() for m in snapshot.members],
-        "taken_at": snapshot.taken_at.isoformat(),
-        "brokers": list(snapshot.brokers),
-    }
+    return snapshot.to_json(partitions=False)
 
 
 def _snapshot_from_wire(data: dict[str, Any], rows: tuple[PartitionRow, ...]) -> GroupSnapshot:

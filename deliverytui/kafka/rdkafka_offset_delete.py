@@ -162,18 +162,17 @@ def delete_consumer_group_offsets(
             finally:
                 lib.rd_kafka_event_destroy(event)
     finally:
-        if request:
-            lib.rd_kafka_DeleteConsumerGroupOffsets_destroy(request)
-        if tp_list:
-            lib.rd_kafka_topic_partition_list_destroy(tp_list)
-        if options:
-            lib.rd_kafka_AdminOptions_destroy(options)
-        if queue:
-            lib.rd_kafka_queue_destroy(queue)
-        if handle:
-            lib.rd_kafka_destroy(handle)
-        if conf:
-            lib.rd_kafka_conf_destroy(conf)
+        # Innermost first; a pointer is None (or NULL) when its step was never reached or it was handed over.
+        for pointer, destroy in (
+            (request, lib.rd_kafka_DeleteConsumerGroupOffsets_destroy),
+            (tp_list, lib.rd_kafka_topic_partition_list_destroy),
+            (options, lib.rd_kafka_AdminOptions_destroy),
+            (queue, lib.rd_kafka_queue_destroy),
+            (handle, lib.rd_kafka_destroy),
+            (conf, lib.rd_kafka_conf_destroy),
+        ):
+            if pointer:
+                destroy(pointer)
 
 
 def _read_result(lib: ctypes.CDLL, event: int, result: int) -> OffsetDeleteResult:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from deliverytui.errors import ConfigError
+from deliverytui.errors import ConfigError, read_user_file
 from deliverytui.model.group import TopicPartitionId
 from deliverytui.model.reset import RESET_MODES, PartitionSelection, ResetMode, ResetPlan, ResetTarget
 
@@ -87,12 +87,7 @@ def read_reset_csv(path: str | Path, group_id: str) -> ResetTarget:
     groups is accepted too; only the rows of ``group_id`` are used.
     """
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"reset file {file} does not exist") from None
-    except OSError as exc:
-        raise ConfigError(f"cannot read reset file {file}: {exc.strerror}") from None
+    text = read_user_file(file, "reset file")
     offsets: dict[TopicPartitionId, int] = {}
     other_groups = 0
     for number, row in enumerate(csv.reader(io.StringIO(text)), start=1):

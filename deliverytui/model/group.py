@@ -216,14 +216,20 @@ class GroupSnapshot:
             brokers=tuple(data.get("brokers") or ()),
         )
 
-    def to_json(self) -> dict[str, Any]:
-        return {
+    def to_json(self, *, partitions: bool = True) -> dict[str, Any]:
+        """``partitions=False`` leaves out the partitions and the figures derived from them (a header only)."""
+        header = {
             "group": self.group_id,
             "state": self.state,
             "protocol": self.protocol,
             "coordinator": self.coordinator.to_json() if self.coordinator else None,
             "partition_assignor": self.partition_assignor,
             "members": [m.to_json() for m in self.members],
+        }
+        if not partitions:
+            return {**header, "taken_at": self.taken_at.isoformat(), "brokers": list(self.brokers)}
+        return {
+            **header,
             "partitions": [row.to_json() for row in self.partitions],
             "total_lag": self.total_lag,
             "taken_at": self.taken_at.isoformat(),

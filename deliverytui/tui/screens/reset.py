@@ -81,6 +81,16 @@ class _WriteScreen(ModalScreen[str | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+    @staticmethod
+    def _plan_and_buttons(hint: str) -> ComposeResult:
+        """The plan table, its summary (``hint`` until the first dry run), and Dry run / Execute / Cancel."""
+        yield DataTable(id="plan-table", cursor_type="none")
+        yield Static(Text(hint, style="dim"), id="plan-summary")
+        with Horizontal(id="buttons"):
+            yield Button("Dry run", id="dry-run", variant="primary")
+            yield Button("Execute", id="execute", variant="error", disabled=True)
+            yield Button("Cancel", id="cancel")
+
     def _show_error(self, text: str) -> None:
         self.query_one("#plan-summary", Static).update(Text(text, style="bold red"))
         self.query_one("#execute", Button).disabled = True
@@ -113,12 +123,7 @@ class ResetOffsetsScreen(_WriteScreen):
                 )
                 yield Input(placeholder="(no value needed)", id="value", disabled=True)
             yield Input(placeholder="topics: empty = every partition the group has committed; or T  T:0,2", id="topics")
-            yield DataTable(id="plan-table", cursor_type="none")
-            yield Static(Text("Press Dry run to see what would change.", style="dim"), id="plan-summary")
-            with Horizontal(id="buttons"):
-                yield Button("Dry run", id="dry-run", variant="primary")
-                yield Button("Execute", id="execute", variant="error", disabled=True)
-                yield Button("Cancel", id="cancel")
+            yield from self._plan_and_buttons("Press Dry run to see what would change.")
 
     def on_mount(self) -> None:
         table = self.query_one("#plan-table", DataTable)
@@ -199,12 +204,7 @@ class DeleteOffsetsScreen(_WriteScreen):
         with Vertical(id="write-box"):
             yield Label(Text(f"Delete committed offsets of group {self.group} — dry run first", style="bold"))
             yield Input(placeholder="topic (required): T  or  T:0,2", id="topics")
-            yield DataTable(id="plan-table", cursor_type="none")
-            yield Static(Text("Name a topic, then press Dry run.", style="dim"), id="plan-summary")
-            with Horizontal(id="buttons"):
-                yield Button("Dry run", id="dry-run", variant="primary")
-                yield Button("Execute", id="execute", variant="error", disabled=True)
-                yield Button("Cancel", id="cancel")
+            yield from self._plan_and_buttons("Name a topic, then press Dry run.")
 
     def on_mount(self) -> None:
         table = self.query_one("#plan-table", DataTable)
