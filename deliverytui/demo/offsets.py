@@ -20,21 +20,14 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
 from deliverytui.demo.ledger import EffectsLedger
 from deliverytui.errors import UserFacingError
+from deliverytui.kafka.admin import TRANSIENT_COORDINATOR_ERRORS
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 
-_RETRIABLE = frozenset(
-    {
-        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-        KafkaError.NOT_COORDINATOR,
-        KafkaError.COORDINATOR_NOT_AVAILABLE,
-        KafkaError.REQUEST_TIMED_OUT,
-        KafkaError._TIMED_OUT,
-        KafkaError._TRANSPORT,
-        KafkaError.UNKNOWN_TOPIC_OR_PART,
-        KafkaError.LEADER_NOT_AVAILABLE,
-        KafkaError.NOT_LEADER_FOR_PARTITION,
-    }
-)
+_RETRIABLE = TRANSIENT_COORDINATOR_ERRORS | {
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+}
 
 
 class OffsetReader:

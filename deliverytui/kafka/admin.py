@@ -13,6 +13,8 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from confluent_kafka import KafkaError
+
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
 
@@ -57,3 +59,16 @@ def metadata_answers(bootstrap: str, timeout: float = 2.0, config: Mapping[str, 
         return bool(metadata.brokers)
     except Exception:  # noqa: BLE001 - any failure means "does not answer"
         return False
+
+
+TRANSIENT_COORDINATOR_ERRORS = frozenset(
+    {
+        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+        KafkaError.NOT_COORDINATOR,
+        KafkaError.COORDINATOR_NOT_AVAILABLE,
+        KafkaError.REQUEST_TIMED_OUT,
+        KafkaError._TIMED_OUT,
+        KafkaError._TRANSPORT,
+    }
+)
+"""Errors that pass on their own: the group coordinator is loading or moving, or a request timed out."""

@@ -20,19 +20,12 @@ from typing import Any
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from deliverytui.demo.consumer.options import Retry
+from deliverytui.kafka.admin import TRANSIENT_COORDINATOR_ERRORS
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 from deliverytui.probe import ProbePublisher
 
-RETRIABLE_COMMIT = frozenset(
-    {
-        KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-        KafkaError.NOT_COORDINATOR,
-        KafkaError.COORDINATOR_NOT_AVAILABLE,
-        KafkaError.REQUEST_TIMED_OUT,
-        KafkaError._TIMED_OUT,
-        KafkaError._TRANSPORT,
-    }
-)
+RETRIABLE_COMMIT = TRANSIENT_COORDINATOR_ERRORS
+"""A commit that failed with one of these is retried as it is."""
 STALE_ASSIGNMENT = frozenset(
     {
         KafkaError.UNKNOWN_MEMBER_ID,
