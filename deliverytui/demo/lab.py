@@ -27,6 +27,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from deliverytui.dedup.url import redact_url
 from deliverytui.demo import processes
 from deliverytui.demo.auditor import OUTPUT_TALLY, forget_ledger
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
@@ -42,7 +43,7 @@ from deliverytui.demo.semantics import (
 from deliverytui.demo.story import LOCK_FILE, cluster_identity, mismatch, move_aside, read_story, write_story
 from deliverytui.demo.supervisor import DemoSupervisor
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, ensure_topic
-from deliverytui.errors import ExitCode, UserFacingError
+from deliverytui.errors import ExitCode, UserFacingError, one_line
 from deliverytui.model.demo import ConsumerProcessStatus, LabEvent, LabUpdate
 from deliverytui.model.reset import ResetPlan, ResetTarget
 
@@ -158,7 +159,7 @@ class Lab:
         why = mismatch(recorded, identity)
         if why is not None:  # an external ledger (PostgreSQL) that another story wrote: never mix the two
             raise LabStoryError(
-                f"the ledger {ledger_url.split('@')[-1]} holds another story ({why}); give a fresh --ledger"
+                f"the ledger {redact_url(ledger_url)} holds another story ({why}); give a fresh --ledger"
             )
         new_story = new_story or not recorded
         if new_story:
@@ -243,7 +244,7 @@ class Lab:
             self._note_transitions(statuses)
             audit = supervisor.audit(confirm_losses=True)
         except Exception as exc:  # noqa: BLE001 - the lab shows it and keeps going
-            error = " ".join(str(exc).split()) or type(exc).__name__
+            error = one_line(exc)
         with self._events_lock:
             events, self._events = tuple(self._events), []
         return LabUpdate(

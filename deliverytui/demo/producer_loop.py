@@ -14,6 +14,7 @@ import uuid
 
 from deliverytui.demo.ledger import EffectsLedger, LedgerUnavailableError
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, task_created_events
+from deliverytui.errors import one_line
 
 
 class RateLimitedProducer:
@@ -111,7 +112,7 @@ class RateLimitedProducer:
                 self._stop.wait(0.05)
             self._final_flush(producer)
         except Exception as exc:  # noqa: BLE001 - reported to the TUI, which must keep running
-            self.error = " ".join(str(exc).split()) or type(exc).__name__
+            self.error = one_line(exc)
         finally:
             self._acknowledged, self._failed = producer.acknowledged, producer.failed
             ledger.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from confluent_kafka import TopicCollection
 
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import UserFacingError, one_line
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 
 STORY_FILE = "story.json"
@@ -42,7 +42,7 @@ def cluster_identity(bootstrap: str, topics: Iterable[str], timeout: float = 15.
         for name, future in described.items():
             identity[f"topic:{name}"] = str(future.result(timeout=timeout + 5).topic_id)
     except Exception as exc:  # noqa: BLE001 - one line: the lab cannot tell which story it is in
-        text = " ".join(str(exc).split()) or type(exc).__name__
+        text = one_line(exc)
         raise UserFacingError(f"cannot read the cluster's identity from {bootstrap}: {text}") from None
     return identity
 

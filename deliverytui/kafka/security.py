@@ -24,7 +24,7 @@ from confluent_kafka.admin import (
     UserScramCredentialUpsertion,
 )
 
-from deliverytui.errors import ExitCode, UserFacingError
+from deliverytui.errors import MESSAGE_LIMIT, ExitCode, UserFacingError, one_line
 from deliverytui.kafka.admin import admin_client, metadata_answers
 from deliverytui.kafka.client_config import RedactedConfig
 
@@ -124,4 +124,4 @@ def wait_until_login(bootstrap: str, settings: Mapping[str, str], user: str, dea
 def _text(exc: Exception) -> str:
     error = exc.args[0] if exc.args else exc
     text = error.str() if hasattr(error, "str") else str(error)
-    return " ".join(str(text).split())[:300]
+    return one_line(text, limit=MESSAGE_LIMIT)

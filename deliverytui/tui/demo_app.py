@@ -32,6 +32,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from deliverytui.demo.lab import Lab, LabSettings, default_state_dir
 from deliverytui.demo.semantics import Semantic, semantic_spec
+from deliverytui.errors import one_line
 from deliverytui.model.demo import ConsumerAudit, ConsumerProcessStatus, LabUpdate
 from deliverytui.tui.app import DeliveryApp
 from deliverytui.tui.screens.help import HELP_KEYS, LEGEND, HelpScreen
@@ -340,7 +341,7 @@ class DemoApp(DeliveryApp):
         try:
             line = getattr(self.lab, action)(*args)
         except Exception as exc:  # noqa: BLE001 - shown, never a crash
-            text = " ".join(str(exc).split())
+            text = one_line(exc)
             self.call_from_thread(self.notify, f"{action} failed: {text}", severity="error")
             return
         if line:

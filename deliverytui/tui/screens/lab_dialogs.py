@@ -18,7 +18,7 @@ from textual.widgets import Button, DataTable, Input, Label, OptionList, Select,
 from textual.widgets.option_list import Option
 
 from deliverytui.demo.semantics import crash_story
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import UserFacingError, one_line
 from deliverytui.model.reset import RESET_MODES
 
 if TYPE_CHECKING:
@@ -137,7 +137,7 @@ class ReplayScreen(ModalScreen[str | None]):
         try:
             plan = self.lab.replay(self.semantic, target, dry_run=True)
         except Exception as exc:  # noqa: BLE001 - one line in the dialog
-            self.app.call_from_thread(self._error, " ".join(str(exc).split()))
+            self.app.call_from_thread(self._error, one_line(exc))
         else:
             self.app.call_from_thread(self._show, plan)
 
@@ -170,7 +170,7 @@ class ReplayScreen(ModalScreen[str | None]):
         try:
             plan = self.lab.replay(self.semantic, target, dry_run=False)
         except Exception as exc:  # noqa: BLE001
-            self.app.call_from_thread(self._error, " ".join(str(exc).split()))
+            self.app.call_from_thread(self._error, one_line(exc))
         else:
             self.app.call_from_thread(
                 self.dismiss, f"replayed {self.semantic}: {plan.total_redelivered} record(s) will be redelivered"
