@@ -94,3 +94,17 @@ def test_identifiers_allow_only_plain_names() -> None:
 def test_backoff_grows_to_its_cap() -> None:
     delays = Backoff(initial_s=0.1, max_s=0.5, factor=2).delays()
     assert [next(delays) for _ in range(5)] == [0.1, 0.2, 0.4, 0.5, 0.5]
+
+
+def test_a_named_cause_keeps_the_rebalance_in_the_explanation() -> None:
+    """A kill names why the first attempt never committed; the line must still say how the event came back."""
+    from deliverytui.model.demo import REBALANCE, RESTART, Attempt, Redelivery
+
+    first = Attempt("2:12260", 2, 20, 1.0)
+    elsewhere = Attempt("1:12242", 2, 20, 2.0)
+    killed = Redelivery("evt-1", REBALANCE, (first, elsewhere), because="a kill (SIGKILL from the lab)")
+    line = killed.explain()
+    assert "a kill (SIGKILL from the lab)" in line and "rebalance" in line and "instance 1 (pid 12242)" in line
+    restarted = Redelivery("evt-2", RESTART, (first, Attempt("2:13000", 2, 20, 3.0)), because="a crash at after-effect")
+    assert "a crash at after-effect" in restarted.explain() and "restarted" in restarted.explain()
+    assert "\n" not in line

@@ -120,7 +120,14 @@ class Redelivery:
             UNKNOWN: "(no instance recorded)",
         }[self.cause]
         if self.because:
-            reason = f"after {self.because}, before the first attempt's offset was committed"
+            # The named cause (a crash point, a kill, a replay) comes first; how the event came back
+            # (the rebalance to another instance, or the restart) stays in the line, so that the
+            # teacher can point at both halves of the story.
+            then = {
+                REBALANCE: "; the rebalance that followed gave the partition to another instance",
+                RESTART: "; the same instance restarted",
+            }.get(self.cause, "")
+            reason = f"after {self.because}{then}, before the first attempt's offset was committed"
         return f"{self.event_id}: done by {first.describe()}; again by {redo} — {reason}"
 
 
