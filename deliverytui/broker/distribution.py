@@ -22,6 +22,7 @@ from pathlib import Path
 
 from deliverytui.broker.paths import cache_root
 from deliverytui.errors import ExitCode, UserFacingError
+from deliverytui.kafka.child_process import child_environment
 
 #: The pinned Apache Kafka release (KRaft, KIP-848 consumer protocol and share groups on by default).
 KAFKA_VERSION = "4.4.0"
@@ -61,7 +62,7 @@ def find_java() -> str:
     if not candidate or not Path(candidate).exists():
         raise KafkaSetupError(f"Java was not found: {_INSTALL_JAVA}.")
     try:
-        out = subprocess.run([candidate, "-version"], capture_output=True, text=True, timeout=30)
+        out = subprocess.run([candidate, "-version"], capture_output=True, text=True, timeout=30, env=child_environment())
     except (OSError, subprocess.TimeoutExpired) as exc:
         raise KafkaSetupError(f"cannot run {candidate}: {exc}; {_INSTALL_JAVA}.") from None
     match = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
@@ -144,7 +145,7 @@ def fetch_with_maven(libs: Path, *, progress: Callable[[str], None] | None = Non
     ]
     downloaded = 0
     tail: list[str] = []
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_environment()) as proc:
         assert proc.stdout is not None
         for line in proc.stdout:
             line = re.sub(r"\x1b\[[0-9;]*m", "", line.rstrip())

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from deliverytui.broker.distribution import KafkaDistribution
 from deliverytui.errors import ExitCode, UserFacingError
+from deliverytui.kafka.child_process import child_environment
 
 
 class BrokerStartError(UserFacingError):
@@ -148,7 +149,9 @@ def format_storage(dist: KafkaDistribution, cluster_id: str, nodes: Sequence[Nod
             "--config", str(files.properties_file), "--ignore-formatted",
             jvm_args=("-Dlog4j2.level=ERROR",),
         )
-        running.append((files, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+        running.append(
+            (files, subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=child_environment()))
+        )
     for files, proc in running:
         try:
             out, _ = proc.communicate(timeout=120)
@@ -187,6 +190,7 @@ def launch(dist: KafkaDistribution, files: NodeFiles, heap: str, extra_log4j: st
             stderr=subprocess.STDOUT,
             start_new_session=True,  # survives the CLI that started it; Ctrl-C in that shell does not kill it
             cwd=files.home,
+            env=child_environment(),  # a JVM that lives for days keeps no store password of its caller
         )
     finally:
         stdout.close()

@@ -28,6 +28,7 @@ from confluent_kafka.admin import AdminClient
 from deliverytui.demo import processes
 from deliverytui.demo.auditor import audit
 from deliverytui.demo.consumer import SESSION_TIMEOUT_MS, crash_file, read_status, status_file
+from deliverytui.demo.consumer_launch import URLS_FROM_STDIN, launch_consumer
 from deliverytui.demo.ledger import EffectsLedger
 from deliverytui.demo.semantics import KILLED, SEMANTICS, check_crash_point, semantic_spec
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
@@ -125,7 +126,10 @@ class DemoSupervisor:
                     slot.log = None
 
     def command(self, semantic: str, *, crash_at: str | None = None, crash_after: int = 1) -> list[str]:
-        """The command line of one consumer process (also what the headless runner starts)."""
+        """The command line of one consumer process (also what the headless runner starts).
+
+        No store URL: they may hold passwords, and reach the process on its stdin (:func:`launch_consumer`).
+        """
         command = [
             sys.executable,
             "-m",
@@ -134,8 +138,7 @@ class DemoSupervisor:
             semantic,
             "--bootstrap",
             self.bootstrap,
-            "--ledger",
-            self.ledger_url,
+            URLS_FROM_STDIN,
             "--run-dir",
             str(self.run_dir),
             "--group-prefix",
@@ -143,8 +146,6 @@ class DemoSupervisor:
             "--topic",
             self.topic,
         ]
-        if self.dedup_url:
-            command += ["--dedup", self.dedup_url]
         if crash_at:
             command += ["--crash-at", check_crash_point(semantic, crash_at), "--crash-after", str(max(1, crash_after))]
         if not self.probe:
@@ -183,12 +184,9 @@ class DemoSupervisor:
                 return slot.process.pid
             self._reap(slot)
             log = open(self.run_dir / f"{semantic}.log", "ab")  # noqa: SIM115 - closed when the process is reaped
-            process = subprocess.Popen(
+            process = launch_consumer(
                 self.command(semantic, crash_at=crash_at, crash_after=crash_after),
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C in the TUI's terminal must not kill the consumers behind its back
+                ledger_url=self.ledger_url, dedup_url=self.dedup_url, log=log,
             )
             self._slots[semantic] = _Slot(process=process, log=log, name=semantic)
             processes.record(self.run_dir, semantic, process.pid)
@@ -213,12 +211,9 @@ class DemoSupervisor:
             if slot is not None:
                 self._reap(slot)
             log = open(self.run_dir / f"{semantic}-{instance}.log", "ab")  # noqa: SIM115 - closed when reaped
-            process = subprocess.Popen(
+            process = launch_consumer(
                 [*self.command(semantic), "--instance", str(instance)],
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
+                ledger_url=self.ledger_url, dedup_url=self.dedup_url, log=log,
             )
             name = f"{semantic}-{instance}"
             self._extra[(semantic, instance)] = _Slot(process=process, log=log, name=name)

@@ -44,6 +44,7 @@ from deliverytui.errors import (
     UserFacingError,
     one_line,
 )
+from deliverytui.kafka.child_process import child_environment
 from deliverytui.kafka.client_config import RedactedConfig
 from deliverytui.kafka.group_inspector import CollectionCancelled, GroupInspector
 from deliverytui.model import GroupListing, GroupSnapshot, PartitionRow
@@ -131,6 +132,7 @@ class IsolatedGroupInspector:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,  # librdkafka's abort message is not for the screen
+            env=child_environment(),  # its secrets come on stdin; store passwords it never needs
         )
         hello = {"bootstrap": self.bootstrap, "config": self.file_config, "request_timeout": self.request_timeout}
         proc.stdin.write((json.dumps(hello) + "\n").encode())  # type: ignore[union-attr]
