@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 
 from deliverytui.cli.output import print_json, progress
+from deliverytui.cli.store_options import store_url
 from deliverytui.demo.semantics import SEMANTICS
 from deliverytui.errors import UsageError
 
@@ -38,8 +39,21 @@ def _demo_cluster(args: argparse.Namespace) -> str | None:
     return info.bootstrap
 
 
+def _ledger_url(args: argparse.Namespace) -> str | None:
+    """``--ledger``/``--ledger-file``: a file that cannot be used is a ledger error (LEDGER), like a bad URL."""
+    from deliverytui.dedup.errors import StoreUrlError
+    from deliverytui.demo.ledger.connection import LedgerError
+
+    try:
+        return store_url(args.ledger, args.ledger_file, "ledger")
+    except StoreUrlError as exc:
+        raise LedgerError(str(exc)) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Without --headless: the lab TUI (deliverytui.tui.demo_app). With it: one crash experiment, then its audit."""
+    args.dedup = store_url(args.dedup, args.dedup_file, "dedup")
+    args.ledger = _ledger_url(args)
     if not args.headless:
         args.bootstrap = _demo_cluster(args)
         from deliverytui.tui.demo_app import run_demo  # Textual is imported only here
@@ -73,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         progress=None if args.json else progress,
         malformed=malformed_values(max(0, args.malformed)),
         commit_every=args.commit_every,
+        keep_run_dir=args.keep_run_dir,
     )
     if args.json:
         print_json(result)
@@ -81,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             f"{result['semantic']}: {result['events']} events, {result['effects']} effects "
             f"({result['unique_effects']} unique), {result['duplicates']} duplicate(s), {result['lost']} lost, "
             f"{result['unexpected']} unexpected, {result['dedup_hits']} dedup hit(s), {result['dedup_retakes']} retake(s), {result['crashes']} crash(es) "
-            f"— ledger in {result['run_dir']}"
+            + (f"— ledger in {result['run_dir']}" if result["run_dir_kept"] else "— run dir removed (keep it with --keep-run-dir)")
         )
         for warning in result["warnings"]:
             print(f"warning: {warning}")

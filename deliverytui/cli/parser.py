@@ -17,6 +17,7 @@ from deliverytui.cli import demo as demo_command
 from deliverytui.cli import inspect_commands, offsets
 from deliverytui.cli import tui as tui_command
 from deliverytui.cli.connection import DEFAULT_TIMEOUT, add_connection_option, add_connection_options
+from deliverytui.cli.store_options import SECRET_FILE_HELP
 from deliverytui.demo.semantics import CRASH_POINTS
 from deliverytui.model.reset import RESET_MODES
 
@@ -49,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument("--refresh", type=float, default=2.0, metavar="SECONDS", help="seconds between snapshots (default 2)")
     add_connection_option(tui, "--timeout", default=DEFAULT_TIMEOUT)
     tui.add_argument("--dedup", metavar="URL", help="dedup store to watch: redis://, postgresql:// or sqlite:///path")
+    tui.add_argument("--dedup-file", metavar="PATH", help=f"--dedup from {SECRET_FILE_HELP}")
     tui.add_argument("--dedup-prefix", default="processed:", help="key prefix sampled in a Redis store deliverytui did not write")
     tui.add_argument(
         "--allow-writes", action="store_true", help="enable offset reset and delete (read-only without it)"
@@ -148,8 +150,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--crashes", type=int, default=1, help="crashes before the consumer may drain (headless, default 1)")
     demo.add_argument("--dedup", metavar="URL", help="idempotency store (default sqlite:///<run-dir>/dedup.db)")
+    demo.add_argument("--dedup-file", metavar="PATH", help=f"--dedup from {SECRET_FILE_HELP}")
     demo.add_argument("--ledger", metavar="URL", help="effects ledger (default sqlite:///<run-dir>/ledger.db)")
-    demo.add_argument("--run-dir", metavar="DIR", help="headless run dir (default: a new temporary directory)")
+    demo.add_argument("--ledger-file", metavar="PATH", help=f"--ledger from {SECRET_FILE_HELP}")
+    demo.add_argument(
+        "--run-dir", metavar="DIR", help="headless run dir (default: a new temporary directory, removed after the run)"
+    )
+    demo.add_argument("--keep-run-dir", action="store_true", help="keep the temporary run dir (headless)")
     demo.add_argument("--partitions", type=int, default=3, help="partitions of a topic created now (default 3)")
     demo.add_argument("--group-prefix", help="prefix for the consumer groups (headless default: a fresh one per run)")
     demo.add_argument("--topic", default="task-events", help="input topic (default task-events)")

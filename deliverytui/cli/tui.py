@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from deliverytui.cli.connection import resolve_connection
+from deliverytui.cli.store_options import store_url
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,7 +34,7 @@ def viewer_config(args: argparse.Namespace):
         client_config=connection.config or {},
         refresh_seconds=max(0.2, args.refresh),
         request_timeout=connection.timeout,
-        dedup_url=args.dedup,
+        dedup_url=store_url(args.dedup, args.dedup_file, "dedup"),
         dedup_prefix=args.dedup_prefix,
         allow_writes=args.allow_writes,
     )

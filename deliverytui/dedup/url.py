@@ -8,12 +8,19 @@ parsing and redaction live in one place and every message uses
 from __future__ import annotations
 
 import enum
+import os
+import stat
+from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote, urlsplit, urlunsplit
+from pathlib import Path
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 from deliverytui.dedup.errors import StoreUrlError
 
 SUPPORTED_SCHEMES = "redis://, rediss://, postgresql://, postgres:// or sqlite:///path"
+#: The variable each server's own client reads a password from (``redis-cli``, ``psql``/libpq).
+PASSWORD_VARIABLES = {"redis": "REDISCLI_AUTH", "rediss": "REDISCLI_AUTH", "postgresql": "PGPASSWORD", "postgres": "PGPASSWORD"}
+URL_FILE_LIMIT = 64 * 1024
 
 
 class Backend(enum.Enum):
@@ -106,3 +113,61 @@ def parse_store_url(url: str) -> StoreUrl:
             raise StoreUrlError(f"dedup store URL {display!r} names no file: write sqlite:///path/to/file.db")
         return StoreUrl(raw=url, backend=Backend.SQLITE, display=display, sqlite_path=path)
     raise StoreUrlError(f"unsupported dedup store URL {display!r}: use {SUPPORTED_SCHEMES}")
+
+
+def with_environment_password(url: str, environ: Mapping[str, str] | None = None) -> str:
+    """``url`` with the password its server's own tools would use when it names none.
+
+    ``redis://`` and ``rediss://`` take ``REDISCLI_AUTH`` (as ``redis-cli`` does; redis-py does not read
+    it), ``postgresql://`` takes ``PGPASSWORD`` (as libpq does). Put into the URL here, the password
+    reaches the demo consumers on their stdin, so no child needs the variable (see
+    :func:`deliverytui.kafka.child_process.child_environment`). A password in the URL wins; ``~/.pgpass``
+    needs nothing, since libpq reads it in whichever process connects.
+    """
+    source = os.environ if environ is None else environ
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    password = source.get(PASSWORD_VARIABLES.get(scheme, ""), "")
+    if not password:
+        return url
+    try:
+        parts = urlsplit(url)
+        if parts.password is not None or not parts.netloc:
+            return url
+    except ValueError:
+        return url  # parse_store_url says what is wrong with it
+    user, _, host = parts.netloc.rpartition("@")
+    netloc = f"{user}:{quote(password, safe='')}@{host}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def read_url_file(path: str | Path, what: str = "dedup store URL") -> str:
+    """The URL held in ``path`` (``--dedup-file``): a private regular file of one line, owned by us.
+
+    A URL kept in a file stays off the command line, where every local user can read it in
+    ``/proc/<pid>/cmdline``; a file others may read would only move the leak, so it is refused,
+    as ssh refuses a private key with loose modes. One-line :class:`StoreUrlError` otherwise.
+    """
+    file = Path(path)
+    try:
+        fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError as exc:
+        raise StoreUrlError(f"cannot read the {what} file {file}: {exc.strerror}") from None
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise StoreUrlError(f"the {what} file {file} is not a regular file")
+        if info.st_mode & 0o077:
+            raise StoreUrlError(
+                f"the {what} file {file} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}); "
+                f"run 'chmod 600 {file}'"
+            )
+        if info.st_uid != os.geteuid():
+            raise StoreUrlError(f"the {what} file {file} belongs to another user; it must be yours and mode 0600")
+        data = handle.read(URL_FILE_LIMIT + 1)
+    try:
+        lines = [line.strip() for line in data.decode("utf-8").splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    except UnicodeDecodeError:
+        raise StoreUrlError(f"the {what} file {file} is not UTF-8 text") from None
+    if len(data) > URL_FILE_LIMIT or len(lines) != 1:
+        raise StoreUrlError(f"the {what} file {file} must hold exactly one URL on one line")
+    return lines[0]

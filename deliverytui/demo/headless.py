@@ -13,6 +13,7 @@ the K crashes happen well before the end of the topic.
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 import time
 import uuid
@@ -71,6 +72,7 @@ def run_headless(
     progress: Callable[[str], None] | None = None,
     commit_every: int | None = None,
     malformed: Sequence[bytes | None] = (),
+    keep_run_dir: bool = False,
 ) -> dict[str, Any]:
     """Run one experiment and return the audit as the headless JSON (``RESULT_KEYS`` and a few more).
 
@@ -80,6 +82,9 @@ def run_headless(
     consumer's ``--commit-every`` (batched commits; None keeps the consumer's default).
     ``malformed``: raw record values (not JSON, or no ``event_id``) produced among the events,
     spread evenly across them and the partitions; the result counts what the consumer met.
+    A temporary run dir (no ``run_dir`` given) is removed after a successful run unless ``keep_run_dir``
+    (``"run_dir_kept"`` in the result says which): every run would otherwise leave a ledger, stores and
+    logs in /tmp. A failed run keeps it, since its error names the consumer's log there.
     """
     spec = semantic_spec(semantic)
     if crash_at is not None:
@@ -95,6 +100,7 @@ def run_headless(
     wanted_crashes = crashes if crash_at else 0
     say = progress or (lambda _line: None)
     run_path = Path(run_dir) if run_dir else Path(tempfile.mkdtemp(prefix="deliverytui-demo-"))
+    remove_run_dir = not run_dir and not keep_run_dir  # never a --run-dir the user named
     run_path.mkdir(parents=True, exist_ok=True)
     ledger_url = ledger_url or sqlite_ledger_url(run_path / "ledger.db")
     prefix = group_prefix if group_prefix is not None else f"headless-{uuid.uuid4().hex[:8]}-"
@@ -161,6 +167,8 @@ def run_headless(
         ledger.close()
         reader.close()
     result = report.for_semantic(semantic)
+    if remove_run_dir:
+        shutil.rmtree(run_path, ignore_errors=True)
     return {
         "semantic": semantic,
         "events": events,
@@ -178,6 +186,7 @@ def run_headless(
         "group": group,
         "crash_at": crash_at,
         "run_dir": str(run_path),
+        "run_dir_kept": not remove_run_dir,
         "malformed": result.malformed,
         "malformed_records": [m.to_json() for m in result.malformed_records],
         "warnings": [result.malformed_warning] if result.malformed_warning else [],
