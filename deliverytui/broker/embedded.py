@@ -37,7 +37,7 @@ from deliverytui.broker.process import (
     terminate,
     wait_for_exit,
 )
-from deliverytui.broker.properties import replication_for, server_properties
+from deliverytui.broker.properties import replication_for, server_properties, write_private
 from deliverytui.broker.security import SaslSecurity, broker_security, check_mode
 from deliverytui.broker.startup import wait_until_in_sync, wait_until_up
 from deliverytui.broker.state import (
@@ -207,7 +207,12 @@ class EmbeddedBroker:
                 )
             return info, False
         dist = distribution or resolve_distribution(progress=progress)
+        created = not self.data_dir.exists()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        if created and mode != "none":
+            # Only a directory deliverytui made is closed to others: a --data-dir given as /tmp or ~ keeps its
+            # mode, and the files that hold passwords are 0600 whatever their directory's mode.
+            self.data_dir.chmod(0o700)
         state = state or {"cluster_id": random_cluster_id(), "nodes": {}}
         state.update(kafka_version=dist.kafka_version, libs_dir=str(dist.libs_dir), java=dist.java, security=mode)
         down = [n for n in range(1, nodes + 1) if n not in running]
@@ -366,7 +371,7 @@ class EmbeddedBroker:
             header = f"# Written by deliverytui on every start; edit {STATE_FILE}-recorded ports with --port."
         else:
             header = f"# Written by deliverytui on every start of node {node}; ports are recorded in {CLUSTER_STATE_FILE}."
-        files.properties_file.write_text(server_properties(node, ports, files.kraft_dir, header=header, security=secured))
+        write_private(files.properties_file, server_properties(node, ports, files.kraft_dir, header=header, security=secured))
 
 
 def _choose_port(requested: int | None, recorded: int | None, avoid: set[int] = frozenset()) -> int:

@@ -10,6 +10,7 @@ rebalance delay is 0 so groups form immediately, which the demo and the tests re
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
@@ -80,3 +81,19 @@ def server_properties(
         settings = security.server_settings(settings)
     lines = [header] + [f"{k}={v}" for k, v in settings.items()]
     return "\n".join(lines) + "\n"
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write ``path`` readable by its owner only (0600), replacing it atomically.
+
+    Why every ``server.properties`` goes through here, secured or not: a secured node's file holds
+    the admin password in its JAAS line, and a file written 0644 once (before ``--security sasl``)
+    must not keep that mode when it starts holding one. The file is created 0600 (no moment
+    where others could read it) and renamed over the old one.
+    """
+    tmp = path.with_name(f".{path.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        os.fchmod(handle.fileno(), 0o600)  # an old tmp file keeps its mode through O_CREAT
+        handle.write(text)
+    os.replace(tmp, path)

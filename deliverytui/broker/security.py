@@ -43,6 +43,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from deliverytui.broker import SECURITY_MODES  # the values --security accepts (light, for the CLI's parser)
+from deliverytui.broker.properties import write_private
 from deliverytui.errors import ConfigError
 from deliverytui.kafka.admin import admin_client
 from deliverytui.kafka.client_config import load_properties
@@ -126,8 +127,6 @@ class SaslSecurity:
         listener and inter-broker traffic authenticate as ``admin`` with PLAIN; client listeners
         also accept SCRAM-SHA-256.
         """
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir.chmod(0o700)  # server.properties and the client files hold passwords
         out = dict(settings)
         for key in _PROTOCOL_KEYS:
             if key in out:
@@ -211,11 +210,7 @@ class SaslSecurity:
             f"bootstrap.servers={bootstrap}",
             *(f"{key}={value}" for key, value in self.client_settings(user).items()),
         ]
-        tmp = file.with_suffix(".tmp")
-        tmp.touch(mode=0o600)
-        tmp.chmod(0o600)
-        tmp.write_text("\n".join(lines) + "\n")
-        tmp.replace(file)
+        write_private(file, "\n".join(lines) + "\n")
 
     # -- reporting ----------------------------------------------------------------------
     def describe(self, log_dirs: Sequence[Path]) -> dict[str, object]:
