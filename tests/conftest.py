@@ -22,6 +22,8 @@ from deliverytui.model import BrokerInfo
 from tests.cluster_fixtures import kafka_cluster  # noqa: F401 - fixture: the 3-node cluster, started only if used
 from tests.services import (  # noqa: F401 - fixtures: real Redis and PostgreSQL on free loopback ports
     dedup_store_url,
+    password_postgres,
+    password_redis,
     postgres_server,
     postgres_url,
     redis_server,

@@ -20,6 +20,7 @@ import contextlib
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
@@ -125,6 +126,15 @@ class RedisServerProcess:
         self.stop()
         shutil.rmtree(self.directory, ignore_errors=True)
 
+    def require_password(self, password: str) -> str:
+        """Turn on ``requirepass`` (``CONFIG SET``: never on redis-server's own command line, which ``ps``
+        shows) and return the URL without the password. For a dedicated server: a restart forgets it."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            sock.sendall(f"CONFIG SET requirepass {password}\r\n".encode())
+            reply = sock.recv(64)
+        assert reply.startswith(b"+OK"), reply
+        return self.url
+
     def _ping(self) -> bool:
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
@@ -206,6 +216,24 @@ class PostgresServerProcess:
         with contextlib.suppress(ServiceUnavailable):
             self.stop()
         shutil.rmtree(self.base, ignore_errors=True)
+
+    def add_password_role(self, role: str, password: str) -> str:
+        """A login role that must give ``password`` (scram-sha-256 on loopback, every other role keeps
+        ``trust``) and a database it owns; returns that database's URL without the password."""
+        self.psql(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
+        self.psql(f"CREATE DATABASE {role} OWNER {role}")
+        hba = self.data_dir / "pg_hba.conf"
+        rule = f"host all {role} 127.0.0.1/32 scram-sha-256\n"
+        hba.write_text(rule + hba.read_text())  # first match wins: this role, and only it, needs its password
+        self.psql("SELECT pg_reload_conf()")
+        return f"postgresql://{role}@127.0.0.1:{self.port}/{role}"
+
+    def drop_role(self, role: str) -> None:
+        hba = self.data_dir / "pg_hba.conf"
+        hba.write_text("".join(line for line in hba.read_text().splitlines(keepends=True) if f" {role} " not in line))
+        self.psql("SELECT pg_reload_conf()")
+        self.psql(f"DROP DATABASE IF EXISTS {role} WITH (FORCE)")
+        self.psql(f"DROP ROLE IF EXISTS {role}")
 
     def psql(self, statement: str, database: str = "postgres") -> str:
         """Run one statement through ``psql`` (used for CREATE/DROP DATABASE in fixtures)."""
@@ -314,3 +342,38 @@ def dedup_store_url(request: pytest.FixtureRequest) -> str:
     """The same test on each backend: a fresh Redis, PostgreSQL database or SQLite file."""
     fixture = {"redis": "redis_url", "postgres": "postgres_url", "sqlite": "sqlite_url"}[request.param]
     return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def password_redis() -> Iterator[tuple[RedisServerProcess, str]]:
+    """A Redis of the test's own that refuses clients without its password: ``(server, password)``.
+
+    Its own, not the session's: ``requirepass`` would lock every other test out.
+    """
+    server = RedisServerProcess(persistent=False)
+    server.start()
+    password = f"redis-{secrets.token_hex(8)}"
+    try:
+        server.require_password(password)
+        yield server, password
+    finally:
+        server.cleanup()
+
+
+@pytest.fixture
+def password_postgres(postgres_server: PostgresServerProcess) -> Iterator[tuple[str, str]]:
+    """A database on the session PostgreSQL whose owner must give a password: ``(URL without it, password)``."""
+    role, password = f"secret_{uuid.uuid4().hex[:10]}", f"pg-{secrets.token_hex(8)}"
+    postgres_server.start()
+    url = postgres_server.add_password_role(role, password)
+    try:
+        yield url, password
+    finally:
+        postgres_server.drop_role(role)
+
+
+def with_password(url: str, password: str) -> str:
+    """``url`` (``scheme://[user@]host...``) with ``password`` in it."""
+    scheme, rest = url.split("://", 1)
+    user, host = rest.split("@", 1) if "@" in rest else ("", rest)
+    return f"{scheme}://{user}:{password}@{host}"
