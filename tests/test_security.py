@@ -444,7 +444,7 @@ def test_server_settings_secure_every_listener_of_any_layout(tmp_path: Path) -> 
     assert settings["listener.name.sasl_plaintext.sasl.enabled.mechanisms"] == "PLAIN,SCRAM-SHA-256"
     assert 'username="admin"' in settings["listener.name.controller.plain.sasl.jaas.config"]
     assert settings["node.id"] == 2 and settings["allow.everyone.if.no.acl.found"] == "false"
-    assert (tmp_path / "node-1").stat().st_mode & 0o077 == 0
+    assert not (tmp_path / "node-1").exists()  # the directory's mode is the start's business: only one it created is closed
     assert broker_security("none", tmp_path) is None
 
 
