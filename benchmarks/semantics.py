@@ -53,6 +53,7 @@ from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
 from deliverytui.broker.distribution import resolve_distribution
 from deliverytui.broker.embedded import EmbeddedBroker
+from deliverytui.demo.consumer_launch import URLS_FROM_STDIN, launch_consumer
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
 from deliverytui.demo.semantics import SEMANTICS, output_topic, semantic_spec
 from deliverytui.demo.task_api import TaskApiProducer, ensure_topic, task_created_events
@@ -158,13 +159,13 @@ def start_consumer(
 ) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "deliverytui.demo.consumer",
-        "--semantic", semantic, "--bootstrap", bootstrap, "--ledger", ledger_url,
+        "--semantic", semantic, "--bootstrap", bootstrap, URLS_FROM_STDIN,
         "--run-dir", str(run_dir), "--group-prefix", prefix, "--topic", topic,
         "--commit-every", str(commit_every), "--no-probe",
     ]  # fmt: skip
     log = open(run_dir / f"{semantic}.log", "ab")  # noqa: SIM115 - the child holds it; closed right after
     try:
-        return subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT)
+        return launch_consumer(command, ledger_url=ledger_url, dedup_url=None, log=log)  # a PostgreSQL password stays off ps
     finally:
         log.close()
 

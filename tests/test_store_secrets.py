@@ -9,6 +9,7 @@ Redis and PostgreSQL, real processes read through ``/proc``.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -144,5 +145,5 @@ def test_a_headless_run_dir_is_kept_only_when_asked(bootstrap: str, tmp_path: Pa
         "--topic", f"keep-{unique}", "--keep-run-dir", "--json", env={"TMPDIR": str(tmp_path)}, timeout=180,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    kept = Path(__import__("json").loads(result.stdout)["run_dir"])
+    kept = Path(json.loads(result.stdout)["run_dir"])
     assert kept.parent == tmp_path and (kept / "at-least-once.log").exists()
