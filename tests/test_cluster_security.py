@@ -1,9 +1,11 @@
-"""``broker start --nodes 3 --security sasl``: a real 3-node SASL cluster with the single broker's principals and ACLs.
+"""``broker start --nodes 2 --security sasl``: a real multi-node SASL cluster with the single broker's principals and ACLs.
 
-One secured 3-node cluster for this module, started through the CLI as a user would and
-stopped at the end (by its data dir). Every node must speak SASL and authorize with ACLs:
-the generated client files log in as ``admin`` and as the read-only ``reader`` on each node,
-and a client without credentials is refused by each node.
+One secured cluster for this module, started through the CLI as a user would and stopped at the
+end (by its data dir). Two nodes: the smallest cluster (issue #13 found ``--nodes 2 --security sasl``
+coming up unsecured), and one JVM fewer than three on a small machine; every node count takes the
+same code path. Every node must speak SASL and authorize with ACLs: the generated client files log
+in as ``admin`` and as the read-only ``reader`` on each node, and a client without credentials is
+refused by each node — the test that fails if a cluster ever comes up unsecured when asked not to.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from deliverytui.kafka.admin import admin_client, metadata_answers
 from deliverytui.kafka.client_config import load_properties
 from tests.helpers import run_cli
 
-# Three JVMs plus the SASL set-up on a busy 2-core machine: more than the default per-test timeout.
+# Two JVMs plus the SASL set-up on a busy 2-core machine: more than the default per-test timeout.
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(900)]
 NO_ENV_BOOTSTRAP = {"KAFKA_BOOTSTRAP_SERVERS": ""}  # the --config file's bootstrap.servers must be what is used
 
@@ -32,7 +34,7 @@ NO_ENV_BOOTSTRAP = {"KAFKA_BOOTSTRAP_SERVERS": ""}  # the --config file's bootst
 @dataclass
 class SecuredCluster:
     data_dir: Path
-    started: dict[str, Any]  # what `broker start --nodes 3 --security sasl --json` printed
+    started: dict[str, Any]  # what `broker start --nodes 2 --security sasl --json` printed
 
     @property
     def bootstrap(self) -> str:
@@ -54,9 +56,9 @@ class SecuredCluster:
 
 @pytest.fixture(scope="module")
 def secured_cluster(tmp_path_factory: pytest.TempPathFactory, kafka_distribution) -> Iterator[SecuredCluster]:
-    data_dir = tmp_path_factory.mktemp("kafka-secured-cluster")
+    data_dir = tmp_path_factory.mktemp("kafka-secured-cluster") / "cluster"  # deliverytui creates it: mode 0700
     try:
-        result = run_cli("broker", "start", "--nodes", "3", "--security", "sasl", "--data-dir", str(data_dir), "--json",
+        result = run_cli("broker", "start", "--nodes", "2", "--security", "sasl", "--data-dir", str(data_dir), "--json",
                          timeout=420)
         assert result.returncode == 0, result.stderr
         yield SecuredCluster(data_dir, json.loads(result.stdout))
@@ -64,10 +66,11 @@ def secured_cluster(tmp_path_factory: pytest.TempPathFactory, kafka_distribution
         run_cli("broker", "stop", "--data-dir", str(data_dir), timeout=120)
 
 
-def test_three_nodes_start_with_sasl_and_write_client_files(secured_cluster: SecuredCluster) -> None:
+def test_two_nodes_start_with_sasl_and_write_client_files(secured_cluster: SecuredCluster) -> None:
     started = secured_cluster.started
     assert started["started"] is True and started["security"] == "sasl"
-    assert started["node_count"] == 3 and started["nodes_running"] == 3
+    assert started["node_count"] == 2 and started["nodes_running"] == 2
+    assert secured_cluster.data_dir.stat().st_mode & 0o777 == 0o700  # a data dir deliverytui created is closed
     assert set(started["client_configs"]) == {"admin", "reader", "writer"}
     assert started["authorizer_logs"] == [str(Path(n["data_dir"], "logs", "kafka-authorizer.log")) for n in started["nodes"]]
     for user in ("admin", "reader", "writer"):
@@ -78,12 +81,14 @@ def test_three_nodes_start_with_sasl_and_write_client_files(secured_cluster: Sec
         assert config["bootstrap.servers"] == secured_cluster.bootstrap  # every node, not just the first
         assert config["security.protocol"] == "SASL_PLAINTEXT" and config["sasl.username"] == user
     for node in started["nodes"]:
-        properties = Path(node["data_dir"], "server.properties").read_text()
+        properties_file = Path(node["data_dir"], "server.properties")
+        assert properties_file.stat().st_mode & 0o777 == 0o600  # it holds the admin password
+        properties = properties_file.read_text()
         assert "listeners=SASL_PLAINTEXT://" in properties and "CONTROLLER://" in properties
         assert "authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer" in properties
         assert "allow.everyone.if.no.acl.found=false" in properties
     status = secured_cluster.cli("status")
-    assert status.returncode == 0 and "3/3 nodes" in status.stdout
+    assert status.returncode == 0 and "2/2 nodes" in status.stdout
     info = secured_cluster.cli("info")
     assert info.returncode == 0 and "reader config" in info.stdout
     for user in ("admin", "reader", "writer"):  # no secret on screen
@@ -94,7 +99,7 @@ def test_admin_and_reader_log_in_on_every_node_and_a_plain_client_is_refused(sec
     admin = secured_cluster.config("admin")
     reader = secured_cluster.config("reader")
     client = admin_client(admin)
-    assert set(client.list_topics(timeout=30).brokers) == {1, 2, 3}
+    assert set(client.list_topics(timeout=30).brokers) == {1, 2}
     for node in secured_cluster.nodes:
         assert metadata_answers(node, timeout=10.0, config=admin), node
         assert metadata_answers(node, timeout=10.0, config=reader), node
@@ -103,7 +108,7 @@ def test_admin_and_reader_log_in_on_every_node_and_a_plain_client_is_refused(sec
 
 
 def test_acls_hold_on_the_cluster(secured_cluster: SecuredCluster) -> None:
-    """writer creates a 3-replica topic and produces; reader may list groups but not produce."""
+    """writer creates a topic replicated on both nodes and produces; reader may list groups but not produce."""
     topic = f"secured-{uuid.uuid4().hex[:8]}"
     writer = secured_cluster.config("writer")
     creator = admin_client(writer)  # held: a client collected mid-request fails its futures
@@ -116,7 +121,7 @@ def test_acls_hold_on_the_cluster(secured_cluster: SecuredCluster) -> None:
             break
         assert time.monotonic() < deadline, "the topic has no leader"
         time.sleep(0.3)
-    assert sorted(partitions[0].replicas) == [1, 2, 3]
+    assert sorted(partitions[0].replicas) == [1, 2]
     producer = Producer({**writer, "enable.idempotence": True})
     producer.produce(topic, b"from writer")
     assert producer.flush(60) == 0
