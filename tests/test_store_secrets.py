@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
@@ -65,9 +66,9 @@ def test_dedup_file_must_be_private_regular_and_hold_one_url(tmp_path: Path) -> 
 
 
 def test_store_passwords_come_from_redis_cli_and_libpq_variables(
-    monkeypatch: pytest.MonkeyPatch, password_redis, password_postgres
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, password_redis, password_postgres
 ) -> None:
-    """REDISCLI_AUTH and PGPASSWORD log in to real servers that require them, and are never shown."""
+    """REDISCLI_AUTH, PGPASSWORD and .pgpass log in to real servers that require them, and are never shown."""
     server, redis_password = password_redis
     pg_url, pg_password = password_postgres
     monkeypatch.setenv("REDISCLI_AUTH", redis_password)
@@ -79,8 +80,9 @@ def test_store_passwords_come_from_redis_cli_and_libpq_variables(
     assert live_view_dedup_url("--dedup", "sqlite:///x.db") == "sqlite:///x.db"
 
     async def writes(url: str) -> bool:
+        """One first-time write (a fresh key each call): proof the store let us in."""
         async with open_store(url, group="g") as store:
-            return await store.mark_if_new(f"key-{len(url)}")
+            return await store.mark_if_new(f"key-{uuid.uuid4().hex}")
 
     for url in (redis_url, live_view_dedup_url("--dedup", pg_url)):
         assert url is not None and redis_password not in redact_url(url) and pg_password not in redact_url(url)
@@ -89,6 +91,14 @@ def test_store_passwords_come_from_redis_cli_and_libpq_variables(
     for url in (server.url, pg_url):  # the servers do require them
         with pytest.raises(StoreUnavailableError):
             asyncio.run(writes(url))
+    # ~/.pgpass (here through PGPASSFILE, so the real home is untouched): the URL stays as given and libpq
+    # finds the password by itself, in this process and in any child (PGPASSFILE is a path, not a secret).
+    host_port_db = pg_url.split("@", 1)[1]
+    host, port = host_port_db.split("/")[0].split(":")
+    role = pg_url.split("://", 1)[1].split("@")[0]
+    monkeypatch.setenv("PGPASSFILE", str(private_file(tmp_path / "pgpass", f"{host}:{port}:*:{role}:{pg_password}\n")))
+    assert live_view_dedup_url("--dedup", pg_url) == pg_url
+    assert asyncio.run(writes(pg_url)) is True
 
 
 def test_the_consumer_refuses_a_password_on_its_command_line(tmp_path: Path) -> None:
