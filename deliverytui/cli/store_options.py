@@ -22,5 +22,5 @@ def store_url(url: str | None, url_file: str | None, option: str) -> str | None:
     if url and url_file:
         raise UsageError(f"give --{option} or --{option}-file, not both")
     if url_file:
-        url = read_url_file(url_file, f"--{option}-file URL")
+        url = read_url_file(url_file, f"--{option}-file")
     return with_environment_password(url) if url else None

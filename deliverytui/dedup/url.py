@@ -140,7 +140,7 @@ def with_environment_password(url: str, environ: Mapping[str, str] | None = None
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def read_url_file(path: str | Path, what: str = "dedup store URL") -> str:
+def read_url_file(path: str | Path, what: str = "the URL file") -> str:
     """The URL held in ``path`` (``--dedup-file``): a private regular file of one line, owned by us.
 
     A URL kept in a file stays off the command line, where every local user can read it in
@@ -151,23 +151,23 @@ def read_url_file(path: str | Path, what: str = "dedup store URL") -> str:
     try:
         fd = os.open(file, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as exc:
-        raise StoreUrlError(f"cannot read the {what} file {file}: {exc.strerror}") from None
+        raise StoreUrlError(f"cannot read {what} {file}: {exc.strerror}") from None
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode):
-            raise StoreUrlError(f"the {what} file {file} is not a regular file")
+            raise StoreUrlError(f"{what} {file} is not a regular file")
         if info.st_mode & 0o077:
             raise StoreUrlError(
-                f"the {what} file {file} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}); "
+                f"{what} {file} is readable by others (mode {stat.S_IMODE(info.st_mode):04o}); "
                 f"run 'chmod 600 {file}'"
             )
         if info.st_uid != os.geteuid():
-            raise StoreUrlError(f"the {what} file {file} belongs to another user; it must be yours and mode 0600")
+            raise StoreUrlError(f"{what} {file} belongs to another user; it must be yours and mode 0600")
         data = handle.read(URL_FILE_LIMIT + 1)
     try:
         lines = [line.strip() for line in data.decode("utf-8").splitlines() if line.strip() and not line.lstrip().startswith("#")]
     except UnicodeDecodeError:
-        raise StoreUrlError(f"the {what} file {file} is not UTF-8 text") from None
+        raise StoreUrlError(f"{what} {file} is not UTF-8 text") from None
     if len(data) > URL_FILE_LIMIT or len(lines) != 1:
-        raise StoreUrlError(f"the {what} file {file} must hold exactly one URL on one line")
+        raise StoreUrlError(f"{what} {file} must hold exactly one URL on one line")
     return lines[0]
