@@ -22,6 +22,7 @@ from deliverytui.dedup import DedupStoreError
 from deliverytui.dedup.url import redact_url
 from deliverytui.demo.consumer.options import EOS_BATCH, LEASE_SECONDS, ConsumerOptions
 from deliverytui.demo.consumer.runner import DemoConsumer
+from deliverytui.demo.consumer_launch import URLS_FROM_STDIN
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
 from deliverytui.errors import UserFacingError
 
@@ -33,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ledger", help="effects ledger URL without a password: sqlite:///path or postgresql://...")
     parser.add_argument("--dedup", help="idempotency store URL without a password (default: sqlite:///<run-dir>/dedup.db)")
     parser.add_argument(
-        "--urls-from-stdin", action="store_true",
+        URLS_FROM_STDIN, action="store_true",
         help='read {"ledger": URL, "dedup": URL} as one JSON line on stdin (URLs with passwords stay off ps)',
     )
     parser.add_argument("--run-dir", required=True, help="directory for crash and status files")
