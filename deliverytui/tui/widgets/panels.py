@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, RichLog, Sparkline, Static
 
 from deliverytui.model import GroupSnapshot
+from deliverytui.model.text import shown_name
 
 
 class GroupHeader(Static):
@@ -42,7 +43,7 @@ class GroupHeader(Static):
         line1.append("deliverytui ", "bold")
         line1.append(f"cluster {bootstrap}  ", "")
         line1.append("group ", "dim")
-        line1.append(group, "bold cyan")
+        line1.append(shown_name(group), "bold cyan")  # the exact id may be long, or hold control characters
         if paused:
             line1.append("  PAUSED", "bold reverse yellow")
         if stale:
@@ -120,7 +121,7 @@ class MembersPanel(Static):
             for tp in member.assignment:
                 by_topic.setdefault(tp.topic, []).append(tp.partition)
             assigned = "; ".join(f"{t}:{','.join(map(str, ps))}" for t, ps in sorted(by_topic.items())) or "-"
-            table.add_row(f"{member.client_id}@{member.host}", assigned)
+            table.add_row(Text(f"{member.client_id}@{member.host}"), Text(assigned))  # Text: names are not markup
         self.update(table)
 
 
