@@ -31,7 +31,7 @@ def viewer_config(args: argparse.Namespace):
         bootstrap=connection.bootstrap,
         group=args.group,
         client_config=connection.config or {},
-        refresh_seconds=max(0.2, args.refresh),
+        refresh_seconds=args.refresh,  # at least MIN_REFRESH_SECONDS: the parser's type checks it
         request_timeout=connection.timeout,
         dedup_url=args.dedup,
         dedup_prefix=args.dedup_prefix,
