@@ -9,9 +9,9 @@ from deliverytui.cli.connection import resolve_connection
 
 def run(args: argparse.Namespace) -> int:
     """``deliverytui --group G`` (``main`` prints the help instead when there is neither a command nor a group)."""
+    config = viewer_config(args)  # a bad --config is one line before Textual is even imported
     from deliverytui.tui.app import DeliveryApp  # Textual is imported only here
 
-    config = viewer_config(args)
     if config.client_config:
         from deliverytui.kafka.group_inspector import GroupInspector
 
