@@ -155,7 +155,7 @@ class GroupSnapshot:
     ``protocol`` is ``"classic"`` or ``"consumer"`` (KIP-848). ``partitions`` holds every
     partition the group has committed or is assigned, sorted by topic and partition.
     ``group_id`` is the id exactly as it was asked for (what Kafka was called with, and what
-    ``--json`` prints, JSON-escaped); show :attr:`name`.
+    ``--json`` prints, JSON-escaped); screens show it through :func:`~deliverytui.model.text.shown_name`.
     """
 
     group_id: str
@@ -168,11 +168,6 @@ class GroupSnapshot:
     taken_at: datetime
     #: Node ids of the brokers in the cluster metadata (the live ones); empty when unknown.
     brokers: tuple[int, ...] = ()
-
-    @property
-    def name(self) -> str:
-        """The group id as screens and the CLI's text show it (control and bidi characters escaped)."""
-        return visible(self.group_id)
 
     @property
     def multi_node(self) -> bool:

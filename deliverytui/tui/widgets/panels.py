@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, RichLog, Sparkline, Static
 
 from deliverytui.model import GroupSnapshot
-from deliverytui.model.text import shown_name
+from deliverytui.model.text import shown_name, visible
 
 
 class GroupHeader(Static):
@@ -89,7 +89,7 @@ class ConnectionBanner(Static):
     """
 
     def show_problem(self, text: str) -> None:
-        self.update(Text(text, style="bold"))
+        self.update(Text(visible(text), style="bold"))  # visible(): errors may quote a broker's or a store's text
         self.add_class("-visible")
 
     def clear_problem(self) -> None:
@@ -139,6 +139,7 @@ class EventLog(RichLog):
 
     def add(self, text: str, style: str = "", at: datetime | None = None) -> None:
         stamp = (at or self.clock()).astimezone().strftime("%H:%M:%S")
+        text = visible(text)  # lines from the model are visible already; error texts quoted here may not be
         self.entries.append(f"{stamp} {text}")
         del self.entries[:-500]
         line = Text(f"{stamp} ", style="dim")
