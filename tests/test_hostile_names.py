@@ -10,6 +10,7 @@ group id (JSON-escaped) and the visible form of every other name.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import subprocess
@@ -196,3 +197,39 @@ def test_journey_hostile_group_never_changes_the_terminal(hostile: HostileCluste
     finally:
         subprocess.run(["tmux", "send-keys", "-t", session, "Escape", "q"], check=False)
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
+
+
+# -- the lab: an event id someone else produced ------------------------------------------------------
+async def test_lab_shows_a_hostile_event_id_escaped(bootstrap: str, tmp_path: Path) -> None:
+    """A record nobody acknowledged, with an escape sequence for its event id, is an *unexpected* effect:
+    the lab's screen names it in its visible form and holds no raw control character."""
+    import uuid
+
+    from confluent_kafka import Producer
+
+    from deliverytui.demo.lab import Lab
+    from deliverytui.tui.demo_app import demo_app
+    from tests.lab_helpers import audit_of, lab_settings, select
+
+    unique = uuid.uuid4().hex[:8]
+    settings = lab_settings(bootstrap, tmp_path / "state", unique, semantics=("at-least-once",), rate=2.0)
+    event_id = f"evil-{unique}{HOSTILE}"
+    lab = Lab(settings).open()
+    try:
+        app = demo_app(lab)
+        async with app.run_test(size=(180, 45)) as pilot:
+            await wait_until(pilot, lambda: app.lab_polls >= 2, timeout=90, what="lab polls")
+            producer = Producer({"bootstrap.servers": bootstrap})
+            record = {"event_id": event_id, "task_id": f"t-{unique}", "title": RETITLE, "created_at": "2026-01-01T00:00:00Z"}
+            producer.produce(settings.topic, value=json.dumps(record).encode())
+            assert producer.flush(10) == 0
+            del producer  # its connection closes now, not when the session's broker is gone
+            await select(pilot, app, "at-least-once")
+            await wait_until(pilot, lambda: (audit_of(app, "at-least-once") or None) is not None
+                             and audit_of(app, "at-least-once").unexpected >= 1, timeout=60, what="the unexpected effect")
+            await pilot.pause(1.5)
+            offending = str(app.lab_screen.query_one("#offending").content)
+            assert visible(event_id) in offending
+            assert_terminal_safe(app.export_screenshot(), "the lab screen")
+    finally:
+        await asyncio.to_thread(lab.close)
