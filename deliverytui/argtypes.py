@@ -47,7 +47,7 @@ def refresh_seconds(text: str) -> float:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
     if not value >= MIN_REFRESH_SECONDS:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"must be at least {MIN_REFRESH_SECONDS} seconds, got {text}")
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_REFRESH_SECONDS} seconds, got {value:g}")
     if value == float("inf"):
         raise argparse.ArgumentTypeError("must be a finite number of seconds")
     return value

@@ -27,6 +27,7 @@ from deliverytui.cli.connection import DEFAULT_TIMEOUT, add_connection_option, a
 from deliverytui.demo.semantics import CRASH_POINTS
 from deliverytui.errors import ExitCode
 from deliverytui.model.reset import RESET_MODES
+from deliverytui.model.text import visible
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -34,7 +35,8 @@ class OneLineErrorParser(argparse.ArgumentParser):
     (argparse prints its usage block first: five to twelve lines before the one that matters)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(ExitCode.USAGE, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        # visible(): argparse quotes what was typed (an unrecognized argument may hold escape sequences).
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {visible(message)} (see '{self.prog} --help')\n")
 
 
 def _group_command(sub: argparse._SubParsersAction, name: str, **kwargs: str) -> argparse.ArgumentParser:
