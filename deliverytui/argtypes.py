@@ -14,3 +14,40 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def non_negative_int(text: str) -> int:
+    """A whole number of at least 0 (a count that may be zero: crashes, malformed records)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
+
+
+def consumer_group(text: str) -> str:
+    """A consumer group id as Kafka takes it: any text but the empty one (which no client can join,
+    and which the AdminClient refuses with a ValueError). Kept exact, never stripped or shortened."""
+    if text == "":
+        raise argparse.ArgumentTypeError("a consumer group id cannot be empty; 'deliverytui groups' lists the cluster's groups")
+    return text
+
+
+#: The shortest ``--refresh``: each poll is two round trips of batched requests; below this the view
+#: would only re-read a cluster that has not had time to change (and 0 would poll back to back).
+MIN_REFRESH_SECONDS = 0.2
+
+
+def refresh_seconds(text: str) -> float:
+    """``--refresh SECONDS``: a number of seconds of at least :data:`MIN_REFRESH_SECONDS`."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value >= MIN_REFRESH_SECONDS:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be at least {MIN_REFRESH_SECONDS} seconds, got {value:g}")
+    if value == float("inf"):
+        raise argparse.ArgumentTypeError("must be a finite number of seconds")
+    return value

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from deliverytui.cli.parser import build_parser
 from deliverytui.cli.tui import viewer_config
 from deliverytui.errors import ExitCode, UserFacingError
+from deliverytui.model.text import visible
 
 __all__ = ["build_parser", "main", "viewer_config"]
 
@@ -22,14 +23,15 @@ __all__ = ["build_parser", "main", "viewer_config"]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None and not args.group:  # bare `deliverytui`: what can it do?
+    if args.command is None and args.group is None:  # bare `deliverytui`: what can it do?
         parser.print_help()
         return ExitCode.USAGE
     handler = args.handler
     try:
         return int(handler(args) or 0)
     except UserFacingError as exc:
-        print(f"deliverytui: error: {exc}", file=sys.stderr)
+        # visible(): a message may quote a name someone else chose (a group id, a broker's error text).
+        print(f"deliverytui: error: {visible(str(exc))}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("deliverytui: interrupted", file=sys.stderr)

@@ -9,6 +9,7 @@ from deliverytui.cli.connection import Connection, resolve_connection
 from deliverytui.cli.output import format_table, print_json
 from deliverytui.errors import UsageError, UserFacingError
 from deliverytui.model.reset import RESET_MODES
+from deliverytui.model.text import shown_name
 
 
 def _resetter(connection: Connection):
@@ -35,7 +36,7 @@ def _reset_target(args: argparse.Namespace):
 
 def _print_heading(plan, action: str) -> None:
     """The plan's first line: the group, its state and members, and what the command does to it."""
-    print(f"Group {plan.group_id} ({plan.group_state}, {plan.active_members} active member(s)): {action}\n")
+    print(f"Group {shown_name(plan.group_id)} ({plan.group_state}, {plan.active_members} active member(s)): {action}\n")
 
 
 def _print_outcome(args: argparse.Namespace, plan, executed: str, *, gap: str) -> None:
@@ -85,7 +86,7 @@ def reset(args: argparse.Namespace) -> int:
     print(f"\ntotal: {plan.total_redelivered} record(s) will be redelivered, {plan.total_skipped} skipped")
     for warning in plan.warnings:
         print(f"warning: {warning}")
-    _print_outcome(args, plan, f"committed the new offsets of group {plan.group_id}", gap="")
+    _print_outcome(args, plan, f"committed the new offsets of group {shown_name(plan.group_id)}", gap="")
     if args.export:
         print(f"exported the new offsets to {args.export} (use it with --from-file)")
     return 0
@@ -103,6 +104,6 @@ def delete_offsets(args: argparse.Namespace) -> int:
         return 0
     _print_heading(plan, f"delete the committed offsets of {len(plan.partitions)} partition(s)")
     print(format_table(["TOPIC", "PARTITION", "COMMITTED"], ((tp.topic, tp.partition, off) for tp, off in plan.partitions)))
-    _print_outcome(args, plan, f"deleted the committed offsets above from group {plan.group_id}", gap="\n")
+    _print_outcome(args, plan, f"deleted the committed offsets above from group {shown_name(plan.group_id)}", gap="\n")
     return 0
 

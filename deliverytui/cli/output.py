@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from deliverytui.model import GroupListing, GroupSnapshot
+from deliverytui.model.text import shown_name
 
 
 def print_json(data: Any) -> None:
@@ -37,7 +38,7 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> st
 def render_snapshot_table(snapshot: GroupSnapshot) -> str:
     coordinator = str(snapshot.coordinator) if snapshot.coordinator else "unknown"
     header = (
-        f"Group {snapshot.group_id}: {snapshot.state}, {snapshot.protocol} protocol, coordinator {coordinator}, "
+        f"Group {shown_name(snapshot.group_id)}: {snapshot.state}, {snapshot.protocol} protocol, coordinator {coordinator}, "
         f"{len(snapshot.members)} member(s), total lag {snapshot.total_lag}, taken {snapshot.taken_at:%Y-%m-%d %H:%M:%S} UTC"
     )
     headers = ["TOPIC", "PARTITION", "COMMITTED", "LOG-END", "LAST-STABLE", "LOG-START", "LAG", "CONSUMER-ID", "HOST", "CLIENT-ID"]
@@ -67,4 +68,4 @@ def _leader(row) -> str:
 def render_groups_table(groups: Sequence[GroupListing]) -> str:
     if not groups:
         return "(no consumer groups)"
-    return format_table(["GROUP", "STATE", "PROTOCOL"], ((g.group_id, g.state, g.protocol) for g in groups))
+    return format_table(["GROUP", "STATE", "PROTOCOL"], ((g.name, g.state, g.protocol) for g in groups))

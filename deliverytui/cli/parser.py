@@ -8,9 +8,16 @@ confluent_kafka before a command runs (``deliverytui --help`` is fast).
 from __future__ import annotations
 
 import argparse
+from typing import NoReturn
 
 from deliverytui import __version__
-from deliverytui.argtypes import positive_int
+from deliverytui.argtypes import (
+    MIN_REFRESH_SECONDS,
+    consumer_group,
+    non_negative_int,
+    positive_int,
+    refresh_seconds,
+)
 from deliverytui.broker import SECURITY_MODES
 from deliverytui.cli import broker as broker_command
 from deliverytui.cli import demo as demo_command
@@ -19,14 +26,25 @@ from deliverytui.cli import tui as tui_command
 from deliverytui.cli.connection import DEFAULT_TIMEOUT, add_connection_option, add_connection_options
 from deliverytui.cli.store_options import SECRET_FILE_HELP
 from deliverytui.demo.semantics import CRASH_POINTS
+from deliverytui.errors import ExitCode
 from deliverytui.model.reset import RESET_MODES
+from deliverytui.model.text import visible
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, with a usage error as one line that says what is wrong and where the options are listed
+    (argparse prints its usage block first: five to twelve lines before the one that matters)."""
+
+    def error(self, message: str) -> NoReturn:
+        # visible(): argparse quotes what was typed (an unrecognized argument may hold escape sequences).
+        self.exit(ExitCode.USAGE, f"{self.prog}: error: {visible(message)} (see '{self.prog} --help')\n")
 
 
 def _group_command(sub: argparse._SubParsersAction, name: str, **kwargs: str) -> argparse.ArgumentParser:
     """A subcommand about one consumer group: the connection options and a required ``--group``."""
     command = sub.add_parser(name, **kwargs)
     add_connection_options(command)
-    command.add_argument("--group", required=True, help="consumer group id")
+    command.add_argument("--group", required=True, type=consumer_group, help="consumer group id")
     return command
 
 
@@ -38,16 +56,19 @@ def _add_dry_run_or_execute(command: argparse.ArgumentParser, *, dry_run_help: s
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="deliverytui",
         description="See how a Kafka consumer group really delivers: committed offsets, positions, lag, redeliveries.",
     )
     parser.add_argument("--version", action="version", version=f"deliverytui {__version__}")
     tui = parser.add_argument_group("live view (deliverytui --group G)")
-    tui.add_argument("--group", help="consumer group to watch in the TUI")
+    tui.add_argument("--group", type=consumer_group, help="consumer group to watch in the TUI")
     add_connection_option(tui, "--bootstrap", default=None, help_text="Kafka bootstrap servers (same defaults as 'snapshot')")
     add_connection_option(tui, "--config", default=None)
-    tui.add_argument("--refresh", type=float, default=2.0, metavar="SECONDS", help="seconds between snapshots (default 2)")
+    tui.add_argument(
+        "--refresh", type=refresh_seconds, default=2.0, metavar="SECONDS",
+        help=f"seconds between snapshots (default 2, at least {MIN_REFRESH_SECONDS})",
+    )
     add_connection_option(tui, "--timeout", default=DEFAULT_TIMEOUT)
     tui.add_argument("--dedup", metavar="URL", help="dedup store to watch: redis://, postgresql:// or sqlite:///path")
     tui.add_argument("--dedup-file", metavar="PATH", help=f"--dedup from {SECRET_FILE_HELP}")
@@ -144,11 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--headless", action="store_true", help="run one crash experiment without a screen")
     demo.add_argument("--semantic", choices=demo_command.SEMANTIC_NAMES)
-    demo.add_argument("--events", type=int, default=100, help="events to produce (headless, default 100)")
+    demo.add_argument("--events", type=positive_int, default=100, help="events to produce (headless, default 100)")
     demo.add_argument(
         "--crash-at", choices=CRASH_POINTS, help="crash point (headless)"
     )
-    demo.add_argument("--crashes", type=int, default=1, help="crashes before the consumer may drain (headless, default 1)")
+    demo.add_argument("--crashes", type=non_negative_int, default=1, help="crashes before the consumer may drain (headless, default 1)")
     demo.add_argument("--dedup", metavar="URL", help="idempotency store (default sqlite:///<run-dir>/dedup.db)")
     demo.add_argument("--dedup-file", metavar="PATH", help=f"--dedup from {SECRET_FILE_HELP}")
     demo.add_argument("--ledger", metavar="URL", help="effects ledger (default sqlite:///<run-dir>/ledger.db)")

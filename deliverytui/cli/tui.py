@@ -10,9 +10,9 @@ from deliverytui.cli.store_options import store_url
 
 def run(args: argparse.Namespace) -> int:
     """``deliverytui --group G`` (``main`` prints the help instead when there is neither a command nor a group)."""
+    config = viewer_config(args)  # a bad --config is one line before Textual is even imported
     from deliverytui.tui.app import DeliveryApp  # Textual is imported only here
 
-    config = viewer_config(args)
     if config.client_config:
         from deliverytui.kafka.group_inspector import GroupInspector
 
@@ -32,7 +32,7 @@ def viewer_config(args: argparse.Namespace):
         bootstrap=connection.bootstrap,
         group=args.group,
         client_config=connection.config or {},
-        refresh_seconds=max(0.2, args.refresh),
+        refresh_seconds=args.refresh,  # at least MIN_REFRESH_SECONDS: the parser's type checks it
         request_timeout=connection.timeout,
         dedup_url=store_url(args.dedup, args.dedup_file, "dedup"),
         dedup_prefix=args.dedup_prefix,

@@ -59,6 +59,7 @@ from deliverytui.model import (
     PartitionRow,
     TopicPartitionId,
 )
+from deliverytui.model.text import quoted, visible
 
 __all__ = ["SINGLE_NODE_METADATA_MAX_AGE_S", "CollectionCancelled", "GroupInspector", "state_name"]
 
@@ -148,9 +149,9 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
         offsets = self.admin.list_consumer_group_offsets(
             [ConsumerGroupTopicPartitions(group_id)], request_timeout=self.request_timeout
         )[group_id]
-        self.await_all([describe, offsets], f"describing group {group_id!r}")
-        description = self._result(describe, f"describing group {group_id!r}")
-        committed_tps: list[TopicPartition] = list(self._result(offsets, f"fetching offsets of {group_id!r}").topic_partitions or [])
+        self.await_all([describe, offsets], f"describing group {quoted(group_id)}")
+        description = self._result(describe, f"describing group {quoted(group_id)}")
+        committed_tps: list[TopicPartition] = list(self._result(offsets, f"fetching offsets of {quoted(group_id)}").topic_partitions or [])
 
         state = state_name(description.state)
         members = tuple(self._member(m) for m in description.members)
@@ -158,7 +159,7 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
         # dataclass __hash__ runs Python code (tens of thousands of lookups per snapshot).
         committed = {(tp.topic, tp.partition): tp for tp in committed_tps if tp.error is None and tp.offset >= 0}
         if state == "Dead" and not members and not committed:
-            raise UnknownGroupError(f"consumer group {group_id!r} does not exist on {self.bootstrap}")
+            raise UnknownGroupError(f"consumer group {quoted(group_id)} does not exist on {self.bootstrap}")
         owners: dict[tuple[str, int], MemberInfo] = {}
         for member in members:
             for tp in member.assignment:
@@ -170,6 +171,9 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
         replication = self._replication_later({key[0] for key in partitions})
         end, stable, start = self._log_offsets(partitions)
         brokers, placement = self._replication_result(replication)
+        # Topic names in offset commits and in a classic group's assignment are whatever the
+        # committing or leading client wrote: shown in their visible form, as member names are.
+        topic_names = {topic: visible(topic) for topic in {key[0] for key in partitions}}
         rows = []
         for key in partitions:
             commit = committed.get(key)
@@ -178,7 +182,7 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
             # PartitionRow's field order: topic, partition, committed offset, metadata and leader
             # epoch, log end, last stable, log start, member id, client id, host, leader, replicas, isr.
             rows.append([
-                key[0],
+                topic_names[key[0]],
                 key[1],
                 commit.offset if commit else None,
                 (commit.metadata or None) if commit else None,
@@ -215,5 +219,5 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
             client_id=member.client_id,
             host=(member.host or "").lstrip("/"),
             group_instance_id=member.group_instance_id,
-            assignment=tuple(sorted(TopicPartitionId(tp.topic, tp.partition) for tp in assigned)),
+            assignment=tuple(sorted(TopicPartitionId(visible(tp.topic), tp.partition) for tp in assigned)),
         )

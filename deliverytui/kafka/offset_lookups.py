@@ -19,6 +19,7 @@ from deliverytui.kafka.group_inspector import GroupInspector
 from deliverytui.kafka.group_states import state_name
 from deliverytui.model.group import TopicPartitionId
 from deliverytui.model.reset import PartitionSelection
+from deliverytui.model.text import quoted, shown_name
 
 
 class OffsetLookups:
@@ -46,13 +47,13 @@ class OffsetLookups:
 
     def _group_state(self, future: concurrent.futures.Future, group_id: str) -> tuple[str, int]:
         """State and member count; a group the coordinator does not know is "Dead" with no members, as in Kafka."""
-        description = self._unless_unknown_group(future, f"describing group {group_id!r}")
+        description = self._unless_unknown_group(future, f"describing group {quoted(group_id)}")
         if description is None:
             return "Dead", 0
         return state_name(description.state), len(description.members)
 
     def _committed(self, future: concurrent.futures.Future, group_id: str) -> dict[TopicPartitionId, int]:
-        result = self._unless_unknown_group(future, f"fetching the committed offsets of {group_id!r}")
+        result = self._unless_unknown_group(future, f"fetching the committed offsets of {quoted(group_id)}")
         if result is None:
             return {}
         return {
@@ -74,8 +75,8 @@ class OffsetLookups:
                 if error is not None and error.code() == KafkaError.UNKNOWN_TOPIC_OR_PART:
                     if stale_commits:
                         raise UserFacingError(
-                            f"group {group_id!r} has committed offsets for topic {topic!r}, which does not exist on "
-                            f"{self.bootstrap} any more; drop them with 'deliverytui delete-offsets --group {group_id} "
+                            f"group {quoted(group_id)} has committed offsets for topic {topic!r}, which does not exist on "
+                            f"{self.bootstrap} any more; drop them with 'deliverytui delete-offsets --group {shown_name(group_id)} "
                             f"--topic {topic} --execute' or name the topics to reset with --topic"
                         ) from None
                     raise UserFacingError(f"topic {topic!r} does not exist on {self.bootstrap}") from None

@@ -42,6 +42,7 @@ from deliverytui.model.reset import (
     ResetPlan,
     ResetTarget,
 )
+from deliverytui.model.text import quoted
 
 
 class OffsetResetter(WriteGuards):
@@ -76,7 +77,7 @@ class OffsetResetter(WriteGuards):
             selection = PartitionSelection(topics=tuple(sorted(named)))
         elif selection.is_empty:
             raise ConfigError("name the partitions to reset: --topic TOPIC[:P,P...] (repeatable) or --all-topics")
-        what = f"planning an offset reset of group {group_id!r}"
+        what = f"planning an offset reset of group {quoted(group_id)}"
         inspector = self._inspector
         admin = inspector.admin
         timeout = self.request_timeout
@@ -92,7 +93,7 @@ class OffsetResetter(WriteGuards):
         if selection.all_topics:
             if not committed:
                 raise UserFacingError(
-                    f"group {group_id!r} has no committed offsets, so --all-topics selects nothing; name the partitions with --topic"
+                    f"group {quoted(group_id)} has no committed offsets, so --all-topics selects nothing; name the partitions with --topic"
                 )
             topic_futures = self._describe_topics(sorted({tp.topic for tp in committed}))
             inspector.await_all(list(topic_futures.values()), what)
@@ -137,7 +138,7 @@ class OffsetResetter(WriteGuards):
                 elif mode is ResetMode.SHIFT_BY:
                     if current is None:
                         raise UserFacingError(
-                            f"cannot shift the offset of {tp.key}: group {group_id!r} has no committed offset there "
+                            f"cannot shift the offset of {tp.key}: group {quoted(group_id)} has no committed offset there "
                             "(Kafka refuses too); leave it out with --topic or use another mode"
                         )
                     requested = current + int(target.shift or 0)
@@ -174,7 +175,7 @@ class OffsetResetter(WriteGuards):
         """
         if not self._ready_to_write(plan.group_id, plan.partitions, allow_writes, "resetting the offsets of", "reset offsets of"):
             return
-        what = f"committing new offsets for group {plan.group_id!r}"
+        what = f"committing new offsets for group {quoted(plan.group_id)}"
         request = ConsumerGroupTopicPartitions(
             plan.group_id, [TopicPartition(p.topic, p.partition, p.new_offset) for p in plan.partitions]
         )
@@ -201,7 +202,7 @@ class OffsetResetter(WriteGuards):
                 "name the topic(s) whose committed offsets to delete with --topic TOPIC[:P,P...]; "
                 "to drop every offset of a group, delete the group"
             )
-        what = f"planning an offset delete for group {group_id!r}"
+        what = f"planning an offset delete for group {quoted(group_id)}"
         admin = self._inspector.admin
         describe = admin.describe_consumer_groups([group_id], request_timeout=self.request_timeout)[group_id]
         fetch = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group_id)], request_timeout=self.request_timeout)[
@@ -217,7 +218,7 @@ class OffsetResetter(WriteGuards):
                 of_topic = {tp: offset for tp, offset in of_topic.items() if tp.partition in wanted}
             if not of_topic:
                 scope = topic if wanted is None else f"{topic}:{','.join(map(str, wanted))}"
-                raise UserFacingError(f"group {group_id!r} has no committed offsets for {scope}; nothing to delete")
+                raise UserFacingError(f"group {quoted(group_id)} has no committed offsets for {scope}; nothing to delete")
             chosen.extend(sorted(of_topic.items()))
         return OffsetDeletePlan(
             group_id=group_id,
@@ -234,7 +235,7 @@ class OffsetResetter(WriteGuards):
 
         if not self._ready_to_write(plan.group_id, plan.partitions, allow_writes, "deleting committed offsets of", "delete offsets of"):
             return
-        what = f"deleting committed offsets of group {plan.group_id!r}"
+        what = f"deleting committed offsets of group {quoted(plan.group_id)}"
         config = client_config(
             self.bootstrap,
             self._file_config,

@@ -21,6 +21,7 @@ from deliverytui.errors import (
 )
 from deliverytui.kafka.offset_lookups import OffsetLookups
 from deliverytui.model.reset import active_group_message
+from deliverytui.model.text import quoted
 
 
 class ActiveGroupError(UserFacingError):
@@ -60,7 +61,7 @@ class WriteGuards(OffsetLookups):
     ) -> bool:
         """Refuse without consent (``doing`` names the write) or with an active group (``action``);
         False when the plan has nothing to write."""
-        require_writes(allow_writes, f"{doing} group {group_id!r}")
+        require_writes(allow_writes, f"{doing} group {quoted(group_id)}")
         if not partitions:
             return False
         self._require_inactive(action, group_id)
@@ -69,7 +70,7 @@ class WriteGuards(OffsetLookups):
     def _require_inactive(self, action: str, group_id: str) -> None:
         """Describe the group now (it may have come alive since the plan) and refuse if it has members."""
         describe = self._inspector.admin.describe_consumer_groups([group_id], request_timeout=self.request_timeout)[group_id]
-        self._inspector.await_all([describe], f"describing group {group_id!r}")
+        self._inspector.await_all([describe], f"describing group {quoted(group_id)}")
         state, members = self._group_state(describe, group_id)
         message = active_group_message(action, group_id, state, members)
         if message:
@@ -83,10 +84,10 @@ class WriteGuards(OffsetLookups):
         if code in _GROUP_ACTIVE_CODES:
             if code == KafkaError.GROUP_SUBSCRIBED_TO_TOPIC:
                 raise ActiveGroupError(
-                    f"cannot {action} group {group_id!r}: its members are subscribed to the topic ({text}); stop its consumers first"
+                    f"cannot {action} group {quoted(group_id)}: its members are subscribed to the topic ({text}); stop its consumers first"
                 )
             raise ActiveGroupError(
-                f"cannot {action} group {group_id!r}: the broker says the group is active ({text}); stop its consumers first"
+                f"cannot {action} group {quoted(group_id)}: the broker says the group is active ({text}); stop its consumers first"
             )
         if code in _AUTHZ_CODES:
             raise NotAuthorizedError(
@@ -94,7 +95,7 @@ class WriteGuards(OffsetLookups):
                 + (" and Delete on the group" if action.startswith("delete") else "")
             )
         if code == KafkaError.GROUP_ID_NOT_FOUND:
-            raise UnknownGroupError(f"cannot {action} group {group_id!r}: the group does not exist on {self.bootstrap}")
+            raise UnknownGroupError(f"cannot {action} group {quoted(group_id)}: the group does not exist on {self.bootstrap}")
         self._inspector.raise_for(error, what, exc or Exception(text))
 
 

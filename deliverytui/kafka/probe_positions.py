@@ -32,6 +32,7 @@ from deliverytui.model.positions import (
     PartitionPosition,
     PositionsView,
 )
+from deliverytui.model.text import visible, visible_or_none
 
 #: Without an interval in a record, a report is stale after this many seconds.
 DEFAULT_STALE_AFTER = 30.0
@@ -101,18 +102,20 @@ def decode_probe_record(value: bytes) -> ProbeReport:
         if not (position is None or _is_int(position)) or not (committed is None or _is_int(committed)):
             raise MalformedProbeRecord("position and committed must be integers or null")
         partitions.append(
-            (topic, number, position if position is None or position >= 0 else None,
+            (visible(topic), number, position if position is None or position >= 0 else None,
              committed if committed is None or committed >= 0 else None)
         )
+    # Anyone with Write on the probe topic writes these: shown in their visible form. The group and
+    # the reporter stay exact: they are matched against the watched group and the records' keys.
     return ProbeReport(
         group=group,
         reporter=reporter,
-        client_id=client_id,
-        member_id=member_id,
+        client_id=visible(client_id),
+        member_id=visible_or_none(member_id),
         ts_ms=int(ts_ms),
         interval_ms=interval_ms,
-        source=str(source),
-        state=str(state) if state is not None else None,
+        source=visible(str(source)),
+        state=visible(str(state)) if state is not None else None,
         partitions=tuple(partitions),
     )
 

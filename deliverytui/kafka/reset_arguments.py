@@ -17,6 +17,7 @@ from pathlib import Path
 from deliverytui.errors import ConfigError, read_user_file
 from deliverytui.model.group import TopicPartitionId
 from deliverytui.model.reset import RESET_MODES, PartitionSelection, ResetMode, ResetPlan, ResetTarget
+from deliverytui.model.text import quoted
 
 _TOPIC_ARG = re.compile(r"^([A-Za-z0-9._-]+)(?::(.*))?$")
 
@@ -111,7 +112,7 @@ def read_reset_csv(path: str | Path, group_id: str) -> ResetTarget:
         offsets[TopicPartitionId(topic, partition)] = offset
     if not offsets:
         hint = f" (it has rows for {other_groups} other group row(s))" if other_groups else ""
-        raise ConfigError(f"reset file {file} has no offsets for group {group_id!r}{hint}")
+        raise ConfigError(f"reset file {file} has no offsets for group {quoted(group_id)}{hint}")
     return ResetTarget.from_offsets(offsets, str(file))
 
 

@@ -18,6 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from deliverytui.model.text import visible
+
 
 class ClaimOutcome(enum.Enum):
     """The store's decision for one delivery of one key.
@@ -186,6 +188,12 @@ class DedupPanelData:
     estimated: bool
     note: str
     known_groups: tuple[str, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        # A store's group names (and the notes quoting them) were written by whichever consumer used it.
+        for name in ("store", "group", "note"):
+            object.__setattr__(self, name, visible(getattr(self, name)))
+        object.__setattr__(self, "known_groups", tuple(visible(group) for group in self.known_groups))
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from deliverytui.model.text import visible, visible_or_none
+
 LOST = "lost"
 DUPLICATE = "duplicate"
 UNEXPECTED = "unexpected"
@@ -44,6 +46,11 @@ class ConsumerProcessStatus:
     extra_instances: int = 0
     """Other instances of this consumer running in the same group (started to show a rebalance)."""
 
+    def __post_init__(self) -> None:
+        # The consumer's own words (its state, a store's or the ledger's error text) are shown on screen.
+        object.__setattr__(self, "state", visible(self.state))
+        object.__setattr__(self, "note", visible_or_none(self.note))
+
 
 @dataclass(frozen=True, slots=True)
 class OffendingEvent:
@@ -53,6 +60,10 @@ class OffendingEvent:
     partition: int | None
     offset: int | None
     kind: str
+
+    def __post_init__(self) -> None:
+        # Event ids come from records on the topic, which anyone with Write on it produces.
+        object.__setattr__(self, "event_id", visible(self.event_id))
 
 
 REBALANCE = "rebalance"
@@ -100,6 +111,9 @@ class Redelivery:
     """What the lab records happened between the first attempt and the second (a crash at a point,
     a kill, a planned stop, a replay, a second instance joining), or another process holding the
     same instance id; None when nothing explains it."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event_id", visible(self.event_id))
 
     @staticmethod
     def classify(first: Attempt, second: Attempt) -> str:
@@ -197,6 +211,11 @@ class ConsumerAudit:
     redeliveries: tuple[Redelivery, ...] = ()
     """Why each duplicated event (at most the id limit) was done again."""
 
+    def __post_init__(self) -> None:
+        # Event ids come from records anyone with Write on the topic produces; notes quote stores' errors.
+        for name in ("lost_event_ids", "duplicate_event_ids", "notes"):
+            object.__setattr__(self, name, tuple(visible(text) for text in getattr(self, name)))
+
     @property
     def redelivery_causes(self) -> dict[str, int]:
         """Duplicated events per cause (``rebalance``, ``restart``, ``retry``, ``unknown``)."""
@@ -259,6 +278,9 @@ class AuditReport:
     taken_at: datetime
     warnings: tuple[str, ...] = field(default=())
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "warnings", tuple(visible(text) for text in self.warnings))
+
     def for_semantic(self, semantic: str) -> ConsumerAudit:
         for audit in self.consumers:
             if audit.semantic == semantic:
@@ -282,6 +304,10 @@ class LabEvent:
     text: str
     kind: str = "info"
 
+    def __post_init__(self) -> None:
+        # Lines quote consumers' exit reasons, stores' and brokers' error texts, event ids: all shown raw otherwise.
+        object.__setattr__(self, "text", visible(self.text))
+
 
 @dataclass(frozen=True, slots=True)
 class LabUpdate:
@@ -299,6 +325,9 @@ class LabUpdate:
     error: str | None = None
     events: tuple[LabEvent, ...] = ()
     commit_every: dict[str, int | None] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "error", visible_or_none(self.error))
 
     def audit_of(self, semantic: str) -> ConsumerAudit | None:
         if self.audit is None:

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from deliverytui.model.text import visible, visible_or_none
+
 
 @dataclass(frozen=True, slots=True)
 class TopicPartitionId:
@@ -36,6 +38,9 @@ class BrokerNode:
     host: str
     port: int
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "host", visible(self.host))  # a broker advertises whatever it was configured with
+
     def __str__(self) -> str:
         return f"{self.host}:{self.port} (id {self.node_id})"
 
@@ -45,13 +50,24 @@ class BrokerNode:
 
 @dataclass(frozen=True, slots=True)
 class MemberInfo:
-    """One member of a consumer group, as the group coordinator describes it."""
+    """One member of a consumer group, as the group coordinator describes it.
+
+    Its names are chosen by whoever runs the consumer (``client.id``, ``group.instance.id``; a classic
+    member id starts with the client id), so they are held in their visible form
+    (:func:`deliverytui.model.text.visible`): a screen or a CLI line can show them as they are.
+    deliverytui never sends them back to Kafka.
+    """
 
     member_id: str
     client_id: str
     host: str
     group_instance_id: str | None
     assignment: tuple[TopicPartitionId, ...]
+
+    def __post_init__(self) -> None:
+        for name in ("member_id", "client_id", "host"):
+            object.__setattr__(self, name, visible(getattr(self, name)))
+        object.__setattr__(self, "group_instance_id", visible_or_none(self.group_instance_id))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -138,6 +154,8 @@ class GroupSnapshot:
 
     ``protocol`` is ``"classic"`` or ``"consumer"`` (KIP-848). ``partitions`` holds every
     partition the group has committed or is assigned, sorted by topic and partition.
+    ``group_id`` is the id exactly as it was asked for (what Kafka was called with, and what
+    ``--json`` prints, JSON-escaped); screens show it through :func:`~deliverytui.model.text.shown_name`.
     """
 
     group_id: str
@@ -241,12 +259,22 @@ class GroupSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class GroupListing:
-    """One line of ``deliverytui groups``: a group id with its state and type."""
+    """One line of ``deliverytui groups``: a group id with its state and type.
+
+    Anybody who can join a group names it, so ``group_id`` may hold control characters: it is the
+    exact id, kept to call Kafka with (the group picker switches to it, ``--json`` prints it
+    JSON-escaped so that a script can pass it back to ``--group``). Screens and text show ``name``.
+    """
 
     group_id: str
     state: str
     protocol: str
     is_simple: bool
+    name: str = field(init=False)
+    """``group_id`` with its control and bidi characters escaped (:func:`~deliverytui.model.text.visible`)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "name", visible(self.group_id))
 
     def to_json(self) -> dict[str, Any]:
         return {"group": self.group_id, "state": self.state, "protocol": self.protocol, "simple": self.is_simple}

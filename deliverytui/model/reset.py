@@ -17,6 +17,7 @@ from enum import Enum
 from typing import Any
 
 from deliverytui.model.group import TopicPartitionId
+from deliverytui.model.text import quoted
 
 #: Group states in which Kafka accepts an offset reset (no member may own a partition).
 INACTIVE_STATES = frozenset({"Empty", "Dead"})
@@ -384,6 +385,6 @@ def active_group_message(action: str, group_id: str, state: str, active_members:
     if state in INACTIVE_STATES and active_members == 0:
         return None
     return (
-        f"cannot {action} group {group_id!r}: it has {active_members} active member(s) (state {state}); "
+        f"cannot {action} group {quoted(group_id)}: it has {active_members} active member(s) (state {state}); "
         "stop its consumers first"
     )

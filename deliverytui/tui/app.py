@@ -34,6 +34,7 @@ from deliverytui.errors import (
     one_line,
 )
 from deliverytui.kafka.group_inspector import CollectionCancelled
+from deliverytui.model.text import shown_name
 from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
 from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
@@ -137,7 +138,7 @@ class DeliveryApp(App[None]):
         self._table.resort_seconds = self.config.resort_seconds
         self._saved_gc_thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
-        self.title = f"deliverytui — {self.group}"
+        self.title = f"deliverytui — {shown_name(self.group)}"
         self._event_log = self.query_one(EventLog)
         self._event_log.clock = self.clock
         if self.config.dedup_url or self.DEDUP_FOLLOWS_GROUP:
@@ -218,7 +219,7 @@ class DeliveryApp(App[None]):
         if message.kind == "unknown-group":
             problem = f"{message.text} — it may not have been created yet; checking again in {delay:.0f}s"
             if self.update is not None and self._last_problem is None:
-                self._event_log.add(f"group {self.group} disappeared", "bold red")
+                self._event_log.add(f"group {shown_name(self.group)} disappeared", "bold red")
         elif message.kind == "unreachable":
             problem = f"{message.text} — showing the last snapshot; retrying in {delay:.0f}s"
             if self._last_problem is None:
@@ -273,7 +274,7 @@ class DeliveryApp(App[None]):
                     samples.clear()
                     key_samples.clear()
                 if reader is None:
-                    panel.show_text(Text(f"dedup: group {group} keeps no idempotency store", style="dim"))
+                    panel.show_text(Text(f"dedup: group {shown_name(group)} keeps no idempotency store", style="dim"))
                     await asyncio.sleep(self.config.refresh_seconds)
                     continue
                 try:
@@ -424,7 +425,7 @@ class DeliveryApp(App[None]):
 
     def switch_group(self, group: str) -> None:
         self.group = group
-        self.title = f"deliverytui — {group}"
+        self.title = f"deliverytui — {shown_name(group)}"
         self.update = None
         self.stale = False
         self.failures = 0
@@ -434,7 +435,7 @@ class DeliveryApp(App[None]):
         self._banner.clear_problem()
         self._table.apply({})
         self._members.show(None)
-        self._event_log.add(f"switched to group {group}", "bold")
+        self._event_log.add(f"switched to group {shown_name(group)}", "bold")
         self._render_header()
         self._schedule_poll(0)
 
@@ -454,7 +455,7 @@ class DeliveryApp(App[None]):
         if self.update is not None and self.update.snapshot.members:
             # Kafka refuses offset changes for a group with active members; say so up front.
             self.notify(
-                f"group {self.group} has {len(self.update.snapshot.members)} active member(s): "
+                f"group {shown_name(self.group)} has {len(self.update.snapshot.members)} active member(s): "
                 "stop its consumers first (the dry run still shows what would change)",
                 severity="warning",
             )

@@ -19,6 +19,7 @@ from deliverytui.kafka.record_time import RecordTimestampReader
 from deliverytui.lag import LagHistory, time_lag_seconds
 from deliverytui.model import GroupSnapshot, PartitionRow
 from deliverytui.model.replication import replication_events, replication_summary
+from deliverytui.model.text import shown_name
 from deliverytui.tui.rows import RowBuilder, RowView
 from deliverytui.tui.viewer_config import ViewerConfig
 
@@ -52,7 +53,7 @@ _STATUS_EVENT_STYLE = {"OK": "green", "WARN": "yellow", "STALL": "bold yellow", 
 def membership_events(previous: GroupSnapshot | None, current: GroupSnapshot) -> list[tuple[str, str]]:
     """Rebalances and state changes, read off two consecutive snapshots (resets come from the lag history)."""
     if previous is None:
-        return [(f"attached to {current.group_id}: {current.state}, {len(current.members)} member(s)", "bold")]
+        return [(f"attached to {shown_name(current.group_id)}: {current.state}, {len(current.members)} member(s)", "bold")]
     events: list[tuple[str, str]] = []
     if previous.state != current.state:
         events.append((f"group state {previous.state} → {current.state}", "yellow"))

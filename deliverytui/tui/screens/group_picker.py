@@ -33,13 +33,14 @@ class GroupPickerScreen(ModalScreen[str | None]):
             yield Label(f"Switch group ({len(self.groups)} on this cluster; Esc cancels)")
             options = []
             for g in self.groups:
-                label = Text(g.group_id, style="bold" if g.group_id == self.current else "")
+                # The shown name has its control characters escaped; the exact id is what Kafka is called with.
+                label = Text(g.name, style="bold" if g.group_id == self.current else "")
                 label.append(f"  {g.state}, {g.protocol}", style="dim")
-                options.append(Option(label, id=g.group_id))
+                options.append(Option(label))
             yield OptionList(*options, id="group-options")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
+        self.dismiss(self.groups[event.option_index].group_id)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -27,6 +27,7 @@ from deliverytui.model.reset import (
     ResetPlan,
     ResetTarget,
 )
+from deliverytui.model.text import shown_name
 
 #: The modes the screen offers (every mode but --from-file), from the one table.
 SCREEN_MODES = tuple(spec for spec in RESET_MODES.values() if spec.on_screens)
@@ -116,7 +117,7 @@ class ResetOffsetsScreen(_WriteScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="write-box"):
-            yield Label(Text(f"Reset offsets of group {self.group} — dry run first", style="bold"))
+            yield Label(Text(f"Reset offsets of group {shown_name(self.group)} — dry run first", style="bold"))
             with Horizontal():
                 yield Select(
                     [(spec.label, spec.mode.value) for spec in SCREEN_MODES], value="to-earliest", allow_blank=False, id="mode"
@@ -189,7 +190,7 @@ class ResetOffsetsScreen(_WriteScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="execute")
     def _run_execute(self, plan: ResetPlan) -> None:
         summary = (
-            f"offsets of {plan.group_id} reset on {len(plan.partitions)} partition(s): "
+            f"offsets of {shown_name(plan.group_id)} reset on {len(plan.partitions)} partition(s): "
             f"{plan.total_redelivered} record(s) to be redelivered, {plan.total_skipped} skipped"
         )
         self._run_guarded(
@@ -202,7 +203,7 @@ class DeleteOffsetsScreen(_WriteScreen):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="write-box"):
-            yield Label(Text(f"Delete committed offsets of group {self.group} — dry run first", style="bold"))
+            yield Label(Text(f"Delete committed offsets of group {shown_name(self.group)} — dry run first", style="bold"))
             yield Input(placeholder="topic (required): T  or  T:0,2", id="topics")
             yield from self._plan_and_buttons("Name a topic, then press Dry run.")
 
@@ -249,7 +250,7 @@ class DeleteOffsetsScreen(_WriteScreen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="execute")
     def _run_execute(self, plan: OffsetDeletePlan) -> None:
-        summary = f"deleted {len(plan.partitions)} committed offset(s) of {plan.group_id} ({', '.join(plan.topics)})"
+        summary = f"deleted {len(plan.partitions)} committed offset(s) of {shown_name(plan.group_id)} ({', '.join(plan.topics)})"
         self._run_guarded(
             lambda: self.resetter().execute_offset_delete(plan, allow_writes=self.allow_writes),
             lambda _: self.dismiss(summary),

@@ -10,6 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import Label, RichLog, Sparkline, Static
 
 from deliverytui.model import GroupSnapshot
+from deliverytui.model.text import shown_name, visible
 
 
 class GroupHeader(Static):
@@ -42,7 +43,7 @@ class GroupHeader(Static):
         line1.append("deliverytui ", "bold")
         line1.append(f"cluster {bootstrap}  ", "")
         line1.append("group ", "dim")
-        line1.append(group, "bold cyan")
+        line1.append(shown_name(group), "bold cyan")  # the exact id may be long, or hold control characters
         if paused:
             line1.append("  PAUSED", "bold reverse yellow")
         if stale:
@@ -88,7 +89,7 @@ class ConnectionBanner(Static):
     """
 
     def show_problem(self, text: str) -> None:
-        self.update(Text(text, style="bold"))
+        self.update(Text(visible(text), style="bold"))  # visible(): errors may quote a broker's or a store's text
         self.add_class("-visible")
 
     def clear_problem(self) -> None:
@@ -120,7 +121,7 @@ class MembersPanel(Static):
             for tp in member.assignment:
                 by_topic.setdefault(tp.topic, []).append(tp.partition)
             assigned = "; ".join(f"{t}:{','.join(map(str, ps))}" for t, ps in sorted(by_topic.items())) or "-"
-            table.add_row(f"{member.client_id}@{member.host}", assigned)
+            table.add_row(Text(f"{member.client_id}@{member.host}"), Text(assigned))  # Text: names are not markup
         self.update(table)
 
 
@@ -138,6 +139,7 @@ class EventLog(RichLog):
 
     def add(self, text: str, style: str = "", at: datetime | None = None) -> None:
         stamp = (at or self.clock()).astimezone().strftime("%H:%M:%S")
+        text = visible(text)  # lines from the model are visible already; error texts quoted here may not be
         self.entries.append(f"{stamp} {text}")
         del self.entries[:-500]
         line = Text(f"{stamp} ", style="dim")
