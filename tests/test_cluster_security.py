@@ -68,7 +68,7 @@ def test_three_nodes_start_with_sasl_and_write_client_files(secured_cluster: Sec
     started = secured_cluster.started
     assert started["started"] is True and started["security"] == "sasl"
     assert started["node_count"] == 3 and started["nodes_running"] == 3
-    assert set(started["client_configs"]) == {"admin", "reader", "writer"}
+    assert set(started["client_configs"]) == {"admin", "reader", "writer", "lab"}
     assert started["authorizer_logs"] == [str(Path(n["data_dir"], "logs", "kafka-authorizer.log")) for n in started["nodes"]]
     for user in ("admin", "reader", "writer"):
         file = secured_cluster.config_file(user)
