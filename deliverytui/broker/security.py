@@ -17,6 +17,8 @@ in the client config files, which are reused on restarts):
   (Read on a group would also allow committing offsets to it);
 - ``writer`` — SCRAM-SHA-256; an application principal: Describe, Read, Write and Create on
   every topic, Describe, Read and Delete on every group, IdempotentWrite on the cluster.
+- ``lab`` — SCRAM-SHA-256; the teaching lab (``deliverytui demo --config client-lab.properties``): exactly
+  the ACLs of :func:`lab_acls` on the lab's topics, groups and transactional ids, nothing else.
 
 For each, a librdkafka properties file ``<data-dir>/client-<user>.properties``
 (``bootstrap.servers``, ``security.protocol``, ``sasl.mechanism``, ``sasl.username``,

@@ -32,7 +32,11 @@ def _demo_cluster(args: argparse.Namespace) -> str | None:
     if args.nodes == 1:
         return None  # the single embedded broker, as without --nodes
     progress(f"starting (or reusing) the embedded {args.nodes}-node Apache Kafka cluster…")
-    info, _ = EmbeddedBroker(default_cluster_dir()).start(args.nodes, progress=progress, security="none")  # PLAINTEXT clients
+    info, _ = EmbeddedBroker(default_cluster_dir()).start(args.nodes, progress=progress)  # in its recorded mode
+    if not args.kafka_config:
+        from deliverytui.demo.kafka_access import refuse_secured_embedded_broker_without_login
+
+        refuse_secured_embedded_broker_without_login(info.bootstrap)
     factor, min_isr = replication_for(args.nodes)
     for topic in (args.topic, output_topic(args.topic)):
         ensure_topic(
