@@ -108,3 +108,37 @@ def test_wrong_password_and_missing_acls_are_one_line_each(secured: Secured, uni
         headless(*base, "--run-dir", str(tmp_path / "b"), "--config", str(secured.config_file("reader"))), ExitCode.NOT_AUTHORIZED
     )
     assert f"principal User:reader lacks Create on topic task-events-acl-{unique} (ACL needed: CREATE on TOPIC task-events-acl-{unique})" in line
+
+
+async def test_the_lab_screen_and_its_live_view_run_as_the_lab_principal(secured: Secured, unique: str, tmp_path: Path) -> None:
+    """The lab's screen (not headless): a consumer runs, the audit counts, and ``w`` shows its group live, all as ``lab``."""
+    from deliverytui.demo.lab import Lab
+    from deliverytui.tui.demo_app import DemoLabScreen, demo_app
+    from deliverytui.tui.widgets.panels import ConnectionBanner
+    from tests.lab_helpers import audit_of, lab_settings
+    from tests.tui_helpers import shown, wait_until
+
+    before = len(secured.audit("lab"))
+    settings = lab_settings(
+        secured.bootstrap, tmp_path / "state", unique, semantics=("at-least-once",), group_prefix=f"demo-{unique}-",
+        kafka_config=secured.config("lab"),
+    )
+    lab = Lab(settings).open()
+    try:
+        app = demo_app(lab, refresh_seconds=0.5)
+        async with app.run_test(size=(160, 48)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, DemoLabScreen), what="lab screen")
+            await wait_until(
+                pilot, lambda: (audit_of(app, "at-least-once") or 0) and audit_of(app, "at-least-once").unique_effects >= 5,
+                timeout=120, what="effects",
+            )
+            audit = audit_of(app, "at-least-once")
+            assert (audit.lost, audit.duplicates, audit.unexpected) == (0, 0, 0)
+            await pilot.press("w")
+            await wait_until(pilot, lambda: not app.lab_in_front(), what="the live view")
+            await wait_until(pilot, lambda: len(shown(app)) == 3, timeout=60, what="the group's partitions in the live view")
+            assert not app.query_one(ConnectionBanner).has_class("-visible")
+    finally:
+        lab.close()
+    denied = [e for e in secured.audit("lab")[before:] if e["decision"] == "Denied"]
+    assert denied == [], denied[:5]
