@@ -65,11 +65,10 @@ def test_headless_exactly_once_runs_as_the_lab_principal(secured: Secured, uniqu
     data = json.loads(result.stdout)
     assert (data["events"], data["lost"], data["duplicates"], data["unexpected"]) == (40, 0, 0, 0)
     assert data["unique_effects"] == 40 and data["crashes"] == 1
-    # The consumers read the login from a private file; no password in any file the run left but that one.
-    private = run_dir / "kafka-client.properties"
-    assert private.stat().st_mode & 0o077 == 0
+    # The consumers read the login from a private file, removed with the lab; no password in any file the run left.
+    assert not (run_dir / "kafka-client.properties").exists()
     for file in run_dir.rglob("*"):
-        if file.is_file() and file != private and file.suffix in (".log", ".status", ".json", ".crash", ""):
+        if file.is_file() and file.suffix in (".log", ".status", ".json", ".crash", ".properties", ""):
             assert password not in file.read_text(errors="replace"), f"a password in {file}"
     assert password not in result.stdout + result.stderr
     denied = [e for e in secured.audit("lab") if e["decision"] == "Denied"]
@@ -134,11 +133,19 @@ async def test_the_lab_screen_and_its_live_view_run_as_the_lab_principal(secured
             )
             audit = audit_of(app, "at-least-once")
             assert (audit.lost, audit.duplicates, audit.unexpected) == (0, 0, 0)
+            # The running consumer has the login from a 0600 file: not on its command line, not in its environment.
+            pid = lab.supervisor.pid("at-least-once")
+            assert pid is not None
+            password = secured.config("lab")["sasl.password"]
+            for entry in ("cmdline", "environ"):
+                assert password.encode() not in Path(f"/proc/{pid}/{entry}").read_bytes(), f"the password in {entry}"
+            assert (tmp_path / "state" / "kafka-client.properties").stat().st_mode & 0o777 == 0o600
             await pilot.press("w")
             await wait_until(pilot, lambda: not app.lab_in_front(), what="the live view")
             await wait_until(pilot, lambda: len(shown(app)) == 3, timeout=60, what="the group's partitions in the live view")
             assert not app.query_one(ConnectionBanner).has_class("-visible")
     finally:
         lab.close()
+    assert not (tmp_path / "state" / "kafka-client.properties").exists()
     denied = [e for e in secured.audit("lab")[before:] if e["decision"] == "Denied"]
     assert denied == [], denied[:5]

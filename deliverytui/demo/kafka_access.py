@@ -27,6 +27,7 @@ from deliverytui.errors import (
     MESSAGE_LIMIT,
     AuthenticationError,
     ClusterUnreachableError,
+    ConfigError,
     UserFacingError,
     one_line,
 )
@@ -115,8 +116,6 @@ def check_lab_access(bootstrap: str, kafka_config: Mapping[str, str] | None, tim
     try:
         admin = admin_client(config)
     except KafkaException as exc:
-        from deliverytui.errors import ConfigError
-
         raise ConfigError(f"invalid client configuration in --config: {_text(exc)}") from None
     deadline = time.monotonic() + timeout
     while True:

@@ -30,7 +30,11 @@ from pathlib import Path
 from deliverytui.dedup.url import redact_url
 from deliverytui.demo import processes
 from deliverytui.demo.auditor import OUTPUT_TALLY, forget_ledger
-from deliverytui.demo.kafka_access import check_lab_access, refuse_secured_embedded_broker_without_login
+from deliverytui.demo.kafka_access import (
+    check_lab_access,
+    refuse_secured_embedded_broker_without_login,
+    write_private_config,
+)
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
 from deliverytui.demo.offsets import OffsetReader, start_group_at_log_end
 from deliverytui.demo.producer_loop import RateLimitedProducer
@@ -373,6 +377,7 @@ class Lab:
         left = processes.leftovers(self.state_dir)  # nothing may outlive the lab: not even a stuck one
         if left:
             processes.stop(left, timeout=2.0)
+        write_private_config(self.state_dir, None)  # no consumer left to read the login: the password goes too
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._lock_fd)

@@ -50,10 +50,12 @@ def hidden_topics_error(principal: str, group_id: str) -> NotAuthorizedError:
     """A group that exists (no members: it lives on its committed offsets) yet shows none of them.
 
     Kafka leaves out of OffsetFetch every topic the principal may not describe, without naming
-    it, so the topic is unknown here; the message says which ACL to add for each of them.
+    it, so the topic is unknown here; the message says which ACL to add for each of them. An Empty group
+    whose offsets were all deleted looks the same until Kafka removes it (minutes later): the message says so.
     """
     return NotAuthorizedError(
-        f"principal {principal} lacks Describe on the group's topics: group {group_id!r} exists but Kafka hides its "
-        f"committed offsets on topics the principal may not describe (ACL needed: DESCRIBE on TOPIC <each topic "
-        f"{group_id!r} consumes>); its lag is unknown, not 0"
+        f"principal {principal} may lack Describe on the group's topics: group {group_id!r} is Empty yet shows it no "
+        "committed offset, which is how Kafka hides offsets on topics a principal may not describe (ACL needed: "
+        f"DESCRIBE on TOPIC <each topic {group_id!r} consumes>; unless its offsets were all deleted moments ago); "
+        "its lag is unknown, not 0"
     )

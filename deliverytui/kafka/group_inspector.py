@@ -249,19 +249,17 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
 
     def _group_result(self, describe: concurrent.futures.Future, group_id: str):
         """The group's description; a refusal names the ACL it lacks (on the group, or on its members' topics)."""
-        try:
-            return describe.result(timeout=0)
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
-            code = error.code() if error is not None else None
-            if code == KafkaError.GROUP_AUTHORIZATION_FAILED:
-                raise missing_acl(self.principal, "describe", "group", group_id) from None
-            if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:  # KIP-848: Describe on every assigned topic is needed
-                raise missing_acl(
-                    self.principal, "describe", "topic", f"<each topic assigned in {group_id!r}>",
-                    context=f"the broker refused to describe group {group_id!r}'s assignment",
-                ) from None
-            return self._result(describe, f"describing group {group_id!r}")
+        exc = describe.exception(timeout=0)
+        error = exc.args[0] if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError) else None
+        code = error.code() if error is not None else None
+        if code == KafkaError.GROUP_AUTHORIZATION_FAILED:
+            raise missing_acl(self.principal, "describe", "group", group_id)
+        if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:  # KIP-848: Describe on every assigned topic is needed
+            raise missing_acl(
+                self.principal, "describe", "topic", f"<each topic assigned in {group_id!r}>",
+                context=f"the broker refused to describe group {group_id!r}'s assignment",
+            )
+        return self._result(describe, f"describing group {group_id!r}")
 
     @staticmethod
     def _member(member) -> MemberInfo:
