@@ -55,7 +55,7 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     "(also Python's code for a bug, which prints a traceback)",
     ExitCode.USAGE: "wrong command line: argparse's own code, and option combinations it cannot express",
     ExitCode.UNREACHABLE: "the cluster did not answer within `--timeout` (default 10 s)",
-    ExitCode.AUTH_FAILED: "the cluster refused the credentials (SASL/SSL)",
+    ExitCode.AUTH_FAILED: "the cluster refused the credentials (SASL/SSL), or needs some and none were given (`--config`)",
     ExitCode.GROUP_NOT_FOUND: "the consumer group does not exist",
     ExitCode.KAFKA_SETUP: "Java, Maven or the Apache Kafka jars are missing",
     ExitCode.BROKER_START_FAILED: "the embedded broker or cluster failed to start",

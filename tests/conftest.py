@@ -1,7 +1,7 @@
 """Shared fixtures: one real embedded Kafka broker per test session, real Redis and PostgreSQL servers.
 
 Fixtures reach the tests from here only (the service fixtures are defined in tests/services.py and
-tests/cluster_fixtures.py and imported below); helpers a test calls live in tests/helpers.py.
+tests/cluster_fixtures.py and tests/security_fixtures.py, and imported below); helpers a test calls live in tests/helpers.py.
 
 The broker is started once (it takes a few seconds of JVM start-up) in a temporary data
 dir on free loopback ports; every test gets unique topic and group names so tests never
@@ -20,6 +20,7 @@ from deliverytui.broker.distribution import KafkaDistribution, resolve_distribut
 from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.model import BrokerInfo
 from tests.cluster_fixtures import kafka_cluster  # noqa: F401 - fixture: the 3-node cluster, started only if used
+from tests.security_fixtures import secured  # noqa: F401 - fixture: the SASL + ACLs broker, started only if used
 from tests.services import (  # noqa: F401 - fixtures: real Redis and PostgreSQL on free loopback ports
     dedup_store_url,
     password_postgres,

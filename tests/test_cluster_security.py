@@ -71,7 +71,7 @@ def test_two_nodes_start_with_sasl_and_write_client_files(secured_cluster: Secur
     assert started["started"] is True and started["security"] == "sasl"
     assert started["node_count"] == 2 and started["nodes_running"] == 2
     assert secured_cluster.data_dir.stat().st_mode & 0o777 == 0o700  # a data dir deliverytui created is closed
-    assert set(started["client_configs"]) == {"admin", "reader", "writer"}
+    assert set(started["client_configs"]) == {"admin", "reader", "writer", "lab"}
     assert started["authorizer_logs"] == [str(Path(n["data_dir"], "logs", "kafka-authorizer.log")) for n in started["nodes"]]
     for user in ("admin", "reader", "writer"):
         file = secured_cluster.config_file(user)

@@ -2,7 +2,7 @@
 
 The codes here that need no broker are provoked through the real CLI; the ones that need one are in
 the tests of their commands (GROUP_ACTIVE: test_reset.py, NODES_DOWN: test_cluster_cli.py,
-AUTH_FAILED: test_security.py, GROUP_NOT_FOUND and UNREACHABLE: test_snapshot.py, BAD_STORE_URL:
+AUTH_FAILED: test_security.py, NOT_AUTHORIZED: test_not_authorized.py, GROUP_NOT_FOUND and UNREACHABLE: test_snapshot.py, BAD_STORE_URL:
 test_bad_input_kafka.py).
 """
 

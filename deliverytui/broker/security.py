@@ -17,6 +17,8 @@ in the client config files, which are reused on restarts):
   (Read on a group would also allow committing offsets to it);
 - ``writer`` — SCRAM-SHA-256; an application principal: Describe, Read, Write and Create on
   every topic, Describe, Read and Delete on every group, IdempotentWrite on the cluster.
+- ``lab`` — SCRAM-SHA-256; the teaching lab (``deliverytui demo --config client-lab.properties``): exactly
+  the ACLs of :func:`lab_acls` on the lab's topics, groups and transactional ids, nothing else.
 
 For each, a librdkafka properties file ``<data-dir>/client-<user>.properties``
 (``bootstrap.servers``, ``security.protocol``, ``sasl.mechanism``, ``sasl.username``,
@@ -59,7 +61,18 @@ from deliverytui.kafka.security import (
 
 ADMIN_USER = "admin"
 #: (user, mechanism) of every principal deliverytui creates; the admin is in the broker's JAAS config.
-PRINCIPALS = ((ADMIN_USER, "PLAIN"), ("reader", SCRAM_MECHANISM), ("writer", SCRAM_MECHANISM))
+PRINCIPALS = ((ADMIN_USER, "PLAIN"), ("reader", SCRAM_MECHANISM), ("writer", SCRAM_MECHANISM), ("lab", SCRAM_MECHANISM))
+
+#: The teaching lab's consumer groups (``deliverytui.demo.semantics``: the broker cannot import the lab; a
+#: test keeps the two lists equal) and the group prefixes of its headless runs and of ``--group-prefix demo-…``.
+LAB_GROUPS = ("analytics-service", "notification-service", "idempotent-notifier", "task-projection", "task-completer", "order-processor")
+LAB_GROUP_PREFIXES = ("headless-", "demo-")
+#: The group ids of the lab's own readers (``deliverytui-demo-metadata-…``, ``deliverytui-audit-…``).
+LAB_READER_GROUP_PREFIX = "deliverytui-"
+#: The exactly-once consumer's ``transactional.id`` (``<group>-tx``; with a prefix, under the group prefixes).
+LAB_TRANSACTIONAL_ID = "order-processor-tx"
+#: The lab's topics all start with this (``task-events``, ``task-events.processed``, ``--topic task-events-…``).
+LAB_TOPIC_PREFIX = "task-events"
 AUTHORIZER = "org.apache.kafka.metadata.authorizer.StandardAuthorizer"
 AUTHORIZER_LOG = "kafka-authorizer.log"
 
@@ -234,4 +247,27 @@ def default_acls():
     writer = [("topic", "*", "literal", op) for op in ("describe", "read", "write", "create")]
     writer += [("group", "*", "literal", op) for op in ("describe", "read", "delete")]
     writer += [("cluster", "kafka-cluster", "literal", "idempotent_write")]
-    return acl_bindings("User:reader", reader) + acl_bindings("User:writer", writer)
+    return acl_bindings("User:reader", reader) + acl_bindings("User:writer", writer) + acl_bindings("User:lab", lab_acls())
+
+
+def lab_acls() -> list[tuple[str, str, str, str]]:
+    """What the teaching lab needs, and no more (README: "The lab on a secured cluster").
+
+    Its topics (prefix ``task-events``): create, produce, consume. The probe topic: publish positions and read
+    them (the live view, ``w``). Its groups: consume and commit (Read), and describe (the audit, the replay).
+    The exactly-once consumer's transactional ids (``<group>-tx``): Write and Describe. The idempotent producer:
+    IdempotentWrite on the cluster.
+    """
+    grants = [("topic", LAB_TOPIC_PREFIX, "prefixed", op) for op in ("describe", "read", "write", "create")]
+    grants += [("topic", "__deliverytui_probe", "literal", op) for op in ("describe", "read", "write", "create")]
+    for op in ("describe", "read"):
+        grants += [("group", group, "literal", op) for group in LAB_GROUPS]
+        grants += [("group", prefix, "prefixed", op) for prefix in LAB_GROUP_PREFIXES]
+    for op in ("describe", "write"):
+        grants.append(("transactional_id", LAB_TRANSACTIONAL_ID, "literal", op))
+        grants += [("transactional_id", prefix, "prefixed", op) for prefix in LAB_GROUP_PREFIXES]
+    # Its readers (offset reader, audit) assign partitions and never commit, but librdkafka still looks up
+    # the coordinator of their group id: Describe only.
+    grants.append(("group", LAB_READER_GROUP_PREFIX, "prefixed", "describe"))
+    grants.append(("cluster", "kafka-cluster", "literal", "idempotent_write"))
+    return grants

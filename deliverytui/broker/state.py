@@ -153,6 +153,38 @@ def running_bootstrap(data_dir: Path | None = None) -> str | None:
     return None
 
 
+_LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def _loopback_ports(bootstrap: str) -> set[int]:
+    """The ports of ``bootstrap``'s loopback addresses (where an embedded broker listens)."""
+    ports = set()
+    for address in bootstrap.split(","):
+        host, _, port = address.strip().rpartition(":")
+        if host in _LOOPBACK_NAMES and port.isdigit():
+            ports.add(int(port))
+    return ports
+
+
+def secured_embedded_dir(bootstrap: str) -> Path | None:
+    """The data dir of the running embedded broker (or cluster) at ``bootstrap`` when it runs ``--security sasl``.
+
+    A client that connects to it without SASL is disconnected, which librdkafka reports as
+    "brokers are down": this is how the CLI can say "this broker needs SASL" and name the
+    client file to pass instead. Reads files and /proc only, like :func:`running_bootstrap`.
+    """
+    wanted = _loopback_ports(bootstrap)
+    for candidate in (default_data_dir(), default_cluster_dir()):
+        layout = Layout.of(candidate)
+        state = layout.read()
+        if not state or state.get("security") != "sasl":
+            continue
+        running = [node for node, _ in ordered_nodes(state) if layout.node_running(node, state)]
+        if running and wanted & _loopback_ports(bootstrap_of(state)):
+            return layout.data_dir
+    return None
+
+
 def resolve_bootstrap(explicit: str | None, *, file_config: Mapping[str, str] | None = None) -> tuple[str, str]:
     """Pick the bootstrap servers and say where they came from.
 

@@ -49,6 +49,23 @@ class Connection:
     timeout: float
 
 
+def refuse_plain_client_on_secured_embedded_broker(bootstrap: str, *, principal: str = "reader") -> None:
+    """"This broker needs SASL", with the client file to pass, instead of "cannot reach Kafka" ten seconds later.
+
+    A secured embedded broker drops a client that does not log in, which librdkafka reports as
+    "brokers are down". Its data dir holds ready client files: ``principal`` names the one to suggest.
+    """
+    from deliverytui.broker.security import client_config_file
+    from deliverytui.broker.state import secured_embedded_dir
+    from deliverytui.errors import AuthenticationError
+
+    data_dir = secured_embedded_dir(bootstrap)
+    if data_dir is not None:
+        raise AuthenticationError(
+            f"the embedded broker at {bootstrap} needs SASL: use --config {client_config_file(data_dir, principal)}"
+        )
+
+
 def resolve_connection(args: argparse.Namespace) -> Connection:
     """Load ``--config`` (one-line ConfigError when unreadable) and pick the bootstrap servers."""
     from deliverytui.broker.state import resolve_bootstrap
@@ -56,4 +73,6 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
 
     config = load_properties(args.config) if args.config else None
     bootstrap, source = resolve_bootstrap(args.bootstrap, file_config=config)
+    if not (config or {}).get("security.protocol"):
+        refuse_plain_client_on_secured_embedded_broker(bootstrap)
     return Connection(bootstrap=bootstrap, source=source, config=config, timeout=args.timeout)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 
+from deliverytui.cli.connection import DEFAULT_TIMEOUT
 from deliverytui.cli.output import print_json, progress
 from deliverytui.cli.store_options import store_url
 from deliverytui.demo.semantics import SEMANTICS
@@ -32,10 +33,17 @@ def _demo_cluster(args: argparse.Namespace) -> str | None:
     if args.nodes == 1:
         return None  # the single embedded broker, as without --nodes
     progress(f"starting (or reusing) the embedded {args.nodes}-node Apache Kafka cluster…")
-    info, _ = EmbeddedBroker(default_cluster_dir()).start(args.nodes, progress=progress, security="none")  # PLAINTEXT clients
+    info, _ = EmbeddedBroker(default_cluster_dir()).start(args.nodes, progress=progress)  # in its recorded mode
+    if not args.kafka_config:
+        from deliverytui.demo.kafka_access import refuse_secured_embedded_broker_without_login
+
+        refuse_secured_embedded_broker_without_login(info.bootstrap)
     factor, min_isr = replication_for(args.nodes)
     for topic in (args.topic, output_topic(args.topic)):
-        ensure_topic(info.bootstrap, topic, args.partitions, factor, config={"min.insync.replicas": str(min_isr)})
+        ensure_topic(
+            info.bootstrap, topic, args.partitions, factor, config={"min.insync.replicas": str(min_isr)},
+            kafka_config=args.kafka_config,
+        )
     return info.bootstrap
 
 
@@ -50,8 +58,23 @@ def _ledger_url(args: argparse.Namespace) -> str | None:
         raise LedgerError(str(exc)) from None
 
 
+def _load_login(args: argparse.Namespace) -> None:
+    """``--config``: the login of every Kafka client of the lab (``args.kafka_config``), and its cluster when
+    ``--bootstrap`` is not given (``bootstrap.servers`` in the file, as the other commands take it)."""
+    args.kafka_config = None
+    args.connect_timeout = min(DEFAULT_TIMEOUT, args.timeout) if args.timeout and args.timeout > 0 else DEFAULT_TIMEOUT
+    if not args.config:
+        return
+    from deliverytui.kafka.client_config import load_properties
+
+    args.kafka_config = load_properties(args.config)
+    if not args.bootstrap and args.nodes is None:
+        args.bootstrap = args.kafka_config.get("bootstrap.servers") or None
+
+
 def run(args: argparse.Namespace) -> int:
     """Without --headless: the lab TUI (deliverytui.tui.demo_app). With it: one crash experiment, then its audit."""
+    _load_login(args)
     args.dedup = store_url(args.dedup, args.dedup_file, "dedup")
     args.ledger = _ledger_url(args)
     if not args.headless:
@@ -70,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         check_crash_point(args.semantic, args.crash_at)  # before starting a broker for nothing
     bootstrap = _demo_cluster(args)
     if not bootstrap:
-        bootstrap = EmbeddedBroker(default_data_dir()).start(progress=progress, security="none")[0].bootstrap  # PLAINTEXT clients
+        bootstrap = EmbeddedBroker(default_data_dir()).start(progress=progress)[0].bootstrap  # in its recorded mode
     result = run_headless(
         bootstrap=bootstrap,
         semantic=args.semantic,
@@ -88,6 +111,8 @@ def run(args: argparse.Namespace) -> int:
         malformed=malformed_values(max(0, args.malformed)),
         commit_every=args.commit_every,
         keep_run_dir=args.keep_run_dir,
+        kafka_config=args.kafka_config,
+        connect_timeout=args.connect_timeout,
     )
     if args.json:
         print_json(result)

@@ -163,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--nodes", type=int, metavar="N",
         help="run on the embedded N-node cluster (3: topics with replication factor 3, min.insync.replicas 2)",
     )
+    demo.add_argument(
+        "--config", metavar="FILE",
+        help="librdkafka properties (security.protocol, sasl.*, ssl.*) every client of the lab logs in with; "
+        "the secured embedded broker's is <data-dir>/client-lab.properties",
+    )
     demo.add_argument("--headless", action="store_true", help="run one crash experiment without a screen")
     demo.add_argument("--semantic", choices=demo_command.SEMANTIC_NAMES)
     demo.add_argument("--events", type=positive_int, default=100, help="events to produce (headless, default 100)")

@@ -34,6 +34,7 @@ from confluent_kafka.admin import AdminClient, OffsetSpec
 
 from deliverytui.dedup import DedupStoreError, open_store
 from deliverytui.demo.audit_tally import LedgerTally
+from deliverytui.demo.kafka_access import config_key, lab_client_config
 from deliverytui.demo.ledger import EffectsLedger
 from deliverytui.demo.offsets import OffsetReader
 from deliverytui.demo.semantics import KILLED, SEMANTICS, output_topic, semantic_spec, store_url_for
@@ -66,20 +67,22 @@ _cache_lock = threading.Lock()
 #: How long an effect may precede its event's ack row (producer delivery report) before it counts as unexpected.
 ACK_GRACE_SECONDS = 5.0
 
-def offset_reader(bootstrap: str, request_timeout: float = 10.0) -> OffsetReader:
-    """One long-lived :class:`OffsetReader` per cluster: the TUI audits every second."""
+def offset_reader(bootstrap: str, request_timeout: float = 10.0, kafka_config: Mapping[str, str] | None = None) -> OffsetReader:
+    """One long-lived :class:`OffsetReader` per cluster and login: the TUI audits every second."""
+    key = config_key(bootstrap, kafka_config)
     with _cache_lock:
-        reader = _readers.get(bootstrap)
+        reader = _readers.get(key)
         if reader is None:
-            reader = _readers[bootstrap] = OffsetReader(bootstrap, request_timeout)
+            reader = _readers[key] = OffsetReader(bootstrap, request_timeout, kafka_config)
         return reader
 
 
-def _admin(bootstrap: str) -> AdminClient:
+def _admin(bootstrap: str, kafka_config: Mapping[str, str] | None = None) -> AdminClient:
+    key = config_key(bootstrap, kafka_config)
     with _cache_lock:
-        admin = _admins.get(bootstrap)
+        admin = _admins.get(key)
         if admin is None:
-            admin = _admins[bootstrap] = AdminClient({"bootstrap.servers": bootstrap}, logger=silent_librdkafka_logger())
+            admin = _admins[key] = AdminClient(lab_client_config(bootstrap, kafka_config), logger=silent_librdkafka_logger())
         return admin
 
 
@@ -96,9 +99,10 @@ class OutputTally:
     SQL, so a long lab run does not grow the auditor's memory with every event id.
     """
 
-    def __init__(self, bootstrap: str, topic: str) -> None:
+    def __init__(self, bootstrap: str, topic: str, kafka_config: Mapping[str, str] | None = None) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
+        self.kafka_config = kafka_config
         self._consumer: Consumer | None = None
         self._assigned: set[int] = set()
         self._next: dict[int, int] | None = None
@@ -126,14 +130,17 @@ class OutputTally:
                 return True
             if self._consumer is None:
                 self._consumer = Consumer(
-                    {
-                        "bootstrap.servers": self.bootstrap,
-                        "group.id": f"deliverytui-audit-{uuid.uuid4().hex[:8]}",  # never commits, never joins
-                        "enable.auto.commit": False,
-                        "enable.partition.eof": True,
-                        "isolation.level": "read_committed",
-                        "queued.max.messages.kbytes": 4096,  # between audits it only prefetches this much
-                    },
+                    lab_client_config(
+                        self.bootstrap,
+                        self.kafka_config,
+                        {
+                            "group.id": f"deliverytui-audit-{uuid.uuid4().hex[:8]}",  # never commits, never joins
+                            "enable.auto.commit": False,
+                            "enable.partition.eof": True,
+                            "isolation.level": "read_committed",
+                            "queued.max.messages.kbytes": 4096,  # between audits it only prefetches this much
+                        },
+                    ),
                     logger=silent_librdkafka_logger(),
                 )
             new = [p for p in partitions if p not in self._assigned]
@@ -206,11 +213,12 @@ class OutputTally:
             self._consumer = None
 
 
-def _tally(bootstrap: str, topic: str, ledger: EffectsLedger) -> OutputTally:
+def _tally(bootstrap: str, topic: str, ledger: EffectsLedger, kafka_config: Mapping[str, str] | None = None) -> OutputTally:
+    key = (config_key(bootstrap, kafka_config), topic, ledger.url)
     with _cache_lock:
-        tally = _tallies.get((bootstrap, topic, ledger.url))
+        tally = _tallies.get(key)
         if tally is None:
-            tally = _tallies[(bootstrap, topic, ledger.url)] = OutputTally(bootstrap, topic)
+            tally = _tallies[key] = OutputTally(bootstrap, topic, kafka_config)
         return tally
 
 
@@ -247,6 +255,7 @@ def audit(
     id_limit: int = ID_LIMIT,
     ack_grace_seconds: float = ACK_GRACE_SECONDS,
     confirm_losses: bool = False,
+    kafka_config: Mapping[str, str] | None = None,
 ) -> AuditReport:
     """Audit each demo consumer in ``semantics`` against the ledger's acknowledged sends to ``topic``.
 
@@ -256,12 +265,12 @@ def audit(
     ``dedup_url``/``run_dir`` locate the idempotency stores exactly as the consumers did
     (:func:`store_url_for`); with neither, ``dedup_hits`` is 0 and a note says why.
     """
-    reader = offset_reader(bootstrap, request_timeout)
+    reader = offset_reader(bootstrap, request_timeout, kafka_config)
     running = ledger_tally(ledger, id_limit)
     with running.lock:
         return _audit(
             ledger, running, reader, bootstrap, group_prefix, tuple(semantics), topic, dedup_url, run_dir,
-            request_timeout, id_limit, ack_grace_seconds, confirm_losses,
+            request_timeout, id_limit, ack_grace_seconds, confirm_losses, kafka_config,
         )  # fmt: skip
 
 
@@ -302,6 +311,7 @@ def _audit(
     id_limit: int,
     ack_grace_seconds: float,
     confirm_losses: bool = False,
+    kafka_config: Mapping[str, str] | None = None,
 ) -> AuditReport:
     settled = time.time() - ack_grace_seconds
     produced = running.produced(ledger, topic, settled)
@@ -330,8 +340,8 @@ def _audit(
                 except (DedupStoreError, UserFacingError) as exc:
                     notes.append(f"dedup hits unknown: {exc}")
         if spec.transactional:
-            tally = _tally(bootstrap, output_topic(topic), ledger)
-            if not tally.refresh(_admin(bootstrap), ledger, timeout=request_timeout):
+            tally = _tally(bootstrap, output_topic(topic), ledger, kafka_config)
+            if not tally.refresh(_admin(bootstrap, kafka_config), ledger, timeout=request_timeout):
                 notes.append(f"{output_topic(topic)} was not read to its end within {request_timeout:.0f} s")
             running.effects(ledger, "outputs", settled)
             consumer_audit = audit_consumer(

@@ -17,13 +17,14 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from confluent_kafka import Producer
 
 from deliverytui.demo.auditor import audit
+from deliverytui.demo.kafka_access import lab_client_config
 from deliverytui.demo.lab import Lab, LabSettings
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
 from deliverytui.demo.offsets import OffsetReader
@@ -73,6 +74,8 @@ def run_headless(
     commit_every: int | None = None,
     malformed: Sequence[bytes | None] = (),
     keep_run_dir: bool = False,
+    kafka_config: Mapping[str, str] | None = None,
+    connect_timeout: float = 10.0,
 ) -> dict[str, Any]:
     """Run one experiment and return the audit as the headless JSON (``RESULT_KEYS`` and a few more).
 
@@ -114,6 +117,7 @@ def run_headless(
         LabSettings(
             state_dir=run_path, bootstrap=bootstrap, ledger_url=ledger_url, dedup_url=dedup_url, topic=topic,
             partitions=partitions, group_prefix=prefix, semantics=(semantic,), commit_every=commit_every, probe=probe,
+            kafka_config=kafka_config, timeout=min(connect_timeout, timeout),
         )
     ).open(start=False)
     assert lab.supervisor is not None
@@ -123,16 +127,16 @@ def run_headless(
     except BaseException:
         lab.close()
         raise
-    reader = OffsetReader(bootstrap)
+    reader = OffsetReader(bootstrap, kafka_config=kafka_config)
     try:
         say(f"producing {events} events to {topic}")
-        producer = TaskApiProducer(bootstrap, topic, ledger=ledger)
-        bad = _BadRecords(bootstrap, topic, malformed, events, partitions)
+        producer = TaskApiProducer(bootstrap, topic, ledger=ledger, kafka_config=kafka_config)
+        bad = _BadRecords(lab_client_config(bootstrap, kafka_config), topic, malformed, events, partitions)
         for n, event in enumerate(task_created_events(events, task_prefix=f"task-{uuid.uuid4().hex[:6]}")):
             producer.publish(event)
             bad.after_event(n, producer.flush)
         if producer.flush(30) or producer.failed:
-            raise UserFacingError(f"{producer.failed} of {events} sends to {topic} were not acknowledged")
+            raise producer.failure(events)
         bad.flush()
         spacing = crash_spacing(events, wanted_crashes)
         crashed = 0
@@ -161,6 +165,7 @@ def run_headless(
             topic=topic,
             dedup_url=dedup_url,
             run_dir=run_path,
+            kafka_config=kafka_config,
         )
     finally:
         lab.close()
@@ -204,13 +209,13 @@ def malformed_values(count: int) -> list[bytes]:
 class _BadRecords:
     """Produces the malformed values among the events: one after every ``events // (count + 1)``-th event."""
 
-    def __init__(self, bootstrap: str, topic: str, values: Sequence[bytes | None], events: int, partitions: int) -> None:
+    def __init__(self, client_config: Mapping[str, object], topic: str, values: Sequence[bytes | None], events: int, partitions: int) -> None:
         self.values = list(values)
         self.every = max(1, events // (len(self.values) + 1))
         self.partitions = max(1, partitions)
         self.sent = 0
         self.producer = (
-            Producer({"bootstrap.servers": bootstrap, "enable.idempotence": True}, logger=silent_librdkafka_logger())
+            Producer({**client_config, "enable.idempotence": True}, logger=silent_librdkafka_logger())
             if self.values
             else None
         )

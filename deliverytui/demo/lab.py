@@ -23,13 +23,18 @@ import contextlib
 import fcntl
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from deliverytui.dedup.url import redact_url
 from deliverytui.demo import processes
 from deliverytui.demo.auditor import OUTPUT_TALLY, forget_ledger
+from deliverytui.demo.kafka_access import (
+    check_lab_access,
+    refuse_secured_embedded_broker_without_login,
+    write_private_config,
+)
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
 from deliverytui.demo.offsets import OffsetReader, start_group_at_log_end
 from deliverytui.demo.producer_loop import RateLimitedProducer
@@ -89,6 +94,10 @@ class LabSettings:
     """How long a quitting lab waits for a consumer's graceful stop before SIGKILL."""
     probe: bool = True
     """Consumers publish their positions to the probe topic (the live view's Position column)."""
+    kafka_config: Mapping[str, str] | None = None
+    """The ``--config`` login (SASL/SSL) of every Kafka client the lab runs: producer, consumers, auditor, replay."""
+    timeout: float = 10.0
+    """How long the first request may wait for an answer before the lab says why in one line."""
 
 
 class Lab:
@@ -141,11 +150,15 @@ class Lab:
             from deliverytui.broker.embedded import EmbeddedBroker
             from deliverytui.broker.paths import default_data_dir
 
-            self.bootstrap = EmbeddedBroker(default_data_dir()).start(security="none")[0].bootstrap
+            self.bootstrap = EmbeddedBroker(default_data_dir()).start()[0].bootstrap  # in the mode it was started with
+        if not settings.kafka_config:
+            refuse_secured_embedded_broker_without_login(self.bootstrap)
+        check_lab_access(self.bootstrap, settings.kafka_config, settings.timeout)
         topics = (settings.topic, output_topic(settings.topic))
         for topic in topics:
-            ensure_topic(self.bootstrap, topic, partitions=settings.partitions)
-        identity = cluster_identity(self.bootstrap, topics)
+            ensure_topic(self.bootstrap, topic, partitions=settings.partitions, kafka_config=settings.kafka_config,
+                         request_timeout=settings.timeout)  # fmt: skip
+        identity = cluster_identity(self.bootstrap, topics, kafka_config=settings.kafka_config)
         new_story = self._choose_story(identity)
         ledger_url = settings.ledger_url or sqlite_ledger_url(self.state_dir / "ledger.db")
         dedup_url = settings.dedup_url or default_dedup_url(self.state_dir)
@@ -153,6 +166,7 @@ class Lab:
             self.bootstrap, self.state_dir, ledger_url, dedup_url,
             group_prefix=settings.group_prefix, semantics=settings.semantics, auto_restart=settings.auto_restart,
             topic=settings.topic, commit_every=settings.commit_every, probe=settings.probe,
+            kafka_config=settings.kafka_config,
         )  # fmt: skip
         ledger = supervisor.ledger
         recorded = ledger.story()
@@ -169,7 +183,7 @@ class Lab:
         write_story(self.state_dir, identity, self.bootstrap)
         self.acknowledged_before = ledger.acked_count(settings.topic)
         if start:
-            self.producer = RateLimitedProducer(self.bootstrap, ledger, topic=settings.topic)
+            self.producer = RateLimitedProducer(self.bootstrap, ledger, topic=settings.topic, kafka_config=settings.kafka_config)
             supervisor.start_all()
             self.producer.start(settings.rate)
 
@@ -209,7 +223,7 @@ class Lab:
         """Groups start at the topics' end in a new story; a resumed story keeps its offsets."""
         assert self.supervisor is not None
         topic = self.settings.topic
-        reader = OffsetReader(self.bootstrap)
+        reader = OffsetReader(self.bootstrap, kafka_config=self.settings.kafka_config)
         try:
             if new_story:
                 ledger.record_stream_start(OUTPUT_TALLY, output_topic(topic), reader.log_end(output_topic(topic)))
@@ -363,6 +377,7 @@ class Lab:
         left = processes.leftovers(self.state_dir)  # nothing may outlive the lab: not even a stuck one
         if left:
             processes.stop(left, timeout=2.0)
+        write_private_config(self.state_dir, None)  # no consumer left to read the login: the password goes too
         if self._lock_fd is not None:
             with contextlib.suppress(OSError):
                 os.close(self._lock_fd)

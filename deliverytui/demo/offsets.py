@@ -15,9 +15,11 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
+from deliverytui.demo.kafka_access import kafka_failure, lab_client_config
 from deliverytui.demo.ledger import EffectsLedger
 from deliverytui.errors import UserFacingError
 from deliverytui.kafka.admin import TRANSIENT_COORDINATOR_ERRORS
@@ -30,12 +32,20 @@ _RETRIABLE = TRANSIENT_COORDINATOR_ERRORS | {
 }
 
 
+#: Refusals: said at once, naming the ACL, instead of retried or reported as "failed".
+_REFUSED = frozenset(
+    {KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.GROUP_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
+)
+
+
 class OffsetReader:
     """One cluster's committed offsets (per group) and log ends; thread-safe, keeps its consumers."""
 
-    def __init__(self, bootstrap: str, request_timeout: float = 10.0) -> None:
+    def __init__(self, bootstrap: str, request_timeout: float = 10.0, kafka_config: Mapping[str, str] | None = None) -> None:
         self.bootstrap = bootstrap
         self.request_timeout = request_timeout
+        self.kafka_config = kafka_config
+        """The ``--config`` login (SASL/SSL properties) its consumers use."""
         self._consumers: dict[str, Consumer] = {}
         self._lock = threading.Lock()
 
@@ -44,18 +54,23 @@ class OffsetReader:
         consumer = self._consumers.get(key)
         if consumer is None:
             consumer = Consumer(
-                {
-                    "bootstrap.servers": self.bootstrap,
-                    "group.id": group or f"deliverytui-demo-metadata-{uuid.uuid4().hex[:8]}",
-                    "enable.auto.commit": False,
-                    "enable.auto.offset.store": False,
-                },
+                lab_client_config(
+                    self.bootstrap,
+                    self.kafka_config,
+                    {
+                        "group.id": group or f"deliverytui-demo-metadata-{uuid.uuid4().hex[:8]}",
+                        "enable.auto.commit": False,
+                        "enable.auto.offset.store": False,
+                    },
+                ),
                 logger=silent_librdkafka_logger(),
             )
             self._consumers[key] = consumer
         return consumer
 
-    def _retrying(self, what: str, call):  # noqa: ANN001, ANN202 - a small local helper
+    def _retrying(self, what: str, call, acl: tuple[str, str, str] | None = None):  # noqa: ANN001, ANN202 - a small local helper
+        """``call()``, retried on transient errors for ``request_timeout``; ``acl`` (operation, resource type, name)
+        is what a refusal names."""
         deadline = time.monotonic() + self.request_timeout
         while True:
             try:
@@ -63,6 +78,10 @@ class OffsetReader:
             except KafkaException as exc:
                 error = exc.args[0] if exc.args else None
                 code = error.code() if isinstance(error, KafkaError) else None
+                if code in _REFUSED and acl is not None:
+                    raise kafka_failure(
+                        exc, self.bootstrap, self.kafka_config, doing=what, operation=acl[0], resource_type=acl[1], resource=acl[2]
+                    ) from None
                 if code not in _RETRIABLE or time.monotonic() > deadline:
                     reason = error.str() if isinstance(error, KafkaError) else str(exc)
                     raise UserFacingError(f"{what} failed: {reason}") from None
@@ -73,7 +92,8 @@ class OffsetReader:
         with self._lock:
             consumer = self._consumer(None)
             meta = self._retrying(
-                f"reading the metadata of {topic}", lambda: consumer.list_topics(topic, timeout=self.request_timeout)
+                f"reading the metadata of {topic}", lambda: consumer.list_topics(topic, timeout=self.request_timeout),
+                ("describe", "topic", topic),
             )
             info = meta.topics.get(topic)
             if info is None or info.error is not None:
@@ -90,6 +110,7 @@ class OffsetReader:
             tps = self._retrying(
                 f"fetching the committed offsets of group {group!r}",
                 lambda: consumer.committed([TopicPartition(topic, p) for p in partitions], timeout=self.request_timeout),
+                ("describe", "group", group),
             )
         return {tp.partition: tp.offset for tp in tps if tp.error is None and tp.offset >= 0}
 
@@ -119,6 +140,7 @@ class OffsetReader:
                 lambda: consumer.commit(
                     offsets=[TopicPartition(topic, p, o) for p, o in offsets.items()], asynchronous=False
                 ),
+                ("read", "group", group),
             )
 
     def drained(self, group: str, topic: str) -> bool:

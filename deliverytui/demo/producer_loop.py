@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 
 from deliverytui.demo.ledger import EffectsLedger, LedgerUnavailableError
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, task_created_events
@@ -26,9 +27,11 @@ class RateLimitedProducer:
     """
 
     def __init__(
-        self, bootstrap: str, ledger: EffectsLedger | str, *, topic: str = TASK_EVENTS_TOPIC, task_prefix: str | None = None
+        self, bootstrap: str, ledger: EffectsLedger | str, *, topic: str = TASK_EVENTS_TOPIC, task_prefix: str | None = None,
+        kafka_config: Mapping[str, str] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.kafka_config = kafka_config
         self.ledger_url = ledger if isinstance(ledger, str) else ledger.url
         self.topic = topic
         self.task_prefix = task_prefix or f"task-{uuid.uuid4().hex[:6]}"
@@ -90,7 +93,7 @@ class RateLimitedProducer:
 
     def _run(self) -> None:
         ledger = EffectsLedger(self.ledger_url)
-        producer = TaskApiProducer(self.bootstrap, self.topic, ledger=ledger, ack_batch=10**9)
+        producer = TaskApiProducer(self.bootstrap, self.topic, ledger=ledger, ack_batch=10**9, kafka_config=self.kafka_config)
         events = task_created_events(10**12, task_prefix=self.task_prefix)
         allowance = 0.0
         last = time.monotonic()

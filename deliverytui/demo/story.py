@@ -29,11 +29,15 @@ LOCK_FILE = "lab.lock"
 PIDS_DIR = "pids"
 
 
-def cluster_identity(bootstrap: str, topics: Iterable[str], timeout: float = 15.0) -> dict[str, str]:
-    """``{"cluster_id": …, "topic:<name>": <topic id>, …}`` read from the cluster now."""
+def cluster_identity(
+    bootstrap: str, topics: Iterable[str], timeout: float = 15.0, kafka_config: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """``{"cluster_id": …, "topic:<name>": <topic id>, …}`` read from the cluster now (``kafka_config``: the login)."""
     from confluent_kafka.admin import AdminClient
 
-    admin = AdminClient({"bootstrap.servers": bootstrap}, logger=silent_librdkafka_logger())
+    from deliverytui.demo.kafka_access import lab_client_config
+
+    admin = AdminClient(lab_client_config(bootstrap, kafka_config), logger=silent_librdkafka_logger())
     names = list(topics)
     try:
         cluster = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout + 5)

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +29,7 @@ from deliverytui.demo import processes
 from deliverytui.demo.auditor import audit
 from deliverytui.demo.consumer import SESSION_TIMEOUT_MS, crash_file, read_status, status_file
 from deliverytui.demo.consumer_launch import URLS_FROM_STDIN, launch_consumer
+from deliverytui.demo.kafka_access import lab_client_config, write_private_config
 from deliverytui.demo.ledger import EffectsLedger
 from deliverytui.demo.semantics import KILLED, SEMANTICS, check_crash_point, semantic_spec
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
@@ -74,8 +75,11 @@ class DemoSupervisor:
         probe: bool = True,
         request_timeout: float = 10.0,
         commit_every: int | None = None,
+        kafka_config: Mapping[str, str] | None = None,
     ) -> None:
         self.bootstrap = bootstrap
+        self.kafka_config = kafka_config
+        """The ``--config`` login; consumers read it from a 0600 file in the run dir (never argv or env)."""
         self.commit_every = commit_every
         """Each consumer's ``--commit-every`` (None: its default, per message; exactly-once per batch)."""
         self.run_dir = Path(run_dir)
@@ -89,6 +93,7 @@ class DemoSupervisor:
         self.probe = probe
         self.request_timeout = request_timeout
         self.ledger = EffectsLedger(ledger_url)
+        self.kafka_config_file = write_private_config(self.run_dir, kafka_config)
         self._slots = {name: _Slot() for name in self.semantics}
         self._extra: dict[tuple[str, int], _Slot] = {}  # second (third, ...) instances: a rebalance demo
         self._crash_counts: dict[str, int] = {}
@@ -150,6 +155,8 @@ class DemoSupervisor:
             command += ["--crash-at", check_crash_point(semantic, crash_at), "--crash-after", str(max(1, crash_after))]
         if not self.probe:
             command.append("--no-probe")
+        if self.kafka_config_file is not None:  # the path only: the file (0600) holds the password
+            command += ["--kafka-config", str(self.kafka_config_file)]
         commit_every = self.commit_every_of.get(semantic, self.commit_every)
         if commit_every is not None:
             command += ["--commit-every", str(commit_every)]
@@ -438,6 +445,7 @@ class DemoSupervisor:
                 dedup_url=self.dedup_url,
                 run_dir=self.run_dir,
                 confirm_losses=confirm_losses,
+                kafka_config=self.kafka_config,
             )
 
     # -- replay -------------------------------------------------------------------------------------
@@ -451,7 +459,7 @@ class DemoSupervisor:
         """
         group = self.group_of(semantic)
         selection = PartitionSelection(topics=((self.topic, None),))
-        resetter = OffsetResetter(self.bootstrap, request_timeout=self.request_timeout)
+        resetter = OffsetResetter(self.bootstrap, self.kafka_config, request_timeout=self.request_timeout)
         plan = resetter.plan_reset(group, selection, target)
         if dry_run:
             return plan
@@ -471,7 +479,7 @@ class DemoSupervisor:
     def wait_until_empty(self, group: str, timeout: float = SESSION_TIMEOUT_MS / 1000 + 20) -> None:
         """Poll DescribeConsumerGroups (members only: no offset fetch) until the group has no member."""
         if self._admin is None:
-            self._admin = AdminClient({"bootstrap.servers": self.bootstrap}, logger=silent_librdkafka_logger())
+            self._admin = AdminClient(lab_client_config(self.bootstrap, self.kafka_config), logger=silent_librdkafka_logger())
         deadline = time.monotonic() + timeout
         members = -1
         while time.monotonic() < deadline:

@@ -8,16 +8,18 @@ any duplicate the lab later shows comes from the consumer side, which is the poi
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from deliverytui.demo.kafka_access import kafka_failure, lab_client_config
 from deliverytui.demo.ledger import AckedEvent, EffectsLedger
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 
@@ -60,25 +62,42 @@ def ensure_topic(
     *,
     wait: float = 30.0,
     config: dict[str, str] | None = None,
+    kafka_config: Mapping[str, str] | None = None,
+    request_timeout: float = 30.0,
 ) -> int:
     """Create ``topic`` if it does not exist (an existing topic is left as it is); returns its partition count.
 
     ``config``: topic configs for a topic created now (``{"min.insync.replicas": "2"}`` on a cluster).
     Waits (up to ``wait`` seconds) until every partition has a leader, so a producer
-    or consumer started right after sees all of them.
+    or consumer started right after sees all of them. ``kafka_config``: the ``--config`` login.
+    A refusal or no answer within ``request_timeout`` is one line naming the ACL or the cause.
     """
-    admin = AdminClient({"bootstrap.servers": bootstrap}, logger=silent_librdkafka_logger())
+    admin = AdminClient(lab_client_config(bootstrap, kafka_config), logger=silent_librdkafka_logger())
     new_topic = NewTopic(topic, partitions, replication, config=dict(config or {}))
-    future = admin.create_topics([new_topic], operation_timeout=30)[topic]
+    future = admin.create_topics([new_topic], operation_timeout=request_timeout, request_timeout=request_timeout)[topic]
     try:
-        future.result(timeout=30)
-    except Exception as exc:  # noqa: BLE001 - confluent-kafka wraps the KafkaError
+        future.result(timeout=request_timeout + 5)
+    except (KafkaException, concurrent.futures.TimeoutError) as exc:
         error = exc.args[0] if exc.args else None
         if not (isinstance(error, KafkaError) and error.code() == KafkaError.TOPIC_ALREADY_EXISTS):
-            raise
+            raise kafka_failure(
+                exc, bootstrap, kafka_config, doing=f"creating topic {topic}", operation="create", resource_type="topic",
+                resource=topic,
+            ) from None
     deadline = time.monotonic() + wait
     while True:
-        meta = admin.list_topics(topic, timeout=5).topics.get(topic)
+        try:
+            meta = admin.list_topics(topic, timeout=5).topics.get(topic)
+        except KafkaException as exc:
+            raise kafka_failure(
+                exc, bootstrap, kafka_config, doing=f"reading topic {topic}", operation="describe", resource_type="topic",
+                resource=topic,
+            ) from None
+        if meta is not None and meta.error is not None and meta.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+            raise kafka_failure(
+                KafkaException(meta.error), bootstrap, kafka_config, doing=f"reading topic {topic}", operation="describe",
+                resource_type="topic", resource=topic,
+            )
         if meta is not None and meta.error is None and meta.partitions and all(
             p.leader >= 0 for p in meta.partitions.values()
         ):
@@ -104,21 +123,26 @@ class TaskApiProducer:
         *,
         ledger: EffectsLedger | None = None,
         ack_batch: int = 500,
+        kafka_config: Mapping[str, str] | None = None,
     ) -> None:
         self.topic = topic
         self.acknowledged = 0
         self.failed = 0
         self.ledger = ledger
         self.ack_batch = ack_batch
+        self.bootstrap = bootstrap
+        self.kafka_config = kafka_config
+        self.last_error: KafkaError | None = None
         self._pending_acks: list[AckedEvent] = []
         self._producer = Producer(
-            {"bootstrap.servers": bootstrap, "enable.idempotence": True, "acks": "all", "linger.ms": 5},
+            lab_client_config(bootstrap, kafka_config, {"enable.idempotence": True, "acks": "all", "linger.ms": 5}),
             logger=silent_librdkafka_logger(),
         )
 
     def _on_delivery(self, error: KafkaError | None, message: Message) -> None:
         if error is not None:
             self.failed += 1
+            self.last_error = error
             return
         self.acknowledged += 1
         if self.ledger is not None:
@@ -148,6 +172,20 @@ class TaskApiProducer:
         served = self._producer.poll(timeout)
         self.write_acks()
         return served
+
+    def failure(self, events: int):  # noqa: ANN201 - a UserFacingError of the right kind
+        """The one-line error for sends that were not acknowledged: the missing ACL (Write on the topic), or the reason."""
+        unconfirmed = max(self.failed, events - self.acknowledged)
+        if self.last_error is None:
+            return kafka_failure(
+                TimeoutError(f"{unconfirmed} of {events} sends were not acknowledged"), self.bootstrap, self.kafka_config,
+                doing=f"producing to {self.topic}", operation="write", resource_type="topic", resource=self.topic,
+            )
+        return kafka_failure(
+            KafkaException(self.last_error), self.bootstrap, self.kafka_config,
+            doing=f"producing to {self.topic} ({unconfirmed} of {events} sends not acknowledged)",
+            operation="write", resource_type="topic", resource=self.topic,
+        )
 
     def write_acks(self) -> int:
         """Write the acknowledgements received so far to the ledger (no-op without one)."""

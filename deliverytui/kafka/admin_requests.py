@@ -53,6 +53,8 @@ class AdminRequests:
 
     admin: Any
     bootstrap: str
+    principal: str
+    authenticates: bool
     request_timeout: float
     cancel_event: threading.Event | None
     _lock: threading.Lock
@@ -111,8 +113,9 @@ class AdminRequests:
                 f"Kafka at {self.bootstrap} refused authentication: {text}; check the sasl.*/ssl.* settings in --config"
             ) from None
         if code in _UNREACHABLE_CODES:
+            hint = "" if self.authenticates else " (a cluster that needs SASL or SSL drops a client without --config)"
             raise ClusterUnreachableError(
-                f"cannot reach Kafka at {self.bootstrap} while {what}: {text}; check --bootstrap and that the cluster is up"
+                f"cannot reach Kafka at {self.bootstrap} while {what}: {text}; check --bootstrap and that the cluster is up{hint}"
             ) from None
         if code == KafkaError.GROUP_ID_NOT_FOUND:
             raise UnknownGroupError(f"consumer group does not exist on {self.bootstrap} ({text})") from None

@@ -41,6 +41,13 @@ from deliverytui.errors import (
     ConfigError,
     UnknownGroupError,
 )
+from deliverytui.kafka.acl_errors import (
+    CLUSTER_RESOURCE,
+    authenticates,
+    hidden_topics_error,
+    missing_acl,
+    principal_of,
+)
 from deliverytui.kafka.admin import admin_client
 from deliverytui.kafka.admin_requests import CollectionCancelled, kafka_error_text
 from deliverytui.kafka.client_config import client_config
@@ -91,6 +98,8 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
         CLI uses) reads them on every snapshot.
         """
         self.bootstrap = bootstrap
+        self.principal = principal_of(file_config)
+        self.authenticates = authenticates(file_config)
         self.cancel_event = cancel_event
         self.request_timeout = request_timeout
         self.log_start_max_age_s = log_start_max_age_s
@@ -134,7 +143,26 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
             )
             for g in result.valid
         ]
+        if not listings and self.authenticates:
+            self._require_cluster_describe()
         return sorted(listings, key=lambda g: g.group_id)
+
+    def _require_cluster_describe(self) -> None:
+        """An empty list is "none you may see" for a principal without Describe on the cluster: say so.
+
+        ListGroups answers such a principal with only the groups it may describe, silently;
+        the cluster's authorized operations (DescribeCluster, which needs no ACL) tell which it was.
+        """
+        from confluent_kafka.admin import AclOperation
+
+        future = self.admin.describe_cluster(include_authorized_operations=True, request_timeout=self.request_timeout)
+        cluster = self._await_one(future, "describing the cluster")
+        allowed = set(cluster.authorized_operations or ())
+        if not allowed & {AclOperation.DESCRIBE, AclOperation.ALTER, AclOperation.ALL}:
+            raise missing_acl(
+                self.principal, "describe", "cluster", CLUSTER_RESOURCE,
+                context="without it Kafka lists only the groups it may describe, and it may describe none",
+            )
 
     def snapshot(self, group_id: str) -> GroupSnapshot:
         """Take one :class:`GroupSnapshot` of ``group_id`` (raises :class:`UnknownGroupError` if absent)."""
@@ -150,8 +178,11 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
             [ConsumerGroupTopicPartitions(group_id)], request_timeout=self.request_timeout
         )[group_id]
         self.await_all([describe, offsets], f"describing group {quoted(group_id)}")
-        description = self._result(describe, f"describing group {quoted(group_id)}")
+        description = self._group_result(describe, group_id)
         committed_tps: list[TopicPartition] = list(self._result(offsets, f"fetching offsets of {quoted(group_id)}").topic_partitions or [])
+        for tp in committed_tps:
+            if tp.error is not None and tp.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                raise missing_acl(self.principal, "describe", "topic", tp.topic, context=f"cannot read group {quoted(group_id)}'s offsets")
 
         state = state_name(description.state)
         members = tuple(self._member(m) for m in description.members)
@@ -165,12 +196,21 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
             for tp in member.assignment:
                 owners[(tp.topic, tp.partition)] = member
         partitions = sorted(committed.keys() | owners.keys())  # sorts as TopicPartitionId does
+        if not partitions and not members and state == "Empty" and self.authenticates:
+            # An Empty group lives on its committed offsets; none visible means they are on topics
+            # this principal may not describe (OffsetFetch leaves those out without a word).
+            raise hidden_topics_error(self.principal, group_id)
         # Replication (leader, replicas, ISR) comes from a metadata request, which confluent-kafka
         # only offers as a blocking call: it runs on a helper thread while the ListOffsets batches
         # travel, so a snapshot keeps its two round trips.
         replication = self._replication_later({key[0] for key in partitions})
         end, stable, start = self._log_offsets(partitions)
         brokers, placement = self._replication_result(replication)
+        refused = sorted(self.unauthorized_topics & {key[0] for key in partitions})
+        if refused:  # librdkafka reports ListOffsets on such a topic as "no leaders found": name the ACL instead
+            raise missing_acl(
+                self.principal, "describe", "topic", ",".join(refused), context="its offsets and lag cannot be read"
+            )
         # Topic names in offset commits and in a classic group's assignment are whatever the
         # committing or leading client wrote: shown in their visible form, as member names are.
         topic_names = {topic: visible(topic) for topic in {key[0] for key in partitions}}
@@ -210,6 +250,20 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
             brokers=brokers,
         )
         return header, rows
+
+    def _group_result(self, describe: concurrent.futures.Future, group_id: str):
+        """The group's description; a refusal names the ACL it lacks (on the group, or on its members' topics)."""
+        exc = describe.exception(timeout=0)
+        error = exc.args[0] if isinstance(exc, KafkaException) and exc.args and isinstance(exc.args[0], KafkaError) else None
+        code = error.code() if error is not None else None
+        if code == KafkaError.GROUP_AUTHORIZATION_FAILED:
+            raise missing_acl(self.principal, "describe", "group", group_id)
+        if code == KafkaError.TOPIC_AUTHORIZATION_FAILED:  # KIP-848: Describe on every assigned topic is needed
+            raise missing_acl(
+                self.principal, "describe", "topic", f"<each topic assigned in {quoted(group_id)}>",
+                context=f"the broker refused to describe group {quoted(group_id)}'s assignment",
+            )
+        return self._result(describe, f"describing group {quoted(group_id)}")
 
     @staticmethod
     def _member(member) -> MemberInfo:

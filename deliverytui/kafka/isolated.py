@@ -40,6 +40,7 @@ from deliverytui.errors import (
     AuthenticationError,
     ClusterUnreachableError,
     ConfigError,
+    NotAuthorizedError,
     UnknownGroupError,
     UserFacingError,
     one_line,
@@ -57,6 +58,7 @@ _ERROR_KINDS: dict[str, type[UserFacingError]] = {
     "auth": AuthenticationError,
     "unknown-group": UnknownGroupError,
     "config": ConfigError,
+    "not-authorized": NotAuthorizedError,
     "error": UserFacingError,
 }
 

@@ -27,6 +27,7 @@ try:  # the C implementation under AdminClient.list_offsets (see _list_offsets)
 except ImportError:  # pragma: no cover - a confluent-kafka without it uses the public call
     _AdminClientImpl = None  # type: ignore[assignment,misc]
 
+from deliverytui.kafka.acl_errors import missing_acl
 from deliverytui.kafka.admin_requests import AdminRequests
 
 #: Partitions per ListOffsets request. librdkafka's cost per request grows faster than
@@ -95,6 +96,8 @@ class LogOffsetReader(AdminRequests):
     def _collect_offsets(self, answers: Mapping[TopicPartition, object], values: dict[tuple[str, int], int]) -> None:
         for tp, answer in answers.items():
             if isinstance(answer, KafkaError):
+                if answer.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                    raise missing_acl(self.principal, "describe", "topic", tp.topic, context="its log-end offsets (the lag) are unknown")
                 self._raise_if_global(KafkaException(answer), "listing partition offsets")
                 continue  # a deleted topic or a leaderless partition: offset unknown, row kept
             if isinstance(answer, BaseException):

@@ -11,6 +11,7 @@ import concurrent.futures
 import time
 
 from confluent_kafka import (
+    KafkaError,
     KafkaException,
 )
 
@@ -32,6 +33,8 @@ class ReplicationMetadata(AdminRequests):
 
     _metadata_pool: concurrent.futures.ThreadPoolExecutor | None
     _replication_cache: tuple[float, tuple[int, ...], frozenset[str], dict, bool] | None
+    unauthorized_topics: frozenset[str] = frozenset()
+    """Topics the last metadata read was refused (TOPIC_AUTHORIZATION_FAILED): the principal lacks Describe on them."""
 
     def _replication_later(self, topics: set[str]) -> concurrent.futures.Future | None:
         """Start reading the topics' metadata on the helper thread (see :meth:`_read_replication`).
@@ -68,9 +71,12 @@ class ReplicationMetadata(AdminRequests):
         wanted = set(topics)
         brokers: set[int] = set()
         placement: dict[tuple[str, int], tuple] = {}
+        refused = set()
         for metadata in answers:
             brokers.update(metadata.brokers)
             for name, topic in metadata.topics.items():
+                if name in wanted and topic.error is not None and topic.error.code() == KafkaError.TOPIC_AUTHORIZATION_FAILED:
+                    refused.add(name)
                 if name not in wanted or topic.error is not None:
                     continue
                 for p in topic.partitions.values():
@@ -79,7 +85,9 @@ class ReplicationMetadata(AdminRequests):
         known = tuple(sorted(brokers))
         # One node, and every partition on at most one replica (not a bigger cluster with nodes down).
         single_node = len(known) <= 1 and all(len(placed[1]) <= 1 for placed in placement.values())
-        self._replication_cache = (time.monotonic(), known, frozenset(wanted), placement, single_node)
+        self.unauthorized_topics = frozenset(refused)
+        if not refused:  # a refusal is asked again next time (an ACL may be added meanwhile)
+            self._replication_cache = (time.monotonic(), known, frozenset(wanted), placement, single_node)
         return known, placement
 
     def _replication_result(self, future: concurrent.futures.Future | None) -> tuple[tuple[int, ...], dict]:

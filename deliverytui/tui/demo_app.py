@@ -397,7 +397,10 @@ def demo_app(lab: Lab, *, refresh_seconds: float = 1.0, lab_poll_seconds: float 
     """The lab app for an opened :class:`Lab` (tests build it the same way)."""
     names = lab.settings.semantics
     first = Semantic.AT_LEAST_ONCE if Semantic.AT_LEAST_ONCE in names else names[0]
-    config = ViewerConfig(bootstrap=lab.bootstrap, group=lab.group_of(first), refresh_seconds=refresh_seconds, allow_writes=True)
+    config = ViewerConfig(
+        bootstrap=lab.bootstrap, group=lab.group_of(first), refresh_seconds=refresh_seconds, allow_writes=True,
+        client_config=lab.settings.kafka_config or {},  # the live view (w) logs in as the lab does
+    )
     return DemoApp(config, lab, lab_poll_seconds=lab_poll_seconds)
 
 
@@ -413,6 +416,8 @@ def lab_settings(args: Any) -> LabSettings:
         rate=args.rate,
         auto_restart=getattr(args, "auto_restart", None),
         commit_every=getattr(args, "commit_every", None),
+        kafka_config=getattr(args, "kafka_config", None),
+        timeout=getattr(args, "connect_timeout", None) or 10.0,
     )
 
 

@@ -25,6 +25,7 @@ from deliverytui.demo.consumer.runner import DemoConsumer
 from deliverytui.demo.consumer_launch import URLS_FROM_STDIN
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
 from deliverytui.errors import UserFacingError
+from deliverytui.kafka.client_config import load_properties
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--crash-after", type=int, default=1, help="crash on the Nth message this process handles")
     parser.add_argument("--lease", type=float, default=LEASE_SECONDS, help="dedup lease in seconds (idempotent)")
     parser.add_argument("--no-probe", action="store_true", help="do not publish positions to the probe topic")
+    parser.add_argument(
+        "--kafka-config", metavar="FILE", help="librdkafka properties (SASL/SSL login), a 0600 file: never a password on argv"
+    )
     parser.add_argument(
         "--instance", type=positive_int, default=1, help="instance number in the group (2+ joins as another member)"
     )
@@ -102,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
                 commit_every=args.commit_every,
                 instance=args.instance,
                 watch_parent=True,
+                kafka_config=load_properties(args.kafka_config) if args.kafka_config else None,
             )
         )
         return consumer.run()

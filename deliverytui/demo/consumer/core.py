@@ -36,6 +36,7 @@ from deliverytui.demo.consumer.options import (
 )
 from deliverytui.demo.consumer.outage import STEADY_BACKOFF, wait_out
 from deliverytui.demo.consumer.tasks import TaskTable
+from deliverytui.demo.kafka_access import lab_client_config
 from deliverytui.demo.ledger import (
     PROCESSED_WITHOUT_DEDUP,
     SKIPPED,
@@ -105,7 +106,6 @@ class ConsumerCore:
     def _consumer_config(self) -> dict[str, Any]:
         """Static membership, explicit synchronous commits, from the earliest offset when none is committed."""
         config: dict[str, Any] = {
-            "bootstrap.servers": self.options.bootstrap,
             "group.id": self.group,
             "client.id": str(self.semantic),
             "group.instance.id": f"{self.group}-demo" + (f"-{self.instance}" if self.instance > 1 else ""),
@@ -117,7 +117,7 @@ class ConsumerCore:
         }
         if self.spec.transactional:
             config["isolation.level"] = "read_committed"
-        return config
+        return lab_client_config(self.options.bootstrap, self.options.kafka_config, config)
 
     @property
     def consumer(self) -> Any:

@@ -20,6 +20,7 @@ from confluent_kafka import KafkaError, KafkaException, Message, Producer, Topic
 from deliverytui.demo.consumer.commit import classify_commit_error
 from deliverytui.demo.consumer.core import ConsumerCore
 from deliverytui.demo.consumer.events import NO_EVENT_ID, parse_event
+from deliverytui.demo.kafka_access import lab_client_config
 from deliverytui.demo.semantics import AFTER_COMMIT, MID_TRANSACTION, output_topic, transactional_id
 from deliverytui.demo.task_api import ensure_topic
 from deliverytui.kafka.client_config import silent_librdkafka_logger
@@ -30,8 +31,7 @@ COMMIT_TRANSACTION_ATTEMPTS = 5
 def transactional_producer(c: ConsumerCore) -> Producer:
     """The producer whose ``transactional.id`` is stable per semantic, prefix and instance."""
     return Producer(
-        {
-            "bootstrap.servers": c.options.bootstrap,
+        lab_client_config(c.options.bootstrap, c.options.kafka_config, {
             "transactional.id": transactional_id(c.semantic, c.options.group_prefix)
             + (f"-{c.instance}" if c.instance > 1 else ""),
             "enable.idempotence": True,
@@ -43,7 +43,7 @@ def transactional_producer(c: ConsumerCore) -> Producer:
             # transaction per message at ~10/s. The Java client retries this case after
             # 20 ms for the same reason; 10 ms here (exponential back-off still applies).
             "retry.backoff.ms": 10,
-        },
+        }),
         logger=silent_librdkafka_logger(),
     )
 
@@ -53,9 +53,9 @@ def run_transactional(c: ConsumerCore) -> None:
     assert c.consumer is not None
     member = c.member
     out_topic = output_topic(c.topic)
-    partitions = ensure_topic(c.options.bootstrap, c.topic)
+    partitions = ensure_topic(c.options.bootstrap, c.topic, kafka_config=c.options.kafka_config)
     # An existing output topic keeps its own partition count (it may predate this run).
-    partitions = ensure_topic(c.options.bootstrap, out_topic, partitions=max(1, partitions))
+    partitions = ensure_topic(c.options.bootstrap, out_topic, partitions=max(1, partitions), kafka_config=c.options.kafka_config)
     producer = transactional_producer(c)
     producer.init_transactions(60)  # fences a zombie with the same transactional.id and aborts its transaction
     while not c.stopping.is_set():

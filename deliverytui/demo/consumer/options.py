@@ -8,6 +8,7 @@ without loading the consumer's Kafka loops, and every module of the consumer nee
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,8 @@ class ConsumerOptions:
     """Which instance of the semantic's group this is: a second one (2, 3, ...) makes the group rebalance."""
     watch_parent: bool = False
     """Stop (gracefully) when the process that started this one is gone: a lab's consumers never outlive it."""
+    kafka_config: Mapping[str, str] | None = None
+    """The lab's ``--config`` login (SASL/SSL properties), read from the private file ``--kafka-config`` names."""
 
 
 class Retry(Exception):

@@ -14,6 +14,7 @@ from typing import Any
 from deliverytui.demo.consumer.core import ConsumerCore
 from deliverytui.demo.consumer.exactly_once import run_transactional
 from deliverytui.demo.consumer.handlers import run_at_most_once, run_per_message
+from deliverytui.demo.kafka_access import lab_client_config
 from deliverytui.demo.semantics import Semantic
 from deliverytui.probe import ProbePublisher
 
@@ -42,7 +43,9 @@ class DemoConsumer(ConsumerCore):
         if self.tasks is not None:
             self.until_store_answers(self.tasks.ensure_schema)
         if self.options.probe:
-            self.probe = ProbePublisher(self.options.bootstrap, self.group, str(self.semantic))
+            self.probe = ProbePublisher(
+                lab_client_config(self.options.bootstrap, self.options.kafka_config), self.group, str(self.semantic)
+            )
             self.member.probe = self.probe
         self.member.join()
         self.state = "running"
