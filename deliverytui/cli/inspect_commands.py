@@ -11,7 +11,12 @@ import argparse
 
 from deliverytui.cli.connection import Connection, resolve_connection
 from deliverytui.cli.forked import run_forked
-from deliverytui.cli.output import print_json, render_groups_table, render_snapshot_table
+from deliverytui.cli.output import (
+    print_json,
+    render_groups_table,
+    render_positions_table,
+    render_snapshot_table,
+)
 
 
 def _inspector(connection: Connection):
@@ -19,6 +24,23 @@ def _inspector(connection: Connection):
     from deliverytui.kafka.group_inspector import GroupInspector
 
     return GroupInspector(connection.bootstrap, connection.config, request_timeout=connection.timeout)
+
+
+def _read_positions(connection: Connection, snapshot, probe_topic: str):
+    """The probe topic read to its end (within ``--timeout``), each position checked against the snapshot's members."""
+    import time
+
+    from deliverytui.kafka.probe_positions import PositionCollector
+    from deliverytui.model.positions import verify_reporters
+
+    deadline = time.monotonic() + connection.timeout
+    with PositionCollector(
+        connection.bootstrap, connection.config, snapshot.group_id, topic=probe_topic, request_timeout=connection.timeout
+    ) as collector:
+        view = collector.poll(min(1.0, connection.timeout))
+        while not view.caught_up and view.error is None and time.monotonic() < deadline:
+            view = collector.poll(min(1.0, max(0.0, deadline - time.monotonic())))
+    return verify_reporters(view, snapshot.members)
 
 
 def _import_kafka_modules() -> None:
@@ -30,16 +52,24 @@ def _import_kafka_modules() -> None:
 def snapshot(args: argparse.Namespace) -> int:
     connection = resolve_connection(args)
     _import_kafka_modules()
+    if args.positions:
+        import deliverytui.kafka.probe_positions  # noqa: F401 - before the fork, as the others
 
     def work(budget_s: float) -> int:
         from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
 
         inspector = _inspector(connection)
         result = retry_while_coordinator_not_ready(lambda: inspector.snapshot(args.group), budget_s)
+        positions = _read_positions(connection, result, args.probe_topic) if args.positions else None
         if args.json:
-            print_json(result.to_json())
+            data = result.to_json()
+            if positions is not None:
+                data["positions"] = positions.to_json()
+            print_json(data)
         else:
             print(render_snapshot_table(result))
+            if positions is not None:
+                print("\n" + render_positions_table(positions))
         return 0
 
     return run_forked(work, bootstrap=connection.bootstrap, timeout=connection.timeout)

@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from deliverytui.model import GroupListing, GroupSnapshot
+from deliverytui.model.positions import PositionsView
 
 
 def print_json(data: Any) -> None:
@@ -68,3 +69,21 @@ def render_groups_table(groups: Sequence[GroupListing]) -> str:
     if not groups:
         return "(no consumer groups)"
     return format_table(["GROUP", "STATE", "PROTOCOL"], ((g.group_id, g.state, g.protocol) for g in groups))
+
+
+def render_positions_table(view: PositionsView) -> str:
+    """``snapshot --positions``: what the consumers say about themselves, with who said it and whether
+    the coordinator knows them (an unverified row is a claim, and says so in its GAP column)."""
+    header = f"Positions published on {view.probe_topic} (a consumer's own report; unverified = not a current member)"
+    if view.error:
+        return f"{header}\npositions unavailable: {view.error}"
+    if not view.partitions:
+        return f"{header}\n(no positions published for this group)"
+    rows = (
+        (p.topic, p.partition, p.position, p.committed, "yes" if p.verified else "no", p.client_id,
+         f"{p.age_seconds:.0f}s" + (" (stale)" if p.stale else ""), p.describe_gap())
+        for p in view.partitions
+    )
+    return header + "\n" + format_table(
+        ["TOPIC", "PARTITION", "POSITION", "COMMITTED", "VERIFIED", "REPORTER", "AGE", "GAP"], rows
+    )

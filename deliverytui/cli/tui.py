@@ -36,4 +36,5 @@ def viewer_config(args: argparse.Namespace):
         dedup_url=args.dedup,
         dedup_prefix=args.dedup_prefix,
         allow_writes=args.allow_writes,
+        probe_topic=args.probe_topic,
     )
