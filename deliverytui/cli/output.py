@@ -13,7 +13,28 @@ from deliverytui.model.positions import PositionsView
 
 
 def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=False))
+    print(format_json(data))
+
+
+def format_json(data: Any) -> str:
+    """``data`` as JSON for people and pipes: a top-level object or list one member per line (indented by
+    two), each member's value on one line, except that a list value again gets one element per line.
+
+    ``json.dumps(indent=2)`` runs json's pure-Python encoder: 40 ms of a 1,000-partition snapshot,
+    more than the fork that isolates the Kafka client costs. Every line here is encoded by the C encoder.
+    """
+    if isinstance(data, dict) and data:
+        members = (f"  {json.dumps(str(key))}: {_one_value(value, '  ')}" for key, value in data.items())
+        return "{\n" + ",\n".join(members) + "\n}"
+    if isinstance(data, list) and data:
+        return _one_value(data, "")
+    return json.dumps(data)
+
+
+def _one_value(value: Any, indent: str) -> str:
+    if isinstance(value, list) and value:
+        return "[\n" + ",\n".join(f"{indent}  {json.dumps(item)}" for item in value) + f"\n{indent}]"
+    return json.dumps(value)
 
 
 def progress(line: str) -> None:
