@@ -24,6 +24,7 @@ A child never outlives its parent: it asks the kernel for SIGKILL when the paren
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import gc
 import io
 import os
@@ -176,6 +177,7 @@ def _child_main(work: Callable[[float], int], budget: float, pipe: int, parent: 
         # Short-lived: the collector would only copy the parent's pages (copy-on-write) to free nothing.
         gc.disable()
         _die_with(parent)
+        _silence_native_output()
         _result_pipe = pipe
         out, err = io.StringIO(), io.StringIO()
         sys.stdout, sys.stderr = out, err
@@ -203,6 +205,16 @@ def _send(pipe: int, kind: bytes, payload: bytes) -> None:
     view = memoryview(_FRAME.pack(kind, len(payload)) + payload)
     while view:
         view = view[os.write(pipe, view) :]
+
+
+def _silence_native_output() -> None:
+    """Point the child's file descriptors 1 and 2 at /dev/null: librdkafka's assertion message and a fault
+    handler's dump are written there by C code, past ``sys.stderr``, and would add lines to the one line."""
+    faulthandler.disable()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 def _die_with(parent: int) -> None:
