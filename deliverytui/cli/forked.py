@@ -5,7 +5,7 @@ a segfault in ``rd_kafka_ListConsumerGroupOffsetsResponse_parse`` (librdkafka #5
 assertion abort (#4605, #3663). The live view keeps its client in a child for that reason
 (:mod:`deliverytui.kafka.isolated`); the CLI commands do the same here, without its cost: the CLI
 process forks *after* its imports and *before* any librdkafka client exists, so the child
-starts with everything loaded (a fork costs about a millisecond, a second interpreter a quarter
+starts with everything loaded (a fork costs a few milliseconds, a second interpreter a quarter
 of a second). The child runs the command with its stdout and stderr captured, sends the exit
 code and the captured text back over a pipe, and leaves with ``os._exit`` (librdkafka's
 destructors, which can crash too, never run). The parent only waits: it prints the child's
@@ -59,7 +59,7 @@ def announce_write() -> None:
         os.write(_result_pipe, _FRAME.pack(_WRITE_STARTED, 0))
 
 
-def run_forked(work: Callable[[float], int], *, bootstrap: str, timeout: float, retry_after_crash: bool = True) -> int:
+def run_forked(work: Callable[[float], int], *, bootstrap: str, timeout: float) -> int:
     """Run ``work(budget_s)`` in a forked child and return its exit code; print what it printed.
 
     ``work`` gets the seconds left of ``timeout`` (to retry a coordinator that is not ready
@@ -87,7 +87,7 @@ def run_forked(work: Callable[[float], int], *, bootstrap: str, timeout: float, 
             )
             return ExitCode.ERROR
         elapsed = time.monotonic() - started
-        if not retry_after_crash or elapsed + _PAUSE_BEFORE_REFORK_S >= timeout:
+        if elapsed + _PAUSE_BEFORE_REFORK_S >= timeout:
             print(
                 f"deliverytui: error: the Kafka client crashed ({signal_name}) talking to {bootstrap}, {crashes} time(s) "
                 f"in {elapsed:.1f}s (librdkafka does this while a broker starts or a group moves); try again in a few seconds",
