@@ -1,4 +1,9 @@
-"""``deliverytui reset`` and ``deliverytui delete-offsets``: the CLI's only write paths, dry run unless --execute."""
+"""``deliverytui reset`` and ``deliverytui delete-offsets``: the CLI's only write paths, dry run unless --execute.
+
+The Kafka work runs in a forked child (:mod:`deliverytui.cli.forked`), as for ``snapshot``: a librdkafka
+crash is one line, never a core dump. A group coordinator that is not ready yet is asked again within
+``--timeout`` (plans are reads; the write commits absolute offsets, so repeating a refused one is safe).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from deliverytui.cli.connection import Connection, resolve_connection
+from deliverytui.cli.forked import announce_write, run_forked
 from deliverytui.cli.output import format_table, print_json
 from deliverytui.errors import UsageError, UserFacingError
 from deliverytui.model.reset import RESET_MODES
@@ -13,9 +19,16 @@ from deliverytui.model.text import shown_name
 
 
 def _resetter(connection: Connection):
+    """Called in the forked child: the parent imported the module (:func:`_import_kafka_modules`)."""
     from deliverytui.kafka.offset_reset import OffsetResetter
 
     return OffsetResetter(connection.bootstrap, connection.config, request_timeout=connection.timeout)
+
+
+def _import_kafka_modules() -> None:
+    """Load librdkafka and the resetter in the parent, before the fork, so a re-forked child starts warm."""
+    import deliverytui.kafka.admin_requests  # noqa: F401
+    import deliverytui.kafka.offset_reset  # noqa: F401
 
 
 def option_dest(spec) -> str:
@@ -51,7 +64,7 @@ def _print_outcome(args: argparse.Namespace, plan, executed: str, *, gap: str) -
 
 def reset(args: argparse.Namespace) -> int:
     """Dry run by default; ``--execute`` is the consent to write (as in Kafka's own tool)."""
-    from deliverytui.kafka.reset_arguments import parse_topic_args, reset_csv
+    from deliverytui.kafka.reset_arguments import parse_topic_args
     from deliverytui.model.reset import PartitionSelection
 
     if args.to_offset is not None and args.to_offset < 0:
@@ -61,10 +74,23 @@ def reset(args: argparse.Namespace) -> int:
             "--from-file takes its partitions from the file; do not combine it with --topic or --all-topics")
     selection = PartitionSelection(all_topics=True) if args.all_topics else parse_topic_args(args.topic or [])
     target = _reset_target(args)
-    resetter = _resetter(resolve_connection(args))
-    plan = resetter.plan_reset(args.group, selection, target)
+    connection = resolve_connection(args)
+    _import_kafka_modules()
+    return run_forked(
+        lambda budget_s: _reset_in_child(args, connection, selection, target, budget_s),
+        bootstrap=connection.bootstrap, timeout=connection.timeout,
+    )
+
+
+def _reset_in_child(args: argparse.Namespace, connection: Connection, selection, target, budget_s: float) -> int:
+    from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
+    from deliverytui.kafka.reset_arguments import reset_csv
+
+    resetter = _resetter(connection)
+    plan = retry_while_coordinator_not_ready(lambda: resetter.plan_reset(args.group, selection, target), budget_s)
     if args.execute:
-        resetter.execute_reset(plan, allow_writes=True)
+        announce_write()
+        retry_while_coordinator_not_ready(lambda: resetter.execute_reset(plan, allow_writes=True), budget_s)
     if args.export:
         try:
             Path(args.export).write_text(reset_csv(plan), encoding="utf-8")
@@ -95,10 +121,23 @@ def reset(args: argparse.Namespace) -> int:
 def delete_offsets(args: argparse.Namespace) -> int:
     from deliverytui.kafka.reset_arguments import parse_topic_args
 
-    resetter = _resetter(resolve_connection(args))
-    plan = resetter.plan_offset_delete(args.group, parse_topic_args(args.topic))
+    selection = parse_topic_args(args.topic)
+    connection = resolve_connection(args)
+    _import_kafka_modules()
+    return run_forked(
+        lambda budget_s: _delete_in_child(args, connection, selection, budget_s),
+        bootstrap=connection.bootstrap, timeout=connection.timeout,
+    )
+
+
+def _delete_in_child(args: argparse.Namespace, connection: Connection, selection, budget_s: float) -> int:
+    from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
+
+    resetter = _resetter(connection)
+    plan = retry_while_coordinator_not_ready(lambda: resetter.plan_offset_delete(args.group, selection), budget_s)
     if args.execute:
-        resetter.execute_offset_delete(plan, allow_writes=True)
+        announce_write()
+        retry_while_coordinator_not_ready(lambda: resetter.execute_offset_delete(plan, allow_writes=True), budget_s)
     if args.json:
         print_json(plan.to_json(executed=bool(args.execute)))
         return 0

@@ -9,11 +9,33 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from deliverytui.model import GroupListing, GroupSnapshot
+from deliverytui.model.positions import PositionsView
 from deliverytui.model.text import shown_name
 
 
 def print_json(data: Any) -> None:
-    print(json.dumps(data, indent=2, sort_keys=False))
+    print(format_json(data))
+
+
+def format_json(data: Any) -> str:
+    """``data`` as JSON for people and pipes: a top-level object or list one member per line (indented by
+    two), each member's value on one line, except that a list value again gets one element per line.
+
+    ``json.dumps(indent=2)`` runs json's pure-Python encoder: 40 ms of a 1,000-partition snapshot,
+    more than the fork that isolates the Kafka client costs. Every line here is encoded by the C encoder.
+    """
+    if isinstance(data, dict) and data:
+        members = (f"  {json.dumps(str(key))}: {_one_value(value, '  ')}" for key, value in data.items())
+        return "{\n" + ",\n".join(members) + "\n}"
+    if isinstance(data, list) and data:
+        return _one_value(data, "")
+    return json.dumps(data)
+
+
+def _one_value(value: Any, indent: str) -> str:
+    if isinstance(value, list) and value:
+        return "[\n" + ",\n".join(f"{indent}  {json.dumps(item)}" for item in value) + f"\n{indent}]"
+    return json.dumps(value)
 
 
 def progress(line: str) -> None:
@@ -69,3 +91,21 @@ def render_groups_table(groups: Sequence[GroupListing]) -> str:
     if not groups:
         return "(no consumer groups)"
     return format_table(["GROUP", "STATE", "PROTOCOL"], ((g.name, g.state, g.protocol) for g in groups))
+
+
+def render_positions_table(view: PositionsView) -> str:
+    """``snapshot --positions``: what the consumers say about themselves, with who said it and whether
+    the coordinator knows them (an unverified row is a claim, and says so in its GAP column)."""
+    header = f"Positions published on {view.probe_topic} (a consumer's own report; unverified = not a current member)"
+    if view.error:
+        return f"{header}\npositions unavailable: {view.error}"
+    if not view.partitions:
+        return f"{header}\n(no positions published for this group)"
+    rows = (
+        (p.topic, p.partition, p.position, p.committed, "yes" if p.verified else "no", p.client_id,
+         f"{p.age_seconds:.0f}s" + (" (stale)" if p.stale else ""), p.describe_gap())
+        for p in view.partitions
+    )
+    return header + "\n" + format_table(
+        ["TOPIC", "PARTITION", "POSITION", "COMMITTED", "VERIFIED", "REPORTER", "AGE", "GAP"], rows
+    )

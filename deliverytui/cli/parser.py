@@ -27,6 +27,7 @@ from deliverytui.cli.connection import DEFAULT_TIMEOUT, add_connection_option, a
 from deliverytui.cli.store_options import SECRET_FILE_HELP
 from deliverytui.demo.semantics import CRASH_POINTS
 from deliverytui.errors import ExitCode
+from deliverytui.model.positions import DEFAULT_PROBE_TOPIC
 from deliverytui.model.reset import RESET_MODES
 from deliverytui.model.text import visible
 
@@ -66,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_connection_option(tui, "--bootstrap", default=None, help_text="Kafka bootstrap servers (same defaults as 'snapshot')")
     add_connection_option(tui, "--config", default=None)
     tui.add_argument(
+        "--probe-topic", default=DEFAULT_PROBE_TOPIC, metavar="TOPIC",
+        help=f"the topic the group's probes publish positions on (default {DEFAULT_PROBE_TOPIC})",
+    )
+    tui.add_argument(
         "--refresh", type=refresh_seconds, default=2.0, metavar="SECONDS",
         help=f"seconds between snapshots (default 2, at least {MIN_REFRESH_SECONDS})",
     )
@@ -100,6 +105,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     snapshot = _group_command(sub, "snapshot", help="print one snapshot of a consumer group")
     snapshot.add_argument("--json", action="store_true", help="print JSON")
+    snapshot.add_argument(
+        "--positions", action="store_true",
+        help="also read the positions consumers publish through deliverytui.probe; a reporter that is not a "
+        "current member of the group is marked unverified",
+    )
+    snapshot.add_argument(
+        "--probe-topic", default=DEFAULT_PROBE_TOPIC, metavar="TOPIC",
+        help=f"the topic the group's probes publish on (default {DEFAULT_PROBE_TOPIC}; e.g. one per group, for ACLs)",
+    )
     snapshot.set_defaults(handler=inspect_commands.snapshot)
 
     groups = sub.add_parser("groups", help="list the cluster's consumer groups with state and type")

@@ -37,4 +37,5 @@ def viewer_config(args: argparse.Namespace):
         dedup_url=store_url(args.dedup, args.dedup_file, "dedup"),
         dedup_prefix=args.dedup_prefix,
         allow_writes=args.allow_writes,
+        probe_topic=args.probe_topic,
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from confluent_kafka import (
     KafkaError,
@@ -27,6 +28,8 @@ from deliverytui.errors import (
     one_line,
 )
 
+T = TypeVar("T")
+
 #: librdkafka error codes that mean "nobody answered".
 _UNREACHABLE_CODES = frozenset(
     {KafkaError._TRANSPORT, KafkaError._ALL_BROKERS_DOWN, KafkaError._TIMED_OUT, KafkaError._RESOLVE, KafkaError.REQUEST_TIMED_OUT}
@@ -38,6 +41,46 @@ _AUTH_CODES = frozenset(
 _AUTHZ_CODES = frozenset(
     {KafkaError.GROUP_AUTHORIZATION_FAILED, KafkaError.TOPIC_AUTHORIZATION_FAILED, KafkaError.CLUSTER_AUTHORIZATION_FAILED}
 )
+#: The group coordinator is still loading its partition of ``__consumer_offsets``, has moved, or is not
+#: elected yet: right after a broker starts, for a second or two. Such a request is worth repeating.
+COORDINATOR_NOT_READY_CODES = frozenset(
+    {KafkaError.COORDINATOR_LOAD_IN_PROGRESS, KafkaError.NOT_COORDINATOR, KafkaError.COORDINATOR_NOT_AVAILABLE}
+)
+#: Pause between two attempts of a request the coordinator was not ready for.
+COORDINATOR_RETRY_PAUSE_S = 0.25
+
+
+def coordinator_not_ready(message: str) -> ClusterUnreachableError:
+    """The error for a group coordinator that was not ready (loading, moved, not elected).
+
+    It passes on its own, so callers retry it (:func:`retry_while_coordinator_not_ready`) and report it
+    only when it outlasts their time, as "did not answer" (exit 3). A mark on the instance, not a
+    subclass: every error class owns an exit code of its own (tests/test_exit_codes.py).
+    """
+    error = ClusterUnreachableError(message)
+    error.coordinator_not_ready = True  # type: ignore[attr-defined]
+    return error
+
+
+def is_coordinator_not_ready(error: BaseException) -> bool:
+    return getattr(error, "coordinator_not_ready", False) is True
+
+
+def retry_while_coordinator_not_ready(call: Callable[[], T], budget_s: float) -> T:
+    """``call()``, repeated while it raises :func:`coordinator_not_ready`'s error, for up to ``budget_s`` seconds.
+
+    Right after ``broker start`` the first group request answers NOT_COORDINATOR or
+    COORDINATOR_LOAD_IN_PROGRESS; on-call should get the answer a second later, not an error.
+    Only read requests (and writes of absolute offsets, which are idempotent) may be retried.
+    """
+    deadline = time.monotonic() + budget_s
+    while True:
+        try:
+            return call()
+        except ClusterUnreachableError as error:
+            if not is_coordinator_not_ready(error) or time.monotonic() + COORDINATOR_RETRY_PAUSE_S >= deadline:
+                raise
+            time.sleep(COORDINATOR_RETRY_PAUSE_S)
 
 
 class CollectionCancelled(Exception):
@@ -107,7 +150,12 @@ class AdminRequests:
 
     def raise_for(self, error: KafkaError | None, what: str, exc: Exception | None = None):
         code = error.code() if error is not None else None
-        text = one_line(error.str() if error is not None else str(exc), limit=MESSAGE_LIMIT)
+        text = complete_error_text(error) if error is not None else one_line(exc, limit=MESSAGE_LIMIT)
+        if code in COORDINATOR_NOT_READY_CODES:
+            raise coordinator_not_ready(
+                f"the group coordinator on {self.bootstrap} was not ready while {what} ({text}): "
+                "the broker is starting or moving the group; try again in a few seconds"
+            ) from None
         if code in _AUTH_CODES:
             raise AuthenticationError(
                 f"Kafka at {self.bootstrap} refused authentication: {text}; check the sasl.*/ssl.* settings in --config"
@@ -124,6 +172,18 @@ class AdminRequests:
                 f"not authorized while {what} on {self.bootstrap}: {text}; the principal needs Describe on the group and its topics"
             ) from None
         raise UserFacingError(f"Kafka error while {what}: {text}") from None
+
+
+def complete_error_text(error: KafkaError) -> str:
+    """``error``'s text as one line that never ends in nothing.
+
+    librdkafka leaves the broker's message empty for some codes (``ConsumerGroupDescribe: `` for
+    NOT_COORDINATOR), which printed as a cut-off sentence; the code's name completes it.
+    """
+    text = one_line(error.str(), limit=MESSAGE_LIMIT)
+    if not text or text.endswith(":"):
+        text = f"{text} {error.name()}".strip()
+    return text
 
 
 def kafka_error_text(exc: KafkaException) -> str:

@@ -10,12 +10,13 @@ that a crash would lose. Plain immutable data and pure functions only: no I/O.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from deliverytui.model.group import TopicPartitionId
+from deliverytui.model.group import MemberInfo, TopicPartitionId
 
 #: The topic :mod:`deliverytui.probe` publishes positions on, and the version of its record format
 #: (here, below both the probe that writes it and :mod:`deliverytui.kafka.probe_positions` that reads it).
@@ -114,6 +115,10 @@ class PartitionPosition:
     reported_at: datetime
     age_seconds: float
     stale: bool
+    #: Whether the reporter is a current member of the group (:func:`verify_reporters`); ``None`` until checked.
+    #: Anyone with Write on the probe topic can publish a record under any client id: an unverified
+    #: position is a claim, not a fact, and is shown as such.
+    verified: bool | None = None
 
     @property
     def tp(self) -> TopicPartitionId:
@@ -138,9 +143,16 @@ class PartitionPosition:
             "reported_at": self.reported_at.isoformat(),
             "age_seconds": round(self.age_seconds, 3),
             "stale": self.stale,
+            "verified": self.verified,
             "gap": gap.kind.value,
             "gap_count": gap.count,
         }
+
+    def describe_gap(self) -> str:
+        """The gap as the screens and the CLI say it: an unverified report is never stated as fact."""
+        if self.verified is False:
+            return f"unverified: {self.client_id} is not a current member of the group (it claims {self.gap.describe()})"
+        return self.gap.describe()
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +174,11 @@ class PositionsView:
     malformed_records: int
     other_group_records: int
     error: str | None = None
+
+    @property
+    def unverified_reporters(self) -> list[str]:
+        """Client ids of the reporters that are not current members, sorted (for a one-line note)."""
+        return sorted({entry.client_id for entry in self.partitions if entry.verified is False})
 
     def get(self, topic: str, partition: int) -> PartitionPosition | None:
         for entry in self.partitions:
@@ -185,3 +202,25 @@ class PositionsView:
             "other_group_records": self.other_group_records,
             "error": self.error,
         }
+
+
+def reporter_is_member(position: PartitionPosition, members: Iterable[MemberInfo]) -> bool:
+    """Whether ``position``'s reporter is one of ``members`` (the group as its coordinator describes it now).
+
+    With a member id in the record (the probe sends librdkafka's ``memberid()``), that member must
+    exist with the same client id; without one, some member must have the client id. The host is not
+    compared: a record names its reporter's host name, the coordinator the address it sees.
+    """
+    for member in members:
+        if member.client_id != position.client_id:
+            continue
+        if position.member_id is None or position.member_id == member.member_id:
+            return True
+    return False
+
+
+def verify_reporters(view: PositionsView, members: Iterable[MemberInfo]) -> PositionsView:
+    """``view`` with every position's ``verified`` set against the group's current ``members``."""
+    members = tuple(members)
+    checked = tuple(replace(entry, verified=reporter_is_member(entry, members)) for entry in view.partitions)
+    return replace(view, partitions=checked)

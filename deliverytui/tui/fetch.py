@@ -18,6 +18,7 @@ from deliverytui.kafka.probe_positions import PositionCollector
 from deliverytui.kafka.record_time import RecordTimestampReader
 from deliverytui.lag import LagHistory, time_lag_seconds
 from deliverytui.model import GroupSnapshot, PartitionRow
+from deliverytui.model.positions import verify_reporters
 from deliverytui.model.replication import replication_events, replication_summary
 from deliverytui.model.text import shown_name
 from deliverytui.tui.rows import RowBuilder, RowView
@@ -133,7 +134,7 @@ class GroupFetcher:
             (change.describe(), _STATUS_EVENT_STYLE.get(change.current.value, ""))
             for change in lag_view.status_changes
         ]
-        positions = self._read_positions()
+        positions = self._read_positions(snapshot)
         rows, by_key = self._rows.build(snapshot, lag_view.partitions, positions)
         time_lag = self._selected_time_lag(snapshot, selected, by_key)
         return ViewUpdate(
@@ -175,8 +176,12 @@ class GroupFetcher:
         age = time_lag_seconds(row.lag, stamp, snapshot.taken_at.timestamp())
         return (key, age) if age is not None else None
 
-    def _read_positions(self) -> dict[str, object]:
-        """Positions published through deliverytui.probe; empty when nobody publishes (never an error)."""
+    def _read_positions(self, snapshot: GroupSnapshot) -> dict[str, object]:
+        """Positions published through deliverytui.probe; empty when nobody publishes (never an error).
+
+        Each is checked against the snapshot's members: a reporter that is not one is "unverified"
+        (anyone with Write on the probe topic can publish under any client id).
+        """
         if not self._read_positions_enabled:
             return {}
         now = time.monotonic()
@@ -184,7 +189,8 @@ class GroupFetcher:
             if now < self._positions_retry_at:
                 return {}
             self._positions = PositionCollector(
-                self.config.bootstrap, self.config.client_config, self.group, request_timeout=self.config.request_timeout
+                self.config.bootstrap, self.config.client_config, self.group, topic=self.config.probe_topic,
+                request_timeout=self.config.request_timeout,
             )
         view = self._positions.poll(0.2)
         if view.error:
@@ -197,10 +203,13 @@ class GroupFetcher:
             self._positions = None
             self._positions_retry_at = now + 30.0
             return {}
+        view = verify_reporters(view, snapshot.members)
         self._positions_note = (
             f"positions from {len({p.reporter for p in view.partitions})} reporting consumer(s)" if view.partitions
             else "positions: none published (see deliverytui.probe)"
         )
+        if view.unverified_reporters:
+            self._positions_note += f"; unverified (not current members): {', '.join(view.unverified_reporters)}"
         return view.by_key
 
     def list_groups(self):

@@ -133,6 +133,10 @@ def build_row(
         }.get(gap_name, "")
         if getattr(position, "stale", False):
             pos_style = "dim"
+        if getattr(position, "verified", None) is False:
+            # A claim by a reporter that is not a member: never coloured as fact. The column is narrow;
+            # the partition panel and the positions note spell "unverified" out.
+            pos_text, pos_style = f"{pos_text}?", "dim italic"
     cells = (
         (row.topic, ""),
         (str(row.partition), ""),

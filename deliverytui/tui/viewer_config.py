@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from deliverytui.model.positions import DEFAULT_PROBE_TOPIC
+
 
 @dataclass(frozen=True)
 class ViewerConfig:
@@ -16,6 +18,8 @@ class ViewerConfig:
     dedup_url: str | None = None
     dedup_prefix: str = "processed:"
     allow_writes: bool = False
+    #: Where the watched group's probes publish (one topic per group lets ACLs confine each group's writers).
+    probe_topic: str = DEFAULT_PROBE_TOPIC
     #: Lag changes re-order the partitions table at most this often (seconds).
     resort_seconds: float = 10.0
     #: Longest wait between retries while the cluster is unreachable.

@@ -254,7 +254,9 @@ class SelectedPartitionPanel(Static):
             text.append("position ", "dim")
             text.append(f"{position.position}", style)
             text.append(f"  reported by {position.client_id}{' (stale)' if position.stale else ''}\n", "dim")
-            text.append(gap.describe(), style)
+            if position.verified is False:
+                style = "dim italic"
+            text.append(position.describe_gap(), style)
         else:
             text.append(positions_note or "no position published for this partition", "dim")
         self.update(text)
