@@ -5,26 +5,25 @@ from __future__ import annotations
 import argparse
 
 
-def positive_int(text: str) -> int:
-    """A whole number of at least 1 (argparse turns the error into its one-line usage message)."""
+def whole_number_at_least(text: str, minimum: int, requirement: str) -> int:
+    """``text`` as a whole number of at least ``minimum``, or argparse's one-line usage error."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{requirement}, got {value}")
     return value
+
+
+def positive_int(text: str) -> int:
+    """A whole number of at least 1 (argparse turns the error into its one-line usage message)."""
+    return whole_number_at_least(text, 1, "must be at least 1")
 
 
 def non_negative_int(text: str) -> int:
     """A whole number of at least 0 (a count that may be zero: crashes, malformed records)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
-    return value
+    return whole_number_at_least(text, 0, "must be 0 or more")
 
 
 def consumer_group(text: str) -> str:

@@ -112,6 +112,27 @@ def consume_committing_once(consumer: Consumer, stop: threading.Event, commit_at
             consumer.commit(message=msg, asynchronous=False)
 
 
+def start_probed_member(
+    bootstrap: str, topic: str, group: str, *, interval_ms: int
+) -> tuple[Consumer, dict[str, object], threading.Event, asyncio.Future[None]]:
+    """A one-partition topic of 10 records and a probed member ``probed`` that processes all 10 and commits
+    only the 5th, in the running loop's executor: stop it with :func:`stop_probed_member`."""
+    from deliverytui.probe import attach_probe
+
+    create_topic(bootstrap, topic, 1)
+    produce(bootstrap, topic, {0: 10})
+    config = attach_probe(
+        {"bootstrap.servers": bootstrap, "group.id": group, "client.id": "probed", "enable.auto.commit": False,
+         "auto.offset.reset": "earliest"},
+        interval_ms=interval_ms,
+    )
+    consumer = Consumer(config)
+    consumer.subscribe([topic])
+    stop = threading.Event()
+    loop_done = asyncio.get_running_loop().run_in_executor(None, consume_committing_once, consumer, stop, 5)
+    return consumer, config, stop, loop_done
+
+
 async def stop_probed_member(
     stop: threading.Event, loop_done: asyncio.Future[None], consumer: Consumer, config: dict[str, object]
 ) -> None:

@@ -8,7 +8,6 @@ tests forge one with a plain producer for a group that has no member, and check 
 
 from __future__ import annotations
 
-import asyncio
 import json
 import threading
 
@@ -26,7 +25,14 @@ from deliverytui.probe import (
 )
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from tests.helpers import run_cli, wait_for
-from tests.kafka_helpers import commit, consume_committing_once, create_topic, produce, stop_probed_member
+from tests.kafka_helpers import (
+    commit,
+    consume_committing_once,
+    create_topic,
+    produce,
+    start_probed_member,
+    stop_probed_member,
+)
 from tests.tui_helpers import cell, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -154,17 +160,7 @@ async def test_live_view_keeps_a_real_members_position_verified(bootstrap: str, 
     from deliverytui.tui.widgets.panels import SelectedPartitionPanel
 
     topic, group = f"trust-live-{unique}", f"trust-live-{unique}"
-    create_topic(bootstrap, topic, 1)
-    produce(bootstrap, topic, {0: 10})
-    config = attach_probe(
-        {"bootstrap.servers": bootstrap, "group.id": group, "client.id": "probed", "enable.auto.commit": False,
-         "auto.offset.reset": "earliest"},
-        interval_ms=300,
-    )
-    consumer = Consumer(config)
-    consumer.subscribe([topic])
-    stop = threading.Event()
-    loop_done = asyncio.get_running_loop().run_in_executor(None, consume_committing_once, consumer, stop, 5)
+    consumer, config, stop, loop_done = start_probed_member(bootstrap, topic, group, interval_ms=300)
     app = DeliveryApp(ViewerConfig(bootstrap=bootstrap, group=group, refresh_seconds=0.3, request_timeout=5))
     try:
         async with app.run_test(size=(160, 48)) as pilot:

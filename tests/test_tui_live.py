@@ -16,10 +16,10 @@ from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, GroupHeader
 from tests.kafka_helpers import (
     commit,
-    consume_committing_once,
     create_topic,
     produce,
     seed_topics,
+    start_probed_member,
     stop_probed_member,
 )
 from tests.tui_helpers import cell, shown, wait_until
@@ -177,22 +177,10 @@ async def test_reset_is_refused_without_allow_writes(bootstrap: str, unique: str
 
 async def test_position_beside_committed_explains_the_gap(bootstrap: str, unique: str) -> None:
     """A consumer that processed 10 records but committed 5 shows position 10: 5 would be redelivered."""
-    from deliverytui.probe import attach_probe
     from deliverytui.tui.widgets.panels import SelectedPartitionPanel
 
     topic, group = f"probe-live-{unique}", f"probe-live-{unique}"
-    create_topic(bootstrap, topic, 1)
-    produce(bootstrap, topic, {0: 10})
-    config = attach_probe(
-        {"bootstrap.servers": bootstrap, "group.id": group, "client.id": "probed", "enable.auto.commit": False,
-         "auto.offset.reset": "earliest"},
-        interval_ms=500,
-    )
-    consumer = Consumer(config)
-    consumer.subscribe([topic])
-    stop = threading.Event()
-
-    loop_done = asyncio.get_running_loop().run_in_executor(None, consume_committing_once, consumer, stop, 5)
+    consumer, config, stop, loop_done = start_probed_member(bootstrap, topic, group, interval_ms=500)
     app = viewer(bootstrap, group)
     try:
         async with app.run_test(size=SIZE) as pilot:
