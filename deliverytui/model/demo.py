@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from deliverytui.model.anomalies import AnomalyCounts
+
 LOST = "lost"
 DUPLICATE = "duplicate"
 UNEXPECTED = "unexpected"
@@ -196,6 +198,8 @@ class ConsumerAudit:
         return f"{self.malformed} malformed record(s) on the topic: {detail}"
     redeliveries: tuple[Redelivery, ...] = ()
     """Why each duplicated event (at most the id limit) was done again."""
+    anomalies: AnomalyCounts = AnomalyCounts()
+    """Jepsen's classes for this consumer (:mod:`deliverytui.model.anomalies`): 0 in a healthy run."""
 
     @property
     def redelivery_causes(self) -> dict[str, int]:
@@ -246,6 +250,7 @@ class ConsumerAudit:
                 }
                 for r in self.redeliveries
             ],
+            "anomalies": self.anomalies.to_json(),
         }
 
 
@@ -258,6 +263,8 @@ class AuditReport:
     consumers: tuple[ConsumerAudit, ...]
     taken_at: datetime
     warnings: tuple[str, ...] = field(default=())
+    anomalies: AnomalyCounts = AnomalyCounts()
+    """The topic's own anomalies, whoever read it: two acknowledged events at one offset."""
 
     def for_semantic(self, semantic: str) -> ConsumerAudit:
         for audit in self.consumers:
@@ -271,6 +278,7 @@ class AuditReport:
             "produced": self.produced,
             "taken_at": self.taken_at.isoformat(),
             "warnings": list(self.warnings),
+            "anomalies": self.anomalies.to_json(),
             "consumers": [audit.to_json() for audit in self.consumers],
         }
 
