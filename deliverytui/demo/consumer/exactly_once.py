@@ -14,6 +14,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -59,14 +60,6 @@ def run_transactional(c: ConsumerCore) -> None:
     partitions = ensure_topic(c.options.bootstrap, out_topic, partitions=max(1, partitions))
     producer = transactional_producer(c)
     producer.init_transactions(60)  # fences a zombie with the same transactional.id and aborts its transaction
-    delivered: list[tuple[str, int, int, str | None]] = []
-    """Where this transaction's outputs landed (delivery reports): recorded as aborted if it is."""
-
-    def on_delivery(error: KafkaError | None, message: Message) -> None:
-        if error is None:
-            key = message.key()
-            event_id = key.decode("utf-8", "replace") if key else None
-            delivered.append((message.topic() or out_topic, message.partition() or 0, message.offset() or 0, event_id))
     while not c.stopping.is_set():
         c.idle()
         member.rejoin_if_fenced()  # the transaction holding its offsets was aborted: nothing to keep
@@ -83,7 +76,10 @@ def run_transactional(c: ConsumerCore) -> None:
         next_offsets: dict[int, int] = {}
         outputs: list[tuple[str, int, int]] = []
         malformed: list[tuple[Message, str]] = []
-        delivered.clear()
+        # Where this transaction's outputs landed (its own list: a late delivery report of an earlier,
+        # committed transaction must never be recorded as aborted with this one).
+        delivered: list[tuple[str, int, int, str | None]] = []
+        on_delivery = delivery_recorder(delivered, out_topic)
         try:
             producer.begin_transaction()
             for message in messages:
@@ -165,6 +161,20 @@ def run_transactional(c: ConsumerCore) -> None:
         c.processed += len(messages)
         c.crash_if(AFTER_COMMIT)
     producer.flush(5)
+
+
+def delivery_recorder(
+    delivered: list[tuple[str, int, int, str | None]], out_topic: str
+) -> Callable[[KafkaError | None, Message], None]:
+    """A delivery callback that appends where each output landed (topic, partition, offset, event id)."""
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            key = message.key()
+            event_id = key.decode("utf-8", "replace") if key else None
+            delivered.append((message.topic() or out_topic, message.partition() or 0, message.offset() or 0, event_id))
+
+    return on_delivery
 
 
 def record_aborted(c: ConsumerCore, delivered: list[tuple[str, int, int, str | None]]) -> None:
