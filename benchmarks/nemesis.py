@@ -54,6 +54,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from confluent_kafka import KafkaException  # noqa: E402
 from confluent_kafka.admin import AdminClient  # noqa: E402
 from soak import audit_figures, check_guarantees  # noqa: E402
 
@@ -212,10 +213,19 @@ class Nemesis:
             self.join_and_leave(fault.target)
         self.report.faults_by_kind[kind] = self.report.faults_by_kind.get(kind, 0) + 1
 
-    def coordinator_node(self, semantic: str) -> int:
+    def coordinator_node(self, semantic: str, attempts: int = 5) -> int:
+        """The node coordinating ``semantic``'s group, from the Admin API; retried while the coordinator
+        moves (NOT_COORDINATOR and its kin right after an earlier node kill)."""
         group = self.supervisor.group_of(semantic)
-        description = self.admin.describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
-        return int(description.coordinator.id)
+        for attempt in range(attempts):
+            try:
+                description = self.admin.describe_consumer_groups([group], request_timeout=10)[group].result(timeout=15)
+                return int(description.coordinator.id)
+            except KafkaException:
+                if attempt == attempts - 1:
+                    raise
+                time.sleep(2.0)
+        raise AssertionError("not reached")
 
     def kill_node(self, node: int, fault: Fault) -> None:
         self.cluster.kill(node)
