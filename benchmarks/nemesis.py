@@ -155,6 +155,7 @@ class Nemesis:
                  bootstrap: str, report: NemesisReport, started: float) -> None:  # fmt: skip
         self.cluster, self.supervisor, self.redis, self.postgres = cluster, supervisor, redis, postgres
         self.report, self.started = report, started
+        self.bootstrap = bootstrap
         self.admin = AdminClient({"bootstrap.servers": bootstrap}, logger=silent_librdkafka_logger())
         self.pending: list[tuple[float, int, str, Callable[[], str]]] = []
         self.node_down: int | None = None
@@ -225,6 +226,8 @@ class Nemesis:
                 if attempt == attempts - 1:
                     raise
                 time.sleep(2.0)
+                # A fresh client looks the coordinator up again (the old one kept asking a node that no longer is).
+                self.admin = AdminClient({"bootstrap.servers": self.bootstrap}, logger=silent_librdkafka_logger())
         raise AssertionError("not reached")
 
     def kill_node(self, node: int, fault: Fault) -> None:
