@@ -56,6 +56,10 @@ from deliverytui.errors import one_line
 from deliverytui.model.demo import AuditReport  # noqa: E402
 
 RSS_GROWTH_LIMIT = 0.10
+WINDOW_SEMANTICS = ("idempotent", "upsert", "state-check")
+"""The semantics that never lose and duplicate only when a SIGKILL from outside lands between the
+effect and its completion (the dedup key's, or the row's effect record): each such duplicate must be
+explained by a kill of the process that did the first attempt (:func:`killed_window_duplicates`)."""
 FD_SETTLE_SECONDS = 30.0
 """A consumer's fd count is compared from this long after its start (connections are opened lazily)."""
 FD_GROWTH_LIMIT = 8
@@ -166,15 +170,15 @@ def check_guarantees(report: AuditReport, killed_pids: Mapping[str, Sequence[str
                      window: dict[str, int] | None = None) -> list[str]:
     """Each semantic's promise, on the final audit (after the topic was drained).
 
-    ``killed_pids`` (semantic -> pids SIGKILLed from outside) lets the idempotent consumer's
-    duplicates through when :func:`killed_window_duplicates` explains every one; they are
-    recorded in ``window``.
+    ``killed_pids`` (semantic -> pids SIGKILLed from outside) lets the duplicates of the
+    :data:`WINDOW_SEMANTICS` through when :func:`killed_window_duplicates` explains every one;
+    they are recorded in ``window``.
     """
     problems = []
     for a in report.consumers:
         name = a.semantic
         allowed = 0
-        if name == "idempotent" and killed_pids:
+        if name in WINDOW_SEMANTICS and killed_pids:
             allowed = killed_window_duplicates(a, killed_pids.get(name, ()))
             if allowed and window is not None:
                 window[name] = allowed
@@ -385,7 +389,7 @@ def run_soak(
         supervisor.stop_all()
         final = audit_now()
         result.rss_kib_after_final_audit = rss_kib(me) or 0
-        result.audit = {a.semantic: _audit_figures(a) for a in final.consumers}
+        result.audit = {a.semantic: audit_figures(a) for a in final.consumers}
         result.crashes_recorded = {a.semantic: a.crashes for a in final.consumers}
         result.violations += check_guarantees(final, result.killed_pids, result.window_duplicates)
         if final.produced != result.produced:
@@ -422,7 +426,7 @@ def run_soak(
     return result
 
 
-def _audit_figures(a: Any) -> dict[str, Any]:
+def audit_figures(a: Any) -> dict[str, Any]:
     return {
         "processed": a.processed, "effects": a.effects, "unique": a.unique_effects, "duplicates": a.duplicates,
         "lost": a.lost, "unexpected": a.unexpected, "dedup_hits": a.dedup_hits, "crashes": a.crashes,

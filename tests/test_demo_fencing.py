@@ -55,7 +55,7 @@ class FakeConsumer:
         self.subscribed: list[str] = []
         FakeConsumer.created.append(self)
 
-    def subscribe(self, topics: list[str], on_revoke: Any = None) -> None:
+    def subscribe(self, topics: list[str], on_assign: Any = None, on_revoke: Any = None, on_lost: Any = None) -> None:
         self.subscribed = topics
 
     def commit(self, offsets: Any, asynchronous: bool) -> None:

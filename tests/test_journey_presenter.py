@@ -197,9 +197,17 @@ async def walk(app, pilot, state_dir: Path) -> dict[str, Figures]:
     await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="lab help")
     help_keys = dict(app.screen.keys)
     assert "kill the selected consumer" in help_keys["k"] and "r" not in help_keys and "x" not in help_keys
+    legend = dict(app.screen.legend)  # each Jepsen class explained in one line
+    assert all(name in legend and "\n" not in legend[name] for name in ("nonmonotonic-poll", "poll-skip", "G1a", "inconsistent-offsets"))
     await pilot.press("escape")
     await wait_until(pilot, lambda: isinstance(app.screen, DemoLabScreen), what="help closed")
     assert not app.check_action("reset_offsets", ())  # the live view's writes are not the lab's keys
+    # Jepsen's classes read 0 through every crash, kill, replay and restart of the walk, and the panel says so.
+    for name in SEMANTICS:
+        audit = audit_of(app, name)
+        assert audit is not None and audit.anomalies.total == 0, (name, audit and audit.anomalies)
+    assert app.lab_update.audit.anomalies.total == 0, app.lab_update.audit.anomalies
+    assert "nonmonotonic-poll 0 · poll-skip 0 · G1a 0 · inconsistent-offsets 0" in str(app.lab_screen.query_one("#offending").render())
     return all_figures(app)
 
 

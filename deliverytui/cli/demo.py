@@ -123,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
             f"{result['unexpected']} unexpected, {result['dedup_hits']} dedup hit(s), {result['dedup_retakes']} retake(s), {result['crashes']} crash(es) "
             + (f"— ledger in {result['run_dir']}" if result["run_dir_kept"] else "— run dir removed (keep it with --keep-run-dir)")
         )
+        anomalies = {k: v for k, v in result["anomalies"].items() if k != "cases"}
+        print("Jepsen classes: " + ", ".join(f"{name} {count}" for name, count in anomalies.items()))
         for warning in result["warnings"]:
             print(f"warning: {warning}")
     return 0

@@ -34,6 +34,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from deliverytui.demo.anomalies import AnomalyChecker
 from deliverytui.demo.ledger import EffectsLedger
 
 GAP_TRACK_SECONDS = 60.0
@@ -72,6 +73,14 @@ class EffectsTally:
 
     def of(self, consumer: str) -> ConsumerEffects:
         return self.consumers.setdefault(consumer, ConsumerEffects())
+
+    @property
+    def complete_through(self) -> int:
+        """Every row up to this id is visible and older than the ack grace (what the anomaly checker may read)."""
+        through = self.settled_through
+        if self._gaps:
+            through = min(through, min(self._gaps) - 1)
+        return through
 
     def refresh(self, ledger: EffectsLedger, settled_before: float) -> None:
         while True:
@@ -236,6 +245,7 @@ class LedgerTally:
         self.tables: dict[str, EffectsTally] = {}
         self.acks: dict[str, AckTally] = {}
         self.groups: dict[tuple[str, str, str], GroupTally] = {}
+        self.anomalies: dict[tuple[str, str], AnomalyChecker] = {}
 
     def effects(self, ledger: EffectsLedger, table: str, settled_before: float) -> EffectsTally:
         """Bring ``table``'s counts up to date (once per audit) and return them."""
@@ -244,6 +254,7 @@ class LedgerTally:
             self.tables.clear()
             self.acks.clear()
             self.groups.clear()
+            self.anomalies.clear()
             tally = None
         if tally is None:
             tally = self.tables[table] = EffectsTally(table, self.id_limit)
@@ -252,6 +263,19 @@ class LedgerTally:
 
     def produced(self, ledger: EffectsLedger, topic: str, settled_before: float) -> int:
         return self.acks.setdefault(topic, AckTally(topic)).count(ledger, settled_before)
+
+    def anomaly_checker(self, ledger: EffectsLedger, topic: str, output_topic: str) -> AnomalyChecker:
+        """The Jepsen-class checks of ``topic``, brought up to the rows the effect tallies have settled."""
+        checker = self.anomalies.get((topic, output_topic))
+        if checker is None:
+            checker = self.anomalies[(topic, output_topic)] = AnomalyChecker(topic, output_topic, self.id_limit)
+        effects, outputs = self.tables.get("effects"), self.tables.get("outputs")
+        checker.refresh(
+            ledger,
+            effects.complete_through if effects is not None else 0,
+            outputs.complete_through if outputs is not None else 0,
+        )
+        return checker
 
     def group(self, consumer: str, topic: str, table: str) -> GroupTally:
         key = (consumer, topic, table)

@@ -319,8 +319,9 @@ def _audit(
     # has then recorded the effect of everything those offsets passed, unless it really lost it.
     # Read the other way round, an effect landing between the two reads looked lost.
     committed_of = {name: reader.committed(semantic_spec(name).group_id(group_prefix), topic) for name in semantics}
-    if any(not semantic_spec(name).transactional for name in semantics):
-        running.effects(ledger, "effects", settled)  # once per audit: every group's counts come from this pass
+    # Once per audit: every group's counts come from this pass (exactly-once's too: its effect
+    # rows, written after each commit, are what the poll checker follows).
+    running.effects(ledger, "effects", settled)
     crashes = ledger.crash_counts()
     warnings: list[str] = []
     audits = []
@@ -363,6 +364,8 @@ def _audit(
             warnings.append(f"{name}: {consumer_audit.malformed_warning}")
         consumer_audit = replace(consumer_audit, dedup_retakes=retakes)
         audits.append(_with(consumer_audit, crashes=crashes.get(group, 0), notes=tuple(notes)))
+    checker = running.anomaly_checker(ledger, topic, output_topic(topic))
+    audits = [replace(a, anomalies=checker.counts_of(a.group)) for a in audits]
     ledger.checkpoint()  # our reads are done: let the WAL be reset (see EffectsLedger.checkpoint)
     return AuditReport(
         topic=topic,
@@ -370,6 +373,7 @@ def _audit(
         consumers=tuple(audits),
         taken_at=datetime.now(UTC),
         warnings=tuple(warnings),
+        anomalies=checker.topic_counts(),
     )
 
 

@@ -33,6 +33,7 @@ from deliverytui.demo.supervisor import DemoSupervisor
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, task_created_events
 from deliverytui.errors import UserFacingError
 from deliverytui.kafka.client_config import silent_librdkafka_logger
+from deliverytui.model.anomalies import INCONSISTENT_OFFSETS
 
 RESULT_KEYS = (
     "semantic",
@@ -195,6 +196,13 @@ def run_headless(
         "malformed": result.malformed,
         "malformed_records": [m.to_json() for m in result.malformed_records],
         "warnings": [result.malformed_warning] if result.malformed_warning else [],
+        # Jepsen's classes (deliverytui.model.anomalies): this consumer's, plus the topic's own
+        # inconsistent offsets (two acknowledged events at one offset).
+        "anomalies": {
+            **result.anomalies.by_class(),
+            INCONSISTENT_OFFSETS: result.anomalies.inconsistent_offsets + report.anomalies.inconsistent_offsets,
+            "cases": [case.to_json() for case in result.anomalies.cases + report.anomalies.cases],
+        },
     }
 
 

@@ -269,7 +269,8 @@ class DemoSupervisor:
     def kill(self, semantic: str) -> bool:
         """SIGKILL the consumer now, at whatever it was doing; records a ``killed`` crash row.
 
-        Returns False when it was not running.
+        Returns False when it was not running. While a PostgreSQL ledger is down the kill still
+        happens (and the auto-restart is scheduled); only its crash row is lost.
         """
         with self._lock:
             slot = self._slot(semantic)
@@ -279,7 +280,8 @@ class DemoSupervisor:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(slot.process.pid, signal.SIGKILL)
             slot.process.wait()
-            self.ledger.record_crash(self.group_of(semantic), KILLED)
+            with contextlib.suppress(UserFacingError):  # a ledger that is down loses the row, not the kill
+                self.ledger.record_crash(self.group_of(semantic), KILLED)
             self._reap(slot)
             if self.auto_restart is not None:
                 slot.restart_at = time.monotonic() + self.auto_restart

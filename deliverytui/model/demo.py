@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from deliverytui.model.anomalies import AnomalyCounts
 from deliverytui.model.text import visible, visible_or_none
 
 LOST = "lost"
@@ -210,6 +211,8 @@ class ConsumerAudit:
         return f"{self.malformed} malformed record(s) on the topic: {detail}"
     redeliveries: tuple[Redelivery, ...] = ()
     """Why each duplicated event (at most the id limit) was done again."""
+    anomalies: AnomalyCounts = AnomalyCounts()
+    """Jepsen's classes for this consumer (:mod:`deliverytui.model.anomalies`): 0 in a healthy run."""
 
     def __post_init__(self) -> None:
         # Event ids come from records anyone with Write on the topic produces; notes quote stores' errors.
@@ -265,6 +268,7 @@ class ConsumerAudit:
                 }
                 for r in self.redeliveries
             ],
+            "anomalies": self.anomalies.to_json(),
         }
 
 
@@ -277,6 +281,8 @@ class AuditReport:
     consumers: tuple[ConsumerAudit, ...]
     taken_at: datetime
     warnings: tuple[str, ...] = field(default=())
+    anomalies: AnomalyCounts = AnomalyCounts()
+    """The topic's own anomalies, whoever read it: two acknowledged events at one offset."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "warnings", tuple(visible(text) for text in self.warnings))
@@ -293,6 +299,7 @@ class AuditReport:
             "produced": self.produced,
             "taken_at": self.taken_at.isoformat(),
             "warnings": list(self.warnings),
+            "anomalies": self.anomalies.to_json(),
             "consumers": [audit.to_json() for audit in self.consumers],
         }
 

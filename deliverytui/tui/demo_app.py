@@ -33,6 +33,7 @@ from textual.widgets import DataTable, Footer, Static
 from deliverytui.demo.lab import Lab, LabSettings, default_state_dir
 from deliverytui.demo.semantics import Semantic, semantic_spec
 from deliverytui.errors import one_line
+from deliverytui.model.anomalies import ANOMALY_MEANINGS, INCONSISTENT_OFFSETS
 from deliverytui.model.demo import ConsumerAudit, ConsumerProcessStatus, LabUpdate
 from deliverytui.tui.app import DeliveryApp
 from deliverytui.tui.screens.help import HELP_KEYS, LEGEND, HelpScreen
@@ -65,6 +66,7 @@ LAB_LEGEND = (
     ("Dedup hits", "repeats the store caught: a redelivery made harmless"),
     ("Retakes", "expired leases taken over: an idempotent consumer that crashed after its claim"),
     ("why", "under the table: each duplicate's cause — a crash at a point, a kill, a replay, a rebalance"),
+    *((name, f"(Jepsen, must stay 0) {meaning}") for name, meaning in ANOMALY_MEANINGS.items()),
 )
 LIVE_VIEW_ACTIONS = frozenset({"toggle_pause", "filter", "cycle_sort", "pick_group", "reset_offsets", "delete_offsets"})
 """The live view's keys: inactive while the lab screen is in front (they would act on a hidden group)."""
@@ -191,6 +193,15 @@ class DemoLabScreen(Screen[None]):
         text = Text()
         text.append(f"{semantic}: ", "bold")
         text.append(f"{audit.lost} lost, {audit.duplicates} duplicate effect(s), {audit.unexpected} unexpected\n")
+        anomalies = audit.anomalies.by_class()
+        if self.update is not None and self.update.audit is not None:
+            anomalies[INCONSISTENT_OFFSETS] += self.update.audit.anomalies.inconsistent_offsets
+        text.append("  Jepsen   ", "cyan")
+        text.append(" · ".join(f"{name} {count}" for name, count in anomalies.items()) + "\n",
+                    "bold red" if any(anomalies.values()) else "")  # fmt: skip
+        for case in audit.anomalies.cases[:20]:
+            text.append(f"  {case.kind:<10} ", "bold red")
+            text.append(case.detail + "\n")
         for redelivery in audit.redeliveries[:20]:
             text.append("  why      ", "cyan")
             text.append(redelivery.explain() + "\n")

@@ -101,6 +101,10 @@ class GroupMember:
         self.fenced = False
         """The consumer object is unusable (fenced static member): rejoin before polling."""
         self.rejoins = 0
+        self.epoch = 0
+        """Grows at every assignment, revocation or loss and at every seek this member makes: the
+        ledger's poll checker compares a process's offsets only within one epoch (Jepsen excuses
+        a rewind after a rebalance; a seek back the consumer chose is excused the same way)."""
 
     # -- membership ------------------------------------------------------------------------------
 
@@ -109,7 +113,7 @@ class GroupMember:
         self.consumer = Consumer(self.config, logger=silent_librdkafka_logger())
         if self.probe is not None:
             self.probe.bind_consumer(self.consumer)
-        self.consumer.subscribe([self.topic], on_revoke=self.on_revoke)
+        self.consumer.subscribe([self.topic], on_assign=self.on_assign, on_revoke=self.on_revoke, on_lost=self.on_lost)
 
     def rejoin_if_fenced(self) -> bool:
         """Replace a fenced consumer: close it and rejoin with the same ``group.instance.id``.
@@ -159,6 +163,7 @@ class GroupMember:
     def seek(self, offsets: dict[int, int]) -> None:
         """Go back to ``partition -> offset`` so those messages are consumed again (best effort)."""
         assert self.consumer is not None
+        self.epoch += 1
         for partition, offset in offsets.items():
             with contextlib.suppress(KafkaException):
                 self.consumer.seek(TopicPartition(self.topic, partition, offset))
@@ -232,8 +237,17 @@ class GroupMember:
         self.pending_count = 0
         return True
 
+    def on_assign(self, _consumer: Consumer, _partitions: list[TopicPartition]) -> None:
+        """A new assignment: reading starts again at the committed offsets (a new epoch)."""
+        self.epoch += 1
+
+    def on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
+        """The assignment was lost (session expired): handled as a revocation (librdkafka's default), a new epoch."""
+        self.on_revoke(consumer, partitions)
+
     def on_revoke(self, _consumer: Consumer, partitions: list[TopicPartition]) -> None:
         """Commit finished work before losing partitions, then forget the revoked ones' pending offsets."""
+        self.epoch += 1
         if not self.pending:
             return
         with contextlib.suppress(Exception):

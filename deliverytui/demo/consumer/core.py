@@ -254,7 +254,9 @@ class ConsumerCore:
         Stopping while the ledger is down raises :class:`LedgerUnavailableError` (one line).
         """
         wait_out(
-            lambda: self.ledger.record_effect(event_id, self.group, partition, offset, self.instance_label),
+            lambda: self.ledger.record_effect(
+                event_id, self.group, partition, offset, self.instance_label, self.member.epoch
+            ),
             errors=LedgerUnavailableError,
             stopping=self.stopping,
             on_down=self._paused(PAUSED_LEDGER),

@@ -14,6 +14,7 @@ import contextlib
 import json
 import sys
 import time
+from collections.abc import Callable
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer, TopicPartition
 
@@ -21,6 +22,7 @@ from deliverytui.demo.consumer.commit import classify_commit_error
 from deliverytui.demo.consumer.core import ConsumerCore
 from deliverytui.demo.consumer.events import NO_EVENT_ID, parse_event
 from deliverytui.demo.kafka_access import lab_client_config
+from deliverytui.demo.ledger import LedgerError
 from deliverytui.demo.semantics import AFTER_COMMIT, MID_TRANSACTION, output_topic, transactional_id
 from deliverytui.demo.task_api import ensure_topic
 from deliverytui.kafka.client_config import silent_librdkafka_logger
@@ -74,6 +76,10 @@ def run_transactional(c: ConsumerCore) -> None:
         next_offsets: dict[int, int] = {}
         outputs: list[tuple[str, int, int]] = []
         malformed: list[tuple[Message, str]] = []
+        # Where this transaction's outputs landed (its own list: a late delivery report of an earlier,
+        # committed transaction must never be recorded as aborted with this one).
+        delivered: list[tuple[str, int, int, str | None]] = []
+        on_delivery = delivery_recorder(delivered, out_topic)
         try:
             producer.begin_transaction()
             for message in messages:
@@ -92,6 +98,7 @@ def run_transactional(c: ConsumerCore) -> None:
                                  "processed_by": c.group}
                             ).encode(),
                             partition=partition % max(1, partitions),
+                            on_delivery=on_delivery,
                         )
                     continue
                 value = {
@@ -106,12 +113,15 @@ def run_transactional(c: ConsumerCore) -> None:
                     key=str(event["event_id"]).encode(),
                     value=json.dumps(value).encode(),
                     partition=partition % max(1, partitions),
+                    on_delivery=on_delivery,
                 )
                 outputs.append((str(event["event_id"]), partition, offset))
             if c.file_point == MID_TRANSACTION or (
                 c.options.crash_at == MID_TRANSACTION and c.handled >= c.options.crash_after
             ):
                 producer.flush(10)  # the output really is in the log, uncommitted: read_committed hides it
+                # Never committed: the restarted producer's init_transactions aborts it.
+                record_aborted(c, delivered)
             c.crash_if(MID_TRANSACTION)
             producer.send_offsets_to_transaction(
                 [TopicPartition(c.topic, p, o) for p, o in next_offsets.items()],
@@ -132,8 +142,13 @@ def run_transactional(c: ConsumerCore) -> None:
                 # committed offsets. A stale generation needs no new consumer: the next
                 # consume() rejoins by itself.
                 member.fenced = True
-            with contextlib.suppress(KafkaException):
+            try:
                 producer.abort_transaction(30)
+            except KafkaException:
+                pass  # not known to be aborted: nothing recorded
+            else:
+                producer.poll(0)  # serve the delivery reports of what the aborted transaction wrote
+                record_aborted(c, delivered)
             member.seek(first)
             c.stopping.wait(0.5)
             continue
@@ -146,6 +161,27 @@ def run_transactional(c: ConsumerCore) -> None:
         c.processed += len(messages)
         c.crash_if(AFTER_COMMIT)
     producer.flush(5)
+
+
+def delivery_recorder(
+    delivered: list[tuple[str, int, int, str | None]], out_topic: str
+) -> Callable[[KafkaError | None, Message], None]:
+    """A delivery callback that appends where each output landed (topic, partition, offset, event id)."""
+
+    def on_delivery(error: KafkaError | None, message: Message) -> None:
+        if error is None:
+            key = message.key()
+            event_id = key.decode("utf-8", "replace") if key else None
+            delivered.append((message.topic() or out_topic, message.partition() or 0, message.offset() or 0, event_id))
+
+    return on_delivery
+
+
+def record_aborted(c: ConsumerCore, delivered: list[tuple[str, int, int, str | None]]) -> None:
+    """Tell the ledger where an aborted transaction's outputs lie: a read_committed reader that
+    ever returns one of them has made an aborted read (G1a, :mod:`deliverytui.demo.anomalies`)."""
+    with contextlib.suppress(LedgerError):  # a ledger that is down must not stop the abort or the crash
+        c.ledger.record_aborted_outputs(c.group, list(delivered))
 
 
 def commit_transaction(producer: Producer) -> None:

@@ -15,6 +15,7 @@ synchronous on purpose: the consumers are plain poll loops.
 
 from __future__ import annotations
 
+from deliverytui.demo.ledger.anomaly_reads import AnomalyReads
 from deliverytui.demo.ledger.audit_reads import AuditReads
 from deliverytui.demo.ledger.connection import LedgerError, LedgerUnavailableError, sqlite_ledger_url
 from deliverytui.demo.ledger.records import PROCESSED_WITHOUT_DEDUP, SKIPPED, AckedEvent, EffectRow
@@ -34,11 +35,11 @@ __all__ = [
 ]
 
 
-class EffectsLedger(LedgerWrites, AuditReads, TallyReads, StoryRecords):
+class EffectsLedger(LedgerWrites, AuditReads, TallyReads, AnomalyReads, StoryRecords):
     """A connection to the ledger at ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
     One instance per process (it is not shared between threads: the producer thread
     opens its own). The schema is created on first open. Its methods live by concern in
     this package's modules: ``connection`` (open, plumbing), ``writes``, ``audit_reads``,
-    ``tally_reads`` and ``story``.
+    ``tally_reads``, ``anomaly_reads`` (the Jepsen classes) and ``story``.
     """

@@ -84,17 +84,23 @@ class LedgerConnection:
         self._migrate()
 
     def _migrate(self) -> None:
-        """Columns added after the first release (a ledger from an older run gains them)."""
-        if self.backend == "postgresql":
-            self._execute("ALTER TABLE effects ADD COLUMN IF NOT EXISTS instance TEXT")
-            return
-        columns = {row[1] for row in self._rows("PRAGMA table_info(effects)")}
-        if "instance" not in columns:
-            try:
-                self._execute("ALTER TABLE effects ADD COLUMN instance TEXT")
-            except sqlite3.OperationalError as exc:  # another process added it first
-                if "duplicate column" not in str(exc):
-                    raise
+        """Columns added after the first release (a ledger from an older run gains them).
+
+        ``instance``: which process did an effect. ``epoch``: that process's assignment epoch
+        (it grows at every rebalance and every deliberate seek), which the poll checker needs
+        to excuse a rewind the way Jepsen excuses one after a rebalance.
+        """
+        for column, kind in (("instance", "TEXT"), ("epoch", "INTEGER")):
+            if self.backend == "postgresql":
+                self._execute(f"ALTER TABLE effects ADD COLUMN IF NOT EXISTS {column} {kind}")
+                continue
+            columns = {row[1] for row in self._rows("PRAGMA table_info(effects)")}
+            if column not in columns:
+                try:
+                    self._execute(f"ALTER TABLE effects ADD COLUMN {column} {kind}")
+                except sqlite3.OperationalError as exc:  # another process added it first
+                    if "duplicate column" not in str(exc):
+                        raise
 
     # -- plumbing --------------------------------------------------------------------------
 

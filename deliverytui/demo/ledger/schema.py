@@ -82,6 +82,21 @@ SCHEMA = (    """CREATE TABLE IF NOT EXISTS acked_events (
         UNIQUE (topic, out_partition, out_offset)
     )""",
     "CREATE INDEX IF NOT EXISTS outputs_by_consumer ON outputs (consumer, event_id)",
+    # Output records the exactly-once consumer knows were aborted (it aborted the transaction, or
+    # crashed mid-transaction: the restarted producer's init_transactions aborts it), with where the
+    # delivery report put them. A read_committed reader that sees one of these positions has made an
+    # aborted read (Jepsen's G1a).
+    """CREATE TABLE IF NOT EXISTS aborted_outputs (
+        topic TEXT NOT NULL,
+        out_partition INTEGER NOT NULL,
+        out_offset BIGINT NOT NULL,
+        event_id TEXT,
+        consumer TEXT NOT NULL,
+        at DOUBLE PRECISION NOT NULL,
+        PRIMARY KEY (topic, out_partition, out_offset)
+    )""",
+    # New acks since the last audit, for the inconsistent-offsets check (two events at one offset).
+    "CREATE INDEX IF NOT EXISTS acked_events_by_time ON acked_events (acked_at)",
 )
 
 EFFECT_TABLES = ("effects", "outputs")

@@ -42,21 +42,29 @@ class LedgerWrites(LedgerConnection):
         return len(rows)
 
     def record_effect(
-        self, event_id: str, consumer: str, partition: int | None, offset: int | None, instance: str | None = None
+        self,
+        event_id: str,
+        consumer: str,
+        partition: int | None,
+        offset: int | None,
+        instance: str | None = None,
+        epoch: int | None = None,
     ) -> int:
         """Record one side effect of ``consumer`` (a group id); returns its attempt number (1 = first).
 
         ``instance`` names the process that did it (``"<instance number>:<pid>"`` for demo
         consumers), so the audit can tell a redelivery after a rebalance (another instance
         of the group) from one after a restart (the same instance, a new pid).
+        ``epoch`` is that process's assignment epoch (see ``GroupMember.epoch``): the poll
+        checker compares the offsets of one process only within one epoch.
         The attempt is computed in the same statement, so it is exact for one writer per consumer.
         """
         return int(
             self._scalar(
-                'INSERT INTO effects (event_id, consumer, "partition", "offset", attempt, at, instance) '
-                "SELECT ?, ?, ?, ?, 1 + COUNT(*), ?, ? FROM effects WHERE consumer = ? AND event_id = ? "
+                'INSERT INTO effects (event_id, consumer, "partition", "offset", attempt, at, instance, epoch) '
+                "SELECT ?, ?, ?, ?, 1 + COUNT(*), ?, ?, ? FROM effects WHERE consumer = ? AND event_id = ? "
                 "RETURNING attempt",
-                (event_id, consumer, partition, offset, time.time(), instance, consumer, event_id),
+                (event_id, consumer, partition, offset, time.time(), instance, epoch, consumer, event_id),
             )
         )
 
@@ -90,6 +98,19 @@ class LedgerWrites(LedgerConnection):
         values = [(*row, now) for row in rows]
         self._insert_many(statement, values)
         return len(values)
+    def record_aborted_outputs(self, consumer: str, rows: Sequence[tuple[str, int, int, str | None]]) -> int:
+        """Record output records (topic, out_partition, out_offset, event_id) of a transaction that
+        ``consumer`` aborted, or is about to crash in the middle of (never committed)."""
+        if not rows:
+            return 0
+        now = time.time()
+        statement = self._sql(
+            "INSERT INTO aborted_outputs (topic, out_partition, out_offset, event_id, consumer, at) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (topic, out_partition, out_offset) DO NOTHING"
+        )
+        self._insert_many(statement, [(*row, consumer, now) for row in rows])
+        return len(rows)
+
     def record_intervention(self, consumer: str, kind: str, detail: str = "") -> None:
         """A planned stop, a replay, a second instance: what the audit names as a redelivery's cause."""
         self._execute(
