@@ -7,6 +7,7 @@ group's coordinator killed).
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -149,3 +150,33 @@ def test_batched_effects_stay_pending_on_a_stale_commit_and_are_dropped_on_a_rej
     assert consumer.member.rejoin_if_fenced()
     assert consumer.member.pending == {} and consumer.member.pending_count == 0
     assert consumer.consumer.commits == [] and fake.commits == []
+
+
+class NeverClosingConsumer(FakeConsumer):
+    """A consumer whose close() blocks, as librdkafka's can for a fatal consumer whose coordinator is away."""
+
+    def close(self) -> None:
+        threading.Event().wait()
+
+
+def test_a_fenced_consumer_that_never_closes_ends_the_process_instead_of_hanging(demo, monkeypatch) -> None:
+    assert not commit_module.close_within(NeverClosingConsumer({}), 0.2)  # gave up after 0.2 s
+    assert commit_module.close_within(FakeConsumer({}), 5)
+
+    monkeypatch.setattr(commit_module, "FENCED_CLOSE_SECONDS", 0.2)
+    exits: list[int] = []
+
+    def record_exit(code: int) -> None:
+        exits.append(code)
+        raise SystemExit(code)
+
+    monkeypatch.setattr(commit_module.os, "_exit", record_exit)
+    consumer = demo()
+    monkeypatch.setattr(commit_module, "Consumer", NeverClosingConsumer)
+    consumer.member.join()  # its consumer object now hangs in close()
+    stuck = consumer.consumer
+    consumer.member.fenced = True
+    with pytest.raises(SystemExit):
+        consumer.member.rejoin_if_fenced()
+    assert exits == [commit_module.STUCK_CLOSE_EXIT]  # the supervisor restarts a process that exits
+    assert consumer.consumer is stuck  # no second consumer beside the stuck one

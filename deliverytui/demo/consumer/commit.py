@@ -12,7 +12,9 @@ batched) and the rejoin; *when* to commit is each semantic's business (the handl
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +39,29 @@ STALE_ASSIGNMENT = frozenset(
 """Commit errors that say "the group moved on without you": the assignment may be stale."""
 FENCED = frozenset({KafkaError.FENCED_INSTANCE_ID, KafkaError._FATAL})
 """Another member took this ``group.instance.id`` (librdkafka then makes the consumer fatal)."""
+FENCED_CLOSE_SECONDS = 15.0
+"""How long the close of a fenced (fatal) consumer may take before the process gives up on it."""
+STUCK_CLOSE_EXIT = 4
+"""The exit code of a consumer process whose fenced consumer never closed (the supervisor restarts it)."""
+
+
+def close_within(consumer: Consumer, seconds: float) -> bool:
+    """Close ``consumer`` in a helper thread and wait at most ``seconds``; False if it is still closing.
+
+    librdkafka's close of a consumer in a fatal state can block for good while its group
+    coordinator is away (the nemesis run caught the exactly-once consumer there for 7 minutes
+    after a broker kill; confluent-kafka-go #1588 fixed the same hang in Go's wrapper). The
+    thread is a daemon: a process that gives up on it exits without joining it.
+    """
+    closer = threading.Thread(target=_close_quietly, args=(consumer,), name="close-fenced-consumer", daemon=True)
+    closer.start()
+    closer.join(seconds)
+    return not closer.is_alive()
+
+
+def _close_quietly(consumer: Consumer) -> None:
+    with contextlib.suppress(Exception):
+        consumer.close()
 COMMIT_ATTEMPTS = 10
 COMMIT_RETRY_PAUSE = 0.2
 """A transient commit error is retried in place, up to 10 times 0.2 s apart."""
@@ -139,9 +164,16 @@ class GroupMember:
         self.pending.clear()
         self.pending_count = 0
         self.committed.clear()
-        if self.consumer is not None:
-            with contextlib.suppress(Exception):
-                self.consumer.close()
+        if self.consumer is not None and not close_within(self.consumer, FENCED_CLOSE_SECONDS):
+            # A new consumer beside a handle stuck in its close is no cure: end the process, as a
+            # crash would (nothing uncommitted is kept), and let the supervisor start a fresh one.
+            print(
+                f"{self.name}: the fenced consumer did not close within {FENCED_CLOSE_SECONDS:.0f} s; "
+                "exiting so that a fresh process rejoins",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(STUCK_CLOSE_EXIT)
         self.join()
         self.fenced = False
         self.rejoins += 1
