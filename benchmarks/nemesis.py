@@ -40,6 +40,7 @@ import contextlib
 import heapq
 import json
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -441,6 +442,10 @@ def main() -> int:
         "PostgreSQL ledger drain ~5 events/s per consumer on a loaded 2-core machine)",
     )  # fmt: skip
     parser.add_argument("--json", metavar="FILE", help="also write every figure as JSON here")
+    parser.add_argument(
+        "--keep-dir", action="store_true",
+        help="keep the run's directory (cluster data, consumer logs) even when the run passes; a failed run always keeps it",
+    )  # fmt: skip
     args = parser.parse_args()
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -470,6 +475,10 @@ def main() -> int:
     print(format_report(report), flush=True)
     if args.json:
         Path(args.json).write_text(json.dumps(asdict(report), indent=1))
+    if report.ok and not args.keep_dir:
+        shutil.rmtree(base, ignore_errors=True)
+    else:  # the consumers' logs and status files are what a failed run is debugged from
+        print(f"run directory kept: {base} (consumer logs in {base / 'run'})", flush=True)
     return 0 if report.ok else 1
 
 
