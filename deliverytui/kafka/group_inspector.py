@@ -26,6 +26,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import threading
+import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -159,10 +160,31 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
         cluster = self._await_one(future, "describing the cluster")
         allowed = set(cluster.authorized_operations or ())
         if not allowed & {AclOperation.DESCRIBE, AclOperation.ALTER, AclOperation.ALL}:
+            if self._may_describe_any_group():
+                return  # Describe on every group (a wildcard ACL): the empty list is the whole truth
             raise missing_acl(
                 self.principal, "describe", "cluster", CLUSTER_RESOURCE,
                 context="without it Kafka lists only the groups it may describe, and it may describe none",
             )
+
+    def _may_describe_any_group(self) -> bool:
+        """Whether the principal may describe a group it could not know the name of in advance.
+
+        A read-only principal with Describe on every group (``--group '*'``, as the secured broker's
+        ``reader``) needs no Describe on the cluster to see every group, so its empty list is the
+        truth. Describing a random, absent group tells the two apart: only a principal without
+        that wildcard is refused with GROUP_AUTHORIZATION_FAILED.
+        """
+        absent = f"deliverytui-acl-check-{uuid.uuid4().hex}"
+        future = self.admin.describe_consumer_groups([absent], request_timeout=self.request_timeout)[absent]
+        try:
+            future.result(timeout=self.request_timeout + 1)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args and isinstance(exc.args[0], KafkaError) else None
+            return error is None or error.code() != KafkaError.GROUP_AUTHORIZATION_FAILED
+        except concurrent.futures.TimeoutError:
+            return False
+        return True
 
     def snapshot(self, group_id: str) -> GroupSnapshot:
         """Take one :class:`GroupSnapshot` of ``group_id`` (raises :class:`UnknownGroupError` if absent)."""
