@@ -45,6 +45,7 @@ class ExitCode(IntEnum):
     LEDGER_UNAVAILABLE = 19
     LAB_BUSY = 20
     LAB_STORY = 21
+    SHARES_UNAVAILABLE = 22
     INTERRUPTED = 130
 
 
@@ -73,6 +74,7 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.LEDGER_UNAVAILABLE: "the demo's effects ledger stopped answering",
     ExitCode.LAB_BUSY: "`demo`: another lab holds this state dir (the message names its pid)",
     ExitCode.LAB_STORY: "`demo --ledger`: that ledger records another cluster's story; give a fresh one",
+    ExitCode.SHARES_UNAVAILABLE: "a share-group command on a cluster without share groups (`share.version=0`, or Kafka before 4.1)",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 

@@ -42,11 +42,16 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--node applies to 'broker kill' and 'broker restart', not to 'broker {args.action}'")
     data_dir = _broker_dir(args)
     if args.action == "fetch":
+        from deliverytui.broker.admin_helper import build_admin_helper
+
         dist = resolve_distribution(progress=progress)
+        helper = build_admin_helper(dist, progress=progress)
         if args.json:
-            print_json({"kafka_version": dist.kafka_version, "libs_dir": str(dist.libs_dir), "source": dist.source})
+            print_json({"kafka_version": dist.kafka_version, "libs_dir": str(dist.libs_dir), "source": dist.source,
+                        "admin_helper": str(helper)})
         else:
-            print(f"Apache Kafka {dist.kafka_version} jars ready in {dist.libs_dir} ({dist.source})")
+            print(f"Apache Kafka {dist.kafka_version} jars ready in {dist.libs_dir} ({dist.source}); "
+                  f"Java admin helper ready in {helper.parent}")
         return 0
     broker = EmbeddedBroker(data_dir)
     cluster = is_cluster_dir(data_dir) or (args.action == "start" and (args.nodes or 1) > 1 and broker.node_count == 0)

@@ -13,10 +13,13 @@ from deliverytui.cli.connection import Connection, resolve_connection
 from deliverytui.cli.forked import run_forked
 from deliverytui.cli.output import (
     print_json,
+    progress,
     render_groups_table,
     render_positions_table,
+    render_share_snapshot_table,
     render_snapshot_table,
 )
+from deliverytui.errors import UnknownGroupError, UsageError
 
 
 def _inspector(connection: Connection):
@@ -24,6 +27,27 @@ def _inspector(connection: Connection):
     from deliverytui.kafka.group_inspector import GroupInspector
 
     return GroupInspector(connection.bootstrap, connection.config, request_timeout=connection.timeout)
+
+
+def _java_admin(connection: Connection):
+    """Start the Java admin helper (built on first use): the share-group calls librdkafka lacks.
+
+    Called in the forked child, so the JVM is that child's and dies with it (its stdin closes).
+    The JVM starts while the child goes on: the first request waits for it.
+    """
+    from deliverytui.broker.admin_helper import admin_helper_command
+    from deliverytui.kafka.java_admin import JavaAdmin
+
+    return JavaAdmin(admin_helper_command(progress=progress), connection.bootstrap, connection.config,
+                     request_timeout=connection.timeout)
+
+
+def _share_snapshot(connection: Connection, inspector, group_id: str):
+    """The share group ``group_id`` (asked for when no classic or consumer group has that id)."""
+    from deliverytui.kafka.share_inspector import ShareGroupInspector
+
+    with _java_admin(connection) as java:
+        return ShareGroupInspector(java, inspector).snapshot(group_id)
 
 
 def _read_positions(connection: Connection, snapshot, probe_topic: str):
@@ -59,7 +83,14 @@ def snapshot(args: argparse.Namespace) -> int:
         from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
 
         inspector = _inspector(connection)
-        result = retry_while_coordinator_not_ready(lambda: inspector.snapshot(args.group), budget_s)
+        try:
+            result = retry_while_coordinator_not_ready(lambda: inspector.snapshot(args.group), budget_s)
+        except UnknownGroupError:  # not a classic or consumer group: a share group has its own describe
+            shared = retry_while_coordinator_not_ready(lambda: _share_snapshot(connection, inspector, args.group), budget_s)
+            if args.positions:
+                raise UsageError("--positions reads the probe topic of classic and consumer groups; a share group has no positions to report") from None
+            print_json(shared.to_json()) if args.json else print(render_share_snapshot_table(shared))
+            return 0
         positions = _read_positions(connection, result, args.probe_topic) if args.positions else None
         if args.json:
             data = result.to_json()
@@ -83,7 +114,17 @@ def groups(args: argparse.Namespace) -> int:
         from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
 
         inspector = _inspector(connection)
-        listed = retry_while_coordinator_not_ready(inspector.list_groups, budget_s)
+        java = _start_java_admin_for_listing(connection)
+        try:
+            listed = retry_while_coordinator_not_ready(inspector.list_groups, budget_s)
+            if java is not None:
+                from deliverytui.kafka.share_inspector import ShareGroupInspector
+
+                shared = retry_while_coordinator_not_ready(ShareGroupInspector(java, inspector).list_share_groups, budget_s)
+                listed = sorted([*listed, *shared], key=lambda g: g.group_id)
+        finally:
+            if java is not None:
+                java.close()
         if args.json:
             print_json([g.to_json() for g in listed])
         else:
@@ -91,3 +132,17 @@ def groups(args: argparse.Namespace) -> int:
         return 0
 
     return run_forked(work, bootstrap=connection.bootstrap, timeout=connection.timeout)
+
+
+def _start_java_admin_for_listing(connection: Connection):
+    """The helper that lists share groups, or ``None`` (with a warning) where Java cannot build or run it:
+    classic and consumer groups are still worth listing then."""
+    import sys
+
+    from deliverytui.broker.distribution import KafkaSetupError
+
+    try:
+        return _java_admin(connection)
+    except KafkaSetupError as exc:
+        print(f"deliverytui: warning: share groups are not listed: {exc}", file=sys.stderr)
+        return None

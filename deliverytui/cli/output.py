@@ -10,6 +10,7 @@ from typing import Any
 
 from deliverytui.model import GroupListing, GroupSnapshot
 from deliverytui.model.positions import PositionsView
+from deliverytui.model.share import ShareGroupSnapshot
 from deliverytui.model.text import shown_name
 
 
@@ -90,7 +91,39 @@ def _leader(row) -> str:
 def render_groups_table(groups: Sequence[GroupListing]) -> str:
     if not groups:
         return "(no consumer groups)"
-    return format_table(["GROUP", "STATE", "PROTOCOL"], ((g.name, g.state, g.protocol) for g in groups))
+    return format_table(["GROUP", "STATE", "TYPE"], ((g.name, g.state, g.protocol) for g in groups))
+
+
+def render_share_snapshot_table(snapshot: ShareGroupSnapshot) -> str:
+    """A share group as ``kafka-share-groups --describe`` shows it, with the log end and the owners added.
+
+    ``-`` (Kafka's blank) where the group has no share-partition state yet; several owners per partition is normal.
+    """
+    coordinator = str(snapshot.coordinator) if snapshot.coordinator else "unknown"
+    header = (
+        f"Share group {shown_name(snapshot.group_id)}: {snapshot.state}, group epoch {snapshot.group_epoch}, "
+        f"assignment epoch {snapshot.assignment_epoch}, coordinator {coordinator}, {len(snapshot.members)} member(s), "
+        f"total share lag {snapshot.total_lag}, taken {snapshot.taken_at:%Y-%m-%d %H:%M:%S} UTC"
+    )
+    clients = {member.member_id: member.client_id for member in snapshot.members}
+    partitions = format_table(
+        ["TOPIC", "PARTITION", "START-OFFSET", "SHARE-LAG", "LOG-END", "OWNERS"],
+        (
+            (r.topic, r.partition, r.start_offset, r.lag, r.log_end_offset,
+             ",".join(f"{clients.get(owner, '?')}({owner})" for owner in r.owners))
+            for r in snapshot.partitions
+        ),
+    )  # fmt: skip
+    if not snapshot.partitions:
+        partitions += "\n(no partitions with share state or assigned)"
+    members = format_table(
+        ["CONSUMER-ID", "CLIENT-ID", "HOST", "MEMBER-EPOCH", "ASSIGNMENT"],
+        (
+            (m.member_id, m.client_id, m.host, m.member_epoch, ",".join(tp.key for tp in m.assignment))
+            for m in snapshot.members
+        ),
+    )
+    return header + "\n\n" + partitions + ("\n\n" + members if snapshot.members else "")
 
 
 def render_positions_table(view: PositionsView) -> str:

@@ -273,6 +273,13 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
         )
         return header, rows
 
+    def log_offsets(
+        self, partitions: list[tuple[str, int]]
+    ) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int], dict[tuple[str, int], int]]:
+        """Log-end, last stable and log start offsets of ``partitions`` (one batched round trip), for
+        collectors of other group types (a share group's log end comes from here, its start offset from Java)."""
+        return self._log_offsets(partitions)
+
     def _group_result(self, describe: concurrent.futures.Future, group_id: str):
         """The group's description; a refusal names the ACL it lacks (on the group, or on its members' topics)."""
         exc = describe.exception(timeout=0)

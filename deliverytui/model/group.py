@@ -261,6 +261,10 @@ class GroupSnapshot:
 class GroupListing:
     """One line of ``deliverytui groups``: a group id with its state and type.
 
+    ``protocol`` is the group's type as Kafka's ListGroups names it: ``classic``, ``consumer``
+    (KIP-848) or ``share`` (KIP-932); ``--json`` prints it as ``"type"`` (and, for scripts written
+    before share groups, as ``"protocol"`` too).
+
     Anybody who can join a group names it, so ``group_id`` may hold control characters: it is the
     exact id, kept to call Kafka with (the group picker switches to it, ``--json`` prints it
     JSON-escaped so that a script can pass it back to ``--group``). Screens and text show ``name``.
@@ -277,7 +281,13 @@ class GroupListing:
         object.__setattr__(self, "name", visible(self.group_id))
 
     def to_json(self) -> dict[str, Any]:
-        return {"group": self.group_id, "state": self.state, "protocol": self.protocol, "simple": self.is_simple}
+        return {
+            "group": self.group_id,
+            "type": self.protocol,
+            "state": self.state,
+            "protocol": self.protocol,
+            "simple": self.is_simple,
+        }
 
 
 @dataclass(frozen=True, slots=True)
