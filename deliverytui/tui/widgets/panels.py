@@ -7,10 +7,11 @@ from datetime import UTC, datetime
 from rich.table import Table
 from rich.text import Text
 from textual.containers import Vertical
-from textual.widgets import Label, RichLog, Sparkline, Static
+from textual.widgets import Label, RichLog, Static
 
 from deliverytui.model import GroupSnapshot
 from deliverytui.model.text import shown_name, visible
+from deliverytui.tui.widgets.lag_spark import LagSpark
 
 
 class GroupHeader(Static):
@@ -190,25 +191,28 @@ class DedupPanel(Static):
 
 
 class LagSparklines(Vertical):
-    """A lag sparkline for the whole group and one for the selected partition."""
+    """A lag sparkline for the whole group and one for the selected partition (:class:`LagSpark`:
+    scaled from zero with a floor, blank without data, so its height is a lag, not a shape)."""
 
     DEFAULT_CSS = """
     LagSparklines { height: auto; }
-    LagSparklines Sparkline { height: 2; margin-bottom: 1; }
+    LagSparklines LagSpark { height: 2; margin-bottom: 1; }
     LagSparklines Label { color: $text-muted; width: 1fr; height: 1; }
     """
 
     def compose(self):
         yield Label("group lag", id="group-spark-label")
-        yield Sparkline([0], id="group-spark")
+        yield LagSpark(id="group-spark")
         yield Label("selected partition lag", id="partition-spark-label")
-        yield Sparkline([0], id="partition-spark")
+        yield LagSpark(id="partition-spark")
 
     def show(self, group_series: list[float], group_label: str, part_series: list[float], part_label: str) -> None:
         for spark_id, series in (("#group-spark", group_series), ("#partition-spark", part_series)):
-            spark = self.query_one(spark_id, Sparkline)
-            if list(spark.data or ()) != (series or [0]):
-                spark.data = series or [0]
+            self.query_one(spark_id, LagSpark).data = series
+        if not group_series:
+            group_label = f"{group_label}: no data yet"
+        if not part_series:
+            part_label = f"{part_label}: no data" + (" yet" if group_series else "")
         for label_id, text in (("#group-spark-label", group_label), ("#partition-spark-label", part_label)):
             label = self.query_one(label_id, Label)
             if getattr(label, "_shown_text", None) != text:
