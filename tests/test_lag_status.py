@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from deliverytui.lag import CommitWindow, LagHistory, LagSettings, evaluate_partition_status
-from deliverytui.model.group import GroupSnapshot, PartitionRow
-from deliverytui.model.lag import GroupLagView, LagStatus, worst_status
+from deliverytui.model.group import GroupSnapshot, MemberInfo, PartitionRow
+from deliverytui.model.lag import GroupLagView, LagStatus, summarize_status_changes, worst_status
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 SMALL_WINDOW = LagSettings(window_size=4, min_entry_interval_s=0.0, allowed_lag=0)
@@ -45,18 +45,24 @@ def partition_row(
     )
 
 
+#: A member of the group that owns none of the partitions under test: its presence alone keeps
+#: Burrow's window-span STOP rule in force (a group with no members is judged faster, see below).
+BYSTANDER = MemberInfo(member_id="bystander", client_id="other", host="10.0.0.2", group_instance_id=None, assignment=())
+
+
 def group_snapshot(
-    at_seconds: float, rows: Iterable[PartitionRow], group_id: str = "billing"
+    at_seconds: float, rows: Iterable[PartitionRow], group_id: str = "billing", *, members_present: bool = True
 ) -> GroupSnapshot:
-    """A snapshot taken ``at_seconds`` after :data:`T0`."""
+    """A snapshot taken ``at_seconds`` after :data:`T0`; the group has a member unless ``members_present`` is false."""
+    rows = tuple(rows)
     return GroupSnapshot(
         group_id=group_id,
-        state="Stable",
+        state="Stable" if members_present else "Empty",
         protocol="classic",
         coordinator=None,
         partition_assignor="range",
-        members=(),
-        partitions=tuple(rows),
+        members=(BYSTANDER,) if members_present else (),
+        partitions=rows,
         taken_at=T0 + timedelta(seconds=at_seconds),
     )
 
@@ -183,11 +189,66 @@ def test_caught_up_at_any_point_wins_over_rewind() -> None:
     assert len(views[-1].rewinds) == 1  # the reset is still reported as an event
 
 
-def test_rewind_wins_over_stop() -> None:
+def test_stop_wins_over_rewind() -> None:
+    # Burrow checks "stopped" first: a consumer that rewound and then died is a stopped consumer.
     views = observe_sequence(
         LagHistory(SMALL_WINDOW), [(0, 100, 200), (1, 50, 200), (30, 50, 200)], owner=None
     )
-    assert views[-1].partitions["orders:0"].status is LagStatus.REWIND
+    assert views[1].partitions["orders:0"].status is LagStatus.REWIND
+    assert views[-1].partitions["orders:0"].status is LagStatus.STOP
+
+
+def test_stop_wins_over_having_been_caught_up() -> None:
+    # The at-least-once consumer was caught up, then crashed; the window still holds its lag-0 commits.
+    views = observe_sequence(
+        LagHistory(SMALL_WINDOW), [(0, 100, 100), (2, 110, 110), (4, 120, 120), (6, 120, 150), (11, 120, 300)], owner=None
+    )
+    assert statuses(views) == [LagStatus.OK] * 4 + [LagStatus.STOP]
+
+
+# -- a group with no members: the verdict does not depend on when the view attached ---------------
+
+DEFAULT_WINDOW = LagSettings()  # 10 entries, 5 s minimum interval (the default auto-commit interval)
+
+
+def _dead_consumer_sequence(attach_at: float) -> list[LagStatus]:
+    """A consumer commits every 5 s with lag 0 until it dies at 60 s; producers go on. The view
+    attaches at ``attach_at``; the statuses from 70 s on are returned."""
+    history = LagHistory(DEFAULT_WINDOW)
+    seen: list[LagStatus] = []
+    at = attach_at
+    while at <= 90:
+        alive = at < 60
+        committed = int(min(at, 59) // 5 * 5) * 10  # its last commit is at 55 s
+        log_end = committed if alive else int(at * 10)
+        row = partition_row(committed, log_end, owner=OWNER if alive else None)
+        view = history.observe(group_snapshot(at, [row], members_present=alive))
+        if at >= 70:
+            seen.append(view.partitions["orders:0"].status)
+        at += 2
+    return seen
+
+
+def test_a_dead_consumer_is_stop_whenever_the_view_attached() -> None:
+    before_the_crash = _dead_consumer_sequence(attach_at=0)
+    after_the_crash = _dead_consumer_sequence(attach_at=64)
+    assert set(before_the_crash) == {LagStatus.STOP}, before_the_crash
+    assert before_the_crash == after_the_crash
+
+
+def test_a_consumer_committing_every_five_seconds_without_joining_is_not_flagged() -> None:
+    # assign()-style: no members, commits every 5 s (auto-commit), refreshes every 2 s.
+    history = LagHistory(DEFAULT_WINDOW)
+    seen = []
+    for step in range(40):
+        at = step * 2.0
+        committed = int(at // 5) * 50
+        view = history.observe(group_snapshot(at, [partition_row(committed, committed + 20, owner=None)], members_present=False))
+        seen.append(view.partitions["orders:0"].status)
+    # The first snapshots hold a one-entry window, which is STOP until the offset first moves
+    # (Burrow's rule, and the reason a late-attached view agrees); after that, never.
+    first_move = next(i for i, status in enumerate(seen) if i and status is LagStatus.OK)
+    assert first_move <= 3 and LagStatus.STOP not in seen[first_move:], seen
 
 
 def test_stop_wins_over_stall() -> None:
@@ -255,3 +316,24 @@ def test_worst_status_orders_rewind_stop_stall_warn_ok_unknown() -> None:
 def test_a_window_must_hold_at_least_two_entries(window_size: int) -> None:
     with pytest.raises(ValueError):
         LagSettings(window_size=window_size)
+
+
+# -- floods: simultaneous identical transitions are one line ------------------------------------
+
+
+def test_a_thousand_partitions_going_stop_together_are_one_event_line() -> None:
+    history = LagHistory(SMALL_WINDOW)
+    rows = [partition_row(10, 50, topic="wide", partition=p, owner=None) for p in range(1000)]
+    history.observe(group_snapshot(0, rows, members_present=False))
+    view = history.observe(group_snapshot(2, rows, members_present=False))
+    assert len(view.status_changes) == 1000
+    lines = summarize_status_changes(view.status_changes)
+    assert lines == [("1,000 partitions OK → STOP: wide:0, wide:1, wide:2 and 997 more", LagStatus.STOP)]
+
+
+def test_a_few_transitions_keep_their_own_lines() -> None:
+    history = LagHistory(SMALL_WINDOW)
+    rows = [partition_row(10, 50, partition=p, owner=None) for p in range(2)]
+    history.observe(group_snapshot(0, rows, members_present=False))
+    view = history.observe(group_snapshot(2, rows, members_present=False))
+    assert [line for line, _ in summarize_status_changes(view.status_changes)] == ["orders:0: OK → STOP", "orders:1: OK → STOP"]

@@ -22,6 +22,7 @@ from tests.kafka_helpers import (
     start_probed_member,
     stop_probed_member,
 )
+from tests.services import free_port
 from tests.tui_helpers import cell, shown, wait_until
 
 pytestmark = pytest.mark.kafka
@@ -138,6 +139,16 @@ async def test_unknown_group_shows_banner_then_appears(bootstrap: str, unique: s
         assert not banner.has_class("-visible")
 
 
+async def test_unreachable_before_any_snapshot_does_not_claim_one() -> None:
+    app = viewer(f"127.0.0.1:{free_port()}", "nobody-home", max_backoff_seconds=1.0)
+    async with app.run_test(size=SIZE) as pilot:
+        banner = app.query_one(ConnectionBanner)
+        await wait_until(pilot, lambda: banner.has_class("-visible"), timeout=40, what="unreachable banner")
+        text = str(banner.render())
+        assert "no snapshot yet" in text and "showing the last snapshot" not in text, text
+        assert shown(app) == []
+
+
 async def test_broker_stop_shows_banner_and_start_recovers(kafka_distribution: KafkaDistribution, tmp_path: Path) -> None:
     broker = EmbeddedBroker(tmp_path / "restartable")
     info, _ = broker.start(distribution=kafka_distribution)
@@ -152,6 +163,7 @@ async def test_broker_stop_shows_banner_and_start_recovers(kafka_distribution: K
             banner = app.query_one(ConnectionBanner)
             await wait_until(pilot, lambda: banner.has_class("-visible"), timeout=40, what="disconnected banner")
             assert app.stale and "STALE" in str(app.query_one(GroupHeader).render())
+            assert "showing the last snapshot" in str(banner.render())
             assert shown(app) == ["restart-topic:0"]  # the last snapshot is kept
             broker.start(distribution=kafka_distribution)
             await wait_until(pilot, lambda: not banner.has_class("-visible"), timeout=90, what="recovery")

@@ -144,6 +144,9 @@ class LagHistory:
         UNKNOWN = LagStatus.UNKNOWN
         FLAT, RISING, FALLING = LagTrend.FLAT, LagTrend.RISING, LagTrend.FALLING
         new_view = tuple.__new__  # skips the named tuple's Python-level __new__: thousands per refresh
+        # A group with no members has nobody to commit: a dead consumer must not stay green for a
+        # whole window of old commits (see deliverytui.lag.evaluator).
+        stopped_after_s = None if snapshot.members else 2 * min_interval_s
 
         for row in snapshot.partitions:
             ident = (row.topic, row.partition)
@@ -187,7 +190,7 @@ class LagHistory:
                 if evidence or row.member_id is not None or not entries:
                     track.evidence_s = now_s
                     window.record(now_s, committed, clamped, min_interval_s)
-                status = evaluate_partition_status(window, clamped, now_s, track.evidence_s)
+                status = evaluate_partition_status(window, clamped, now_s, track.evidence_s, stopped_after_s)
                 delta = clamped - entries[0][2]
                 trend = FLAT if -allowed_lag <= delta <= allowed_lag else (RISING if delta > 0 else FALLING)
             total_lag += clamped

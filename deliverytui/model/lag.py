@@ -8,7 +8,7 @@ for the rules and why each one exists.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -102,6 +102,34 @@ class StatusChange:
 
     def describe(self) -> str:
         return f"{self.key}: {self.previous.value} → {self.current.value}"
+
+
+#: Simultaneous identical transitions above this many become one event line (see :func:`summarize_status_changes`).
+STATUS_CHANGE_LINES = 3
+
+
+def summarize_status_changes(changes: Sequence[StatusChange], limit: int = STATUS_CHANGE_LINES) -> list[tuple[str, LagStatus]]:
+    """The event log's lines for one snapshot's status changes, with floods folded.
+
+    Attached to an Empty 1,000-partition group, every partition goes OK → STOP in the same
+    refresh: 1,000 lines in one second bury everything else. Changes with the same
+    (previous, current) pair are one line when there are more than ``limit`` of them:
+    ``1,000 partitions OK → STOP: wide:0, wide:1, wide:2 and 997 more``. Each line comes with
+    the status it changed to (the log colours it).
+    """
+    by_pair: dict[tuple[LagStatus, LagStatus], list[StatusChange]] = {}
+    for change in changes:
+        by_pair.setdefault((change.previous, change.current), []).append(change)
+    lines: list[tuple[str, LagStatus]] = []
+    for (previous, current), group in by_pair.items():
+        if len(group) <= limit:
+            lines.extend((change.describe(), current) for change in group)
+            continue
+        shown = ", ".join(change.key for change in group[:limit])
+        lines.append(
+            (f"{len(group):,} partitions {previous.value} → {current.value}: {shown} and {len(group) - limit:,} more", current)
+        )
+    return lines
 
 
 @dataclass(frozen=True, slots=True)

@@ -221,7 +221,7 @@ class DeliveryApp(App[None]):
             if self.update is not None and self._last_problem is None:
                 self._event_log.add(f"group {shown_name(self.group)} disappeared", "bold red")
         elif message.kind == "unreachable":
-            problem = f"{message.text} — showing the last snapshot; retrying in {delay:.0f}s"
+            problem = f"{message.text} — {'showing the last snapshot' if self.update else 'no snapshot yet'}; retrying in {delay:.0f}s"
             if self._last_problem is None:
                 self._event_log.add(f"connection lost: {message.text}", "bold red")
         else:

@@ -18,6 +18,7 @@ from deliverytui.kafka.probe_positions import PositionCollector
 from deliverytui.kafka.record_time import RecordTimestampReader
 from deliverytui.lag import LagHistory, time_lag_seconds
 from deliverytui.model import GroupSnapshot, PartitionRow
+from deliverytui.model.lag import summarize_status_changes
 from deliverytui.model.positions import verify_reporters
 from deliverytui.model.replication import replication_events, replication_summary
 from deliverytui.model.text import shown_name
@@ -131,8 +132,8 @@ class GroupFetcher:
         lag_view = self._lag.observe(snapshot, series_keys=(selected,) if selected else ())
         events += [(rewind.describe(), "bold magenta") for rewind in lag_view.rewinds]
         events += [
-            (change.describe(), _STATUS_EVENT_STYLE.get(change.current.value, ""))
-            for change in lag_view.status_changes
+            (line, _STATUS_EVENT_STYLE.get(status.value, ""))
+            for line, status in summarize_status_changes(lag_view.status_changes)
         ]
         positions = self._read_positions(snapshot)
         rows, by_key = self._rows.build(snapshot, lag_view.partitions, positions)
