@@ -72,6 +72,19 @@ from deliverytui.model.text import quoted, visible
 __all__ = ["SINGLE_NODE_METADATA_MAX_AGE_S", "CollectionCancelled", "GroupInspector", "state_name"]
 
 
+def clamp_to_log_end(stable: dict[tuple[str, int], int], end: Mapping[tuple[str, int], int]) -> None:
+    """Lower every last stable offset above its log end to the log end, in place.
+
+    The two come from two ListOffsets batches answered at slightly different instants: a last
+    stable offset above the log end only means the log grew in between (the view once showed
+    Last stable 5,286 above Log-end 5,285). Clamped, the two read as one instant's values.
+    """
+    for key, last_stable in stable.items():
+        log_end = end.get(key)
+        if log_end is not None and last_stable > log_end:
+            stable[key] = log_end
+
+
 class GroupInspector(LogOffsetReader, ReplicationMetadata):
     """A long-lived AdminClient that takes group snapshots.
 
@@ -236,6 +249,7 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
         # Topic names in offset commits and in a classic group's assignment are whatever the
         # committing or leading client wrote: shown in their visible form, as member names are.
         topic_names = {topic: visible(topic) for topic in {key[0] for key in partitions}}
+        clamp_to_log_end(stable, end)
         rows = []
         for key in partitions:
             commit = committed.get(key)

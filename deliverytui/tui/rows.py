@@ -123,7 +123,11 @@ def build_row(
         since_text = "-"
     pos_text, pos_style = "-", "dim"
     if position is not None and getattr(position, "position", None) is not None:
-        pos_text = _num(position.position)
+        reported = position.position
+        # A report read after the snapshot's log end can be ahead of it; a position past the log end
+        # is impossible, so it is shown clamped and marked (the partition panel says why).
+        clamped = log_end is not None and reported > log_end
+        pos_text = f"{_num(log_end)}*" if clamped else _num(reported)
         gap = getattr(getattr(position, "gap", None), "kind", None)
         gap_name = getattr(gap, "name", "")
         pos_style = {

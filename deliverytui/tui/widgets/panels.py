@@ -258,6 +258,13 @@ class SelectedPartitionPanel(Static):
             text.append("position ", "dim")
             text.append(f"{position.position}", style)
             text.append(f"  reported by {position.client_id}{' (stale)' if position.stale else ''}\n", "dim")
+            if row.log_end_offset is not None and position.position > row.log_end_offset:
+                text.append(f"(reported after the log end {row.log_end_offset} was read: the table shows it clamped, marked *)\n", "dim")
+            if position.committed is not None and position.committed != row.committed_offset:
+                # The gap below compares the report with the commit its reporter saw at that instant,
+                # not with the committed offset above, which was read at another moment.
+                text.append(f"the report saw committed {position.committed}; the group has committed "
+                            f"{row.committed_offset if row.committed_offset is not None else '-'} since\n", "dim")
             if position.verified is False:
                 style = "dim italic"
             text.append(position.describe_gap(), style)
