@@ -14,6 +14,7 @@ from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, GroupHeader
+from deliverytui.tui.widgets.partitions_table import PartitionsTable
 from tests.kafka_helpers import (
     commit,
     create_topic,
@@ -85,14 +86,19 @@ async def test_filter_sort_and_pause(bootstrap: str, unique: str) -> None:
         await wait_until(pilot, lambda: len(shown(app)) == 3, what="rows")
         # Sorted by lag (largest first) by default.
         assert shown(app) == [f"{beta}:0", f"{alpha}:1", f"{alpha}:0"]
+        header = app.query_one(PartitionsTable)._header_strip  # the header line as drawn on screen
+        assert "Lag ↓" in header().text and "Topic ↑" not in header().text
         await pilot.press("s")
         assert shown(app) == [f"{alpha}:0", f"{alpha}:1", f"{beta}:0"]
+        assert "Topic ↑" in header().text and "Lag ↓" not in header().text  # the sort mode is on screen
         await pilot.press("slash")
         await pilot.press(*"beta")
         await pilot.press("enter")
         assert shown(app) == [f"{beta}:0"]
+        assert "Topic ↑ ~beta" in header().text  # so is the active filter
         await pilot.press("slash", "escape")
         assert len(shown(app)) == 3
+        assert "~beta" not in header().text
 
         await pilot.press("p")
         assert app.paused

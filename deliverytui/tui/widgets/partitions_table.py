@@ -167,12 +167,16 @@ class PartitionsTable(ScrollView, can_focus=True):
 
     def set_filter(self, text: str) -> None:
         self.topic_filter = text.strip()
+        self._header = None  # the topic column's header shows the filter
         self._order = []
         self.apply(self._all)
+        self.refresh()
 
     def cycle_sort(self) -> str:
         self.sort_mode = SORT_MODES[(SORT_MODES.index(self.sort_mode) + 1) % len(SORT_MODES)]
+        self._header = None  # the sorted column's header carries the arrow
         self._sort()
+        self.refresh()
         return self.sort_mode
 
     def _filtered(self, rows: Mapping[str, RowView]) -> Mapping[str, RowView]:
@@ -336,11 +340,22 @@ class PartitionsTable(ScrollView, can_focus=True):
             style = self._parsed_styles[spec] = Style.parse(spec) if spec else Style.null()
         return style
 
+    def header_label(self, key: str, label: str) -> str:
+        """A column's header, marked with the view's state so it is visible on screen: the sorted
+        column gets an arrow (``Lag ↓``; ``Topic ↑`` when sorted by topic and partition), and an
+        active filter shows on the topic column (``Topic ~orders``)."""
+        if key == "lag" and self.sort_mode == "lag":
+            return f"{label} ↓"
+        if key == "topic":
+            marked = f"{label} ↑" if self.sort_mode != "lag" else label
+            return f"{marked} ~{self.topic_filter}" if self.topic_filter else marked
+        return label
+
     def _header_strip(self) -> Strip:
         if self._header is None:
             style = self.rich_style + self.get_component_rich_style("partitions-table--header")
             text = "".join(
-                " " + fit(label, width, key in RIGHT_ALIGNED) + " "
+                " " + fit(self.header_label(key, label), width, key in RIGHT_ALIGNED) + " "
                 for (key, label), width in zip(COLUMNS[: self._ncols], self._widths)
             )
             self._header = Strip([Segment(text, style)])
