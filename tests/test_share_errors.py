@@ -4,7 +4,7 @@
   on a throwaway one-node broker): exit 22 naming ``share.version``;
 - a principal without Describe on the share group (the session's secured broker): exit 9 naming the ACL;
   the authorized principal (SCRAM) and the admin (PLAIN) see the group through the Java helper, whose
-  argv and environment never hold the password;
+  argv and environment never hold the password; a wrong password through the helper is exit 4 without it;
 - the Java admin helper never outlives a command, and exits when its parent is SIGKILLed (stdin EOF);
 - ``snapshot --positions`` on a share group: the one-line usage error.
 """
@@ -25,7 +25,7 @@ from confluent_kafka import ShareConsumer
 from deliverytui.broker.admin_helper import MAIN_CLASS, admin_helper_command
 from deliverytui.broker.distribution import KafkaDistribution
 from deliverytui.broker.embedded import EmbeddedBroker
-from deliverytui.errors import ExitCode
+from deliverytui.errors import AuthenticationError, ExitCode
 from deliverytui.kafka.java_admin import JavaAdmin, java_properties
 from tests.helpers import REPO_ROOT, run_cli
 from tests.kafka_helpers import create_topic as create_plain_topic
@@ -113,9 +113,10 @@ def test_a_cluster_without_share_groups_gives_exit_22_naming_share_version(
         described = kafka_tool(kafka_distribution, FEATURE_COMMAND, "--bootstrap-server", info.bootstrap, "describe")
         assert "FinalizedVersionLevel: 0" in next(line for line in described.stdout.splitlines() if "share.version" in line)
         for extra in ([], ["--json"]):
-            result = run_cli("snapshot", "--bootstrap", info.bootstrap, "--group", "some-share-group", *extra)
+            result, helpers = run_watching_helpers("snapshot", "--bootstrap", info.bootstrap, "--group", "some-share-group", *extra)
             line = assert_one_line(result, ExitCode.SHARES_UNAVAILABLE)
             assert "share.version" in line and "does not serve share groups" in line
+            assert helpers and not [pid for pid in helpers if _alive(pid)], "a failed command left its helper running"
         # Listing still works there: classic and consumer groups are worth listing; no share group is made up.
         listed = run_cli("groups", "--bootstrap", info.bootstrap, "--json")
         assert listed.returncode == 0, listed.stderr
@@ -188,6 +189,17 @@ def test_the_authorized_principal_and_the_admin_see_the_share_group_and_no_secre
             raw = Path(f"/proc/{java.process.pid}/{where}").read_bytes().decode(errors="replace")
             assert password not in raw, where
         assert password not in " ".join(java.process.args)
+
+
+def test_a_wrong_password_through_the_java_helper_is_an_authentication_error_without_the_password(
+    secured: Secured, unique: str, tmp_path: Path
+) -> None:
+    viewer = secured.add_principal(f"wrong-pw-{unique}", [], tmp_path)
+    config = {**_load(viewer), "sasl.password": f"not-the-password-{unique}"}
+    with JavaAdmin(admin_helper_command(), secured.bootstrap, config) as java, pytest.raises(AuthenticationError) as raised:
+        java.call("list_groups", "listing groups of every type")
+    assert raised.value.exit_code == ExitCode.AUTH_FAILED
+    assert config["sasl.password"] not in str(raised.value) and "\n" not in str(raised.value)
 
 
 def _load(path: Path) -> dict[str, str]:
