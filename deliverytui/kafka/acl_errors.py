@@ -61,3 +61,19 @@ def hidden_topics_error(principal: str, group_id: str) -> NotAuthorizedError:
         f"DESCRIBE on TOPIC <each topic {quoted(group_id)} consumes>; unless its offsets were all deleted moments ago); "
         "its lag is unknown, not 0"
     )
+
+
+def hidden_share_state_error(principal: str, group_id: str) -> NotAuthorizedError:
+    """A share group that exists (no members) yet shows no share-partition state at all.
+
+    ListShareGroupOffsets leaves out, without a word, every topic the principal may not describe, as
+    OffsetFetch does for a consumer group, so an Empty share group would read as "0 lag". A share group
+    gets its state as soon as a member is assigned a partition, so an Empty one without any is one whose
+    topics are hidden (or whose state was deleted moments ago: the message says so).
+    """
+    return NotAuthorizedError(
+        f"principal {principal} may lack Describe on the share group's topics: share group {quoted(group_id)} is Empty "
+        "yet shows it no share-partition state, which is how Kafka hides the state on topics a principal may not "
+        f"describe (ACL needed: DESCRIBE on TOPIC <each topic {quoted(group_id)} reads>; unless its offsets were all "
+        "deleted moments ago); its share lag is unknown, not 0"
+    )

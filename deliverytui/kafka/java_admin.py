@@ -3,7 +3,8 @@
 Why a JVM: confluent-kafka's AdminClient has no share-group calls (ListGroups of every type,
 DescribeShareGroups, ListShareGroupOffsets, AlterShareGroupOffsets, DeleteShareGroupOffsets), and
 deliverytui never hand-writes the wire protocol. Kafka's own Admin client has them. A JVM start
-costs about half a second, so a live view starts one helper per session; a CLI command pays one.
+costs about a second to the first answer (benchmarks/share.py, on a shared 2-core machine), so a live
+view starts one helper per session; a CLI command pays one.
 
 Ownership: the helper's only input is its stdin. When this process closes it, or dies in any way
 (SIGKILL included: the kernel closes the pipe), the helper reads end of file, closes its client

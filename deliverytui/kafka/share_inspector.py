@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from deliverytui.errors import UnknownGroupError
+from deliverytui.kafka.acl_errors import hidden_share_state_error
 from deliverytui.kafka.group_inspector import GroupInspector
 from deliverytui.kafka.java_admin import JavaAdmin, SharesUnavailableError
 from deliverytui.model import BrokerNode, GroupListing, TopicPartitionId
@@ -64,7 +65,12 @@ class ShareGroupInspector:
                     "cannot be one; enable them with 'kafka-features --bootstrap-server … upgrade --feature share.version=1'"
                 ) from None
             raise
-        return build_snapshot(group_id, described, offsets, self.inspector)
+        snapshot = build_snapshot(group_id, described, offsets, self.inspector)
+        if not snapshot.partitions and not snapshot.members and snapshot.state == "Empty" and self.inspector.authenticates:
+            # Kafka leaves the topics this principal may not describe out of ListShareGroupOffsets without a
+            # word: shown as is, the group would read "total share lag 0" (tests/test_share_errors.py).
+            raise hidden_share_state_error(self.inspector.principal, group_id)
+        return snapshot
 
 
 def build_snapshot(group_id: str, described: dict[str, Any], offsets: list[dict[str, Any]], inspector: GroupInspector) -> ShareGroupSnapshot:
