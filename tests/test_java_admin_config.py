@@ -90,3 +90,16 @@ def test_share_snapshot_survives_json_and_shows_names_escaped() -> None:
     assert snapshot.group_id == data["group"]  # the exact id, to call Kafka with; screens escape it
     assert snapshot.total_lag == 7  # the partition the group never fetched from counts nothing, as Kafka's "-"
     assert [m.member_id for m in snapshot.owners_of(snapshot.partitions[0])] == ["m1", "m2"]
+
+
+def test_the_helper_starts_from_its_class_archive() -> None:
+    """The class-data-sharing archive dumped at build time is valid for this JVM and classpath:
+    with ``-Xshare:on`` a JVM that cannot map it refuses to start, so a ping proves it is used."""
+    from deliverytui.broker.admin_helper import admin_helper_command
+    from deliverytui.kafka.java_admin import JavaAdmin
+
+    command = admin_helper_command()
+    assert any(flag.startswith("-XX:SharedArchiveFile=") for flag in command), command
+    strict = ["-Xshare:on" if flag == "-Xshare:auto" else flag for flag in command]
+    with JavaAdmin(strict, "127.0.0.1:9", request_timeout=5) as helper:
+        assert helper.call("ping", "pinging the helper") == {"pong": True}
