@@ -153,4 +153,5 @@ def admin_helper_built() -> bool:
         dist = resolve_distribution(fetch=False)
     except KafkaSetupError:
         return False
-    return (helper_dir(dist.kafka_version) / JAR_NAME).exists()
+    target = helper_dir(dist.kafka_version)
+    return (target / JAR_NAME).exists() and ((target / CLASS_ARCHIVE).exists() or (target / NO_ARCHIVE_MARKER).exists())
