@@ -124,6 +124,18 @@ def test_the_modes_give_different_offsets(lab: ShareLab, bootstrap: str) -> None
     assert len(set(new.values())) >= 3, new
 
 
+def test_text_plan_shows_the_start_offsets_kafka_describes(lab: ShareLab, kafka_distribution, bootstrap: str) -> None:
+    group = lab.groups["plan"]
+    result = run_cli("reset", "--bootstrap", bootstrap, "--group", group, "--to-earliest", "--all-topics")
+
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == f"Group {group} (Empty, 0 active member(s)): reset --to-earliest on {PARTITIONS} partition(s)"
+    rows = {(f[0], int(f[1])): f[2] for f in (line.split() for line in lines) if f and f[0] == lab.topic}
+    assert rows == share_start_offsets(kafka_distribution, bootstrap, group)
+    assert lines[-1] == "dry run: nothing was changed (add --execute to apply)"
+
+
 def test_execute_moves_start_offsets_and_a_rejoining_consumer_reads_from_there(lab: ShareLab, kafka_distribution, bootstrap: str) -> None:
     group = lab.groups["exec"]
     planned = kafka_reset_plan(kafka_distribution, bootstrap, group, "--to-offset", "12", "--all-topics")

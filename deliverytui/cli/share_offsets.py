@@ -2,9 +2,10 @@
 
 The classic path cannot tell a share group from an absent group (both are "Dead" with no
 commits to librdkafka), so when it sees one of those, this module asks Kafka's own Admin
-client (the Java helper) whether a share group has the id. Only then is the JVM started, so a
-consumer-group reset costs nothing more; a new consumer group (which a reset may create) costs
-one JVM start. Runs in the forked child, like the rest of the command.
+client (the Java helper) whether a share group has the id. Only then is the JVM started, so a reset of
+an existing consumer group starts none; a new consumer group (which a reset may create) costs one JVM
+start (about a second). Every reset or delete costs two more batched reads (describe and fetch the
+classic group) before its plan. Runs in the forked child, like the rest of the command.
 """
 
 from __future__ import annotations
@@ -12,16 +13,20 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING
 
 from deliverytui.cli.connection import Connection
 from deliverytui.cli.output import progress
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from deliverytui.kafka.group_inspector import GroupInspector
+    from deliverytui.kafka.share_offset_reset import ShareOffsetResetter
 
 
 @contextmanager
-def share_resetter(connection: Connection, inspector, group_id: str, retry: Callable[[Callable[[], T]], T]) -> Iterator[object | None]:
+def share_resetter(
+    connection: Connection, inspector: GroupInspector, group_id: str, retry: Callable[[Callable[[], bool]], bool]
+) -> Iterator[ShareOffsetResetter | None]:
     """A :class:`~deliverytui.kafka.share_offset_reset.ShareOffsetResetter` if ``group_id`` is a share group,
     else ``None``; the helper JVM is closed when the block ends.
 
