@@ -22,6 +22,7 @@ from confluent_kafka.admin import AdminClient
 
 from deliverytui.broker.admin_helper import admin_helper_command
 from deliverytui.kafka.java_admin import JavaAdmin
+from deliverytui.kafka.offset_write_guards import ActiveGroupError
 from tests.helpers import run_cli, wait_for
 from tests.kafka_helpers import create_topic
 from tests.share_helpers import kafka_reset_plan, share_consume, share_groups, share_start_offsets
@@ -202,6 +203,12 @@ def test_active_share_group_is_refused_and_left_unchanged(lab: ShareLab, kafka_d
         for result in (reset, delete):
             assert result.returncode == 10, result.stdout + result.stderr
             assert len(result.stderr.strip().splitlines()) == 1 and "stop its consumers first" in result.stderr
+        # The broker's own refusal (a member joining between deliverytui's check and its write) is exit 10 too.
+        with JavaAdmin(admin_helper_command(), bootstrap) as java:
+            with pytest.raises(ActiveGroupError, match="is not empty"):
+                java.call("alter_share_group_offsets", "resetting", group=group, offsets=[{"topic": lab.topic, "partition": 0, "offset": 0}])
+            with pytest.raises(ActiveGroupError, match="is not empty"):
+                java.call("delete_share_group_offsets", "deleting", group=group, topics=[lab.topic])
         assert share_start_offsets(kafka_distribution, bootstrap, group) == before
     finally:
         stop.set()
