@@ -9,6 +9,7 @@ start and log end, so every mode moves them somewhere different. Each dry-run pl
 
 from __future__ import annotations
 
+import csv
 import json
 import threading
 import time
@@ -25,7 +26,14 @@ from deliverytui.kafka.java_admin import JavaAdmin
 from deliverytui.kafka.offset_write_guards import ActiveGroupError
 from tests.helpers import run_cli, wait_for
 from tests.kafka_helpers import create_topic
-from tests.share_helpers import kafka_reset_plan, share_consume, share_groups, share_start_offsets
+from tests.share_helpers import (
+    SHARE_GROUP_COMMAND,
+    kafka_reset_plan,
+    kafka_tool,
+    share_consume,
+    share_groups,
+    share_start_offsets,
+)
 
 PARTITIONS = 3
 FIRST_BATCH = 10
@@ -99,9 +107,9 @@ MODES = [
 
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: " ".join(m).replace("{", "").replace("}", ""))
 def test_dry_run_plan_equals_kafkas(lab: ShareLab, kafka_distribution, bootstrap: str, tmp_path: Path, mode: list[str]) -> None:
-    csv = tmp_path / "offsets.csv"
-    csv.write_text(f"{lab.topic},0,3\n{lab.topic},2,0\n{lab.topic},1,99\n", encoding="utf-8")
-    args = [a.format(topic=lab.topic, cut=lab.cut, csv=csv) for a in mode]
+    offsets = tmp_path / "offsets.csv"
+    offsets.write_text(f"{lab.topic},0,3\n{lab.topic},2,0\n{lab.topic},1,99\n", encoding="utf-8")
+    args = [a.format(topic=lab.topic, cut=lab.cut, csv=offsets) for a in mode]
     group = lab.groups["plan"]
     before = share_start_offsets(kafka_distribution, bootstrap, group)
 
@@ -123,6 +131,17 @@ def test_the_modes_give_different_offsets(lab: ShareLab, bootstrap: str) -> None
     assert new["--to-latest"] == (FIRST_BATCH + SECOND_BATCH,) * PARTITIONS
     assert new["--to-earliest"][-1] == DELETED_BELOW
     assert len(set(new.values())) >= 3, new
+
+
+def test_export_equals_kafkas_export(lab: ShareLab, kafka_distribution, bootstrap: str, tmp_path: Path) -> None:
+    group, exported = lab.groups["plan"], tmp_path / "plan.csv"
+    args = ("--to-datetime", lab.cut, "--topic", lab.topic)
+    ours = run_cli("reset", "--bootstrap", bootstrap, "--group", group, *args, "--export", str(exported))
+    theirs = share_groups(kafka_distribution, bootstrap, "--reset-offsets", "--group", group, *args, "--dry-run", "--export")
+
+    assert ours.returncode == 0, ours.stderr
+    # Kafka quotes the topic ("t",0,10), deliverytui does not: the same CSV rows either way.
+    assert sorted(csv.reader(exported.read_text(encoding="utf-8").split())) == sorted(csv.reader(theirs.split())), theirs
 
 
 def test_text_plan_shows_the_start_offsets_kafka_describes(lab: ShareLab, kafka_distribution, bootstrap: str) -> None:
@@ -196,10 +215,14 @@ def test_active_share_group_is_refused_and_left_unchanged(lab: ShareLab, kafka_d
         before = share_start_offsets(kafka_distribution, bootstrap, group)
 
         dry = run_cli("reset", "--bootstrap", bootstrap, "--group", group, "--to-earliest", "--all-topics")
+        kafkas_dry = kafka_tool(kafka_distribution, SHARE_GROUP_COMMAND, "--bootstrap-server", bootstrap, "--reset-offsets",
+                                "--group", group, "--to-earliest", "--all-topics", "--dry-run")
         reset = run_cli("reset", "--bootstrap", bootstrap, "--group", group, "--to-earliest", "--all-topics", "--execute")
         delete = run_cli("delete-offsets", "--bootstrap", bootstrap, "--group", group, "--topic", lab.topic, "--execute")
 
         assert dry.returncode == 0 and "warning: cannot reset offsets of group" in dry.stdout, dry.stdout + dry.stderr
+        # Kafka's tool refuses even the dry run (the README says deliverytui shows the plan instead).
+        assert kafkas_dry.returncode != 0 and "is not empty" in kafkas_dry.stdout + kafkas_dry.stderr
         for result in (reset, delete):
             assert result.returncode == 10, result.stdout + result.stderr
             assert len(result.stderr.strip().splitlines()) == 1 and "stop its consumers first" in result.stderr
