@@ -255,3 +255,15 @@ def test_what_kafkas_share_tool_cannot_do_is_a_usage_error(lab: ShareLab, bootst
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     expected = "--to-earliest, --to-latest, --to-current, --to-offset, --to-datetime, --from-file" if command == "reset" else "without partitions"
     assert expected in lines[0]
+
+
+def test_without_java_a_new_group_is_still_reset_as_a_consumer_group(lab: ShareLab, bootstrap: str, unique: str, tmp_path: Path) -> None:
+    """The share-group check needs the Java helper; where Java is missing, a reset of a group no consumer group
+    has yet (which creates it) must go on as before, with a warning instead of a failure."""
+    group = f"new-{unique}"
+    result = run_cli("reset", "--bootstrap", bootstrap, "--group", group, "--to-earliest", "--topic", lab.topic,
+                     env={"JAVA_HOME": str(tmp_path)})
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith(f"Group {group} (Dead, 0 active member(s)): reset --to-earliest on {PARTITIONS} partition(s)")
+    assert f"warning: cannot check whether '{group}' is a share group" in result.stderr
