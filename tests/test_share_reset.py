@@ -211,8 +211,14 @@ def test_active_share_group_is_refused_and_left_unchanged(lab: ShareLab, kafka_d
     try:
         total = PARTITIONS * (FIRST_BATCH + SECOND_BATCH) - DELETED_BELOW
         wait_for(lambda: len(read) >= total, 60, "the live member to read the topic", every=0.5)
-        time.sleep(2)  # its last acknowledgements
-        before = share_start_offsets(kafka_distribution, bootstrap, group)
+        seen: list[dict] = []  # its last acknowledgements land: wait until two describes agree
+
+        def settled() -> bool:
+            seen.append(share_start_offsets(kafka_distribution, bootstrap, group))
+            return len(seen) > 1 and seen[-1] == seen[-2]
+
+        wait_for(settled, 60, "the live group's start offsets to settle", every=1)
+        before = seen[-1]
 
         dry = run_cli("reset", "--bootstrap", bootstrap, "--group", group, "--to-earliest", "--all-topics")
         kafkas_dry = kafka_tool(kafka_distribution, SHARE_GROUP_COMMAND, "--bootstrap-server", bootstrap, "--reset-offsets",
