@@ -117,7 +117,7 @@ def test_dry_run_plan_equals_kafkas(lab: ShareLab, kafka_distribution, bootstrap
     theirs = kafka_reset_plan(kafka_distribution, bootstrap, group, *args)
 
     assert {(p["topic"], p["partition"]): p["new_offset"] for p in ours["partitions"]} == theirs
-    assert ours["executed"] is False and ours["group_state"] == "Empty" and ours["active_members"] == 0
+    assert ours["executed"] is False and ours["group_state"] == "Empty" and ours["active_members"] == 0 and ours["type"] == "share"
     assert {(p["topic"], p["partition"]): str(p["current_offset"]) for p in ours["partitions"]} == {k: before[k] for k in theirs}
     assert share_start_offsets(kafka_distribution, bootstrap, group) == before  # a dry run writes nothing
 
@@ -179,6 +179,7 @@ def test_delete_offsets_leaves_what_kafkas_delete_leaves(lab: ShareLab, kafka_di
     dry = run_cli("delete-offsets", "--bootstrap", bootstrap, "--group", ours, "--topic", lab.topic, "--json")
     assert dry.returncode == 0, dry.stderr
     plan = json.loads(dry.stdout)
+    assert plan["type"] == "share" and plan["executed"] is False
     assert {(p["topic"], p["partition"]): str(p["committed_offset"]) for p in plan["partitions"]} == before
     assert share_start_offsets(kafka_distribution, bootstrap, ours) == before
 

@@ -46,6 +46,7 @@ from deliverytui.model.reset import (
     active_group_message,
     clamp_into_log,
 )
+from deliverytui.model.share import SHARE_TYPE
 from deliverytui.model.text import quoted
 
 #: The reset specifications ``kafka-share-groups --reset-offsets`` has in Kafka 4.4 (its ``--help``).
@@ -130,7 +131,7 @@ class ShareOffsetResetter(OffsetLookups):
             current = starts.get(tp)
             new, requested = self._new_offset(target, tp, current, log_start[tp], log_end[tp], at_time, file_offsets, warnings)
             rows.append(PartitionReset(tp.topic, tp.partition, current, new, log_start[tp], log_end[tp], requested))
-        return ResetPlan(group_id, target, state, members, tuple(rows), datetime.now(UTC), tuple(warnings))
+        return ResetPlan(group_id, target, state, members, tuple(rows), datetime.now(UTC), tuple(warnings), group_type=SHARE_TYPE)
 
     @staticmethod
     def _new_offset(
@@ -192,7 +193,7 @@ class ShareOffsetResetter(OffsetLookups):
                 raise UserFacingError(f"share group {quoted(group_id)} has no offsets for {topic}; nothing to delete")
             chosen.extend(of_topic)
         topics = tuple(topic for topic, _ in selection.topics)
-        return OffsetDeletePlan(group_id, topics, state, members, tuple(chosen), datetime.now(UTC))
+        return OffsetDeletePlan(group_id, topics, state, members, tuple(chosen), datetime.now(UTC), group_type=SHARE_TYPE)
 
     def execute_offset_delete(self, plan: OffsetDeletePlan) -> None:
         """Delete the plan's topics' share-partition state (``DeleteShareGroupOffsets``), on an empty group only."""

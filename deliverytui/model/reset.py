@@ -312,6 +312,8 @@ class ResetPlan:
     partitions: tuple[PartitionReset, ...]
     planned_at: datetime
     warnings: tuple[str, ...] = ()
+    #: ``"share"`` for a share group's plan (``current_offset`` is then its start offset); ``None`` otherwise
+    group_type: str | None = None
 
     @property
     def mode(self) -> ResetMode:
@@ -342,7 +344,7 @@ class ResetPlan:
             "total_skipped": self.total_skipped,
             "warnings": list(self.warnings),
             "planned_at": self.planned_at.isoformat(),
-        }
+        } | ({"type": self.group_type} if self.group_type else {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -361,6 +363,7 @@ class OffsetDeletePlan:
     partitions: tuple[tuple[TopicPartitionId, int | None], ...]
     planned_at: datetime
     warnings: tuple[str, ...] = field(default=())
+    group_type: str | None = None  # as in :class:`ResetPlan`
 
     @property
     def blocked_reason(self) -> str | None:
@@ -378,7 +381,7 @@ class OffsetDeletePlan:
             ],
             "warnings": list(self.warnings),
             "planned_at": self.planned_at.isoformat(),
-        }
+        } | ({"type": self.group_type} if self.group_type else {})
 
 
 def clamp_into_log(requested: int, log_start: int, log_end: int, tp: TopicPartitionId, warnings: list[str]) -> int:
