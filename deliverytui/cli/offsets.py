@@ -3,6 +3,8 @@
 The Kafka work runs in a forked child (:mod:`deliverytui.cli.forked`), as for ``snapshot``: a librdkafka
 crash is one line, never a core dump. A group coordinator that is not ready yet is asked again within
 ``--timeout`` (plans are reads; the write commits absolute offsets, so repeating a refused one is safe).
+An id no classic or consumer group has may be a share group's: :mod:`deliverytui.cli.share_offsets`
+asks, and its start offsets are then planned and written the same way (same output, same exit codes).
 """
 
 from __future__ import annotations
