@@ -142,6 +142,11 @@ def test_export_equals_kafkas_export(lab: ShareLab, kafka_distribution, bootstra
     assert ours.returncode == 0, ours.stderr
     # Kafka quotes the topic ("t",0,10), deliverytui does not: the same CSV rows either way.
     assert sorted(csv.reader(exported.read_text(encoding="utf-8").split())) == sorted(csv.reader(theirs.split())), theirs
+    # and Kafka's quoted export reads back with --from-file as the same plan
+    kafkas = tmp_path / "kafka.csv"
+    kafkas.write_text(theirs, encoding="utf-8")
+    replanned = _our_plan(bootstrap, group, "--from-file", str(kafkas))
+    assert sorted([p["topic"], str(p["partition"]), str(p["new_offset"])] for p in replanned["partitions"]) == sorted(csv.reader(theirs.split()))
 
 
 def test_text_plan_shows_the_start_offsets_kafka_describes(lab: ShareLab, kafka_distribution, bootstrap: str) -> None:
