@@ -111,3 +111,41 @@ def wait_for_members(dist: KafkaDistribution, bootstrap: str, group: str, count:
             return rows
         time.sleep(1)
     raise AssertionError(f"share group {group} did not reach {count} member(s) with an assignment in {timeout}s: {rows}")
+
+
+def share_start_offsets(dist: KafkaDistribution, bootstrap: str, group: str) -> dict[tuple[str, int], str]:
+    """``kafka-share-groups --describe --group G``: each partition's START-OFFSET as Kafka prints it ("-": no state)."""
+    return {
+        (row["TOPIC"], int(row["PARTITION"])): row["START-OFFSET"]
+        for row in table_rows(share_groups(dist, bootstrap, "--describe", "--group", group), "GROUP", group)
+    }
+
+
+def kafka_reset_plan(dist: KafkaDistribution, bootstrap: str, group: str, *mode_args: str) -> dict[tuple[str, int], int]:
+    """``kafka-share-groups --reset-offsets --dry-run``: the NEW-OFFSET Kafka's tool plans for each partition."""
+    output = share_groups(dist, bootstrap, "--reset-offsets", "--group", group, *mode_args, "--dry-run")
+    return {(row["TOPIC"], int(row["PARTITION"])): int(row["NEW-OFFSET"]) for row in table_rows(output, "GROUP", group)}
+
+
+def share_consume(bootstrap: str, topic: str, group: str, count: int, *, timeout: float = 60, settle: float = 2.0) -> list[tuple[int, int]]:
+    """Read with confluent-kafka's ``ShareConsumer`` (implicit acknowledgement: every record accepted) until
+    ``count`` records arrived, then ``settle`` seconds more (so extra records would show); closed cleanly
+    (its acknowledgements committed, the group left). Returns each record's (partition, offset) in order."""
+    from confluent_kafka import ShareConsumer
+
+    seen: list[tuple[int, int]] = []
+    consumer = ShareConsumer({"bootstrap.servers": bootstrap, "group.id": group})
+    try:
+        consumer.subscribe([topic])
+        deadline = time.monotonic() + timeout
+        settle_until: float | None = None
+        while time.monotonic() < deadline and (settle_until is None or time.monotonic() < settle_until):
+            for message in consumer.poll(0.5):
+                if message.error() is None:
+                    seen.append((message.partition(), message.offset()))
+            if settle_until is None and len(seen) >= count:
+                consumer.commit_sync(30)
+                settle_until = time.monotonic() + settle
+    finally:
+        consumer.close()
+    return seen

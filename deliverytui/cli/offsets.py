@@ -3,6 +3,8 @@
 The Kafka work runs in a forked child (:mod:`deliverytui.cli.forked`), as for ``snapshot``: a librdkafka
 crash is one line, never a core dump. A group coordinator that is not ready yet is asked again within
 ``--timeout`` (plans are reads; the write commits absolute offsets, so repeating a refused one is safe).
+An id no classic or consumer group has may be a share group's: :mod:`deliverytui.cli.share_offsets`
+asks, and its start offsets are then planned and written the same way (same output, same exit codes).
 """
 
 from __future__ import annotations
@@ -83,14 +85,32 @@ def reset(args: argparse.Namespace) -> int:
 
 
 def _reset_in_child(args: argparse.Namespace, connection: Connection, selection, target, budget_s: float) -> int:
+    from deliverytui.cli.share_offsets import share_resetter
     from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
-    from deliverytui.kafka.reset_arguments import reset_csv
+
+    def retry(call):
+        return retry_while_coordinator_not_ready(call, budget_s)
 
     resetter = _resetter(connection)
-    plan = retry_while_coordinator_not_ready(lambda: resetter.plan_reset(args.group, selection, target), budget_s)
+    if retry(lambda: resetter.is_unknown_group(args.group)):
+        with share_resetter(connection, resetter.inspector, args.group, retry) as share:
+            if share is not None:  # a share group: its start offsets are reset (Kafka's kafka-share-groups)
+                plan = retry(lambda: share.plan_reset(args.group, selection, target))
+                if args.execute:
+                    announce_write()
+                    retry(lambda: share.execute_reset(plan))
+                return _report_reset(args, plan, target, f"set the start offsets of share group {shown_name(plan.group_id)}")
+    plan = retry(lambda: resetter.plan_reset(args.group, selection, target))
     if args.execute:
         announce_write()
-        retry_while_coordinator_not_ready(lambda: resetter.execute_reset(plan, allow_writes=True), budget_s)
+        retry(lambda: resetter.execute_reset(plan, allow_writes=True))
+    return _report_reset(args, plan, target, f"committed the new offsets of group {shown_name(plan.group_id)}")
+
+
+def _report_reset(args: argparse.Namespace, plan, target, executed: str) -> int:
+    """Export, then print the plan (JSON or a table) and what ``--execute`` did."""
+    from deliverytui.kafka.reset_arguments import reset_csv
+
     if args.export:
         try:
             Path(args.export).write_text(reset_csv(plan), encoding="utf-8")
@@ -112,7 +132,7 @@ def _reset_in_child(args: argparse.Namespace, connection: Connection, selection,
     print(f"\ntotal: {plan.total_redelivered} record(s) will be redelivered, {plan.total_skipped} skipped")
     for warning in plan.warnings:
         print(f"warning: {warning}")
-    _print_outcome(args, plan, f"committed the new offsets of group {shown_name(plan.group_id)}", gap="")
+    _print_outcome(args, plan, executed, gap="")
     if args.export:
         print(f"exported the new offsets to {args.export} (use it with --from-file)")
     return 0
@@ -131,18 +151,34 @@ def delete_offsets(args: argparse.Namespace) -> int:
 
 
 def _delete_in_child(args: argparse.Namespace, connection: Connection, selection, budget_s: float) -> int:
+    from deliverytui.cli.share_offsets import share_resetter
     from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
 
+    def retry(call):
+        return retry_while_coordinator_not_ready(call, budget_s)
+
     resetter = _resetter(connection)
-    plan = retry_while_coordinator_not_ready(lambda: resetter.plan_offset_delete(args.group, selection), budget_s)
+    if retry(lambda: resetter.is_unknown_group(args.group)):
+        with share_resetter(connection, resetter.inspector, args.group, retry) as share:
+            if share is not None:  # a share group: its share-partition state of whole topics is deleted
+                plan = retry(lambda: share.plan_offset_delete(args.group, selection))
+                if args.execute:
+                    announce_write()
+                    retry(lambda: share.execute_offset_delete(plan))
+                return _report_delete(args, plan, "START-OFFSET", f"deleted the start offsets above from share group {shown_name(plan.group_id)}")
+    plan = retry(lambda: resetter.plan_offset_delete(args.group, selection))
     if args.execute:
         announce_write()
-        retry_while_coordinator_not_ready(lambda: resetter.execute_offset_delete(plan, allow_writes=True), budget_s)
+        retry(lambda: resetter.execute_offset_delete(plan, allow_writes=True))
+    return _report_delete(args, plan, "COMMITTED", f"deleted the committed offsets above from group {shown_name(plan.group_id)}")
+
+
+def _report_delete(args: argparse.Namespace, plan, offset_header: str, executed: str) -> int:
     if args.json:
         print_json(plan.to_json(executed=bool(args.execute)))
         return 0
-    _print_heading(plan, f"delete the committed offsets of {len(plan.partitions)} partition(s)")
-    print(format_table(["TOPIC", "PARTITION", "COMMITTED"], ((tp.topic, tp.partition, off) for tp, off in plan.partitions)))
-    _print_outcome(args, plan, f"deleted the committed offsets above from group {shown_name(plan.group_id)}", gap="\n")
+    noun = "committed offsets" if offset_header == "COMMITTED" else "start offsets"
+    _print_heading(plan, f"delete the {noun} of {len(plan.partitions)} partition(s)")
+    print(format_table(["TOPIC", "PARTITION", offset_header], ((tp.topic, tp.partition, off) for tp, off in plan.partitions)))
+    _print_outcome(args, plan, executed, gap="\n")
     return 0
-

@@ -126,7 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
         "reset",
         help="reset a group's committed offsets (dry run unless --execute), like kafka-consumer-groups --reset-offsets",
         description="Plan, and with --execute apply, an offset reset for a consumer group with no active members. "
-        "Modes, partition selection and clamping follow Kafka's kafka-consumer-groups --reset-offsets.",
+        "Modes, partition selection and clamping follow Kafka's kafka-consumer-groups --reset-offsets. "
+        "On a share group (no consumer group has the id) it moves the start offsets, as kafka-share-groups "
+        "--reset-offsets does, with that tool's modes only (no --shift-by, no --by-duration).",
     )
     scope = reset.add_mutually_exclusive_group()
     scope.add_argument(
@@ -155,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
         "delete-offsets",
         help="delete a group's committed offsets for a topic (dry run unless --execute)",
         description="Drop a consumer group's committed offsets for one or more topics (Kafka's OffsetDelete), "
-        "for example after the topic was deleted. The group must have no active members.",
+        "for example after the topic was deleted. The group must have no active members. "
+        "On a share group it deletes whole topics' start offsets, as kafka-share-groups --delete-offsets does.",
     )
     delete_offsets.add_argument(
         "--topic", action="append", required=True, metavar="TOPIC[:P,P...]", help="topic, or some of its partitions (repeatable)"

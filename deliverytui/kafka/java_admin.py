@@ -38,6 +38,7 @@ from deliverytui.errors import (
 )
 from deliverytui.kafka.acl_errors import missing_acl, principal_of
 from deliverytui.kafka.child_process import child_environment
+from deliverytui.kafka.offset_write_guards import ActiveGroupError
 from deliverytui.model.text import quoted, visible
 
 #: librdkafka property names whose Java client name is the same: passed through as they are.
@@ -258,6 +259,8 @@ class JavaAdmin:
             return UnknownGroupError(
                 f"group {quoted(group)} does not exist on {self.bootstrap} (neither as a consumer group nor as a share group)"
             )
+        if kind == "GroupNotEmptyException":  # an offset write to a share group with members (a reset's race)
+            return ActiveGroupError(f"{what}: the broker refused, share group {quoted(group)} is not empty ({message}); stop its consumers first")
         if kind == "GroupAuthorizationException":
             return missing_acl(self.principal, "describe", "group", group, context=what)
         if kind == "TopicAuthorizationException":

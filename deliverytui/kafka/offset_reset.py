@@ -41,6 +41,7 @@ from deliverytui.model.reset import (
     ResetMode,
     ResetPlan,
     ResetTarget,
+    clamp_into_log,
 )
 from deliverytui.model.text import quoted
 
@@ -66,6 +67,20 @@ class OffsetResetter(WriteGuards):
         self.request_timeout = request_timeout
         self._file_config = dict(file_config or {})
         self._inspector = inspector or GroupInspector(bootstrap, file_config, request_timeout=request_timeout)
+
+    @property
+    def inspector(self) -> GroupInspector:
+        return self._inspector
+
+    def is_unknown_group(self, group_id: str) -> bool:
+        """True when no classic or consumer group ``group_id`` exists (Dead, no members, no commits): then it may
+        be a share group, which these requests cannot see (the CLI asks the share-group path next)."""
+        admin = self._inspector.admin
+        describe = admin.describe_consumer_groups([group_id], request_timeout=self.request_timeout)[group_id]
+        fetch = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group_id)], request_timeout=self.request_timeout)[group_id]
+        self._inspector.await_all([describe, fetch], f"describing group {quoted(group_id)}")
+        state, members = self._group_state(describe, group_id)
+        return state == "Dead" and members == 0 and not self._committed(fetch, group_id)
 
     # -- reset ---------------------------------------------------------------------------
     def plan_reset(self, group_id: str, selection: PartitionSelection, target: ResetTarget) -> ResetPlan:
@@ -144,7 +159,7 @@ class OffsetResetter(WriteGuards):
                     requested = current + int(target.shift or 0)
                 else:  # FROM_FILE
                     requested = file_offsets[tp]
-                new = _clamp(requested, log_start, log_end, tp, warnings)
+                new = clamp_into_log(requested, log_start, log_end, tp, warnings)
             rows.append(
                 PartitionReset(
                     topic=tp.topic,
@@ -259,15 +274,4 @@ class OffsetResetter(WriteGuards):
         for (topic, partition), (code, text) in sorted(result.partition_errors.items()):
             if code:
                 self._raise_write_error(KafkaError(code, text), "delete offsets of", plan.group_id, f"{what} ({topic}:{partition})")
-
-
-def _clamp(requested: int, log_start: int, log_end: int, tp: TopicPartitionId, warnings: list[str]) -> int:
-    """Kafka's ``checkOffsetsRange``: above the log end → log end, else below the log start → log start."""
-    if requested > log_end:
-        warnings.append(f"new offset {requested} of {tp.key} is above its log-end offset; using {log_end}")
-        return log_end
-    if requested < log_start:
-        warnings.append(f"new offset {requested} of {tp.key} is below its log-start offset; using {log_start}")
-        return log_start
-    return requested
 

@@ -312,6 +312,8 @@ class ResetPlan:
     partitions: tuple[PartitionReset, ...]
     planned_at: datetime
     warnings: tuple[str, ...] = ()
+    #: ``"share"`` for a share group's plan (``current_offset`` is then its start offset); ``None`` otherwise
+    group_type: str | None = None
 
     @property
     def mode(self) -> ResetMode:
@@ -342,7 +344,7 @@ class ResetPlan:
             "total_skipped": self.total_skipped,
             "warnings": list(self.warnings),
             "planned_at": self.planned_at.isoformat(),
-        }
+        } | ({"type": self.group_type} if self.group_type else {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,9 +359,11 @@ class OffsetDeletePlan:
     topics: tuple[str, ...]
     group_state: str
     active_members: int
-    partitions: tuple[tuple[TopicPartitionId, int], ...]
+    #: each partition with its committed offset (a share group's start offset, ``None`` where it has no state)
+    partitions: tuple[tuple[TopicPartitionId, int | None], ...]
     planned_at: datetime
     warnings: tuple[str, ...] = field(default=())
+    group_type: str | None = None  # as in :class:`ResetPlan`
 
     @property
     def blocked_reason(self) -> str | None:
@@ -377,7 +381,19 @@ class OffsetDeletePlan:
             ],
             "warnings": list(self.warnings),
             "planned_at": self.planned_at.isoformat(),
-        }
+        } | ({"type": self.group_type} if self.group_type else {})
+
+
+def clamp_into_log(requested: int, log_start: int, log_end: int, tp: TopicPartitionId, warnings: list[str]) -> int:
+    """Kafka's ``checkOffsetsRange`` (``GroupOffsetsResetter``, shared by its consumer and share group tools):
+    above the log end → log end, else below the log start → log start; a warning says so."""
+    if requested > log_end:
+        warnings.append(f"new offset {requested} of {tp.key} is above its log-end offset; using {log_end}")
+        return log_end
+    if requested < log_start:
+        warnings.append(f"new offset {requested} of {tp.key} is below its log-start offset; using {log_start}")
+        return log_start
+    return requested
 
 
 def active_group_message(action: str, group_id: str, state: str, active_members: int) -> str | None:
