@@ -76,3 +76,20 @@ def resolve_connection(args: argparse.Namespace) -> Connection:
     if not (config or {}).get("security.protocol"):
         refuse_plain_client_on_secured_embedded_broker(bootstrap)
     return Connection(bootstrap=bootstrap, source=source, config=config, timeout=args.timeout)
+
+
+def start_java_admin(connection: Connection):
+    """Kafka's own Admin client (the Java helper, built on first use) for the same connection.
+
+    For the share-group calls librdkafka lacks. The caller owns it (a context manager); in a forked
+    command it is the child's, so its JVM dies with the child (its stdin closes). The JVM starts
+    while the caller goes on: the first request waits for it. Raises ``KafkaSetupError`` where Java
+    cannot build or run it.
+    """
+    from deliverytui.broker.admin_helper import admin_helper_command
+    from deliverytui.cli.output import progress
+    from deliverytui.kafka.java_admin import JavaAdmin
+
+    return JavaAdmin(
+        admin_helper_command(progress=progress), connection.bootstrap, connection.config, request_timeout=connection.timeout
+    )

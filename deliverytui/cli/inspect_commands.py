@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import argparse
 
-from deliverytui.cli.connection import Connection, resolve_connection
+from deliverytui.cli.connection import Connection, resolve_connection, start_java_admin
 from deliverytui.cli.forked import run_forked
 from deliverytui.cli.output import (
     print_json,
-    progress,
     render_groups_table,
     render_positions_table,
     render_share_snapshot_table,
@@ -29,24 +28,11 @@ def _inspector(connection: Connection):
     return GroupInspector(connection.bootstrap, connection.config, request_timeout=connection.timeout)
 
 
-def _java_admin(connection: Connection):
-    """Start the Java admin helper (built on first use): the share-group calls librdkafka lacks.
-
-    Called in the forked child, so the JVM is that child's and dies with it (its stdin closes).
-    The JVM starts while the child goes on: the first request waits for it.
-    """
-    from deliverytui.broker.admin_helper import admin_helper_command
-    from deliverytui.kafka.java_admin import JavaAdmin
-
-    return JavaAdmin(admin_helper_command(progress=progress), connection.bootstrap, connection.config,
-                     request_timeout=connection.timeout)
-
-
 def _share_snapshot(connection: Connection, inspector, group_id: str):
     """The share group ``group_id`` (asked for when no classic or consumer group has that id)."""
     from deliverytui.kafka.share_inspector import ShareGroupInspector
 
-    with _java_admin(connection) as java:
+    with start_java_admin(connection) as java:
         return ShareGroupInspector(java, inspector).snapshot(group_id)
 
 
@@ -142,7 +128,7 @@ def _start_java_admin_for_listing(connection: Connection):
     from deliverytui.broker.distribution import KafkaSetupError
 
     try:
-        return _java_admin(connection)
+        return start_java_admin(connection)
     except KafkaSetupError as exc:
         print(f"deliverytui: warning: share groups are not listed: {exc}", file=sys.stderr)
         return None

@@ -15,8 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from deliverytui.cli.connection import Connection
-from deliverytui.cli.output import progress
+from deliverytui.cli.connection import Connection, start_java_admin
 
 if TYPE_CHECKING:
     from deliverytui.kafka.group_inspector import GroupInspector
@@ -33,18 +32,17 @@ def share_resetter(
     Where Java cannot run the helper, or the cluster has no share groups, the id cannot be a share
     group's: ``None`` (with a warning for the first), so the consumer-group path goes on as before.
     """
-    from deliverytui.broker.admin_helper import admin_helper_command
     from deliverytui.broker.distribution import KafkaSetupError
-    from deliverytui.kafka.java_admin import JavaAdmin, SharesUnavailableError
+    from deliverytui.kafka.java_admin import SharesUnavailableError
     from deliverytui.kafka.share_offset_reset import ShareOffsetResetter
 
     try:
-        command = admin_helper_command(progress=progress)
+        java = start_java_admin(connection)
     except KafkaSetupError as exc:
         print(f"deliverytui: warning: cannot check whether {group_id!r} is a share group: {exc}", file=sys.stderr)
         yield None
         return
-    with JavaAdmin(command, connection.bootstrap, connection.config, request_timeout=connection.timeout) as java:
+    with java:
         resetter = ShareOffsetResetter(java, inspector, request_timeout=connection.timeout)
         try:
             found = retry(lambda: resetter.is_share_group(group_id))
