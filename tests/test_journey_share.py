@@ -90,7 +90,7 @@ def test_journey_share_group_in_a_terminal(bootstrap: str, kafka_distribution: K
             keys(session, "?")
             wait_for(lambda: "Keys (share group)" in pane(session), 30, "the help")
             text = pane(session)
-            assert "the share-partition start offset" in text and "not acknowledged yet" in text
+            assert "share-partition start offset" in text and "not acknowledged yet" in text
             keys(session, "Escape")
             wait_for(lambda: "Keys (share group)" not in pane(session), 30, "the help to close")
 

@@ -46,18 +46,19 @@ SHARE_HELP_KEYS = (
     ("q", "quit"),
     ("p", "pause / resume refreshing"),
     ("g", "switch group (consumer, classic and share groups)"),
-    ("r / x", "refused: the share-group view is read-only (kafka-share-groups --reset-offsets resets one)"),
+    ("r / x", "refused: this view is read-only (kafka-share-groups --reset-offsets)"),
     ("ctrl+p", "command palette"),
 )
 
-#: Two lines each for the two figures a share group is judged by (the help's legend).
+#: Two lines each for the two figures a share group is judged by (the help's legend); each fits the
+#: help's legend column (about 80 cells), so a line is a line on screen.
 SHARE_LEGEND = (
-    ("Start offset", "the share-partition start offset: every record below it is acknowledged or archived;"),
-    ("", "records from it on may still be (re)delivered, so it moves only when the group makes progress"),
-    ("Share lag", "records at or above the start offset that are not acknowledged yet (Kafka's own figure,"),
-    ("", "as kafka-share-groups --describe prints it); in-flight records count until acknowledged"),
-    ("Owners", "client ids of every member assigned the partition: a share group may give it to several"),
-    ("Status", "Burrow's rules on the start offset as if it were a committed offset: OK, WARN, STALL, STOP, REWIND"),
+    ("Start offset", "where the queue starts: every record below it is acknowledged or archived"),
+    ("", "(the share-partition start offset; it moves as a committed offset would)"),
+    ("Share lag", "records from the start offset on that are not acknowledged yet, in flight too:"),
+    ("", "Kafka's own figure, as kafka-share-groups --describe prints it"),
+    ("Owners", "client ids of every member assigned the partition (several may share one)"),
+    ("Status", "Burrow's rules on the start offset instead of a committed offset"),
 )
 
 
