@@ -37,7 +37,13 @@ from deliverytui.model.share import ShareGroupSnapshot
 from deliverytui.model.text import shown_name, visible
 from deliverytui.tui.messages import ShareCollectionFailed, ShareSnapshotArrived
 from deliverytui.tui.screens.help import HelpScreen
-from deliverytui.tui.share_rows import SHARE_COLUMNS, ShareFetcher, ShareSnapshots, ShareViewUpdate
+from deliverytui.tui.share_rows import (
+    SHARE_COLUMNS,
+    ShareFetcher,
+    ShareRowView,
+    ShareSnapshots,
+    ShareViewUpdate,
+)
 from deliverytui.tui.viewer_config import ViewerConfig
 from deliverytui.tui.widgets.panels import ConnectionBanner, EventLog, LagSparklines
 
@@ -79,6 +85,8 @@ class ShareHeader(Static):
     ShareHeader { height: 2; padding: 0 1; background: $panel; }
     """
 
+    _shown_text: Text | None = None
+
     def show(self, bootstrap: str, group: str, update: ShareViewUpdate | None, *, stale: bool, paused: bool, now: datetime) -> None:
         line1 = Text()
         line1.append("deliverytui ", "bold")
@@ -108,7 +116,10 @@ class ShareHeader(Static):
             ):
                 line2.append(label, "dim")
                 line2.append(value + "  ", "bold red" if label == "status " and value not in ("OK", "-") else "bold")
-        self.update(Text("\n").join([line1, line2]), layout=False)
+        text = Text("\n").join([line1, line2])
+        if text != self._shown_text:  # re-shown every second for the data age: skip the unchanged ones
+            self._shown_text = text
+            self.update(text, layout=False)
 
 
 def members_text(snapshot: ShareGroupSnapshot | None) -> Text:
@@ -170,6 +181,7 @@ class ShareGroupScreen(Screen[None]):
         self._timer = None
         self._last_problem: str | None = None
         self._selected: str | None = None
+        self._shown_rows: dict[str, ShareRowView] = {}
 
     # -- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -283,8 +295,6 @@ class ShareGroupScreen(Screen[None]):
             self._members.update(members_text(update.snapshot))
             self._show_header()
             self._show_sparks()
-
-    _shown_rows: dict = {}
 
     def _show_header(self) -> None:
         self._header.show(self.config.bootstrap, self.group, self.latest, stale=self.stale, paused=self.paused, now=self.clock())
