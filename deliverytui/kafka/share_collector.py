@@ -86,9 +86,7 @@ class ShareGroupCollector:
         """
         try:
             listed = self.list_share_groups()
-        except (UserFacingError, OSError):
-            return False
-        except Exception:  # noqa: BLE001 - KafkaSetupError (a broker-layer class) and the like: see above
+        except Exception:  # noqa: BLE001 - UserFacingError, OSError, KafkaSetupError (a broker-layer class): see above
             return False
         return any(listing.group_id == group_id for listing in listed)
 
