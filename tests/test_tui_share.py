@@ -14,9 +14,10 @@ import pytest
 from deliverytui.broker.admin_helper import MAIN_CLASS
 from deliverytui.broker.distribution import KafkaDistribution
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
+from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.screens.help import HelpScreen
 from deliverytui.tui.screens.share_group import ShareGroupScreen, ShareHeader
-from tests.kafka_helpers import create_topic, produce
+from tests.kafka_helpers import commit, create_topic, produce
 from tests.process_tree import cmdline, descendants
 from tests.share_helpers import (
     console_share_consumer,
@@ -25,7 +26,7 @@ from tests.share_helpers import (
     table_rows,
     wait_for_members,
 )
-from tests.tui_helpers import share_cell, wait_until
+from tests.tui_helpers import cell, share_cell, wait_until
 
 pytestmark = pytest.mark.kafka
 SIZE = (160, 48)
@@ -77,6 +78,7 @@ async def test_share_group_live_view_matches_kafka_share_groups(
     bootstrap: str, kafka_distribution: KafkaDistribution, unique: str
 ) -> None:
     topic, group, client = f"share-live-{unique}", f"share-live-{unique}", f"share-view-{unique}"
+    classic = f"classic-{unique}"
     create_topic(bootstrap, topic, 2)
     produce(bootstrap, topic, {0: 6, 1: 3})
     set_group_config(kafka_distribution, bootstrap, group, share_auto_offset_reset="earliest")
@@ -136,4 +138,21 @@ async def test_share_group_live_view_matches_kafka_share_groups(
         await wait_until(pilot, lambda: share_cell(screen, f"{topic}:1", "status") == "STOP", timeout=30, what="STOP")
         total = sum(int(lag) for _, lag in second.values() if lag != "-")
         assert f"total share lag {total:,}" in str(screen.query_one(ShareHeader).render())
+
+        # The picker lists the share group with its type; a classic group opens the consumer-group view,
+        # and the share group again the share view, on the session's one helper.
+        commit(bootstrap, classic, {(topic, 0): 1})
+        for target in (classic, group):
+            await pilot.press("g")
+            await wait_until(pilot, lambda: isinstance(app.screen, GroupPickerScreen), timeout=30, what="the picker")
+            types = {g.group_id: g.protocol for g in app.screen.groups}
+            assert types[group] == "share" and types[classic] == "classic", types
+            app.screen.dismiss(target)
+            if target == classic:
+                await wait_until(pilot, lambda: cell(app, f"{topic}:0", "committed") == "1", timeout=60, what="the classic group")
+                assert app.share_screen is None
+            else:
+                await wait_until(pilot, lambda: isinstance(app.screen, ShareGroupScreen) and app.screen.latest is not None,
+                                 timeout=60, what="the share view again")
+        assert app.shares.helpers_started == 1
     assert set(helper_jvms()) <= before, "the Java admin helper outlived the live view"
