@@ -129,13 +129,11 @@ class _NoConsumerGroup:
         pass
 
 
-def share_replay_app() -> DeliveryApp:
+def share_replay_app(collector: type[ShareReplayCollector] = ShareReplayCollector) -> DeliveryApp:
     """The live view opened on the recorded share group, at a fixed time one second after the last snapshot."""
-    collectors: list[ShareReplayCollector] = []
 
     def shares(config: ViewerConfig, cancel: threading.Event) -> ShareReplayCollector:
-        collectors.append(ShareReplayCollector(cancel))
-        return collectors[-1]
+        return collector(cancel)
 
     config = ViewerConfig(bootstrap="127.0.0.1:9092", group="order-workers", refresh_seconds=0.05, max_backoff_seconds=3600)
     last = ShareReplayCollector(threading.Event()).snapshots[-1].taken_at
