@@ -80,7 +80,8 @@ class ShareViewHost:
             shared = self.shares.list_share_groups()
         except Exception:  # noqa: BLE001 - listing the other groups is still worth it
             return listed
-        return sorted([*listed, *shared], key=lambda listing: listing.group_id)
+        share_ids = {listing.group_id for listing in shared}  # listed once, as what it is, whatever librdkafka saw
+        return sorted([*(g for g in listed if g.group_id not in share_ids), *shared], key=lambda listing: listing.group_id)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if self.share_screen is not None and action in _CONSUMER_GROUP_ONLY_ACTIONS:
