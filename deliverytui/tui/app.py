@@ -158,7 +158,7 @@ class DeliveryApp(ShareViewHost, App[None]):
     # -- polling -----------------------------------------------------------------
     def _start_poll(self) -> None:
         self._poll_timer = None
-        if not (self.paused or self._cancel.is_set() or self.share_screen):
+        if not (self.paused or self._cancel.is_set() or self.share_screen is not None):
             self._poll(self._fetcher)
 
     def _schedule_poll(self, delay: float) -> None:
