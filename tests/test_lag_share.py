@@ -70,3 +70,4 @@ def test_rows_show_start_offset_share_lag_log_end_owners_and_status() -> None:
     }  # fmt: skip
     assert owner_names(share_snapshot(0, 1, 1, owned=False), snapshot.partitions[0]) == "-"
     assert sparkline((0.0, 0.0)) == "▁▁" and sparkline((1.0, 8.0))[-1] == "█"
+

@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 
 from deliverytui.errors import UserFacingError
+from deliverytui.kafka.client_config import RedactedConfig
 from deliverytui.kafka.isolated import IsolatedGroupInspector
 from deliverytui.kafka.java_admin import JavaAdmin
 from deliverytui.kafka.share_inspector import ShareGroupInspector
@@ -43,7 +44,7 @@ class ShareGroupCollector:
         cancel_event: threading.Event | None = None,
     ) -> None:
         self.bootstrap = bootstrap
-        self._file_config = dict(file_config or {})
+        self._file_config = RedactedConfig(file_config or {})  # may hold secrets: never in a repr or a crash report
         self._helper_command = helper_command
         self.request_timeout = request_timeout
         self._cancel_event = cancel_event
