@@ -20,3 +20,18 @@ def test_nothing_starts_until_a_share_group_question_and_a_closed_collector_refu
     assert not started and not collector.helper_running
     collector.close()
     assert collector.is_share_group("anything") is False and not started
+
+
+def test_a_helper_that_cannot_start_is_a_reason_not_a_share_group() -> None:
+    """No Java (here: a helper command that fails to build) means "not known as a share group", with the reason kept
+    for the live view's banner, instead of an exception in the poll worker."""
+
+    def no_java() -> list[str]:
+        raise OSError("java: not found")
+
+    collector = ShareGroupCollector("127.0.0.1:9092", {}, helper_command=no_java)
+    try:
+        assert collector.is_share_group("orders-queue") is False
+        assert collector.last_error == "java: not found"
+    finally:
+        collector.close()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 
-from deliverytui.errors import UserFacingError
+from deliverytui.errors import UserFacingError, one_line
 from deliverytui.kafka.client_config import RedactedConfig
 from deliverytui.kafka.isolated import IsolatedGroupInspector
 from deliverytui.kafka.java_admin import JavaAdmin
@@ -52,6 +52,8 @@ class ShareGroupCollector:
         self._java: JavaAdmin | None = None
         self._log_ends: IsolatedGroupInspector | None = None
         self._closed = False
+        #: Why the last :meth:`is_share_group` could not ask (None when it could): the live view says so.
+        self.last_error: str | None = None
         #: How many helpers this collector started (a test checks it stays 1 across polls and switches).
         self.helpers_started = 0
 
@@ -87,8 +89,10 @@ class ShareGroupCollector:
         """
         try:
             listed = self.list_share_groups()
-        except Exception:  # noqa: BLE001 - UserFacingError, OSError, KafkaSetupError (a broker-layer class): see above
+        except Exception as exc:  # noqa: BLE001 - UserFacingError, OSError, KafkaSetupError (a broker-layer class): see above
+            self.last_error = one_line(str(exc))
             return False
+        self.last_error = None
         return any(listing.group_id == group_id for listing in listed)
 
     @property

@@ -175,7 +175,7 @@ class DeliveryApp(ShareViewHost, App[None]):
             return
         except UnknownGroupError as exc:
             if not self.share_group_found(group):
-                self.post_message(CollectionFailed("unknown-group", str(exc), group))
+                self.post_message(CollectionFailed("unknown-group", self.unknown_group_text(str(exc)), group))
         except ClusterUnreachableError as exc:
             self.post_message(CollectionFailed("unreachable", str(exc), group))
         except AuthenticationError as exc:

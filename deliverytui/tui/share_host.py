@@ -49,6 +49,11 @@ class ShareViewHost:
         app.post_message(ShareGroupFound(group))
         return True
 
+    def unknown_group_text(self, text: str) -> str:
+        """The consumer-group collector's "no such group", plus why share groups could not be asked, if so."""
+        reason = self.shares.last_error if self.WATCHES_SHARE_GROUPS else None
+        return f"{text} (whether it is a share group could not be checked: {reason})" if reason else text
+
     def on_share_group_found(self, message: ShareGroupFound) -> None:
         app: Any = self
         if app._cancel.is_set() or message.group != app.group or self.share_screen is not None:
