@@ -13,6 +13,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
+from pathlib import Path
 
 import pytest
 
@@ -46,11 +47,14 @@ def helper_pids(session: str) -> list[int]:
     return [pid for pid in descendants(int(found.stdout)) if MAIN_CLASS in cmdline(pid)]
 
 
-def start(session: str, bootstrap: str, group: str) -> None:
-    """The sleep lets tmux size the pane (200x50) before the app reads its size, as in test_hostile_names."""
+def start(session: str, bootstrap: str, group: str, out: Path) -> None:
+    """The sleep lets tmux size the pane (200x50) before the app reads its size, as in test_hostile_names.
+    The exit status goes to ``out / "rc"``: a quit is exit 0 (an unhandled error in the app exits 1). Textual
+    draws on stderr, so that stays the pane's."""
+    (out / "rc").unlink(missing_ok=True)  # each run writes its own
     command = (
-        f"sleep 1; cd {REPO_ROOT} && exec {sys.executable} -m deliverytui --group {group} "
-        f"--bootstrap {bootstrap} --refresh 0.5 --timeout 10"
+        f"sleep 1; cd {REPO_ROOT} && {sys.executable} -m deliverytui --group {group} "
+        f"--bootstrap {bootstrap} --refresh 0.5 --timeout 10; echo $? > {out / 'rc'}"
     )
     subprocess.run(
         ["tmux", "new-session", "-d", "-s", session, "-x", "200", "-y", "50", "-e", f"PYTHONPATH={REPO_ROOT}", command],
@@ -64,13 +68,16 @@ def sees_share_view(session: str, group: str, client: str) -> None:
     assert "Start offset" in pane(session) and "Status" in pane(session)
 
 
-def quits(session: str, helpers: list[int]) -> None:
+def quits(session: str, helpers: list[int], out: Path) -> None:
     keys(session, "q")
     wait_for(lambda: not alive(session), 30, "deliverytui to exit on q")
     wait_for(lambda: not any(MAIN_CLASS in cmdline(pid) for pid in helpers), 15, "the Java admin helper to exit")
+    assert (out / "rc").read_text().strip() == "0"
 
 
-def test_journey_share_group_in_a_terminal(bootstrap: str, kafka_distribution: KafkaDistribution, unique: str) -> None:
+def test_journey_share_group_in_a_terminal(
+    bootstrap: str, kafka_distribution: KafkaDistribution, unique: str, tmp_path: Path
+) -> None:
     # Named so the picker lists them first (home) and second (home, down), whatever else the broker holds.
     classic, share = f"0000-classic-{unique}", f"0001-share-{unique}"
     topic, client = f"journey-share-{unique}", f"journey-{unique}"
@@ -82,7 +89,7 @@ def test_journey_share_group_in_a_terminal(bootstrap: str, kafka_distribution: K
     with console_share_consumer(kafka_distribution, bootstrap, topic, share, client_id=client):
         wait_for_members(kafka_distribution, bootstrap, share, 1)
         try:
-            start(session, bootstrap, share)
+            start(session, bootstrap, share, tmp_path)
             sees_share_view(session, share, client)
             helpers = helper_pids(session)
             assert len(helpers) == 1, f"one Java admin helper for the session: {helpers}"
@@ -105,13 +112,13 @@ def test_journey_share_group_in_a_terminal(bootstrap: str, kafka_distribution: K
             keys(session, "Home", "Down", "Enter")
             sees_share_view(session, share, client)
             assert helper_pids(session) == helpers, "switching kept the session's one helper"
-            quits(session, helpers)
+            quits(session, helpers, tmp_path)
 
-            start(session, bootstrap, share)
+            start(session, bootstrap, share, tmp_path)
             sees_share_view(session, share, client)
             helpers = helper_pids(session)
             assert len(helpers) == 1
-            quits(session, helpers)
+            quits(session, helpers, tmp_path)
         finally:
             if alive(session):
                 print(pane(session))
