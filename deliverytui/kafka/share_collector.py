@@ -1,8 +1,7 @@
 """The live view's share-group collector: one Java admin helper and one log-end reader for a whole session.
 
 A JVM start and its first answer took 2.3 s on the shared 2-core test machine (a warm snapshot then
-takes 20-40 ms), so the live view must not start one per poll,
-nor one per share group it is switched to. :class:`ShareGroupCollector` starts the helper on the
+takes 20-40 ms), so the live view must not start one per poll, nor one per share group it is switched to. :class:`ShareGroupCollector` starts the helper on the
 first share-group question of the session (a classic-only session never starts it), keeps it for
 every later poll, listing and switch, and closes it on :meth:`close` (the live view's quit). Log-end
 offsets come from an :class:`~deliverytui.kafka.isolated.IsolatedGroupInspector` child, so that a
