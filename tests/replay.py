@@ -79,3 +79,67 @@ def replay_app(*, fail_after: int | None = None, allow_writes: bool = False) -> 
 
 def frozen_time() -> datetime:
     return ReplayInspector().snapshots[-1].taken_at
+
+
+SHARE_DATA = Path(__file__).parent / "data" / "share_replay_snapshots.json"
+
+
+class ShareReplayCollector:
+    """The share-group collector's calls, served from share snapshots recorded from a real broker
+    (Kafka's console share consumers on ``orders``); after the last one it holds, as :class:`ReplayInspector`."""
+
+    def __init__(self, cancel: threading.Event) -> None:
+        from deliverytui.model.share import ShareGroupSnapshot
+
+        recorded = json.loads(SHARE_DATA.read_text())
+        self.snapshots = [ShareGroupSnapshot.from_json(s) for s in recorded["snapshots"]]
+        self.groups = [GroupListing(g["group"], g["state"], g["type"], g["simple"]) for g in recorded["groups"]]
+        self.cancel = cancel
+        self.served = 0
+
+    def is_share_group(self, group_id: str) -> bool:
+        return any(g.group_id == group_id for g in self.groups)
+
+    def list_share_groups(self) -> list[GroupListing]:
+        return self.groups
+
+    def snapshot(self, group_id: str):
+        if self.served >= len(self.snapshots):
+            self.cancel.wait()
+            raise CollectionCancelled("replay finished")
+        self.served += 1
+        return self.snapshots[self.served - 1]
+
+    def close(self) -> None:
+        pass
+
+
+class _NoConsumerGroup:
+    """The consumer-group collector on a share group's id: no such consumer group."""
+
+    def snapshot(self, group_id: str):
+        from deliverytui.errors import UnknownGroupError
+
+        raise UnknownGroupError(f"group {group_id!r} does not exist (as a consumer group)")
+
+    def list_groups(self) -> list[GroupListing]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def share_replay_app(collector: type[ShareReplayCollector] = ShareReplayCollector) -> DeliveryApp:
+    """The live view opened on the recorded share group, at a fixed time one second after the last snapshot."""
+
+    def shares(config: ViewerConfig, cancel: threading.Event) -> ShareReplayCollector:
+        return collector(cancel)
+
+    config = ViewerConfig(bootstrap="127.0.0.1:9092", group="order-workers", refresh_seconds=0.05, max_backoff_seconds=3600)
+    last = ShareReplayCollector(threading.Event()).snapshots[-1].taken_at
+    return DeliveryApp(
+        config,
+        fetcher_factory=lambda config, group, cancel: GroupFetcher(config, group, cancel, inspector=_NoConsumerGroup(), read_positions=False),
+        share_collector_factory=shares,
+        clock=lambda: last + timedelta(seconds=1),
+    )

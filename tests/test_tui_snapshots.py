@@ -172,3 +172,20 @@ def test_demo_lab_after_crashes(snap_compare) -> None:
 def _hold(inspector, cancel):
     inspector.cancel = cancel
     return inspector
+
+
+def test_share_group_view(snap_compare) -> None:
+    """The share-group view on recorded snapshots of a share group two console share consumers ran."""
+    from deliverytui.tui.screens.share_group import ShareGroupScreen
+    from tests.replay import share_replay_app
+
+    async def run_before(pilot) -> None:
+        app = pilot.app
+        for _ in range(600):
+            screen = app.screen
+            if isinstance(screen, ShareGroupScreen) and screen.polls_completed >= len(app.shares.snapshots):
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
+
+    assert snap_compare(share_replay_app(), terminal_size=SIZE, run_before=run_before)

@@ -29,3 +29,13 @@ def cell(app, key: str, column: str) -> str | None:
 
 def shown(app) -> list[str]:
     return app.query_one(PartitionsTable).shown_keys
+
+
+def share_cell(screen, key: str, column: str) -> str | None:
+    """The text of one cell of the share-group view's table, or None while that row is not shown."""
+    from textual.widgets import DataTable
+
+    table = screen.query_one(DataTable)
+    if key not in {str(row_key.value) for row_key in table.rows}:
+        return None
+    return table.get_cell(key, column).plain

@@ -117,6 +117,13 @@ class IsolatedGroupInspector:
             for g in self._call({"op": "groups"})
         ]
 
+    def log_offsets(
+        self, partitions: list[tuple[str, int]]
+    ) -> tuple[dict[tuple[str, int], int], dict[tuple[str, int], int], dict[tuple[str, int], int]]:
+        """:meth:`GroupInspector.log_offsets` in the child: a share group's log ends, read as crash-safely as a snapshot."""
+        answer = self._call({"op": "log_offsets", "partitions": [list(tp) for tp in partitions]})
+        return tuple({(topic, partition): offset for topic, partition, offset in answer[name]} for name in ("end", "stable", "start"))  # type: ignore[return-value]
+
     def close(self) -> None:
         proc, self._proc = self._proc, None
         if proc is not None and proc.poll() is None:
@@ -281,6 +288,12 @@ def _serve() -> int:
                 answer = {"ok": encoder.encode(header, fields, request.get("base"))}
             elif request["op"] == "abort":
                 os.abort()  # reproduces a librdkafka assertion abort (tests use it)
+            elif request["op"] == "log_offsets":
+                offsets = inspector.log_offsets([(topic, partition) for topic, partition in request["partitions"]])
+                answer = {"ok": {
+                    name: [[topic, partition, offset] for (topic, partition), offset in found.items()]
+                    for name, found in zip(("end", "stable", "start"), offsets)
+                }}
             elif request["op"] == "groups":
                 answer = {"ok": [g.to_json() for g in inspector.list_groups()]}
             else:

@@ -14,12 +14,13 @@ import gc
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
-from textual.app import App, ComposeResult, SystemCommand
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
@@ -40,6 +41,8 @@ from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArr
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.screens.help import HelpScreen
 from deliverytui.tui.screens.reset import DeleteOffsetsScreen, ResetOffsetsScreen, resetter_factory
+from deliverytui.tui.screens.share_group import session_share_collector
+from deliverytui.tui.share_host import ShareViewHost
 from deliverytui.tui.viewer_config import ViewerConfig
 from deliverytui.tui.widgets.panels import (
     ConnectionBanner,
@@ -63,8 +66,8 @@ __all__ = ["DeliveryApp", "ViewerConfig"]
 GC_THRESHOLDS = (10_000, 50, 100)
 
 
-class DeliveryApp(App[None]):
-    """The consumer-group live view. Build it with a :class:`ViewerConfig` (tests pass their own)."""
+class DeliveryApp(ShareViewHost, App[None]):
+    """The live view (share groups: :mod:`~deliverytui.tui.share_host`). Build it with a :class:`ViewerConfig`."""
 
     CSS_PATH = "app.tcss"
     TITLE = "deliverytui"
@@ -85,8 +88,9 @@ class DeliveryApp(App[None]):
         *,
         fetcher_factory: Callable[[ViewerConfig, str, threading.Event], GroupFetcher] | None = None,
         clock: Callable[[], datetime] | None = None,
+        share_collector_factory: Callable[[ViewerConfig, threading.Event], Any] | None = None,
     ) -> None:
-        """``fetcher_factory`` and ``clock`` let snapshot tests replay recorded data at a fixed time."""
+        """``fetcher_factory``, ``share_collector_factory`` and ``clock`` let snapshot tests replay recorded data."""
         super().__init__()
         self.config = config
         self._fetcher_factory = fetcher_factory or GroupFetcher
@@ -100,6 +104,7 @@ class DeliveryApp(App[None]):
         self._pending: ViewUpdate | None = None
         self._cancel = threading.Event()
         self._fetcher = self._fetcher_factory(config, self.group, self._cancel)
+        self.shares = (share_collector_factory or session_share_collector)(config, self._cancel)  # starts nothing yet
         self._poll_timer = None
         self._last_problem: str | None = None
         self.apply_seconds: deque[float] = deque(maxlen=1000)
@@ -153,9 +158,8 @@ class DeliveryApp(App[None]):
     # -- polling -----------------------------------------------------------------
     def _start_poll(self) -> None:
         self._poll_timer = None
-        if self.paused or self._cancel.is_set():
-            return
-        self._poll(self._fetcher)
+        if not (self.paused or self._cancel.is_set() or self.share_screen is not None):
+            self._poll(self._fetcher)
 
     def _schedule_poll(self, delay: float) -> None:
         if self._poll_timer is not None:
@@ -170,7 +174,8 @@ class DeliveryApp(App[None]):
         except CollectionCancelled:
             return
         except UnknownGroupError as exc:
-            self.post_message(CollectionFailed("unknown-group", str(exc), group))
+            if not self.share_group_found(group):
+                self.post_message(CollectionFailed("unknown-group", self.unknown_group_text(str(exc)), group))
         except ClusterUnreachableError as exc:
             self.post_message(CollectionFailed("unreachable", str(exc), group))
         except AuthenticationError as exc:
@@ -404,7 +409,7 @@ class DeliveryApp(App[None]):
     @work(thread=True, exclusive=True, exit_on_error=False, group="groups")
     def _list_groups(self, fetcher: GroupFetcher) -> None:
         try:
-            self.post_message(GroupsListed(fetcher.list_groups()))
+            self.post_message(GroupsListed(self.with_share_groups(fetcher.list_groups())))
         except CollectionCancelled:
             return
         except Exception as exc:  # noqa: BLE001 - shown, not raised
@@ -424,6 +429,7 @@ class DeliveryApp(App[None]):
         self.switch_group(group)
 
     def switch_group(self, group: str) -> None:
+        self.close_share_view()
         self.group = group
         self.title = f"deliverytui — {shown_name(group)}"
         self.update = None
@@ -474,16 +480,6 @@ class DeliveryApp(App[None]):
             pending, self._pending = self._pending, None
             self._render(pending)
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
-        yield SystemCommand("Help", "Keys and colours", self.action_help)
-        yield SystemCommand("Pause / resume", "Freeze or resume refreshing", self.action_toggle_pause)
-        yield SystemCommand("Filter by topic", "Show only partitions of matching topics", self.action_filter)
-        yield SystemCommand("Sort", "Sort by lag or by partition", self.action_cycle_sort)
-        yield SystemCommand("Switch group", "Pick another consumer group", self.action_pick_group)
-        yield SystemCommand("Reset offsets", "Dry-run first; needs --allow-writes", self.action_reset_offsets)
-        yield SystemCommand("Delete offsets", "Drop a topic's committed offsets; needs --allow-writes", self.action_delete_offsets)
-
     @work(thread=True, group="close")
     def _close_later(self, fetcher: GroupFetcher) -> None:
         fetcher.close()
@@ -495,6 +491,7 @@ class DeliveryApp(App[None]):
     def on_unmount(self) -> None:
         self._cancel.set()
         self._fetcher.close()
+        self.close_shares()
         if self._gc_frozen:
             gc.unfreeze()
         if self._saved_gc_thresholds is not None:

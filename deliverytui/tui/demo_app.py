@@ -280,6 +280,7 @@ class DemoApp(DeliveryApp):
 
     BINDINGS = [*DeliveryApp.BINDINGS, Binding("d", "lab", "Demo lab")]
     DEDUP_FOLLOWS_GROUP = True
+    WATCHES_SHARE_GROUPS = False  # the lab's groups are consumer groups: no Java helper for them
 
     def __init__(self, config: ViewerConfig, lab: Lab, *, lab_poll_seconds: float = 1.0, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)

@@ -8,6 +8,7 @@ from textual.message import Message
 
 from deliverytui.model import GroupListing, GroupSnapshot
 from deliverytui.tui.fetch import ViewUpdate
+from deliverytui.tui.share_rows import ShareViewUpdate
 
 
 @dataclass
@@ -43,3 +44,29 @@ class GroupsListed(Message):
 
     groups: list[GroupListing]
     error: str | None = None
+
+
+@dataclass
+class ShareGroupFound(Message):
+    """The watched group is no consumer group but a share group: the app opens the share-group view."""
+
+    group: str
+
+
+@dataclass
+class ShareSnapshotArrived(Message):
+    """A fresh poll of the watched share group (supersedes any older one still queued)."""
+
+    update: ShareViewUpdate
+    group: str
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, ShareSnapshotArrived)
+
+
+@dataclass
+class ShareCollectionFailed(Message):
+    """A poll of the share group failed; ``text`` is the one-line reason."""
+
+    text: str
+    group: str

@@ -1,4 +1,4 @@
-"""Pick another consumer group of the cluster to watch."""
+"""Pick another group of the cluster to watch: consumer, classic or share (the type column says which)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,9 @@ class GroupPickerScreen(ModalScreen[str | None]):
             for g in self.groups:
                 # The shown name has its control characters escaped; the exact id is what Kafka is called with.
                 label = Text(g.name, style="bold" if g.group_id == self.current else "")
-                label.append(f"  {g.state}, {g.protocol}", style="dim")
+                label.append(f"  {g.state}, ", style="dim")
+                # The type says which view opens: a share group (KIP-932) gets the share-group view.
+                label.append(f"type {g.protocol}", style="bold magenta" if g.protocol == "share" else "dim")
                 options.append(Option(label))
             yield OptionList(*options, id="group-options")
 
