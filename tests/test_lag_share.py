@@ -69,5 +69,7 @@ def test_rows_show_start_offset_share_lag_log_end_owners_and_status() -> None:
         "spark": sparkline((0.0, 5.0)), "owners": "worker-a ×2", "status": "STALL",
     }  # fmt: skip
     assert owner_names(share_snapshot(0, 1, 1, owned=False), snapshot.partitions[0]) == "-"
-    assert sparkline((0.0, 0.0)) == "▁▁" and sparkline((1.0, 8.0))[-1] == "█"
+    assert sparkline((0.0, 0.0)) == "  " and sparkline((1.0, 8.0)) == "▁▆"  # scaled to the floor of 10, not to 8
+    assert sparkline((1.0, 1.0)) == "▁▁"  # a lag of 1 is a sliver, never the full height
+    assert sparkline((5.0, 400.0)) == "▁█"
 

@@ -119,7 +119,7 @@ async def test_share_group_live_view_matches_kafka_share_groups(
             await wait_until(pilot, lambda: app.screen is screen, what="help closed")
 
             await pilot.press("r")
-            await wait_until(pilot, lambda: any("read-only" in n.message for n in app._notifications), what="the refusal")
+            await wait_until(pilot, lambda: any("read-only" in n.message and "deliverytui reset --group" in n.message for n in app._notifications), what="the refusal")
             assert app.screen is screen
 
     # The consumer is gone: records produced now wait, and the view shows Kafka's share lag for them.

@@ -18,6 +18,7 @@ from deliverytui.model.lag import LagStatus
 from deliverytui.model.share import ShareGroupSnapshot, SharePartitionRow
 from deliverytui.model.text import shown_name
 from deliverytui.tui.rows import STATUS_STYLES
+from deliverytui.tui.widgets.lag_spark import spark_rows
 
 #: (column key, header label) in display order.
 SHARE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -31,7 +32,6 @@ SHARE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "Status"),
 )
 SPARK_WIDTH = 16
-_BLOCKS = " ▁▂▃▄▅▆▇█"
 _STATUS_EVENT_STYLE = {"OK": "green", "WARN": "yellow", "STALL": "bold yellow", "STOP": "bold red", "REWIND": "bold magenta"}
 
 
@@ -62,12 +62,11 @@ class ShareViewUpdate:
 
 
 def sparkline(series: tuple[float, ...] | list[float], width: int = SPARK_WIDTH) -> str:
-    """The last ``width`` values as block characters, scaled to the largest of them (all zero: a flat line)."""
+    """The last ``width`` values as one row of bars, scaled from zero with the lag floor (as the live
+    view's sparklines: :func:`~deliverytui.tui.widgets.lag_spark.spark_rows`): a lag of 1 is a
+    sliver, not the full height; a lag of zero is blank."""
     values = list(series)[-width:]
-    top = max(values, default=0)
-    if top <= 0:
-        return "▁" * len(values)
-    return "".join(_BLOCKS[max(1, round(v / top * (len(_BLOCKS) - 1)))] if v > 0 else "▁" for v in values)
+    return spark_rows(values, len(values), height=1)[0]
 
 
 def owner_names(snapshot: ShareGroupSnapshot, row: SharePartitionRow) -> str:

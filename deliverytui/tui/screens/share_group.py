@@ -12,8 +12,8 @@ helper for the whole session) through a :class:`~deliverytui.tui.share_rows.Shar
 posts one immutable :class:`~deliverytui.tui.share_rows.ShareViewUpdate`; this screen renders it.
 Polls never overlap: the next is scheduled when the previous one finished.
 
-The view is read-only: ``r`` and ``x`` say so in one line (a share group's offsets are reset with
-``kafka-share-groups --reset-offsets`` while it has no members).
+The view is read-only: ``r`` and ``x`` say so in one line and name the CLI command that does it
+(``deliverytui reset`` / ``delete-offsets`` on the group, dry run first, while it has no members).
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ SHARE_HELP_KEYS = (
     ("q", "quit"),
     ("p", "pause / resume refreshing"),
     ("g", "switch group (consumer, classic and share groups)"),
-    ("r / x", "refused: this view is read-only (kafka-share-groups --reset-offsets)"),
+    ("r / x", "refused here: use deliverytui reset / delete-offsets --group (dry run first)"),
     ("ctrl+p", "command palette"),
 )
 
@@ -333,7 +333,8 @@ class ShareGroupScreen(Screen[None]):
     def action_refuse_write(self, what: str) -> None:
         self.notify(
             f"read-only: cannot {what} of share group {shown_name(self.group)} here; "
-            "use kafka-share-groups --reset-offsets/--delete-offsets while it has no members",
+            f"use 'deliverytui reset --group {shown_name(self.group)}' (or delete-offsets): dry run first, "
+            "--execute while it has no members",
             severity="warning",
         )
 
