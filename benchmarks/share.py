@@ -200,9 +200,30 @@ def measure_warm_refresh(bench: Bench, runs: int) -> list[Row]:
     ]
 
 
-def measure_live_view_refresh(bench: Bench) -> list[Row] | None:
-    """Hook: the live view's refresh cost on a share group (its collector, end to end). Not written yet."""
-    return None
+def measure_live_view_refresh(bench: Bench, runs: int = 20) -> list[Row] | None:
+    """The live view's refresh on a share group, end to end below the screen: the session's collector
+    (one Java helper, the crash-isolated librdkafka child for log ends) and the worker's row building
+    (:class:`ShareFetcher`), as a poll pays it. Wall time, and the CPU of this (the UI) process."""
+    from deliverytui.kafka.share_collector import ShareGroupCollector
+    from deliverytui.tui.share_rows import ShareFetcher
+
+    collector = ShareGroupCollector(bench.bootstrap, None, helper_command=admin_helper_command, request_timeout=30)
+    try:
+        fetcher = ShareFetcher(collector, bench.group)
+        fetcher.fetch()  # the first poll starts the helper and the child
+        walls, cpus = [], []
+        for _ in range(runs):
+            wall, cpu = time.perf_counter(), time.process_time()
+            update = fetcher.fetch()
+            walls.append(time.perf_counter() - wall)
+            cpus.append(time.process_time() - cpu)
+            assert len(update.rows) == bench.partitions
+    finally:
+        collector.close()
+    return [
+        ("live-view refresh on a share group (collector + rows)", f"{statistics.median(walls) * 1000:8.1f} ms   (median of {runs})"),
+        ("  CPU of the UI process per refresh", f"{statistics.median(cpus) * 1000:8.1f} ms"),
+    ]
 
 
 def measure_queue_consumer_throughput(bench: Bench) -> list[Row] | None:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 from deliverytui.lag import LagHistory
 from deliverytui.lag.share import as_commit_snapshot
-from deliverytui.model.lag import LagStatus
+from deliverytui.model.lag import LagStatus, summarize_status_changes
 from deliverytui.model.share import ShareGroupSnapshot, SharePartitionRow
 from deliverytui.model.text import shown_name
 from deliverytui.tui.rows import STATUS_STYLES
@@ -147,7 +147,7 @@ class ShareFetcher:
             for rewind in view.rewinds
         ]
         events += [
-            (change.describe(), _STATUS_EVENT_STYLE.get(change.current.value, "")) for change in view.status_changes
+            (line, _STATUS_EVENT_STYLE.get(status.value, "")) for line, status in summarize_status_changes(view.status_changes)
         ]
         statuses = {key: part.status for key, part in view.partitions.items()}
         series = {key: tuple(float(v) for v in values) for key, values in view.partition_lag_series.items()}
