@@ -246,7 +246,7 @@ class ConsumerCore:
 
     # -- effects ---------------------------------------------------------------------------
 
-    def effect(self, event_id: str, partition: int, offset: int) -> None:
+    def effect(self, event_id: str, partition: int, offset: int, delivery_count: int | None = None) -> None:
         """Record the effect; while the ledger is down, wait here (nothing is committed meanwhile).
 
         Waiting in place rather than redoing the message matters for upsert and state-check:
@@ -255,7 +255,7 @@ class ConsumerCore:
         """
         wait_out(
             lambda: self.ledger.record_effect(
-                event_id, self.group, partition, offset, self.instance_label, self.member.epoch
+                event_id, self.group, partition, offset, self.instance_label, self.member.epoch, delivery_count
             ),
             errors=LedgerUnavailableError,
             stopping=self.stopping,
