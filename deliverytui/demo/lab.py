@@ -229,6 +229,12 @@ class Lab:
                 ledger.record_stream_start(OUTPUT_TALLY, output_topic(topic), reader.log_end(output_topic(topic)))
             for name in self.supervisor.semantics:
                 group = self.supervisor.group_of(name)
+                if semantic_spec(name).share_group:
+                    # A share group has no offsets to commit (and committing some would create a classic
+                    # group of that name, which the share consumers could not join): it reads the topic
+                    # from its earliest record, so the whole topic is its stream.
+                    ledger.record_stream_start(group, topic, dict.fromkeys(reader.log_end(topic), 0))
+                    continue
                 if new_story and reader.committed(group, topic):  # another story's offsets on this broker
                     progress(f"moving group {group} to the end of {topic} for the new story…")
                     self.supervisor.wait_until_empty(group)
