@@ -11,7 +11,7 @@ from deliverytui.cli.store_options import store_url
 from deliverytui.demo.semantics import SEMANTICS
 from deliverytui.errors import UsageError
 
-#: ``--semantic``'s choices: the lab's six consumers, in the lab's order.
+#: ``--semantic``'s choices: the lab's seven consumers, in the lab's order.
 SEMANTIC_NAMES = tuple(spec.name for spec in SEMANTICS.values())
 
 
@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
         keep_run_dir=args.keep_run_dir,
         kafka_config=args.kafka_config,
         connect_timeout=args.connect_timeout,
+        poison=args.poison,
     )
     if args.json:
         print_json(result)
@@ -125,6 +126,12 @@ def run(args: argparse.Namespace) -> int:
         )
         anomalies = {k: v for k, v in result["anomalies"].items() if k != "cases"}
         print("Jepsen classes: " + ", ".join(f"{name} {count}" for name, count in anomalies.items()))
+        if result.get("delivery_count_limit"):  # the queue: its archive and its delivery counts
+            counts = ", ".join(f"{count}: {n}" for count, n in result["delivery_counts"].items())
+            print(
+                f"archived {result['archived']} (after {result['delivery_count_limit']} deliveries each), "
+                f"highest delivery count {result['max_delivery_count']}, delivery counts {{{counts}}}"
+            )
         for warning in result["warnings"]:
             print(f"warning: {warning}")
     return 0
