@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--headless needs --semantic ({', '.join(SEMANTIC_NAMES)})")
     if args.crash_at:
         check_crash_point(args.semantic, args.crash_at)  # before starting a broker for nothing
+    if args.poison > args.events:
+        raise UsageError(f"--poison must be between 0 and --events ({args.events}), got {args.poison}")
     bootstrap = _demo_cluster(args)
     if not bootstrap:
         bootstrap = EmbeddedBroker(default_data_dir()).start(progress=progress)[0].bootstrap  # in its recorded mode

@@ -1,0 +1,83 @@
+"""The queue consumer (a share group, KIP-932) crashed for real and fed poison, on the real broker.
+
+Two worker processes share the partitions; the embedded broker's record lock is 4 s and a dead
+worker's session 6 s, so a redelivery comes back within seconds. The headless run waits for it
+(see ``run_headless``), and every claim below is checked in the ledger, not only in the summary.
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
+from deliverytui.demo.semantics import SEMANTICS, SHARE_DELIVERY_COUNT_LIMIT
+from tests.helpers import run_crash_case
+
+EVENTS = 30
+CRASHES = 2
+
+
+def _ledger(run_dir: Path) -> EffectsLedger:
+    return EffectsLedger(sqlite_ledger_url(run_dir / "ledger.db"))
+
+
+def _delivery_counts_of(run_dir: Path, group: str, event_id: str) -> list[int]:
+    with _ledger(run_dir) as ledger:
+        rows = ledger.query("SELECT delivery_count FROM effects WHERE consumer = ? AND event_id = ? ORDER BY id", (group, event_id))
+    return [int(count) for (count,) in rows]
+
+
+def test_queue_crash_points(bootstrap: str, tmp_path: Path, unique: str) -> None:
+    points = SEMANTICS["queue"].crash_points
+    assert points == ("after-effect", "after-ack")
+
+    def one(point: str) -> dict[str, Any]:
+        return run_crash_case(
+            bootstrap, "queue", point, tmp_path / point, f"{unique}-{point}-", f"queue-{unique}-{point}",
+            events=EVENTS, crashes=CRASHES,
+        )
+
+    with ThreadPoolExecutor(len(points)) as pool:
+        results = dict(zip(points, pool.map(one, points)))
+    for point, result in results.items():
+        case = f"queue crashing {point}: {result}"
+        assert result["crashes"] >= 1, case  # the two workers may drain the topic before the second crash
+        assert result["lost"] == 0 and result["lost_event_ids"] == [], case
+        assert result["unexpected"] == 0, case
+        assert result["unique_effects"] == EVENTS == result["processed"], case
+        assert result["archived"] == 0 and result["delivery_count_limit"] == SHARE_DELIVERY_COUNT_LIMIT, case
+        assert sum(result["delivery_counts"].values()) == result["effects"], case
+    effect = results["after-effect"]
+    # Each crash left an effect done and not acknowledged: the lock expired, the record came back, done again.
+    assert effect["duplicates"] >= 1 and len(effect["duplicate_event_ids"]) == effect["duplicates"], effect
+    assert effect["max_delivery_count"] >= 2 and int(effect["delivery_counts"].get("2", 0)) >= 1, effect
+    for event_id in effect["duplicate_event_ids"]:
+        counts = _delivery_counts_of(tmp_path / "after-effect", effect["group"], event_id)
+        assert len(counts) == 2 and counts[0] < counts[1] and counts[1] >= 2, (event_id, counts)
+    ack = results["after-ack"]
+    assert ack["duplicates"] == 0 and ack["effects"] == EVENTS, ack  # acknowledged and committed: harmless
+
+
+def test_a_poison_event_is_archived_after_the_delivery_limit(bootstrap: str, tmp_path: Path, unique: str) -> None:
+    def one(semantic: str) -> dict[str, Any]:
+        return run_crash_case(
+            bootstrap, semantic, None, tmp_path / semantic, f"{unique}-poison-", f"poison-{unique}-{semantic}",
+            events=EVENTS, crashes=0, poison=1,
+        )
+
+    with ThreadPoolExecutor(2) as pool:
+        queue, other = pool.map(one, ["queue", "at-least-once"])
+    limit = SHARE_DELIVERY_COUNT_LIMIT
+    assert queue["archived"] == 1 and len(queue["archived_event_ids"]) == 1, queue
+    assert queue["lost"] == 0 and queue["duplicates"] == 0 and queue["unexpected"] == 0, queue  # archived is not lost
+    assert queue["unique_effects"] == EVENTS - 1 and queue["processed"] == EVENTS, queue
+    assert queue["max_delivery_count"] == limit, queue
+    assert queue["delivery_counts"] == {"1": EVENTS - 1, str(limit): 1}, queue
+    (poison,) = queue["archived_event_ids"]
+    with _ledger(tmp_path / "queue") as ledger:
+        assert ledger.queue_failures_of(queue["group"], poison) == list(range(1, limit + 1))  # 5 failed deliveries
+        assert not ledger.has_effect(poison, queue["group"])
+    # Every other semantic ignores the mark: the poison event is an ordinary event there.
+    assert other["archived"] == 0 and other["unique_effects"] == EVENTS and other["lost"] == 0, other
