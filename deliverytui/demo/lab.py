@@ -40,6 +40,7 @@ from deliverytui.demo.offsets import OffsetReader, start_group_at_log_end
 from deliverytui.demo.producer_loop import RateLimitedProducer
 from deliverytui.demo.semantics import (
     SEMANTICS,
+    SHARE_DELIVERY_COUNT_LIMIT,
     default_dedup_url,
     output_topic,
     semantic_spec,
@@ -355,6 +356,15 @@ class Lab:
             new = next((r for r in reversed(RATES) if r < rate - 1e-9), RATES[0])
         self.producer.set_rate(new)
         return new
+
+    def poison_next(self) -> str:
+        """Mark the producer's next event poison: the queue's lesson (the other consumers ignore the mark)."""
+        assert self.producer is not None
+        self.producer.mark_poison()
+        return (
+            f"the next event is poison: the queue fails on it, releases it, and after {SHARE_DELIVERY_COUNT_LIMIT} "
+            "deliveries the broker archives it (Archived, never Lost); the other consumers ignore the mark"
+        )
 
     # -- stop ------------------------------------------------------------------------------------
     def close(self) -> list[str]:

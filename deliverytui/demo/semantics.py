@@ -92,6 +92,11 @@ class SemanticSpec:
         """The queue alone is a share group: no committed offsets, records acknowledged one by one."""
         return self.name is Semantic.QUEUE
 
+    @property
+    def group_type(self) -> str:
+        """``share`` or ``consumer``: the hint a viewer of the group needs (a share group is described differently)."""
+        return "share" if self.share_group else "consumer"
+
 
 SEMANTICS: dict[Semantic, SemanticSpec] = {
     spec.name: spec
