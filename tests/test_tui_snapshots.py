@@ -89,7 +89,13 @@ class _FixedLab:
         from datetime import datetime
 
         from deliverytui.demo.semantics import SEMANTICS
-        from deliverytui.model.demo import ArchivedEvent, AuditReport, ConsumerAudit, ConsumerProcessStatus, OffendingEvent
+        from deliverytui.model.demo import (
+            ArchivedEvent,
+            AuditReport,
+            ConsumerAudit,
+            ConsumerProcessStatus,
+            OffendingEvent,
+        )
 
         at = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
         self.ledger = None
