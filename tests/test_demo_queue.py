@@ -7,11 +7,14 @@ worker's session 6 s, so a redelivery comes back within seconds. The headless ru
 
 from __future__ import annotations
 
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
+import pytest
+
+from deliverytui.demo.ledger import AckedEvent, EffectsLedger, sqlite_ledger_url
 from deliverytui.demo.semantics import SEMANTICS, SHARE_DELIVERY_COUNT_LIMIT
 from tests.helpers import run_crash_case
 
@@ -81,3 +84,39 @@ def test_a_poison_event_is_archived_after_the_delivery_limit(bootstrap: str, tmp
         assert not ledger.has_effect(poison, queue["group"])
     # Every other semantic ignores the mark: the poison event is an ordinary event there.
     assert other["archived"] == 0 and other["unique_effects"] == EVENTS and other["lost"] == 0, other
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_queue_ledger_figures_on_both_backends(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+    """delivery_count and queue_failures on SQLite and PostgreSQL alike, and a ledger from before the queue gains the column."""
+    if backend == "sqlite":
+        path = tmp_path / "old.db"
+        old = sqlite3.connect(path)  # an effects table from before delivery_count (and before instance/epoch)
+        old.execute(
+            'CREATE TABLE effects (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL, consumer TEXT NOT NULL, '
+            '"partition" INTEGER, "offset" BIGINT, attempt INTEGER NOT NULL, at DOUBLE PRECISION NOT NULL)'
+        )
+        old.execute("INSERT INTO effects (event_id, consumer, \"partition\", \"offset\", attempt, at) VALUES ('old', 'q', 0, 0, 1, 1.0)")
+        old.commit()
+        old.close()
+        url = sqlite_ledger_url(path)
+    else:
+        url = request.getfixturevalue("postgres_url")
+    limit = SHARE_DELIVERY_COUNT_LIMIT
+    with EffectsLedger(url) as ledger:
+        ledger.record_acks([AckedEvent(e, None, "t", 0, n, 1.0) for n, e in enumerate(["a", "b", "poison", "stuck"])])
+        ledger.record_effect("a", "q", 0, 0, "1:1", None, 1)
+        ledger.record_effect("b", "q", 0, 1, "1:1", None, 1)
+        ledger.record_effect("b", "q", 0, 1, "2:2", None, 2)  # redelivered after a crash: a duplicate, count 2
+        for count in range(1, limit + 1):
+            ledger.record_queue_failure("poison", "q", 0, 2, count)
+        ledger.record_queue_failure("stuck", "q", 0, 3, 1)  # failed once, not archived yet: in flight, then lost
+        assert ledger.archived_events("q", limit) == [("poison", limit, limit)]
+        assert ledger.queue_failures_of("q", "poison") == list(range(1, limit + 1))
+        expected = {1: 2, 2: 1, limit: 1} if backend == "postgres" else {1: 3, 2: 1, limit: 1}  # the old row counts as 1
+        assert ledger.delivery_count_histogram("q", limit) == expected
+        assert ledger.max_delivery_count("q") == limit
+        assert ledger.queue_done("q", "t", limit) == 3
+        assert ledger.queue_lost("q", "t", limit, 2.0, 10, behind_frontier=False) == (1, [("stuck", 0, 3)])
+        # Still running: "stuck" is past the highest offset the queue has done, a backlog, not a loss.
+        assert ledger.queue_lost("q", "t", limit, 2.0, 10, behind_frontier=True) == (0, [])
