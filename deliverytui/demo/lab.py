@@ -338,6 +338,8 @@ class Lab:
         milliseconds and the Position column never shows yellow; a window of 20 keeps it open.
         """
         assert self.supervisor is not None
+        if semantic_spec(semantic).share_group:
+            return f"{semantic} acknowledges each record on its own: a share group has no offsets, so no commit window"
         current = self.supervisor.commit_every_for(semantic)
         wide = current is None or current < WIDE_WINDOW
         self.supervisor.set_commit_every(semantic, WIDE_WINDOW if wide else 1)

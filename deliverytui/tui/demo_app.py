@@ -180,7 +180,7 @@ class DemoLabScreen(Screen[None]):
             "semantic": Text(status.semantic, style="bold"),
             "group": status.group,
             "state": Text(state, style=style),
-            "processed": count_text(status.processed),
+            "processed": count_text(audit.processed if audit and audit.is_queue else status.processed),  # both workers
             "effects": count_text(audit.effects if audit else None),
             "unique": count_text(audit.unique_effects if audit else None),
             "duplicates": Text(count_text(duplicates), style="bold yellow" if duplicates else ""),

@@ -246,8 +246,13 @@ class ConsumerCore:
 
     # -- effects ---------------------------------------------------------------------------
 
-    def effect(self, event_id: str, partition: int, offset: int, delivery_count: int | None = None) -> None:
+    def effect(
+        self, event_id: str, partition: int, offset: int, delivery_count: int | None = None, epoch: int | None = None
+    ) -> None:
         """Record the effect; while the ledger is down, wait here (nothing is committed meanwhile).
+
+        ``delivery_count`` and ``epoch`` come from the queue worker (a share group has no assignment
+        epoch of its own: see :mod:`.queue`); the others record their member's epoch.
 
         Waiting in place rather than redoing the message matters for upsert and state-check:
         their row change is already made, and a redo would find it made and record nothing.
@@ -255,7 +260,8 @@ class ConsumerCore:
         """
         wait_out(
             lambda: self.ledger.record_effect(
-                event_id, self.group, partition, offset, self.instance_label, self.member.epoch, delivery_count
+                event_id, self.group, partition, offset, self.instance_label,
+                self.member.epoch if epoch is None else epoch, delivery_count,
             ),
             errors=LedgerUnavailableError,
             stopping=self.stopping,

@@ -78,6 +78,7 @@ def run_queue(c: ConsumerCore) -> None:
     read_from_earliest(c)
     consumer = ShareConsumer(share_consumer_config(c))
     consumer.subscribe([c.topic])
+    batch = 0
     try:
         while not c.stopping.is_set():
             c.idle()
@@ -90,6 +91,7 @@ def run_queue(c: ConsumerCore) -> None:
             if not messages:
                 continue
             c.check_crash_file()
+            batch += 1
             for message in messages:
                 if message.error():
                     print(f"{c.semantic}: {message.error()}", file=sys.stderr)
@@ -97,15 +99,21 @@ def run_queue(c: ConsumerCore) -> None:
                 if c.stopping.is_set():
                     consumer.acknowledge(message, AcknowledgeType.RELEASE)  # not started: another worker takes it
                     continue
-                handle(c, consumer, message)
+                handle(c, consumer, message, batch)
             _commit(c, consumer)
     finally:
         _commit(c, consumer)
         close_within(consumer, 10.0)  # type: ignore[arg-type]  # a ShareConsumer closes the same way
 
 
-def handle(c: ConsumerCore, consumer: ShareConsumer, message: Message) -> None:
-    """One record: effect, acknowledge, commit — or, for a poison event, a recorded failure and a RELEASE."""
+def handle(c: ConsumerCore, consumer: ShareConsumer, message: Message, batch: int) -> None:
+    """One record: effect, acknowledge, commit — or, for a poison event, a recorded failure and a RELEASE.
+
+    ``batch`` is recorded as the effect's epoch: the poll checker (Jepsen's nonmonotonic-poll and
+    poll-skip) compares offsets within one epoch, and a share group hands out any record to either
+    worker at every poll — a redelivered lower offset, or a gap the other worker took, is the queue
+    working, not an anomaly — so only a batch's own records are compared with each other.
+    """
     c.handled += 1
     partition, offset = message.partition() or 0, message.offset() or 0
     count = int(message.delivery_count() or 1)
@@ -120,7 +128,7 @@ def handle(c: ConsumerCore, consumer: ShareConsumer, message: Message) -> None:
         consumer.acknowledge(message, AcknowledgeType.RELEASE)
         _commit(c, consumer)
         return
-    c.effect(event["event_id"], partition, offset, delivery_count=count)
+    c.effect(event["event_id"], partition, offset, delivery_count=count, epoch=batch)
     c.crash_if(AFTER_EFFECT)
     consumer.acknowledge(message)
     _commit(c, consumer)
