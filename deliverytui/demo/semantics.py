@@ -149,6 +149,11 @@ SEMANTICS: dict[Semantic, SemanticSpec] = {
 }
 
 
+CONSUMER_GROUP_SEMANTICS: tuple[Semantic, ...] = tuple(name for name, spec in SEMANTICS.items() if not spec.share_group)
+"""The six consumer-group semantics: what the benchmarks (soak, nemesis, commit batching) run. The queue is
+not in them yet: it has no commit batching to measure, and its behaviour under broker kills is untested."""
+
+
 def semantic_spec(name: str) -> SemanticSpec:
     """The spec for ``name`` (a :class:`Semantic` or its string), or a one-line error naming the valid ones."""
     try:
