@@ -160,6 +160,7 @@ def run_headless(
                 return (
                     time.time() - last_crash > SHARE_REDELIVERY_SECONDS
                     and ledger.queue_lost(group, topic, SHARE_DELIVERY_COUNT_LIMIT, time.time(), 1, behind_frontier=False)[0] == 0
+                    and ledger.malformed_records(group, topic, 1)[0] >= bad.sent  # the bad records were met too
                 )
         else:
             def drained() -> bool:
