@@ -7,6 +7,7 @@ worker's session 6 s, so a redelivery comes back within seconds. The headless ru
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -16,7 +17,7 @@ import pytest
 
 from deliverytui.demo.ledger import AckedEvent, EffectsLedger, sqlite_ledger_url
 from deliverytui.demo.semantics import SEMANTICS, SHARE_DELIVERY_COUNT_LIMIT
-from tests.helpers import run_crash_case
+from tests.helpers import run_cli, run_crash_case
 
 EVENTS = 30
 CRASHES = 2
@@ -120,3 +121,18 @@ def test_the_queue_ledger_figures_on_both_backends(backend: str, request: pytest
         assert ledger.queue_lost("q", "t", limit, 2.0, 10, behind_frontier=False) == (1, [("stuck", 0, 3)])
         # Still running: "stuck" is past the highest offset the queue has done, a backlog, not a loss.
         assert ledger.queue_lost("q", "t", limit, 2.0, 10, behind_frontier=True) == (0, [])
+
+
+def test_headless_cli_prints_the_queue_keys(bootstrap: str, tmp_path: Path, unique: str) -> None:
+    """The user's command line: --poison and --semantic queue through the real CLI, the queue's keys in the JSON."""
+    result = run_cli(
+        "demo", "--headless", "--bootstrap", bootstrap, "--semantic", "queue", "--events", "12", "--poison", "1",
+        "--crash-at", "after-ack", "--crashes", "1", "--topic", f"queue-cli-{unique}", "--run-dir", str(tmp_path),
+        "--partitions", "2", "--json",
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert (data["semantic"], data["events"], data["poison"], data["lost"], data["duplicates"]) == ("queue", 12, 1, 0, 0), data
+    assert data["archived"] == 1 and len(data["archived_event_ids"]) == 1 and data["max_delivery_count"] == 5, data
+    assert data["delivery_counts"]["5"] == 1 and all(isinstance(k, str) for k in data["delivery_counts"]), data
