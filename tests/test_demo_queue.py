@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from confluent_kafka import Producer
 
 from deliverytui.demo.ledger import AckedEvent, EffectsLedger, sqlite_ledger_url
 from deliverytui.demo.semantics import SEMANTICS, SHARE_DELIVERY_COUNT_LIMIT
+from deliverytui.demo.task_api import TaskCreated
 from tests.helpers import run_cli, run_crash_case
+from tests.kafka_helpers import create_topic
 
 EVENTS = 30
 CRASHES = 2
@@ -136,3 +139,16 @@ def test_headless_cli_prints_the_queue_keys(bootstrap: str, tmp_path: Path, uniq
     assert (data["semantic"], data["events"], data["poison"], data["lost"], data["duplicates"]) == ("queue", 12, 1, 0, 0), data
     assert data["archived"] == 1 and len(data["archived_event_ids"]) == 1 and data["max_delivery_count"] == 5, data
     assert data["delivery_counts"]["5"] == 1 and all(isinstance(k, str) for k in data["delivery_counts"]), data
+
+
+def test_a_new_story_on_a_used_topic_starts_the_queue_at_its_end(bootstrap: str, tmp_path: Path, unique: str) -> None:
+    """The share group reads from the earliest record, yet an earlier story's events get no effect (nor an unexpected one)."""
+    topic = f"queue-used-{unique}"
+    create_topic(bootstrap, topic, 2)
+    earlier = Producer({"bootstrap.servers": bootstrap})
+    for n in range(8):  # real events from another story: acknowledged in no ledger of this run
+        earlier.produce(topic, value=TaskCreated(f"earlier-{unique}-{n}", f"t-{n}", "x", "now").to_bytes(), partition=n % 2)
+    assert earlier.flush(30) == 0
+    result = run_crash_case(bootstrap, "queue", None, tmp_path / "run", f"{unique}-used-", topic, events=10, crashes=0, partitions=2)
+    assert (result["unexpected"], result["lost"], result["malformed"]) == (0, 0, 0), result
+    assert result["effects"] == result["unique_effects"] == 10, result

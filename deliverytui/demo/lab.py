@@ -232,9 +232,11 @@ class Lab:
                 group = self.supervisor.group_of(name)
                 if semantic_spec(name).share_group:
                     # A share group has no offsets to commit (and committing some would create a classic
-                    # group of that name, which the share consumers could not join): it reads the topic
-                    # from its earliest record, so the whole topic is its stream.
-                    ledger.record_stream_start(group, topic, dict.fromkeys(reader.log_end(topic), 0))
+                    # group of that name, which the share consumers could not join). It reads from the
+                    # earliest record; its workers accept what lies below this start without an effect,
+                    # so a new story's queue, like every group, begins at the topic's end.
+                    end = reader.log_end(topic)
+                    ledger.record_stream_start(group, topic, end if new_story else dict.fromkeys(end, 0))
                     continue
                 if new_story and reader.committed(group, topic):  # another story's offsets on this broker
                     progress(f"moving group {group} to the end of {topic} for the new story…")

@@ -18,7 +18,10 @@ Why the group config is set here: ``share.auto.offset.reset`` is a *group* confi
 and a new share group starts at the log end by default, which would skip the events the headless
 run produced before starting its workers. librdkafka's ``incremental_alter_configs`` accepts a
 ``GROUP`` resource (checked against Kafka 4.4), so each worker sets it before subscribing; setting
-it twice is harmless.
+it twice is harmless. Reading from the earliest record would also redo an earlier story's events on a
+reused topic (effects the audit could only call unexpected); a share group cannot be positioned by
+committing offsets, so the workers accept the records below the story's start (the ledger's
+``stream_starts``, which the lab records) without an effect.
 """
 
 from __future__ import annotations
@@ -76,6 +79,7 @@ def share_consumer_config(c: ConsumerCore) -> dict[str, Any]:
 def run_queue(c: ConsumerCore) -> None:
     """Poll batches, handle each record, acknowledge it and commit the acknowledgement, until stopped."""
     read_from_earliest(c)
+    starts = c.ledger.stream_starts(c.group, c.topic)
     consumer = ShareConsumer(share_consumer_config(c))
     consumer.subscribe([c.topic])
     batch = 0
@@ -98,6 +102,9 @@ def run_queue(c: ConsumerCore) -> None:
                     continue
                 if c.stopping.is_set():
                     consumer.acknowledge(message, AcknowledgeType.RELEASE)  # not started: another worker takes it
+                    continue
+                if (message.offset() or 0) < starts.get(message.partition() or 0, 0):
+                    consumer.acknowledge(message)  # an earlier story's record: accepted, no effect (see below)
                     continue
                 handle(c, consumer, message, batch)
             _commit(c, consumer)
