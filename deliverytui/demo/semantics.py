@@ -1,6 +1,6 @@
 """The seven demo consumers: which delivery semantic each shows, its group, and where it can crash.
 
-Why a table and not six classes: the TUI, the supervisor, the headless runner and the
+Why a table and not seven classes: the TUI, the supervisor, the headless runner and the
 auditor all need the same facts (group name, valid crash points), so they live in one
 place. Crash points are only the ones where a crash *means* something for that
 semantic: ``after-claim`` exists only where there is a claim, ``mid-transaction`` only

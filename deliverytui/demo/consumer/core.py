@@ -1,6 +1,6 @@
 """What every semantic's loop shares: the ledger, the store, the status file, crashes, effects.
 
-Why a core apart from the loops: the six semantics differ only in the order of claim,
+Why a core apart from the loops: the consumer-group semantics differ only in the order of claim,
 effect and commit (the handlers, :mod:`.handlers` and :mod:`.exactly_once`); recording an
 effect, waiting out a ledger that is down, dying at a crash point and telling the supervisor
 where the consumer is are the same for all of them, and live here once.
@@ -270,6 +270,15 @@ class ConsumerCore:
         if self.state == PAUSED_LEDGER:
             self.state = "running"
             self.store_error = None
+
+    def queue_failure(self, event_id: str, partition: int, offset: int, delivery_count: int) -> None:
+        """Record a queue worker's failed delivery (a poison event); a ledger that is down is waited out, as for an effect."""
+        wait_out(
+            lambda: self.ledger.record_queue_failure(event_id, self.group, partition, offset, delivery_count),
+            errors=LedgerUnavailableError,
+            stopping=self.stopping,
+            on_down=self._paused(PAUSED_LEDGER),
+        )
 
     def unrecorded(self, event_id: str) -> bool:
         """The row was already changed, but no effect is recorded for this event.

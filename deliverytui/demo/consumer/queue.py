@@ -38,6 +38,7 @@ from deliverytui.demo.consumer.events import parse_event
 from deliverytui.demo.kafka_access import lab_client_config
 from deliverytui.demo.semantics import AFTER_ACK, AFTER_EFFECT
 from deliverytui.demo.task_api import POISON_FIELD
+from deliverytui.errors import UserFacingError
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 
 SHARE_OFFSET_RESET = "share.auto.offset.reset"
@@ -58,7 +59,10 @@ def read_from_earliest(c: ConsumerCore) -> None:
         c.group,
         incremental_configs=[ConfigEntry(SHARE_OFFSET_RESET, "earliest", incremental_operation=AlterConfigOpType.SET)],
     )
-    admin.incremental_alter_configs([resource], request_timeout=15)[resource].result(20)
+    try:
+        admin.incremental_alter_configs([resource], request_timeout=15)[resource].result(20)
+    except KafkaException as exc:  # refused (an ACL) or unreachable: one line, and the supervisor restarts us
+        raise UserFacingError(f"cannot set {SHARE_OFFSET_RESET}=earliest on share group {c.group}: {exc.args[0]}") from None
 
 
 def share_consumer_config(c: ConsumerCore) -> dict[str, Any]:
@@ -130,7 +134,7 @@ def handle(c: ConsumerCore, consumer: ShareConsumer, message: Message, batch: in
         consumer.acknowledge(message)  # nothing to process: accepted, never redelivered
         return
     if is_poison(event):
-        c.ledger.record_queue_failure(event["event_id"], c.group, partition, offset, count)
+        c.queue_failure(event["event_id"], partition, offset, count)
         print(f"{c.semantic}: poison event {event['event_id']} (delivery {count}): released", file=sys.stderr)
         consumer.acknowledge(message, AcknowledgeType.RELEASE)
         _commit(c, consumer)
