@@ -236,7 +236,7 @@ class ConsumerAudit:
     """The share group's delivery count limit: set for the queue consumer only (None: not a queue)."""
     archived_events: tuple[ArchivedEvent, ...] = ()
     """The queue's archived (poison) events, oldest first: counted apart, never as lost."""
-    delivery_counts: dict[int, int] = field(default_factory=dict)
+    delivery_counts: dict[int, int] = field(default_factory=dict, hash=False)
     """The queue's histogram: deliveries that ended (an effect, or the archive) with each delivery count."""
     max_delivery_count: int = 0
 
