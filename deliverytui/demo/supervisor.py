@@ -213,12 +213,10 @@ class DemoSupervisor:
             raise UserFacingError("instance 1 is the semantic's own consumer; extra instances are numbered from 2")
         with self._lock:
             self._slot(semantic)
-            slot = self._extra.get((semantic, instance))
-            if slot is not None and self._alive(slot):
-                assert slot.process is not None
-                return slot.process.pid
+            joins = instance not in self.instance_pids(semantic)
             pid = self._start_extra(semantic, instance)
-            self._note(semantic, "instance", f"instance {instance} joined the group")
+            if joins:
+                self._note(semantic, "instance", f"instance {instance} joined the group")
             return pid
 
     def _start_extra(self, semantic: str, instance: int) -> int:
