@@ -64,7 +64,7 @@ from deliverytui.demo.auditor import audit  # noqa: E402
 from deliverytui.demo.ledger import EffectsLedger  # noqa: E402
 from deliverytui.demo.offsets import OffsetReader  # noqa: E402
 from deliverytui.demo.producer_loop import RateLimitedProducer  # noqa: E402
-from deliverytui.demo.semantics import SEMANTICS, output_topic, semantic_spec  # noqa: E402
+from deliverytui.demo.semantics import CONSUMER_GROUP_SEMANTICS, output_topic, semantic_spec  # noqa: E402
 from deliverytui.demo.supervisor import DemoSupervisor  # noqa: E402
 from deliverytui.demo.task_api import ensure_topic  # noqa: E402
 from deliverytui.errors import one_line  # noqa: E402
@@ -94,7 +94,7 @@ class Fault:
 def plan_schedule(seed: int, minutes: float, slot: float = 25.0) -> list[Fault]:
     """The run's faults, from ``seed`` alone: the same seed always gives the same schedule."""
     rng = random.Random(seed)
-    names = list(SEMANTICS)
+    names = list(CONSUMER_GROUP_SEMANTICS)
     length = minutes * 60
     faults: list[Fault] = []
     kinds: list[str] = []
@@ -297,7 +297,7 @@ def run_nemesis(
     replicated = {"min.insync.replicas": "2"}
     ensure_topic(bootstrap, topic, partitions, NODES, config=replicated)
     ensure_topic(bootstrap, output_topic(topic), partitions, NODES, config=replicated)  # else a consumer makes it RF 1
-    semantics = tuple(SEMANTICS)
+    semantics = CONSUMER_GROUP_SEMANTICS
     supervisor = DemoSupervisor(
         bootstrap, run_dir, ledger_url, redis.url, group_prefix=f"nemesis-{unique}-", semantics=semantics,
         auto_restart=1.0, topic=topic, probe=False, commit_every=commit_every,

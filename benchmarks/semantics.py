@@ -55,7 +55,7 @@ from deliverytui.broker.distribution import resolve_distribution
 from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.demo.consumer_launch import URLS_FROM_STDIN, launch_consumer
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
-from deliverytui.demo.semantics import SEMANTICS, output_topic, semantic_spec
+from deliverytui.demo.semantics import CONSUMER_GROUP_SEMANTICS, output_topic, semantic_spec
 from deliverytui.demo.task_api import TaskApiProducer, ensure_topic, task_created_events
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 
@@ -321,7 +321,7 @@ def main() -> int:
     parser.add_argument("--batch", type=int, default=100, help="N for the batched commit mode")
     parser.add_argument("--rate", type=float, default=100.0, help="events/s offered in the latency phase")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of the latency phase")
-    parser.add_argument("--semantics", default=",".join(SEMANTICS), help="comma-separated subset")
+    parser.add_argument("--semantics", default=",".join(CONSUMER_GROUP_SEMANTICS), help="comma-separated subset")
     parser.add_argument("--drain-timeout", type=float, default=180.0)
     parser.add_argument("--quick", action="store_true", help="500 events, 4 s latency phase")
     args = parser.parse_args()

@@ -49,7 +49,7 @@ from deliverytui.demo.auditor import audit  # noqa: E402
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url  # noqa: E402
 from deliverytui.demo.offsets import OffsetReader  # noqa: E402
 from deliverytui.demo.producer_loop import RateLimitedProducer  # noqa: E402
-from deliverytui.demo.semantics import SEMANTICS, semantic_spec  # noqa: E402
+from deliverytui.demo.semantics import CONSUMER_GROUP_SEMANTICS, semantic_spec  # noqa: E402
 from deliverytui.demo.supervisor import DemoSupervisor  # noqa: E402
 from deliverytui.demo.task_api import ensure_topic  # noqa: E402
 from deliverytui.errors import one_line
@@ -238,7 +238,7 @@ def run_soak(
     ledger_url = ledger_url or sqlite_ledger_url(run_path / "ledger.db")
     topic = f"soak-{unique}"
     ensure_topic(bootstrap, topic, partitions)
-    semantics = tuple(SEMANTICS)
+    semantics = CONSUMER_GROUP_SEMANTICS
     supervisor = DemoSupervisor(
         bootstrap, run_path, ledger_url, dedup_url, group_prefix=f"soak-{unique}-", semantics=semantics,
         auto_restart=1.0, topic=topic, probe=probe, commit_every=commit_every,

@@ -35,6 +35,8 @@ def one_error_line(stderr: str) -> str:
         (["--group", "billing", "--refresh", "nan"], "must be at least 0.2 seconds"),
         (["demo", "--headless", "--semantic", "at-least-once", "--events", "-5"], "argument --events: must be at least 1, got -5"),
         (["demo", "--headless", "--semantic", "at-least-once", "--crashes", "-1"], "argument --crashes: must be 0 or more, got -1"),
+        (["demo", "--headless", "--semantic", "queue", "--poison", "-1"], "argument --poison: must be 0 or more, got -1"),
+        (["demo", "--headless", "--semantic", "queue", "--events", "3", "--poison", "5"], "--poison must be between 0 and --events (3), got 5"),
         (["snapshot", "--group", "g", "--bogus", "\x1b]0;pwned\x07"], "unrecognized arguments: --bogus \\x1b]0;pwned\\x07"),
     ],
 )

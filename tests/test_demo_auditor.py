@@ -15,7 +15,7 @@ from tests.kafka_helpers import commit, create_topic
 
 
 def test_semantics_table_is_the_contract() -> None:
-    assert list(SEMANTICS) == ["at-most-once", "at-least-once", "idempotent", "upsert", "state-check", "exactly-once"]
+    assert list(SEMANTICS) == ["at-most-once", "at-least-once", "idempotent", "upsert", "state-check", "exactly-once", "queue"]
     assert [s.group for s in SEMANTICS.values()] == [
         "analytics-service",
         "notification-service",
@@ -23,7 +23,10 @@ def test_semantics_table_is_the_contract() -> None:
         "task-projection",
         "task-completer",
         "order-processor",
+        "queue-workers",
     ]
+    assert [name for name, s in SEMANTICS.items() if s.instances > 1] == ["queue"]  # two workers share its partitions
+    assert SEMANTICS["queue"].crash_points == ("after-effect", "after-ack")
     assert "after-claim" in SEMANTICS["idempotent"].crash_points
     assert [name for name, s in SEMANTICS.items() if "mid-transaction" in s.crash_points] == ["exactly-once"]
     assert SEMANTICS["upsert"].group_id("t1-") == "t1-task-projection"

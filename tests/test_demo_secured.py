@@ -77,6 +77,21 @@ def test_headless_exactly_once_runs_as_the_lab_principal(secured: Secured, uniqu
     assert {"Produce", "InitProducerId", "AddOffsetsToTxn", "EndTxn", "CreateTopics"} <= requests
 
 
+def test_headless_queue_runs_as_the_lab_principal(secured: Secured, unique: str, tmp_path: Path) -> None:
+    """The queue's workers set their share group's config, join it, ack and release, all as ``lab``, no denial."""
+    result = headless(
+        "--semantic", "queue", "--events", "12", "--poison", "1", "--config", str(secured.config_file("lab")),
+        "--topic", f"task-events-{unique}", "--run-dir", str(tmp_path / "run"), "--json",
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    data = json.loads(result.stdout)
+    assert (data["events"], data["lost"], data["unexpected"], data["archived"]) == (12, 0, 0, 1), data
+    denied = [e for e in secured.audit("lab") if e["decision"] == "Denied"]
+    assert denied == [], denied[:5]
+    requests = {e["request"] for e in secured.audit("lab")}
+    assert {"IncrementalAlterConfigs", "ShareGroupHeartbeat", "ShareFetch"} <= requests, requests
+
+
 def test_without_config_the_secured_broker_is_one_line_not_a_hang(secured: Secured, tmp_path: Path) -> None:
     embedded = {"DELIVERYTUI_BROKER_DIR": str(secured.data_dir), "DELIVERYTUI_CLUSTER_DIR": str(tmp_path / "none")}
     lab_file = secured.config_file("lab")

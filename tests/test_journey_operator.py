@@ -2,7 +2,7 @@
 
 1. a secured embedded broker started with ``deliverytui broker start --security sasl`` in a data dir
    that already exists with mode 0755 (it keeps that mode; the files with passwords are 0600);
-2. the lab's six consumers on a PostgreSQL ledger and a Redis dedup store that both require a password;
+2. the lab's seven consumers (eight processes: the queue has two workers) on a PostgreSQL ledger and a Redis dedup store that both require a password;
 3. a headless run given its ledger in a 0600 ``--ledger-file`` and its Redis password in ``REDISCLI_AUTH``,
    as ``redis-cli`` takes it (its temporary run dir is gone afterwards);
 
@@ -86,14 +86,14 @@ def secured_broker_holds(data_dir: Path, passwords: set[str]) -> int:
 
 
 def lab_holds(settings, broker_pid: int, passwords: set[str]) -> None:
-    """Step 2: the lab's six consumers, each of its stores behind a password."""
+    """Step 2: the lab's seven consumers, each of its stores behind a password."""
     lab = Lab(settings).open()
     try:
         # Every consumer handled events: each logged in to PostgreSQL (and the idempotent one to Redis).
         wait_for(lambda: all(s.alive and s.processed > 0 for s in lab.poll().statuses), 180, "every consumer processing")
         ours = descendants(os.getpid())
         consumers = [pid for pid in ours if "deliverytui.demo.consumer" in cmdline(pid)]
-        assert len(consumers) == 6, [cmdline(pid) for pid in ours]
+        assert len(consumers) == 8, [cmdline(pid) for pid in ours]  # six semantics, and the queue's two workers
         assert what_ps_shows([*ours, broker_pid], passwords) == []
         assert not_on_loopback([*ours, broker_pid]) == {}
     finally:

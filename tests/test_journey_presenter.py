@@ -192,18 +192,19 @@ async def walk(app, pilot, state_dir: Path) -> dict[str, Figures]:
     await wait_until(pilot, lambda: app.lab_polls >= polls + 2 and app.lab_update.produced > produced, what="lab refreshing")
     header = str(app.lab_screen.query_one("#lab-header").render())
     assert f"{app.lab_update.produced:,}" in header
-    assert app.lab_screen.query_one("#lab-table", DataTable).row_count == len(SEMANTICS)
+    assert app.lab_screen.query_one("#lab-table", DataTable).row_count == len(SEMANTICS) + 1  # and the queue (step 9 elsewhere)
     await pilot.press("question_mark")  # the lab's own help, and Esc closes it
     await wait_until(pilot, lambda: isinstance(app.screen, HelpScreen), what="lab help")
     help_keys = dict(app.screen.keys)
     assert "kill the selected consumer" in help_keys["k"] and "r" not in help_keys and "x" not in help_keys
+    assert "poison" in help_keys["P"] and "ignore" in help_keys["P"]  # the queue's lesson, and the others ignore it
     legend = dict(app.screen.legend)  # each Jepsen class explained in one line
     assert all(name in legend and "\n" not in legend[name] for name in ("nonmonotonic-poll", "poll-skip", "G1a", "inconsistent-offsets"))
     await pilot.press("escape")
     await wait_until(pilot, lambda: isinstance(app.screen, DemoLabScreen), what="help closed")
     assert not app.check_action("reset_offsets", ())  # the live view's writes are not the lab's keys
     # Jepsen's classes read 0 through every crash, kill, replay and restart of the walk, and the panel says so.
-    for name in SEMANTICS:
+    for name in (*SEMANTICS, "queue"):  # the queue's workers, untouched by the walk, ran through it all
         audit = audit_of(app, name)
         assert audit is not None and audit.anomalies.total == 0, (name, audit and audit.anomalies)
     assert app.lab_update.audit.anomalies.total == 0, app.lab_update.audit.anomalies

@@ -195,7 +195,7 @@ def test_closing_the_terminal_stops_everything(bootstrap: str, unique: str, tmp_
     )
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "180", "-y", "45", command], check=True)
     try:
-        wait_for(lambda: len(consumers_of(state)) == 6, 90, "six consumers")
+        wait_for(lambda: len(consumers_of(state)) == 8, 90, "seven consumers: eight processes, the queue has two")
         screen = ""
 
         def lab_drawn() -> bool:

@@ -57,3 +57,37 @@ async def test_crash_after_effect_duplicates_and_restart_recovers(bootstrap: str
             assert "armed at-least-once" in log and "restarted at-least-once" in log and "died (signal 9)" in log
     finally:
         lab.close()
+
+
+async def test_poison_key_archives_one_event_on_the_queue_row(bootstrap: str, unique: str, tmp_path: Path) -> None:
+    """``P`` marks the next event poison: the queue's two workers fail on it 5 times and the broker archives it."""
+    lab = Lab(lab_settings(bootstrap, tmp_path / "state", unique, semantics=("queue", "at-least-once"), rate=5.0)).open()
+    try:
+        app = demo_app(lab)
+        async with app.run_test(size=(200, 48)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, DemoLabScreen), what="lab screen")
+            await wait_until(
+                pilot, lambda: (audit_of(app, "queue") or 0) and audit_of(app, "queue").unique_effects >= 3,
+                timeout=60, what="queue effects",
+            )
+            assert lab_cell(app, "queue", "archived") == "0" and lab_cell(app, "at-least-once", "archived") == "-"
+            await pilot.press("P")
+            await wait_until(pilot, lambda: lab_cell(app, "queue", "archived") == "1", timeout=60, what="archived")
+            queue = audit_of(app, "queue")
+            assert queue.lost == 0 and queue.max_delivery_count == 5 and queue.delivery_counts.get(5) == 1, queue
+            (archived,) = queue.archived_events
+            assert archived.delivery_count == 5 and archived.failed_attempts == 5, archived
+            at_least_once = audit_of(app, "at-least-once")
+            assert at_least_once.lost == 0 and at_least_once.archived == 0  # the mark means nothing there
+            table = app.screen.query_one("#lab-table", DataTable)
+            table.move_cursor(row=list(table.rows).index("queue"))
+            await pilot.pause(0.3)
+            detail = str(app.screen.query_one("#offending").render())
+            assert "delivery counts {1: " in detail and archived.event_id in detail, detail
+            await pilot.press("w")  # a share group: a notice for now, the lab stays in front
+            await pilot.pause(0.3)
+            assert isinstance(app.screen, DemoLabScreen)
+            log = "\n".join(app.screen.query_one("#lab-events").entries)
+            assert "the next event is poison" in log
+    finally:
+        lab.close()

@@ -82,14 +82,20 @@ def test_disconnected_banner(snap_compare) -> None:
 class _FixedLab:
     """A lab with fixed figures (taken from a real after-effect crash run): what the screen renders."""
 
-    semantics = ("at-most-once", "at-least-once", "idempotent", "upsert", "state-check", "exactly-once")
+    semantics = ("at-most-once", "at-least-once", "idempotent", "upsert", "state-check", "exactly-once", "queue")
     bootstrap = "127.0.0.1:9092"
 
     def __init__(self) -> None:
         from datetime import datetime
 
         from deliverytui.demo.semantics import SEMANTICS
-        from deliverytui.model.demo import AuditReport, ConsumerAudit, ConsumerProcessStatus, OffendingEvent
+        from deliverytui.model.demo import (
+            ArchivedEvent,
+            AuditReport,
+            ConsumerAudit,
+            ConsumerProcessStatus,
+            OffendingEvent,
+        )
 
         at = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
         self.ledger = None
@@ -119,8 +125,17 @@ class _FixedLab:
                 crashes=1 if name in ("at-least-once", "at-most-once") else 0, offending=offending,
                 duplicate_event_ids=tuple(o.event_id for o in offending if o.kind == "duplicate"),
                 lost_event_ids=tuple(o.event_id for o in offending if o.kind == "lost"),
+                **self._queue(name, ArchivedEvent),
             ))
         self._audit = AuditReport(topic="task-events", produced=1_200, consumers=tuple(audits), taken_at=at)
+
+    @staticmethod
+    def _queue(name: str, archived) -> dict:
+        """The queue row's own figures: one poison event archived after 5 deliveries."""
+        if name != "queue":
+            return {}
+        poison = archived("0c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f", 5, 5)
+        return {"delivery_count_limit": 5, "archived_events": (poison,), "delivery_counts": {1: 1_179, 5: 1}, "max_delivery_count": 5}
 
     @property
     def settings(self):

@@ -65,7 +65,12 @@ PRINCIPALS = ((ADMIN_USER, "PLAIN"), ("reader", SCRAM_MECHANISM), ("writer", SCR
 
 #: The teaching lab's consumer groups (``deliverytui.demo.semantics``: the broker cannot import the lab; a
 #: test keeps the two lists equal) and the group prefixes of its headless runs and of ``--group-prefix demo-…``.
-LAB_GROUPS = ("analytics-service", "notification-service", "idempotent-notifier", "task-projection", "task-completer", "order-processor")
+LAB_GROUPS = (
+    "analytics-service", "notification-service", "idempotent-notifier", "task-projection", "task-completer", "order-processor",
+    "queue-workers",
+)  # fmt: skip
+#: The lab's share group (the queue consumer), which sets its own ``share.auto.offset.reset``: AlterConfigs on it.
+LAB_SHARE_GROUP = "queue-workers"
 LAB_GROUP_PREFIXES = ("headless-", "demo-")
 #: The group ids of the lab's own readers (``deliverytui-demo-metadata-…``, ``deliverytui-audit-…``).
 LAB_READER_GROUP_PREFIX = "deliverytui-"
@@ -262,6 +267,10 @@ def lab_acls() -> list[tuple[str, str, str, str]]:
     grants += [("topic", "__deliverytui_probe", "literal", op) for op in ("describe", "read", "write", "create")]
     for op in ("describe", "read"):
         grants += [("group", group, "literal", op) for group in LAB_GROUPS]
+        grants += [("group", prefix, "prefixed", op) for prefix in LAB_GROUP_PREFIXES]
+    # The queue's workers set their share group's share.auto.offset.reset (a group config) before joining.
+    for op in ("describe_configs", "alter_configs"):
+        grants.append(("group", LAB_SHARE_GROUP, "literal", op))
         grants += [("group", prefix, "prefixed", op) for prefix in LAB_GROUP_PREFIXES]
     for op in ("describe", "write"):
         grants.append(("transactional_id", LAB_TRANSACTIONAL_ID, "literal", op))

@@ -11,7 +11,7 @@ from deliverytui.cli.store_options import store_url
 from deliverytui.demo.semantics import SEMANTICS
 from deliverytui.errors import UsageError
 
-#: ``--semantic``'s choices: the lab's six consumers, in the lab's order.
+#: ``--semantic``'s choices: the lab's seven consumers, in the lab's order.
 SEMANTIC_NAMES = tuple(spec.name for spec in SEMANTICS.values())
 
 
@@ -91,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--headless needs --semantic ({', '.join(SEMANTIC_NAMES)})")
     if args.crash_at:
         check_crash_point(args.semantic, args.crash_at)  # before starting a broker for nothing
+    if args.poison > args.events:
+        raise UsageError(f"--poison must be between 0 and --events ({args.events}), got {args.poison}")
     bootstrap = _demo_cluster(args)
     if not bootstrap:
         bootstrap = EmbeddedBroker(default_data_dir()).start(progress=progress)[0].bootstrap  # in its recorded mode
@@ -113,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
         keep_run_dir=args.keep_run_dir,
         kafka_config=args.kafka_config,
         connect_timeout=args.connect_timeout,
+        poison=args.poison,
     )
     if args.json:
         print_json(result)
@@ -125,6 +128,12 @@ def run(args: argparse.Namespace) -> int:
         )
         anomalies = {k: v for k, v in result["anomalies"].items() if k != "cases"}
         print("Jepsen classes: " + ", ".join(f"{name} {count}" for name, count in anomalies.items()))
+        if result.get("delivery_count_limit"):  # the queue: its archive and its delivery counts
+            counts = ", ".join(f"{count}: {n}" for count, n in result["delivery_counts"].items())
+            print(
+                f"archived {result['archived']} (after {result['delivery_count_limit']} deliveries each), "
+                f"highest delivery count {result['max_delivery_count']}, delivery counts {{{counts}}}"
+            )
         for warning in result["warnings"]:
             print(f"warning: {warning}")
     return 0

@@ -211,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="also produce N bad records among the events: not JSON and JSON without event_id (headless)",
     )
     demo.add_argument(
+        "--poison", type=non_negative_int, default=0, metavar="M",
+        help="mark M of the events poison: the queue consumer fails on them until the broker archives them; "
+        "the other semantics ignore the mark (headless)",
+    )
+    demo.add_argument(
         "--commit-every", type=positive_int, metavar="N",
         help="messages per offset commit for every consumer, each the way its semantic allows "
         "(default: per message; exactly-once: per transaction of up to 100)",

@@ -1,6 +1,6 @@
 """The teaching lab: one real consumer process per delivery semantic, crashes on demand, and an audit.
 
-``semantics`` (the six consumers and their crash points), ``consumer`` (the process),
+``semantics`` (the seven consumers and their crash points), ``consumer`` (the process),
 ``supervisor`` (start/kill/crash/restart/replay), ``ledger`` (ground truth of sends,
 effects and crashes), ``auditor`` (lost/duplicate/unexpected), ``producer_loop`` and
 ``task_api`` (the Task API producer), ``headless`` (one crash experiment without a

@@ -37,6 +37,7 @@ from deliverytui.demo.audit_tally import LedgerTally
 from deliverytui.demo.kafka_access import config_key, lab_client_config
 from deliverytui.demo.ledger import EffectsLedger
 from deliverytui.demo.offsets import OffsetReader
+from deliverytui.demo.queue_audit import queue_audit
 from deliverytui.demo.semantics import KILLED, SEMANTICS, output_topic, semantic_spec, store_url_for
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
 from deliverytui.errors import UserFacingError
@@ -256,6 +257,7 @@ def audit(
     ack_grace_seconds: float = ACK_GRACE_SECONDS,
     confirm_losses: bool = False,
     kafka_config: Mapping[str, str] | None = None,
+    queue_drained: bool = False,
 ) -> AuditReport:
     """Audit each demo consumer in ``semantics`` against the ledger's acknowledged sends to ``topic``.
 
@@ -264,13 +266,17 @@ def audit(
 
     ``dedup_url``/``run_dir`` locate the idempotency stores exactly as the consumers did
     (:func:`store_url_for`); with neither, ``dedup_hits`` is 0 and a note says why.
+
+    ``queue_drained``: the queue consumer has done everything it will (the headless run waited for it),
+    so every acknowledged event without an effect that the broker did not archive is lost now
+    (see :func:`queue_audit`).
     """
     reader = offset_reader(bootstrap, request_timeout, kafka_config)
     running = ledger_tally(ledger, id_limit)
     with running.lock:
         return _audit(
             ledger, running, reader, bootstrap, group_prefix, tuple(semantics), topic, dedup_url, run_dir,
-            request_timeout, id_limit, ack_grace_seconds, confirm_losses, kafka_config,
+            request_timeout, id_limit, ack_grace_seconds, confirm_losses, kafka_config, queue_drained,
         )  # fmt: skip
 
 
@@ -312,13 +318,17 @@ def _audit(
     ack_grace_seconds: float,
     confirm_losses: bool = False,
     kafka_config: Mapping[str, str] | None = None,
+    queue_drained: bool = False,
 ) -> AuditReport:
     settled = time.time() - ack_grace_seconds
     produced = running.produced(ledger, topic, settled)
     # Committed offsets first, effects after: a consumer that commits before its effect (at-most-once)
     # has then recorded the effect of everything those offsets passed, unless it really lost it.
     # Read the other way round, an effect landing between the two reads looked lost.
-    committed_of = {name: reader.committed(semantic_spec(name).group_id(group_prefix), topic) for name in semantics}
+    committed_of = {
+        name: {} if semantic_spec(name).share_group else reader.committed(semantic_spec(name).group_id(group_prefix), topic)
+        for name in semantics
+    }  # a share group commits no offsets (and fetching them would not find a consumer group)
     # Once per audit: every group's counts come from this pass (exactly-once's too: its effect
     # rows, written after each commit, are what the poll checker follows).
     running.effects(ledger, "effects", settled)
@@ -353,6 +363,8 @@ def _audit(
             consumer_audit = audit_consumer(
                 ledger, running, topic, name, group, committed, produced, hits, settled, confirm=confirm_losses
             )
+        if spec.share_group:
+            consumer_audit = queue_audit(ledger, consumer_audit, topic, id_limit, drained=queue_drained)
         malformed, malformed_rows = ledger.malformed_records(group, topic, id_limit)
         consumer_audit = replace(
             consumer_audit,

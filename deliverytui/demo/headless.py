@@ -18,6 +18,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +29,18 @@ from deliverytui.demo.kafka_access import lab_client_config
 from deliverytui.demo.lab import Lab, LabSettings
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
 from deliverytui.demo.offsets import OffsetReader
-from deliverytui.demo.semantics import check_crash_point, semantic_spec
+from deliverytui.demo.semantics import (
+    SHARE_DELIVERY_COUNT_LIMIT,
+    SHARE_REDELIVERY_SECONDS,
+    check_crash_point,
+    semantic_spec,
+)
 from deliverytui.demo.supervisor import DemoSupervisor
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, task_created_events
 from deliverytui.errors import UserFacingError
 from deliverytui.kafka.client_config import silent_librdkafka_logger
 from deliverytui.model.anomalies import INCONSISTENT_OFFSETS
+from deliverytui.model.demo import ConsumerAudit
 
 RESULT_KEYS = (
     "semantic",
@@ -77,6 +84,7 @@ def run_headless(
     keep_run_dir: bool = False,
     kafka_config: Mapping[str, str] | None = None,
     connect_timeout: float = 10.0,
+    poison: int = 0,
 ) -> dict[str, Any]:
     """Run one experiment and return the audit as the headless JSON (``RESULT_KEYS`` and a few more).
 
@@ -89,6 +97,8 @@ def run_headless(
     A temporary run dir (no ``run_dir`` given) is removed after a successful run unless ``keep_run_dir``
     (``"run_dir_kept"`` in the result says which): every run would otherwise leave a ledger, stores and
     logs in /tmp. A failed run keeps it, since its error names the consumer's log there.
+    ``poison``: how many of the events are marked poison (spread evenly): the queue consumer fails on
+    them until the broker archives them; every other semantic ignores the mark.
     """
     spec = semantic_spec(semantic)
     if crash_at is not None:
@@ -97,6 +107,8 @@ def run_headless(
         raise UserFacingError(f"--events must be at least 1, got {events}")
     if crashes < 0:
         raise UserFacingError(f"--crashes must not be negative, got {crashes}")
+    if not 0 <= poison <= events:
+        raise UserFacingError(f"--poison must be between 0 and --events ({events}), got {poison}")
     if dedup_url is not None:
         from deliverytui.dedup.url import parse_store_url
 
@@ -133,24 +145,38 @@ def run_headless(
         say(f"producing {events} events to {topic}")
         producer = TaskApiProducer(bootstrap, topic, ledger=ledger, kafka_config=kafka_config)
         bad = _BadRecords(lab_client_config(bootstrap, kafka_config), topic, malformed, events, partitions)
+        poisoned = poison_positions(events, poison)
         for n, event in enumerate(task_created_events(events, task_prefix=f"task-{uuid.uuid4().hex[:6]}")):
-            producer.publish(event)
+            producer.publish(replace(event, poison=True) if n in poisoned else event)
             bad.after_event(n, producer.flush)
         if producer.flush(30) or producer.failed:
             raise producer.failure(events)
         bad.flush()
+        if spec.share_group:
+            # No committed offsets: drained when every event is done or archived, and what the last crashed
+            # worker held had time to come back (its effect is done, so the redelivery is not "pending").
+            def drained() -> bool:
+                last_crash = max((at for _point, at in ledger.crashes_of(group)), default=0.0)
+                return (
+                    time.time() - last_crash > SHARE_REDELIVERY_SECONDS
+                    and ledger.queue_lost(group, topic, SHARE_DELIVERY_COUNT_LIMIT, time.time(), 1, behind_frontier=False)[0] == 0
+                    and ledger.malformed_records(group, topic, 1)[0] >= bad.sent  # the bad records were met too
+                )
+        else:
+            def drained() -> bool:
+                return reader.drained(group, topic)
         spacing = crash_spacing(events, wanted_crashes)
         crashed = 0
         while crashed < wanted_crashes:
             say(f"starting {semantic} armed to crash {crash_at} on its message {spacing} ({crashed}/{wanted_crashes})")
             supervisor.start(semantic, crash_at=crash_at, crash_after=spacing)
-            outcome = _wait_for_exit_or_drain(supervisor, semantic, reader, group, topic, deadline)
+            outcome = _wait_for_exit_or_drain(supervisor, semantic, drained, deadline)
             if outcome == "drained":
                 break  # fewer than `spacing` messages were left: no more crashes to be had
             crashed += 1
         say(f"running {semantic} until the topic is drained")
         supervisor.start(semantic)
-        while not reader.drained(group, topic):
+        while not drained():
             _check_deadline(deadline, supervisor, semantic, timeout)
             code = supervisor.wait(semantic, 0.3)
             if code is not None:
@@ -167,6 +193,7 @@ def run_headless(
             dedup_url=dedup_url,
             run_dir=run_path,
             kafka_config=kafka_config,
+            queue_drained=True,
         )
     finally:
         lab.close()
@@ -203,7 +230,22 @@ def run_headless(
             INCONSISTENT_OFFSETS: result.anomalies.inconsistent_offsets + report.anomalies.inconsistent_offsets,
             "cases": [case.to_json() for case in result.anomalies.cases + report.anomalies.cases],
         },
+        "poison": poison,
+        **_queue_keys(result),
     }
+
+
+def _queue_keys(result: ConsumerAudit) -> dict[str, Any]:
+    """The queue's keys; for another semantic no event is ever archived (poison means nothing there)."""
+    if result.is_queue:
+        keys = result.queue_json()
+        return {k: keys[k] for k in ("archived", "archived_event_ids", "max_delivery_count", "delivery_counts", "delivery_count_limit")}
+    return {"archived": 0, "archived_event_ids": [], "max_delivery_count": None, "delivery_counts": {}}
+
+
+def poison_positions(events: int, poison: int) -> frozenset[int]:
+    """Which of ``events`` (0-based) are poison: ``poison`` of them, spread evenly, never the first."""
+    return frozenset(min(events - 1, (k + 1) * events // (poison + 1)) for k in range(poison)) if poison < events else frozenset(range(events))
 
 
 def malformed_values(count: int) -> list[bytes]:
@@ -250,14 +292,7 @@ class _BadRecords:
             raise UserFacingError(f"the malformed records for {self.topic} were not all acknowledged")
 
 
-def _wait_for_exit_or_drain(
-    supervisor: DemoSupervisor,
-    semantic: str,
-    reader: OffsetReader,
-    group: str,
-    topic: str,
-    deadline: float,
-) -> str:
+def _wait_for_exit_or_drain(supervisor: DemoSupervisor, semantic: str, drained: Callable[[], bool], deadline: float) -> str:
     """Wait until the armed consumer dies ("crashed") or drains the topic without dying ("drained")."""
     checks = 0
     while True:
@@ -271,7 +306,7 @@ def _wait_for_exit_or_drain(
                 )
             return "crashed"
         checks += 1
-        if checks % 3 == 0 and reader.drained(group, topic):
+        if checks % 3 == 0 and drained():
             supervisor.stop(semantic)
             return "drained"
 

@@ -40,6 +40,7 @@ from deliverytui.demo.offsets import OffsetReader, start_group_at_log_end
 from deliverytui.demo.producer_loop import RateLimitedProducer
 from deliverytui.demo.semantics import (
     SEMANTICS,
+    SHARE_DELIVERY_COUNT_LIMIT,
     default_dedup_url,
     output_topic,
     semantic_spec,
@@ -229,6 +230,14 @@ class Lab:
                 ledger.record_stream_start(OUTPUT_TALLY, output_topic(topic), reader.log_end(output_topic(topic)))
             for name in self.supervisor.semantics:
                 group = self.supervisor.group_of(name)
+                if semantic_spec(name).share_group:
+                    # A share group has no offsets to commit (and committing some would create a classic
+                    # group of that name, which the share consumers could not join). It reads from the
+                    # earliest record; its workers accept what lies below this start without an effect,
+                    # so a new story's queue, like every group, begins at the topic's end.
+                    end = reader.log_end(topic)
+                    ledger.record_stream_start(group, topic, end if new_story else dict.fromkeys(end, 0))
+                    continue
                 if new_story and reader.committed(group, topic):  # another story's offsets on this broker
                     progress(f"moving group {group} to the end of {topic} for the new story…")
                     self.supervisor.wait_until_empty(group)
@@ -331,6 +340,8 @@ class Lab:
         milliseconds and the Position column never shows yellow; a window of 20 keeps it open.
         """
         assert self.supervisor is not None
+        if semantic_spec(semantic).share_group:
+            return f"{semantic} acknowledges each record on its own: a share group has no offsets, so no commit window"
         current = self.supervisor.commit_every_for(semantic)
         wide = current is None or current < WIDE_WINDOW
         self.supervisor.set_commit_every(semantic, WIDE_WINDOW if wide else 1)
@@ -349,6 +360,15 @@ class Lab:
             new = next((r for r in reversed(RATES) if r < rate - 1e-9), RATES[0])
         self.producer.set_rate(new)
         return new
+
+    def poison_next(self) -> str:
+        """Mark the producer's next event poison: the queue's lesson (the other consumers ignore the mark)."""
+        assert self.producer is not None
+        self.producer.mark_poison()
+        return (
+            f"the next event is poison: the queue fails on it, releases it, and after {SHARE_DELIVERY_COUNT_LIMIT} "
+            "deliveries the broker archives it (Archived, never Lost); the other consumers ignore the mark"
+        )
 
     # -- stop ------------------------------------------------------------------------------------
     def close(self) -> list[str]:

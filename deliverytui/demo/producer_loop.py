@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 
 from deliverytui.demo.ledger import EffectsLedger, LedgerUnavailableError
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC, TaskApiProducer, task_created_events
@@ -42,6 +43,9 @@ class RateLimitedProducer:
         """While the ledger is down: its one-line reason (acknowledged sends wait in memory meanwhile)."""
         self._acknowledged = 0
         self._failed = 0
+        self._poison_next = 0
+        self.poisoned: list[str] = []
+        """Event ids sent marked poison (the lab's ``P``), in order."""
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -70,6 +74,13 @@ class RateLimitedProducer:
     def set_rate(self, rate_per_s: float) -> None:
         """Change the rate; takes effect within one tick (50 ms)."""
         self.rate = max(0.0, float(rate_per_s))
+
+    def mark_poison(self) -> None:
+        """Mark the next event this producer sends as poison (``"poison": true``): the queue's lesson.
+
+        A counter, not a flag, so pressing ``P`` twice before the next send poisons two events.
+        """
+        self._poison_next += 1
 
     def stop(self, timeout: float = 15.0) -> None:
         """Stop publishing and wait until the in-flight sends are confirmed and recorded."""
@@ -103,7 +114,12 @@ class RateLimitedProducer:
                 allowance = min(allowance + (now - last) * self.rate, max(1.0, self.rate))
                 last = now
                 while allowance >= 1.0 and not self._stop.is_set():
-                    producer.publish(next(events))
+                    event = next(events)
+                    if self._poison_next > 0:
+                        self._poison_next -= 1
+                        event = replace(event, poison=True)
+                        self.poisoned.append(event.event_id)
+                    producer.publish(event)
                     self.sent += 1
                     allowance -= 1.0
                 try:

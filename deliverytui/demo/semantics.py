@@ -1,6 +1,6 @@
-"""The six demo consumers: which delivery semantic each shows, its group, and where it can crash.
+"""The seven demo consumers: which delivery semantic each shows, its group, and where it can crash.
 
-Why a table and not six classes: the TUI, the supervisor, the headless runner and the
+Why a table and not seven classes: the TUI, the supervisor, the headless runner and the
 auditor all need the same facts (group name, valid crash points), so they live in one
 place. Crash points are only the ones where a crash *means* something for that
 semantic: ``after-claim`` exists only where there is a claim, ``mid-transaction`` only
@@ -19,14 +19,24 @@ AFTER_COMMIT = "after-commit"
 AFTER_EFFECT = "after-effect"
 AFTER_CLAIM = "after-claim"
 MID_TRANSACTION = "mid-transaction"
-CRASH_POINTS: tuple[str, ...] = (AFTER_COMMIT, AFTER_EFFECT, AFTER_CLAIM, MID_TRANSACTION)
+AFTER_ACK = "after-ack"
+"""The queue consumer acknowledged the record (ACCEPT) and committed the acknowledgement: harmless."""
+CRASH_POINTS: tuple[str, ...] = (AFTER_COMMIT, AFTER_EFFECT, AFTER_CLAIM, MID_TRANSACTION, AFTER_ACK)
 KILLED = "killed"
 """The crash point recorded when the supervisor SIGKILLs a consumer at an arbitrary moment."""
 
-
+SHARE_DELIVERY_COUNT_LIMIT = 5
+"""Kafka's default ``group.share.delivery.count.limit``, which the embedded broker keeps: after this many
+deliveries a record no consumer accepted is archived (the queue consumer's poison lesson)."""
+SHARE_RECORD_LOCK_SECONDS = 4.0
+"""The embedded broker's ``group.share.record.lock.duration.ms`` (``deliverytui.broker.properties``), in seconds."""
+SHARE_SESSION_TIMEOUT_SECONDS = 6.0
+"""The embedded broker's ``group.share.session.timeout.ms``: a dead worker keeps its partitions this long."""
+SHARE_REDELIVERY_SECONDS = SHARE_SESSION_TIMEOUT_SECONDS + SHARE_RECORD_LOCK_SECONDS + 2.0
+"""After a worker died, by when what it held has come back to a live one (its session ended, the lock expired)."""
 
 class Semantic(StrEnum):
-    """The six delivery semantics. A ``StrEnum`` so a member *is* its name: it compares equal to
+    """The seven delivery semantics (``queue`` is a share group, KIP-932, not a consumer group). A ``StrEnum`` so a member *is* its name: it compares equal to
     the string, formats as it, and goes into JSON, file names and command lines unchanged."""
 
     AT_MOST_ONCE = "at-most-once"
@@ -35,6 +45,7 @@ class Semantic(StrEnum):
     UPSERT = "upsert"
     STATE_CHECK = "state-check"
     EXACTLY_ONCE = "exactly-once"
+    QUEUE = "queue"
 
 
 DEDUP_SEMANTICS = frozenset({Semantic.IDEMPOTENT, Semantic.UPSERT, Semantic.STATE_CHECK})
@@ -54,6 +65,8 @@ class SemanticSpec:
     group: str
     description: str
     crash_points: tuple[str, ...]
+    instances: int = 1
+    """Processes the lab runs for it: the queue runs two members of one share group, sharing partitions."""
 
     def group_id(self, group_prefix: str = "") -> str:
         """The real consumer group id: ``group_prefix`` keeps concurrent runs (tests) apart."""
@@ -73,6 +86,16 @@ class SemanticSpec:
     def transactional(self) -> bool:
         """Exactly-once alone reads and writes inside Kafka transactions (read_committed, a batch each)."""
         return self.name is Semantic.EXACTLY_ONCE
+
+    @property
+    def share_group(self) -> bool:
+        """The queue alone is a share group: no committed offsets, records acknowledged one by one."""
+        return self.name is Semantic.QUEUE
+
+    @property
+    def group_type(self) -> str:
+        """``share`` or ``consumer``: the hint a viewer of the group needs (a share group is described differently)."""
+        return "share" if self.share_group else "consumer"
 
 
 SEMANTICS: dict[Semantic, SemanticSpec] = {
@@ -114,8 +137,21 @@ SEMANTICS: dict[Semantic, SemanticSpec] = {
             "consume-transform-produce in a Kafka transaction: output and offsets commit together or not at all",
             (MID_TRANSACTION, AFTER_COMMIT),
         ),
+        SemanticSpec(
+            Semantic.QUEUE,
+            "queue-workers",
+            "two workers share the partitions of a share group: a record not acknowledged in time comes back, "
+            f"counted; after {SHARE_DELIVERY_COUNT_LIMIT} deliveries it is archived",
+            (AFTER_EFFECT, AFTER_ACK),
+            instances=2,
+        ),
     )
 }
+
+
+CONSUMER_GROUP_SEMANTICS: tuple[Semantic, ...] = tuple(name for name, spec in SEMANTICS.items() if not spec.share_group)
+"""The six consumer-group semantics: what the benchmarks (soak, nemesis, commit batching) run. The queue is
+not in them yet: it has no commit batching to measure, and its behaviour under broker kills is untested."""
 
 
 def semantic_spec(name: str) -> SemanticSpec:
@@ -176,6 +212,8 @@ CRASH_STORIES: dict[tuple[Semantic, str], str] = {
     (Semantic.UPSERT, AFTER_EFFECT): "row written, not committed — redelivered; the same upsert changes nothing (a hit)",
     (Semantic.STATE_CHECK, AFTER_EFFECT): "task completed, not committed — redelivered; it finds the task done (a hit)",
     (Semantic.EXACTLY_ONCE, MID_TRANSACTION): "output produced, transaction not committed — aborted: read_committed never sees it",
+    (Semantic.QUEUE, AFTER_EFFECT): "effect done, not acknowledged — the lock expires, redelivered with delivery count 2: a DUPLICATE",
+    (Semantic.QUEUE, AFTER_ACK): "acknowledged and committed — harmless: nothing lost, nothing repeated",
 }
 """What a crash at each point does to each semantic — the chapter's story, in one line (the crash menu)."""
 

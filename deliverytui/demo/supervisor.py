@@ -54,7 +54,7 @@ class _Slot:
 
 
 class DemoSupervisor:
-    """Runs one consumer process per semantic against ``bootstrap``.
+    """Runs one consumer process per semantic against ``bootstrap`` (``spec.instances`` of them: two for the queue).
 
     ``auto_restart``: seconds after which a consumer that died on its own (crash,
     kill, error) is started again by :meth:`poll`; None leaves it dead until
@@ -197,6 +197,8 @@ class DemoSupervisor:
             )
             self._slots[semantic] = _Slot(process=process, log=log, name=semantic)
             processes.record(self.run_dir, semantic, process.pid)
+            for instance in range(2, semantic_spec(semantic).instances + 1):
+                self._start_extra(semantic, instance)  # the queue's second worker: not armed, not a rebalance lesson
             return process.pid
 
     # -- extra instances (a rebalance) ----------------------------------------------------------
@@ -211,6 +213,15 @@ class DemoSupervisor:
             raise UserFacingError("instance 1 is the semantic's own consumer; extra instances are numbered from 2")
         with self._lock:
             self._slot(semantic)
+            joins = instance not in self.instance_pids(semantic)
+            pid = self._start_extra(semantic, instance)
+            if joins:
+                self._note(semantic, "instance", f"instance {instance} joined the group")
+            return pid
+
+    def _start_extra(self, semantic: str, instance: int) -> int:
+        """Start instance ``instance`` of ``semantic`` unless it runs (no intervention recorded); its pid."""
+        with self._lock:
             slot = self._extra.get((semantic, instance))
             if slot is not None and self._alive(slot):
                 assert slot.process is not None
@@ -225,7 +236,6 @@ class DemoSupervisor:
             name = f"{semantic}-{instance}"
             self._extra[(semantic, instance)] = _Slot(process=process, log=log, name=name)
             processes.record(self.run_dir, name, process.pid)
-            self._note(semantic, "instance", f"instance {instance} joined the group")
             return process.pid
 
     def kill_instance(self, semantic: str, instance: int = 2) -> bool:
@@ -459,6 +469,8 @@ class DemoSupervisor:
         static member leaves only when its session times out, about 6 s), resets, and
         starts the consumer again. Returns the plan that was (or would be) applied.
         """
+        if semantic_spec(semantic).share_group:
+            raise UserFacingError(f"{semantic} is a share group: it has no committed offsets to replay from")
         group = self.group_of(semantic)
         selection = PartitionSelection(topics=((self.topic, None),))
         resetter = OffsetResetter(self.bootstrap, self.kafka_config, request_timeout=self.request_timeout)

@@ -26,17 +26,26 @@ from deliverytui.kafka.client_config import silent_librdkafka_logger
 TASK_EVENTS_TOPIC = "task-events"
 
 
+POISON_FIELD = "poison"
+"""``"poison": true`` in an event's JSON: the queue consumer always fails on it (the other consumers ignore it)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TaskCreated:
     event_id: str
     task_id: str
     title: str
     created_at: str
+    poison: bool = False
+    """A poison event (the lab's ``P``, headless ``--poison``): only written to the JSON when true."""
 
     def to_bytes(self) -> bytes:
-        return json.dumps(
-            {"event_id": self.event_id, "task_id": self.task_id, "title": self.title, "created_at": self.created_at}
-        ).encode()
+        value: dict[str, object] = {
+            "event_id": self.event_id, "task_id": self.task_id, "title": self.title, "created_at": self.created_at,
+        }  # fmt: skip
+        if self.poison:
+            value[POISON_FIELD] = True
+        return json.dumps(value).encode()
 
 
 def task_created_events(count: int, *, start: int = 0, task_prefix: str = "task") -> Iterator[TaskCreated]:

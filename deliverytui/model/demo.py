@@ -165,6 +165,25 @@ class MalformedRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ArchivedEvent:
+    """An event the queue's broker archived: every delivery failed (a poison event), ``delivery_count`` times.
+
+    Never lost: the broker kept it, marked archived, and stopped handing it out — which is
+    what the delivery count limit is for. ``failed_attempts`` are the failures the ledger saw.
+    """
+
+    event_id: str
+    delivery_count: int
+    failed_attempts: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "event_id", visible(self.event_id))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"event_id": self.event_id, "delivery_count": self.delivery_count, "failed_attempts": self.failed_attempts}
+
+
+@dataclass(frozen=True, slots=True)
 class ConsumerAudit:
     """The audit of one demo consumer.
 
@@ -213,6 +232,21 @@ class ConsumerAudit:
     """Why each duplicated event (at most the id limit) was done again."""
     anomalies: AnomalyCounts = AnomalyCounts()
     """Jepsen's classes for this consumer (:mod:`deliverytui.model.anomalies`): 0 in a healthy run."""
+    delivery_count_limit: int | None = None
+    """The share group's delivery count limit: set for the queue consumer only (None: not a queue)."""
+    archived_events: tuple[ArchivedEvent, ...] = ()
+    """The queue's archived (poison) events, oldest first: counted apart, never as lost."""
+    delivery_counts: dict[int, int] = field(default_factory=dict, hash=False)
+    """The queue's histogram: deliveries that ended (an effect, or the archive) with each delivery count."""
+    max_delivery_count: int = 0
+
+    @property
+    def is_queue(self) -> bool:
+        return self.delivery_count_limit is not None
+
+    @property
+    def archived(self) -> int:
+        return len(self.archived_events)
 
     def __post_init__(self) -> None:
         # Event ids come from records anyone with Write on the topic produces; notes quote stores' errors.
@@ -269,6 +303,18 @@ class ConsumerAudit:
                 for r in self.redeliveries
             ],
             "anomalies": self.anomalies.to_json(),
+            **(self.queue_json() if self.is_queue else {}),
+        }
+
+    def queue_json(self) -> dict[str, Any]:
+        """The queue's own keys (JSON object keys are strings, so the histogram's counts become strings)."""
+        return {
+            "delivery_count_limit": self.delivery_count_limit,
+            "archived": self.archived,
+            "archived_event_ids": [a.event_id for a in self.archived_events],
+            "archived_events": [a.to_json() for a in self.archived_events],
+            "max_delivery_count": self.max_delivery_count,
+            "delivery_counts": {str(count): n for count, n in sorted(self.delivery_counts.items())},
         }
 
 

@@ -1,11 +1,12 @@
 """``deliverytui demo``: the teaching lab's screen, on top of the live view.
 
-The lab screen lists the six demo consumers (real OS processes, one group each) with their
-live audit: events produced, processed, unique and duplicate effects, lost events, dedup hits
-and retakes, crashes. The presenter kills one (``k``), arms a crash at a named point (``c``),
+The lab screen lists the seven demo consumers (real OS processes, one group each; the queue's
+share group has two) with their live audit: events produced, processed, unique and duplicate
+effects, lost events, dedup hits and retakes, crashes, and the queue's archived events. The presenter kills one (``k``), arms a crash at a named point (``c``),
 restarts it (``R``), replays its group from an offset (``o``), widens its commit window (``b``),
-changes the producer's rate (``+``/``-``), starts a second instance (``i``), and opens the live
-group view of a consumer (``w``; ``d`` comes back).
+changes the producer's rate (``+``/``-``), starts a second instance (``i``), marks the next
+event poison (``P``, the queue's lesson), and opens the live group view of a consumer (``w``;
+``d`` comes back).
 
 The screen owns nothing: a :class:`~deliverytui.demo.lab.Lab` owns the broker connection, the
 producer, the consumers and the audit. A thread worker polls the lab once a second for as long
@@ -45,6 +46,7 @@ LAB_COLUMNS = (
     ("semantic", "Consumer"), ("group", "Group"), ("state", "State"), ("processed", "Processed"),
     ("effects", "Effects"), ("unique", "Unique"), ("duplicates", "Duplicates"), ("lost", "Lost"),
     ("unexpected", "Unexpected"), ("dedup_hits", "Dedup hits"), ("retakes", "Retakes"), ("crashes", "Crashes"),
+    ("archived", "Archived"),
 )
 LAB_KEYS = (
     ("k", "kill the selected consumer now (SIGKILL, at whatever it was doing)"),
@@ -54,6 +56,7 @@ LAB_KEYS = (
     ("b", "commit every 20 messages instead of each (or back): position runs ahead of committed"),
     ("i", "start a second instance in its group (a rebalance); again: SIGKILL it"),
     ("+ / -", "producer rate one step up / down (0.5 … 2,000 events/s)"),
+    ("P", "mark the next event poison: the queue fails on it until the broker archives it (the others ignore it)"),
     ("w", "watch its group in the live view (position, lag, its dedup store); d comes back"),
     ("?", "this help"),
     ("q", "quit: every consumer stops gracefully; the broker keeps running"),
@@ -65,6 +68,8 @@ LAB_LEGEND = (
     ("Unexpected", "effects of events nobody acknowledged (must stay 0)"),
     ("Dedup hits", "repeats the store caught: a redelivery made harmless"),
     ("Retakes", "expired leases taken over: an idempotent consumer that crashed after its claim"),
+    ("Archived", "queue only: poison events the broker archived after the delivery count limit (never lost)"),
+    ("delivery counts", "queue only, under the table: how many deliveries ended with each count (1: first try)"),
     ("why", "under the table: each duplicate's cause — a crash at a point, a kill, a replay, a rebalance"),
     *((name, f"(Jepsen, must stay 0) {meaning}") for name, meaning in ANOMALY_MEANINGS.items()),
 )
@@ -76,7 +81,7 @@ EVENT_STYLES = {"info": "", "good": "green", "warning": "bold yellow", "crash": 
 
 
 class DemoLabScreen(Screen[None]):
-    """The six demo consumers and their live audit (it renders :class:`LabUpdate`s and forwards keys)."""
+    """The seven demo consumers and their live audit (it renders :class:`LabUpdate`s and forwards keys)."""
 
     BINDINGS = [
         Binding("k", "kill", "Kill"),
@@ -87,6 +92,7 @@ class DemoLabScreen(Screen[None]):
         Binding("plus", "faster", "+rate"),
         Binding("minus", "slower", "−rate"),
         Binding("w", "watch", "Watch group"),
+        Binding("P", "poison", "Poison next"),
         Binding("i", "instance", "2nd instance", show=False),
         Binding("question_mark", "app.help", "Help"),
         Binding("q", "app.quit", "Quit"),
@@ -144,7 +150,7 @@ class DemoLabScreen(Screen[None]):
             more = f" (+{len(paused) - 1} more)" if len(paused) > 1 else ""
             header.append(f"\npaused — {paused[0]}{more}", "bold yellow")
         else:
-            header.append("\nk kill · c crash at a point · R restart · o replay · b commit window · +/- rate · w watch", "dim")
+            header.append("\nk kill · c crash at a point · R restart · o replay · b commit window · +/- rate · P poison · w watch", "dim")
         self.query_one("#lab-header", Static).update(header)
         table = self.query_one("#lab-table", DataTable)
         for status in update.statuses:
@@ -174,7 +180,7 @@ class DemoLabScreen(Screen[None]):
             "semantic": Text(status.semantic, style="bold"),
             "group": status.group,
             "state": Text(state, style=style),
-            "processed": count_text(status.processed),
+            "processed": count_text(audit.processed if audit and audit.is_queue else status.processed),  # both workers
             "effects": count_text(audit.effects if audit else None),
             "unique": count_text(audit.unique_effects if audit else None),
             "duplicates": Text(count_text(duplicates), style="bold yellow" if duplicates else ""),
@@ -183,6 +189,7 @@ class DemoLabScreen(Screen[None]):
             "dedup_hits": count_text(audit.dedup_hits if audit else None),
             "retakes": count_text(audit.dedup_retakes if audit else None),
             "crashes": count_text(audit.crashes if audit else status.crashes),
+            "archived": count_text(audit.archived if audit and audit.is_queue else None),
         }
 
     def _render_offending(self) -> None:
@@ -199,6 +206,14 @@ class DemoLabScreen(Screen[None]):
         text.append("  Jepsen   ", "cyan")
         text.append(" · ".join(f"{name} {count}" for name, count in anomalies.items()) + "\n",
                     "bold red" if any(anomalies.values()) else "")  # fmt: skip
+        if audit.is_queue:
+            counts = ", ".join(f"{count}: {n:,}" for count, n in audit.delivery_counts.items())
+            text.append("  queue    ", "cyan")
+            text.append(f"delivery counts {{{counts}}} · highest {audit.max_delivery_count} · "
+                        f"archived after {audit.delivery_count_limit} deliveries: {audit.archived}\n")  # fmt: skip
+            for archived in audit.archived_events[:50]:
+                text.append("  archived ", "magenta")
+                text.append(f"{archived.event_id}  delivered {archived.delivery_count}×, failed {archived.failed_attempts}×\n")
         for case in audit.anomalies.cases[:20]:
             text.append(f"  {case.kind:<10} ", "bold red")
             text.append(case.detail + "\n")
@@ -269,10 +284,13 @@ class DemoLabScreen(Screen[None]):
     def action_slower(self) -> None:
         self.log_event(f"producer rate {self.lab.change_rate(-1):g} events/s", "cyan")
 
+    def action_poison(self) -> None:
+        self.app.run_lab_action("poison_next")  # type: ignore[attr-defined]
+
     def action_watch(self) -> None:
         semantic = self.selected()
         if semantic:
-            self.app.watch_group(self.lab.group_of(semantic))  # type: ignore[attr-defined]
+            self.app.watch_group(self.lab.group_of(semantic), semantic_spec(semantic).group_type)  # type: ignore[attr-defined]
 
 
 class DemoApp(DeliveryApp):
@@ -378,8 +396,15 @@ class DemoApp(DeliveryApp):
         if self.lab_screen not in self.screen_stack:
             self.push_screen("lab")
 
-    def watch_group(self, group: str) -> None:
-        """``w``: the live view of ``group`` (its position, lag and dedup store); ``d`` returns."""
+    def watch_group(self, group: str, group_type: str = "consumer") -> None:
+        """``w``: the live view of ``group`` (its position, lag and dedup store); ``d`` returns.
+
+        ``group_type`` ``share`` (the queue): the live view reads consumer groups only, so for now a
+        one-line notice instead; the share-group live view will take the hint from here.
+        """
+        if group_type == "share":
+            self.notify(f"{group} is a share group: its live view is not built yet; the lab's queue row shows its audit")
+            return
         if self.screen is self.lab_screen:
             self.pop_screen()
         if group != self.group:

@@ -40,6 +40,7 @@ The package, by room:
 * :mod:`.core` — what every loop shares (ledger, store, status, crashes, effects);
 * :mod:`.handlers` — one handler per semantic, and the per-message and batched loops;
 * :mod:`.exactly_once` — the transactional loop;
+* :mod:`.queue` — the share-group worker (explicit acknowledgements, poison events);
 * :mod:`.runner` — :class:`DemoConsumer`: signals, the loop table, clean-up;
 * :mod:`.command` — the command line (:func:`main`).
 """

@@ -1,6 +1,6 @@
 """What every semantic's loop shares: the ledger, the store, the status file, crashes, effects.
 
-Why a core apart from the loops: the six semantics differ only in the order of claim,
+Why a core apart from the loops: the consumer-group semantics differ only in the order of claim,
 effect and commit (the handlers, :mod:`.handlers` and :mod:`.exactly_once`); recording an
 effect, waiting out a ledger that is down, dying at a crash point and telling the supervisor
 where the consumer is are the same for all of them, and live here once.
@@ -246,8 +246,13 @@ class ConsumerCore:
 
     # -- effects ---------------------------------------------------------------------------
 
-    def effect(self, event_id: str, partition: int, offset: int) -> None:
+    def effect(
+        self, event_id: str, partition: int, offset: int, delivery_count: int | None = None, epoch: int | None = None
+    ) -> None:
         """Record the effect; while the ledger is down, wait here (nothing is committed meanwhile).
+
+        ``delivery_count`` and ``epoch`` come from the queue worker (a share group has no assignment
+        epoch of its own: see :mod:`.queue`); the others record their member's epoch.
 
         Waiting in place rather than redoing the message matters for upsert and state-check:
         their row change is already made, and a redo would find it made and record nothing.
@@ -255,7 +260,8 @@ class ConsumerCore:
         """
         wait_out(
             lambda: self.ledger.record_effect(
-                event_id, self.group, partition, offset, self.instance_label, self.member.epoch
+                event_id, self.group, partition, offset, self.instance_label,
+                self.member.epoch if epoch is None else epoch, delivery_count,
             ),
             errors=LedgerUnavailableError,
             stopping=self.stopping,
@@ -264,6 +270,15 @@ class ConsumerCore:
         if self.state == PAUSED_LEDGER:
             self.state = "running"
             self.store_error = None
+
+    def queue_failure(self, event_id: str, partition: int, offset: int, delivery_count: int) -> None:
+        """Record a queue worker's failed delivery (a poison event); a ledger that is down is waited out, as for an effect."""
+        wait_out(
+            lambda: self.ledger.record_queue_failure(event_id, self.group, partition, offset, delivery_count),
+            errors=LedgerUnavailableError,
+            stopping=self.stopping,
+            on_down=self._paused(PAUSED_LEDGER),
+        )
 
     def unrecorded(self, event_id: str) -> bool:
         """The row was already changed, but no effect is recorded for this event.

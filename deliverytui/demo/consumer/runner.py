@@ -14,6 +14,7 @@ from typing import Any
 from deliverytui.demo.consumer.core import ConsumerCore
 from deliverytui.demo.consumer.exactly_once import run_transactional
 from deliverytui.demo.consumer.handlers import run_at_most_once, run_per_message
+from deliverytui.demo.consumer.queue import run_queue
 from deliverytui.demo.kafka_access import lab_client_config
 from deliverytui.demo.semantics import Semantic
 from deliverytui.probe import ProbePublisher
@@ -27,6 +28,7 @@ LOOPS: dict[Semantic, Callable[[ConsumerCore], None]] = {
     Semantic.UPSERT: run_per_message,
     Semantic.STATE_CHECK: run_per_message,
     Semantic.EXACTLY_ONCE: run_transactional,
+    Semantic.QUEUE: run_queue,
 }
 
 
@@ -42,12 +44,14 @@ class DemoConsumer(ConsumerCore):
         self.write_status(force=True)
         if self.tasks is not None:
             self.until_store_answers(self.tasks.ensure_schema)
-        if self.options.probe:
+        share = self.spec.share_group  # the queue runs its own ShareConsumer: no consumer group, no positions
+        if self.options.probe and not share:
             self.probe = ProbePublisher(
                 lab_client_config(self.options.bootstrap, self.options.kafka_config), self.group, str(self.semantic)
             )
             self.member.probe = self.probe
-        self.member.join()
+        if not share:
+            self.member.join()
         self.state = "running"
         try:
             LOOPS[self.semantic](self)

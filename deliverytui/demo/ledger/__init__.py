@@ -18,6 +18,7 @@ from __future__ import annotations
 from deliverytui.demo.ledger.anomaly_reads import AnomalyReads
 from deliverytui.demo.ledger.audit_reads import AuditReads
 from deliverytui.demo.ledger.connection import LedgerError, LedgerUnavailableError, sqlite_ledger_url
+from deliverytui.demo.ledger.queue_reads import QueueReads
 from deliverytui.demo.ledger.records import PROCESSED_WITHOUT_DEDUP, SKIPPED, AckedEvent, EffectRow
 from deliverytui.demo.ledger.story import StoryRecords
 from deliverytui.demo.ledger.tally_reads import TallyReads
@@ -35,11 +36,11 @@ __all__ = [
 ]
 
 
-class EffectsLedger(LedgerWrites, AuditReads, TallyReads, AnomalyReads, StoryRecords):
+class EffectsLedger(LedgerWrites, AuditReads, TallyReads, AnomalyReads, StoryRecords, QueueReads):
     """A connection to the ledger at ``url`` (``sqlite:///path`` or ``postgresql://...``).
 
     One instance per process (it is not shared between threads: the producer thread
     opens its own). The schema is created on first open. Its methods live by concern in
     this package's modules: ``connection`` (open, plumbing), ``writes``, ``audit_reads``,
-    ``tally_reads``, ``anomaly_reads`` (the Jepsen classes) and ``story``.
+    ``tally_reads``, ``anomaly_reads`` (the Jepsen classes), ``story`` and ``queue_reads`` (the share group).
     """

@@ -88,9 +88,10 @@ class LedgerConnection:
 
         ``instance``: which process did an effect. ``epoch``: that process's assignment epoch
         (it grows at every rebalance and every deliberate seek), which the poll checker needs
-        to excuse a rewind the way Jepsen excuses one after a rebalance.
+        to excuse a rewind the way Jepsen excuses one after a rebalance. ``delivery_count``: the
+        share group's count for the delivery that did the effect (the queue consumer; NULL for the others).
         """
-        for column, kind in (("instance", "TEXT"), ("epoch", "INTEGER")):
+        for column, kind in (("instance", "TEXT"), ("epoch", "INTEGER"), ("delivery_count", "INTEGER")):
             if self.backend == "postgresql":
                 self._execute(f"ALTER TABLE effects ADD COLUMN IF NOT EXISTS {column} {kind}")
                 continue

@@ -95,6 +95,17 @@ SCHEMA = (    """CREATE TABLE IF NOT EXISTS acked_events (
         at DOUBLE PRECISION NOT NULL,
         PRIMARY KEY (topic, out_partition, out_offset)
     )""",
+    # The queue consumer's failed attempts (a poison event, released each time): one row per delivery,
+    # with the broker's delivery count, so the audit can show an archived event's whole history.
+    """CREATE TABLE IF NOT EXISTS queue_failures (
+        consumer TEXT NOT NULL,
+        event_id TEXT NOT NULL,
+        "partition" INTEGER NOT NULL,
+        "offset" BIGINT NOT NULL,
+        delivery_count INTEGER NOT NULL,
+        at DOUBLE PRECISION NOT NULL
+    )""",
+    "CREATE INDEX IF NOT EXISTS queue_failures_by_consumer ON queue_failures (consumer, event_id)",
     # New acks since the last audit, for the inconsistent-offsets check (two events at one offset).
     "CREATE INDEX IF NOT EXISTS acked_events_by_time ON acked_events (acked_at)",
 )

@@ -49,6 +49,7 @@ class LedgerWrites(LedgerConnection):
         offset: int | None,
         instance: str | None = None,
         epoch: int | None = None,
+        delivery_count: int | None = None,
     ) -> int:
         """Record one side effect of ``consumer`` (a group id); returns its attempt number (1 = first).
 
@@ -57,15 +58,24 @@ class LedgerWrites(LedgerConnection):
         of the group) from one after a restart (the same instance, a new pid).
         ``epoch`` is that process's assignment epoch (see ``GroupMember.epoch``): the poll
         checker compares the offsets of one process only within one epoch.
+        ``delivery_count``: the share group's delivery count of the record (the queue consumer only):
+        2 or more means the broker gave it out before and nobody acknowledged it in time.
         The attempt is computed in the same statement, so it is exact for one writer per consumer.
         """
         return int(
             self._scalar(
-                'INSERT INTO effects (event_id, consumer, "partition", "offset", attempt, at, instance, epoch) '
-                "SELECT ?, ?, ?, ?, 1 + COUNT(*), ?, ?, ? FROM effects WHERE consumer = ? AND event_id = ? "
+                'INSERT INTO effects (event_id, consumer, "partition", "offset", attempt, at, instance, epoch, delivery_count) '
+                "SELECT ?, ?, ?, ?, 1 + COUNT(*), ?, ?, ?, ? FROM effects WHERE consumer = ? AND event_id = ? "
                 "RETURNING attempt",
-                (event_id, consumer, partition, offset, time.time(), instance, epoch, consumer, event_id),
+                (event_id, consumer, partition, offset, time.time(), instance, epoch, delivery_count, consumer, event_id),
             )
+        )
+
+    def record_queue_failure(self, event_id: str, consumer: str, partition: int, offset: int, delivery_count: int) -> None:
+        """The queue consumer failed on ``event_id`` (a poison event) and released it: no effect, one row per delivery."""
+        self._execute(
+            'INSERT INTO queue_failures (consumer, event_id, "partition", "offset", delivery_count, at) VALUES (?, ?, ?, ?, ?, ?)',
+            (consumer, event_id, partition, offset, delivery_count, time.time()),
         )
 
     def has_effect(self, event_id: str, consumer: str) -> bool:
