@@ -5,7 +5,8 @@ real at-least-once consumer for ``notification-service`` that publishes its posi
 ``deliverytui.probe`` and commits only every 25th record (so positions run ahead of
 commits), leaves ``analytics-service`` with old commits, then drives the live view with
 Pilot and saves SVGs: the main screen, help, the group picker and the disconnected banner
-(the broker is really stopped for that one); and the demo lab with its six real consumer
+(the broker is really stopped for that one); the live view on a share group read by two real
+share consumers; and the demo lab with its six real consumer
 processes, mid-crash: the crash menu, at-least-once dead after its effect, and the duplicate
 counted after the restart.
 
@@ -107,6 +108,57 @@ async def shoot(bootstrap: str, broker: EmbeddedBroker | None, out: Path) -> Non
             app.save_screenshot(str(out / "disconnected.svg"))
 
 
+def share_workers(bootstrap: str, group: str, stop: threading.Event) -> list[threading.Thread]:
+    """Two confluent ShareConsumers sharing task-events in explicit mode, slowly (share lag stays visible),
+    each releasing every 40th record once so the view has redeliveries to show."""
+    from confluent_kafka import AcknowledgeType, ShareConsumer
+
+    def work(name: str) -> None:
+        consumer = ShareConsumer({"bootstrap.servers": bootstrap, "group.id": group, "client.id": name,
+                                  "share.acknowledgement.mode": "explicit"})
+        consumer.subscribe(["task-events"])
+        try:
+            while not stop.is_set():
+                for message in consumer.poll(0.5) or []:
+                    if message.error():
+                        continue
+                    release = message.offset() % 40 == 0 and (message.delivery_count() or 1) == 1
+                    consumer.acknowledge(message, AcknowledgeType.RELEASE if release else AcknowledgeType.ACCEPT)
+                    time.sleep(0.02)
+                consumer.commit_sync()
+        finally:
+            consumer.close()
+
+    threads = [threading.Thread(target=work, args=(name,), daemon=True) for name in ("worker-a", "worker-b")]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+async def shoot_share(bootstrap: str, out: Path) -> None:
+    """The live view on a share group run by two real share consumers (its own group, read from the start)."""
+    from deliverytui.broker.admin_helper import admin_helper_command
+    from deliverytui.kafka.java_admin import JavaAdmin
+    from deliverytui.tui.screens.share_group import ShareGroupScreen
+
+    group = "task-workers"
+    with JavaAdmin(admin_helper_command(), bootstrap) as java:
+        java.call("alter_group_config", "setting share.auto.offset.reset", group=group,
+                  configs={"share.auto.offset.reset": "earliest"})
+    stop = threading.Event()
+    threads = share_workers(bootstrap, group, stop)
+    try:
+        app = DeliveryApp(ViewerConfig(bootstrap=bootstrap, group=group, refresh_seconds=1.0))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: isinstance(app.screen, ShareGroupScreen), timeout=120)
+            await pilot.pause(8)
+            app.save_screenshot(str(out / "share-group.svg"))
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=30)
+
+
 async def shoot_demo(bootstrap: str, out: Path) -> None:
     """The lab mid-crash: at-least-once dies after its effect, restarts, and the duplicate is counted."""
     from deliverytui.demo.lab import Lab, LabSettings
@@ -184,6 +236,7 @@ def main() -> int:
             record(bootstrap, Path(args.record))
         publish(bootstrap, 300, start=20_000)
         asyncio.run(shoot_demo(bootstrap, out))
+        asyncio.run(shoot_share(bootstrap, out))
         asyncio.run(shoot(bootstrap, broker, out))
         print(f"screenshots written to {out}")
     finally:

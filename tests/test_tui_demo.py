@@ -10,6 +10,7 @@ from textual.widgets import DataTable
 from deliverytui.demo.lab import Lab
 from deliverytui.tui.demo_app import DemoLabScreen, demo_app
 from deliverytui.tui.screens.lab_dialogs import CrashPointScreen
+from deliverytui.tui.screens.share_group import ShareGroupScreen, ShareHeader
 from tests.lab_helpers import audit_of, lab_settings
 from tests.tui_helpers import wait_until
 
@@ -84,10 +85,24 @@ async def test_poison_key_archives_one_event_on_the_queue_row(bootstrap: str, un
             await pilot.pause(0.3)
             detail = str(app.screen.query_one("#offending").render())
             assert "delivery counts {1: " in detail and archived.event_id in detail, detail
-            await pilot.press("w")  # a share group: a notice for now, the lab stays in front
-            await pilot.pause(0.3)
-            assert isinstance(app.screen, DemoLabScreen)
             log = "\n".join(app.screen.query_one("#lab-events").entries)
             assert "the next event is poison" in log
+            # w on the queue row: the share group's own view (start offsets, share lag, its two workers).
+            await pilot.press("w")
+            await wait_until(pilot, lambda: isinstance(app.screen, ShareGroupScreen), timeout=60, what="share view")
+            share_view = app.screen
+            assert share_view.group == lab.group_of("queue")
+            await wait_until(
+                pilot, lambda: "share group" in str(share_view.query_one(ShareHeader).render())
+                and share_view.query_one("#share-partitions", DataTable).row_count > 0,
+                timeout=90, what="share rows",
+            )
+            await pilot.press("d")  # back to the lab
+            await wait_until(pilot, lambda: isinstance(app.screen, DemoLabScreen), what="the lab again")
+            table = app.screen.query_one("#lab-table", DataTable)
+            table.move_cursor(row=list(table.rows).index("at-least-once"))
+            await pilot.press("w")  # a consumer group now: the share view closes, the group view shows it
+            await wait_until(pilot, lambda: app.group == lab.group_of("at-least-once") and app.share_screen is None
+                             and not isinstance(app.screen, (DemoLabScreen, ShareGroupScreen)), what="the group view")
     finally:
         lab.close()

@@ -57,7 +57,7 @@ LAB_KEYS = (
     ("i", "start a second instance in its group (a rebalance); again: SIGKILL it"),
     ("+ / -", "producer rate one step up / down (0.5 … 2,000 events/s)"),
     ("P", "mark the next event poison: the queue fails on it until the broker archives it (the others ignore it)"),
-    ("w", "watch its group in the live view (position, lag, its dedup store); d comes back"),
+    ("w", "watch its group in the live view (position, lag, its dedup store; the queue's share-group view); d comes back"),
     ("?", "this help"),
     ("q", "quit: every consumer stops gracefully; the broker keeps running"),
     ("ctrl+p", "command palette"),
@@ -399,14 +399,18 @@ class DemoApp(DeliveryApp):
     def watch_group(self, group: str, group_type: str = "consumer") -> None:
         """``w``: the live view of ``group`` (its position, lag and dedup store); ``d`` returns.
 
-        ``group_type`` ``share`` (the queue): the live view reads consumer groups only, so for now a
-        one-line notice instead; the share-group live view will take the hint from here.
+        ``group_type`` ``share`` (the queue) opens the share-group view directly (its start offsets,
+        share lag and owners); the session's one Java helper starts then, and only then.
         """
-        if group_type == "share":
-            self.notify(f"{group} is a share group: its live view is not built yet; the lab's queue row shows its audit")
-            return
         if self.screen is self.lab_screen:
             self.pop_screen()
+        shown = self.share_screen
+        if shown is not None and (group_type != "share" or shown.group != group):
+            self.close_share_view()
+        if group_type == "share":
+            if self.share_screen is None:
+                self.open_share_view(group)
+            return
         if group != self.group:
             self.switch_group(group)
 

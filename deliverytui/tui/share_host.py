@@ -58,9 +58,15 @@ class ShareViewHost:
         app: Any = self
         if app._cancel.is_set() or message.group != app.group or self.share_screen is not None:
             return
+        self.open_share_view(message.group)
+
+    def open_share_view(self, group: str) -> None:
+        """Show share group ``group``'s view over the consumer-group view (the lab's ``w`` on the queue
+        row opens it directly: it knows the group's type)."""
+        app: Any = self
         app._banner.clear_problem()
-        app._event_log.add(f"{shown_name(message.group)} is a share group: showing the share-group view", "bold")
-        self.share_screen = ShareGroupScreen(app.config, message.group, self.shares, clock=app.clock)
+        app._event_log.add(f"{shown_name(group)} is a share group: showing the share-group view", "bold")
+        self.share_screen = ShareGroupScreen(app.config, group, self.shares, clock=app.clock)
         app.push_screen(self.share_screen)
 
     def close_share_view(self) -> None:
