@@ -227,8 +227,28 @@ def measure_live_view_refresh(bench: Bench, runs: int = 20) -> list[Row] | None:
 
 
 def measure_queue_consumer_throughput(bench: Bench) -> list[Row] | None:
-    """Hook: the lab's queue consumer (a share-group consumer) throughput, records/s. Not written yet."""
-    return None
+    """The lab's queue consumer (a share group, explicit acknowledgement of each record) against the
+    at-least-once consumer with the same effect (committing each record), each as its real process on a
+    fresh topic: backlog drain rate, then p50/p99 latency at a steady offered rate (benchmarks/semantics.py's
+    two phases, same broker, same run)."""
+    import tempfile
+
+    from semantics import percentile, run_one
+
+    args = argparse.Namespace(events=500, batch=100, rate=100.0, seconds=4.0, drain_timeout=180.0)
+    base = Path(tempfile.mkdtemp(prefix="deliverytui-bench-queue-"))
+    rows: list[Row] = []
+    results = {semantic: run_one(bench.bootstrap, base, semantic, "per-message", 1, args) for semantic in ("at-least-once", "queue")}
+    for semantic, result in results.items():
+        rows.append((
+            f"{semantic} consumer, one ack/commit per record",
+            f"{result.throughput:8.0f} events/s   p50 {percentile(result.latencies, 0.5) * 1000:.1f} ms, "
+            f"p99 {percentile(result.latencies, 0.99) * 1000:.1f} ms at {result.offered_rate:.0f}/s; "
+            f"{result.unique} of {result.events} events had an effect",
+        ))  # fmt: skip
+    ratio = results["queue"].throughput / max(results["at-least-once"].throughput, 1e-9)
+    rows.append(("  queue / at-least-once throughput", f"{ratio:8.2f}x   (run dirs under {base})"))
+    return rows
 
 
 #: Later measurements: name -> function. Add to this list; main prints what each returns.
