@@ -10,6 +10,7 @@ again, the same view, ``q``. After each quit the Java admin helper the view star
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import uuid
@@ -19,7 +20,7 @@ import pytest
 
 from deliverytui.broker.admin_helper import MAIN_CLASS
 from deliverytui.broker.distribution import KafkaDistribution
-from tests.helpers import REPO_ROOT, wait_for
+from tests.helpers import REPO_ROOT, run_cli, wait_for
 from tests.kafka_helpers import commit, create_topic, produce
 from tests.process_tree import cmdline, descendants
 from tests.share_helpers import console_share_consumer, set_group_config, wait_for_members
@@ -75,10 +76,17 @@ def quits(session: str, helpers: list[int], out: Path) -> None:
     assert (out / "rc").read_text().strip() == "0"
 
 
+def picker_row(bootstrap: str, group: str) -> int:
+    """Where the picker lists ``group``: it sorts every group by id, as ``groups --json`` lists them (a full
+    session's broker holds other tests' groups, some named to sort first)."""
+    listed = run_cli("groups", "--bootstrap", bootstrap, "--json")
+    assert listed.returncode == 0, listed.stderr
+    return sorted(g["group"] for g in json.loads(listed.stdout)).index(group)
+
+
 def test_journey_share_group_in_a_terminal(
     bootstrap: str, kafka_distribution: KafkaDistribution, unique: str, tmp_path: Path
 ) -> None:
-    # Named so the picker lists them first (home) and second (home, down), whatever else the broker holds.
     classic, share = f"0000-classic-{unique}", f"0001-share-{unique}"
     topic, client = f"journey-share-{unique}", f"journey-{unique}"
     create_topic(bootstrap, topic, 2)
@@ -103,13 +111,13 @@ def test_journey_share_group_in_a_terminal(
 
             keys(session, "g")
             wait_for(lambda: "Switch group" in pane(session) and classic in pane(session), 60, "the picker")
-            keys(session, "Home", "Enter")
+            keys(session, "Home", *["Down"] * picker_row(bootstrap, classic), "Enter")
             wait_for(lambda: "Committed" in pane(session) and f"group {classic}" in pane(session), 60, "the classic group")
             assert "share group" not in pane(session).splitlines()[0]
 
             keys(session, "g")
             wait_for(lambda: "Switch group" in pane(session) and share in pane(session), 60, "the picker again")
-            keys(session, "Home", "Down", "Enter")
+            keys(session, "Home", *["Down"] * picker_row(bootstrap, share), "Enter")
             sees_share_view(session, share, client)
             assert helper_pids(session) == helpers, "switching kept the session's one helper"
             quits(session, helpers, tmp_path)

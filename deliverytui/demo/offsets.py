@@ -169,3 +169,23 @@ def start_group_at_log_end(reader: OffsetReader, ledger: EffectsLedger, group: s
     if any(end.values()):
         reader.commit(group, topic, end)
     ledger.record_stream_start(group, topic, end)
+
+
+def wait_until_group_empty(admin, group: str, timeout: float, request_timeout: float) -> None:
+    """Poll DescribeConsumerGroups (members only: no offset fetch) until ``group`` has no member.
+
+    A replay resets offsets, which Kafka refuses while the group has members; a stopped static
+    member leaves only when its session times out, so the caller waits here first.
+    """
+    deadline = time.monotonic() + timeout
+    members = -1
+    while time.monotonic() < deadline:
+        future = admin.describe_consumer_groups([group], request_timeout=request_timeout)[group]
+        try:
+            members = len(future.result(timeout=request_timeout + 5).members)
+        except Exception:  # noqa: BLE001 - a group that is gone (or not yet known) has no members
+            members = 0
+        if members == 0:
+            return
+        time.sleep(0.5)
+    raise UserFacingError(f"group {group!r} still has {members} member(s) after {timeout:.0f} s; cannot replay it")

@@ -31,6 +31,7 @@ from deliverytui.demo.consumer import SESSION_TIMEOUT_MS, crash_file, read_statu
 from deliverytui.demo.consumer_launch import URLS_FROM_STDIN, launch_consumer
 from deliverytui.demo.kafka_access import lab_client_config, write_private_config
 from deliverytui.demo.ledger import EffectsLedger
+from deliverytui.demo.offsets import wait_until_group_empty
 from deliverytui.demo.semantics import KILLED, SEMANTICS, check_crash_point, semantic_spec
 from deliverytui.demo.task_api import TASK_EVENTS_TOPIC
 from deliverytui.errors import UserFacingError
@@ -494,15 +495,4 @@ class DemoSupervisor:
         """Poll DescribeConsumerGroups (members only: no offset fetch) until the group has no member."""
         if self._admin is None:
             self._admin = AdminClient(lab_client_config(self.bootstrap, self.kafka_config), logger=silent_librdkafka_logger())
-        deadline = time.monotonic() + timeout
-        members = -1
-        while time.monotonic() < deadline:
-            future = self._admin.describe_consumer_groups([group], request_timeout=self.request_timeout)[group]
-            try:
-                members = len(future.result(timeout=self.request_timeout + 5).members)
-            except Exception:  # noqa: BLE001 - a group that is gone (or not yet known) has no members
-                members = 0
-            if members == 0:
-                return
-            time.sleep(0.5)
-        raise UserFacingError(f"group {group!r} still has {members} member(s) after {timeout:.0f} s; cannot replay it")
+        wait_until_group_empty(self._admin, group, timeout, self.request_timeout)

@@ -207,6 +207,8 @@ class LagSparklines(Vertical):
         yield LagSpark(id="partition-spark")
 
     def show(self, group_series: list[float], group_label: str, part_series: list[float], part_label: str) -> None:
+        if not self.children:
+            return  # being torn down (a snapshot may arrive while the app unmounts its widgets)
         for spark_id, series in (("#group-spark", group_series), ("#partition-spark", part_series)):
             self.query_one(spark_id, LagSpark).data = series
         if not group_series:
