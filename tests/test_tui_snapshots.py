@@ -62,7 +62,18 @@ def test_help_screen(snap_compare) -> None:
 
 
 def test_reset_dialog(snap_compare) -> None:
-    assert snap_compare(replay_app(allow_writes=True), terminal_size=SIZE, run_before=_settle_then_press("r", 0.3))
+    async def run_before(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("r")
+        # The dialog opens with a warning toast (the group has an active member); wait until the toast is
+        # on screen rather than for a fixed time: on a busy machine 0.3 s was sometimes not enough.
+        for _ in range(200):
+            if pilot.app.screen.query("Toast"):
+                break
+            await pilot.pause(0.05)
+        await pilot.pause(0.3)
+
+    assert snap_compare(replay_app(allow_writes=True), terminal_size=SIZE, run_before=run_before)
 
 
 def test_disconnected_banner(snap_compare) -> None:
