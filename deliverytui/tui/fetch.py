@@ -22,7 +22,7 @@ from deliverytui.model.lag import summarize_status_changes
 from deliverytui.model.positions import verify_reporters
 from deliverytui.model.replication import replication_events, replication_summary
 from deliverytui.model.text import shown_name
-from deliverytui.tui.rows import RowBuilder, RowView
+from deliverytui.tui.rows import STATUS_EVENT_STYLES, RowBuilder, RowView
 from deliverytui.tui.viewer_config import ViewerConfig
 
 
@@ -49,7 +49,6 @@ class ViewUpdate:
     replication: tuple[str, str] | None = None  # (text, style)
 
 
-_STATUS_EVENT_STYLE = {"OK": "green", "WARN": "yellow", "STALL": "bold yellow", "STOP": "bold red", "REWIND": "bold magenta"}
 
 
 def membership_events(previous: GroupSnapshot | None, current: GroupSnapshot) -> list[tuple[str, str]]:
@@ -132,7 +131,7 @@ class GroupFetcher:
         lag_view = self._lag.observe(snapshot, series_keys=(selected,) if selected else ())
         events += [(rewind.describe(), "bold magenta") for rewind in lag_view.rewinds]
         events += [
-            (line, _STATUS_EVENT_STYLE.get(status.value, ""))
+            (line, STATUS_EVENT_STYLES.get(status.value, ""))
             for line, status in summarize_status_changes(lag_view.status_changes)
         ]
         positions = self._read_positions(snapshot)

@@ -17,7 +17,7 @@ from deliverytui.lag.share import as_commit_snapshot
 from deliverytui.model.lag import LagStatus, summarize_status_changes
 from deliverytui.model.share import ShareGroupSnapshot, SharePartitionRow
 from deliverytui.model.text import shown_name
-from deliverytui.tui.rows import STATUS_STYLES
+from deliverytui.tui.rows import STATUS_EVENT_STYLES, STATUS_STYLES
 from deliverytui.tui.widgets.lag_spark import spark_rows
 
 #: (column key, header label) in display order.
@@ -32,7 +32,6 @@ SHARE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("status", "Status"),
 )
 SPARK_WIDTH = 16
-_STATUS_EVENT_STYLE = {"OK": "green", "WARN": "yellow", "STALL": "bold yellow", "STOP": "bold red", "REWIND": "bold magenta"}
 
 
 class ShareSnapshots(Protocol):
@@ -147,7 +146,7 @@ class ShareFetcher:
             for rewind in view.rewinds
         ]
         events += [
-            (line, _STATUS_EVENT_STYLE.get(status.value, "")) for line, status in summarize_status_changes(view.status_changes)
+            (line, STATUS_EVENT_STYLES.get(status.value, "")) for line, status in summarize_status_changes(view.status_changes)
         ]
         statuses = {key: part.status for key, part in view.partitions.items()}
         series = {key: tuple(float(v) for v in values) for key, values in view.partition_lag_series.items()}
