@@ -9,6 +9,7 @@ from deliverytui.kafka.group_inspector import CollectionCancelled
 from deliverytui.model import GroupSnapshot, PartitionRow
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.fetch import GroupFetcher
+from deliverytui.tui.messages import CollectionFailed, SnapshotArrived
 from tests.tui_helpers import cell, shown, wait_until
 
 
@@ -87,3 +88,19 @@ async def test_cursor_keys_scroll_a_large_table_and_only_visible_rows_are_render
         # A click on a row (below the header line) selects it.
         await pilot.click("#partitions", offset=(3, 3))
         assert table.selected_key == "t:1997"
+
+
+
+async def test_a_poll_answered_while_textual_shuts_down_is_dropped_not_raised() -> None:
+    """CI once failed with ScreenStackError: ``run_test`` shuts the app down while
+    its message loop still runs, and a poll answer queued just before was shown to an app whose
+    screens were already popped. Such an answer, or a failure, is now dropped."""
+    app = scripted_app([[5]], resort_seconds=0)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: app.polls_completed == 1, what="first snapshot")
+        assert not app.closing
+        update = app.update
+    assert update is not None and not app.screen_stack and app.closing
+    app.show_snapshot(SnapshotArrived(update, "g"))
+    app.show_failure(CollectionFailed("unreachable", "cannot reach Kafka", "g"))
+    assert app.polls_completed == 1 and app.failures == 0

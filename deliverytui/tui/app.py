@@ -187,11 +187,18 @@ class DeliveryApp(ShareViewHost, App[None]):
         else:
             self.post_message(SnapshotArrived(update, group))
 
+    @property
+    def closing(self) -> bool:
+        """True once quitting has begun: ``q`` sets the cancel flag, but a shutdown Textual starts
+        itself (``run_test`` leaving its block) pops the screens while the message loop still runs,
+        and a poll answer still queued must then be dropped, not rendered into an empty stack."""
+        return self._cancel.is_set() or not self.is_running or not self.screen_stack
+
     @on(SnapshotArrived)
-    def _on_snapshot(self, message: SnapshotArrived) -> None:
+    def show_snapshot(self, message: SnapshotArrived) -> None:
         update = message.update
-        if self._cancel.is_set():
-            return  # quitting: the screen may already be gone
+        if self.closing:
+            return
         if message.group != self.group:
             return  # a poll for the group we switched away from
         self.polls_completed += 1
@@ -216,8 +223,8 @@ class DeliveryApp(ShareViewHost, App[None]):
         self._schedule_poll(self.config.refresh_seconds)
 
     @on(CollectionFailed)
-    def _on_failure(self, message: CollectionFailed) -> None:
-        if self._cancel.is_set() or message.group != self.group:
+    def show_failure(self, message: CollectionFailed) -> None:
+        if self.closing or message.group != self.group:
             return
         self.failures += 1
         delay = min(self.config.max_backoff_seconds, self.config.refresh_seconds * (2 ** min(self.failures - 1, 10)))
