@@ -44,7 +44,7 @@ class ShareViewHost:
         """Called by the poll worker when no consumer group ``group`` exists: True (and the app is told)
         when a share group has that id."""
         app: Any = self
-        if not self.WATCHES_SHARE_GROUPS or app._cancel.is_set() or not self.shares.is_share_group(group):
+        if not self.WATCHES_SHARE_GROUPS or app.closing or not self.shares.is_share_group(group):
             return False
         app.post_message(ShareGroupFound(group))
         return True
@@ -56,7 +56,7 @@ class ShareViewHost:
 
     def on_share_group_found(self, message: ShareGroupFound) -> None:
         app: Any = self
-        if app._cancel.is_set() or message.group != app.group or self.share_screen is not None:
+        if app.closing or message.group != app.group or self.share_screen is not None:
             return
         self.open_share_view(message.group)
 
