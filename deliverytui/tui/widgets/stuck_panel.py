@@ -79,7 +79,7 @@ def pinned_lines(pinned: PinnedLso, now_ms: float, text: Text) -> None:
         transaction_line(transaction, now_ms, text)
     if pinned.problem:
         text.append(f"  the transaction could not be named: {visible(pinned.problem)}\n", "yellow")
-    text.append("  (Kafka's own check: kafka-transactions --find-hanging)\n", "dim")
+    text.append("  (Kafka's own check: kafka-transactions --bootstrap-server … find-hanging --topic T)\n", "dim")
 
 
 class StuckPanel(Static):
