@@ -15,11 +15,14 @@ import pytest
 from confluent_kafka import Producer
 from textual.widgets import Button
 
+from deliverytui.broker.distribution import KafkaSetupError
 from deliverytui.kafka.record_time import RecordTimestampReader
+from deliverytui.kafka.share_collector import ShareGroupCollector
 from deliverytui.model import PartitionRow
 from deliverytui.model.lag import LagStatus
-from deliverytui.model.stuck import PINNED_LSO_REFRESHES
-from deliverytui.tui.app import DeliveryApp
+from deliverytui.model.stuck import PINNED_LSO_REFRESHES, LsoPins
+from deliverytui.model.text import escaped_bytes
+from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from deliverytui.tui.screens.reset import ResetOffsetsScreen
 from deliverytui.tui.stuck_diagnosis import StuckDiagnosis
 from deliverytui.tui.widgets.stuck_panel import StuckPanel
@@ -131,17 +134,23 @@ def test_stall_and_stop_partitions_show_their_record_unasked(bootstrap: str, uni
         reader.close()
 
 
+def open_transaction(config: dict, topic: str, transactional_id: str) -> Producer:
+    """A real transactional producer that begins a transaction, writes three records and never commits (the caller aborts)."""
+    producer = Producer({**config, "transactional.id": transactional_id, "transaction.timeout.ms": 600_000})
+    producer.init_transactions(30)
+    producer.begin_transaction()
+    for i in range(3):
+        producer.produce(topic, value=f"in-flight-{i}".encode(), partition=0)
+    assert producer.flush(30) == 0
+    return producer
+
+
 async def test_pinned_lso_names_the_open_transaction(bootstrap: str, unique: str) -> None:
     topic, group, transactional_id = f"pinned-{unique}", f"pinned-{unique}", f"payments-tx-{unique}"
     create_topic(bootstrap, topic, 1)
     produce(bootstrap, topic, {0: 5})
     commit(bootstrap, group, {(topic, 0): 5})
-    producer = Producer({"bootstrap.servers": bootstrap, "transactional.id": transactional_id, "transaction.timeout.ms": 600_000})
-    producer.init_transactions(30)
-    producer.begin_transaction()
-    for i in range(3):
-        producer.produce(topic, value=f"in-flight-{i}".encode(), partition=0)
-    assert producer.flush(30) == 0  # written, never committed: the LSO stays at 5 while the log end is 8
+    producer = open_transaction({"bootstrap.servers": bootstrap}, topic, transactional_id)  # LSO 5, log end 8
     try:
         app = viewer(bootstrap, group)
         async with app.run_test(size=SIZE) as pilot:
@@ -161,16 +170,59 @@ async def test_pinned_lso_names_the_open_transaction(bootstrap: str, unique: str
         producer.abort_transaction(30)
 
 
+async def test_without_java_the_panel_says_why_the_transaction_is_not_named(bootstrap: str, unique: str) -> None:
+    topic, group = f"nojava-{unique}", f"nojava-{unique}"
+    create_topic(bootstrap, topic, 1)
+    produce(bootstrap, topic, {0: 2})
+    commit(bootstrap, group, {(topic, 0): 2})
+    producer = open_transaction({"bootstrap.servers": bootstrap}, topic, f"nojava-tx-{unique}")
+
+    def no_java() -> list[str]:
+        raise KafkaSetupError("Java 17+ is needed for Kafka's Admin client: java was not found on PATH")
+
+    try:
+        app = DeliveryApp(
+            ViewerConfig(bootstrap=bootstrap, group=group, refresh_seconds=0.3, request_timeout=5),
+            share_collector_factory=lambda config, cancel: ShareGroupCollector(bootstrap, {}, helper_command=no_java),
+        )
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: "could not be named" in panel_text(app), timeout=60, what="the reason")
+            text = panel_text(app)
+            assert "last stable offset pinned at 2 below log end 5" in text
+            assert "the transaction could not be named: Java 17+ is needed" in text and "open transaction:" not in text
+    finally:
+        producer.abort_transaction(30)
+
+
 async def test_no_read_on_the_topic_is_one_line(secured: Secured, unique: str, tmp_path) -> None:
+    """Record and transaction alike: a principal with Describe but no Read on the topic is told which ACL is missing."""
     topic, group = f"noread-{unique}", f"noread-{unique}"
     seed(secured.config("writer"), topic, {0: 4}, group, {(topic, 0): 1})
+    producer = open_transaction(secured.config("admin"), topic, f"noread-tx-{unique}")  # pins the LSO at 4
     viewer_file = secured.add_principal(
         f"noread-{unique}", [("group", group, "literal", "describe"), ("topic", topic, "literal", "describe")], tmp_path
     )
-    app = DeliveryApp(tui_config(viewer_file, group))
-    async with app.run_test(size=SIZE) as pilot:
-        await wait_until(pilot, lambda: shown(app) == [f"{topic}:0"], timeout=90, what="the row")
-        await pilot.press("i")
-        await wait_until(pilot, lambda: "record at the committed offset 1" in panel_text(app), timeout=60, what="the panel")
-        line = panel_text(app).splitlines()[1]
-        assert f"principal User:noread-{unique} lacks Read on topic {topic} (ACL needed: READ on TOPIC {topic})" in line
+    try:
+        app = DeliveryApp(tui_config(viewer_file, group))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_until(pilot, lambda: shown(app) == [f"{topic}:0"], timeout=90, what="the row")
+            await pilot.press("i")
+            await wait_until(pilot, lambda: "record at the committed offset 1" in panel_text(app), timeout=60, what="the panel")
+            missing = f"principal User:noread-{unique} lacks Read on topic {topic} (ACL needed: READ on TOPIC {topic})"
+            assert missing in panel_text(app).splitlines()[1]
+            await wait_until(pilot, lambda: "could not be named" in panel_text(app), timeout=120, what="the transaction line")
+            line = next(line for line in panel_text(app).splitlines() if "could not be named" in line)
+            assert missing in line and "DescribeProducers needs it" in line
+    finally:
+        producer.abort_transaction(30)
+
+
+def test_record_bytes_and_pins_in_plain_data() -> None:
+    """The pure parts: bytes shown escaped (not UTF-8 too), and N unmoved readings below the log end make a pin."""
+    assert escaped_bytes(b"a\x1b[2J\x00\r\x07\xff\xfe", 64) == "a\\x1b[2J\\x00\\x0d\\x07\\xff\\xfe"
+    assert escaped_bytes("é".encode() * 3, 3) == "é\\xc3"  # a character cut by the limit reads as its byte
+    pins = LsoPins()
+    readings = [(5, 8), (5, 8), (5, 9), (6, 9), (6, 9), (6, 9), (9, 9)]
+    seen = [(pins.observe("t:0", lso, end), pins.pinned("t:0")) for lso, end in readings]
+    assert seen == [(1, False), (2, False), (3, True), (1, False), (2, False), (3, True), (0, False)]
+    assert PINNED_LSO_REFRESHES == 3
