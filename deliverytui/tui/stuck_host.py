@@ -8,9 +8,12 @@ serves the share view and the transactions), and opens the reset dialog for ``k`
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
+from textual.app import SystemCommand
 from textual.css.query import NoMatches
+from textual.screen import Screen
 
 from deliverytui.model.text import shown_name
 from deliverytui.tui.screens.reset import ResetOffsetsScreen, resetter_factory
@@ -56,6 +59,15 @@ class StuckHost:
         diagnosis.inspect_key = key
         app.notify(f"reading the record at the committed offset of {shown_name(key)}…", timeout=2)
         app.poll_now()
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette offers ``i`` and ``k`` too, on the consumer-group view only (not over the share view)."""
+        app: Any = self
+        yield from super().get_system_commands(screen)  # type: ignore[misc] - ShareViewHost's, next in the MRO
+        if app.screen_stack and screen is app.screen_stack[0]:
+            yield SystemCommand("Show record", "The record at the selected partition's committed offset", self.action_inspect_record)
+            yield SystemCommand("Skip record", "Dry run of shift-by +1 on the selected partition; needs --allow-writes to execute",
+                                self.action_skip_record)
 
     def action_skip_record(self) -> None:
         """``k``: the poison-message fix, as a dry run: shift-by +1 on the selected partition only.
