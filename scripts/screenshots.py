@@ -8,9 +8,10 @@ Pilot and saves SVGs: the main screen, help, the group picker and the disconnect
 (the broker is really stopped for that one); the live view on a share group read by two real
 share consumers; and the demo lab with its six real consumer
 processes, mid-crash: the crash menu, at-least-once dead after its effect, and the duplicate
-counted after the restart.
+counted after the restart. ``stuck.svg``: a partition stuck on a poison record whose last stable
+offset an open transaction pins (``--only stuck`` takes just that one).
 
-    python scripts/screenshots.py [--record tests/data/replay_snapshots.json]
+    python scripts/screenshots.py [--record tests/data/replay_snapshots.json] [--only stuck]
 """
 
 from __future__ import annotations
@@ -197,6 +198,41 @@ async def shoot_demo(bootstrap: str, out: Path) -> None:
         lab.close()
 
 
+async def shoot_stuck(bootstrap: str, out: Path) -> None:
+    """A stopped payments consumer: a poison record at its committed offset, and an open transaction behind it."""
+    from confluent_kafka import Producer
+
+    from deliverytui.tui.widgets.stuck_panel import StuckPanel
+    from tests.kafka_helpers import commit, create_topic, produce
+
+    topic = group = "payments"
+    create_topic(bootstrap, topic, 3)
+    produce(bootstrap, topic, {0: 12, 1: 30, 2: 30})
+    plain = Producer({"bootstrap.servers": bootstrap})
+    plain.produce(topic, key=b"order-4711\x1b]0;pwned\x07", value=b'{"amount": "12,50\x00 EUR", "currency": null}',
+                  headers=[("trace-id", b"7f3a\r\n"), ("retries", b"5")], partition=0)
+    plain.flush(30)
+    produce(bootstrap, topic, {0: 7})
+    commit(bootstrap, group, {(topic, 0): 12, (topic, 1): 30, (topic, 2): 30})
+    stuck = Producer({"bootstrap.servers": bootstrap, "transactional.id": "payments-writer-2"})
+    stuck.init_transactions(30)
+    stuck.begin_transaction()
+    for i in range(3):
+        stuck.produce(topic, value=f"refund-{i}".encode(), partition=0)
+    stuck.flush(30)
+    try:
+        app = DeliveryApp(ViewerConfig(bootstrap=bootstrap, group=group, refresh_seconds=1.0))
+        async with app.run_test(size=SIZE) as pilot:
+            await wait_for(pilot, lambda: app.update is not None and len(app.update.rows) == 3)
+            await pilot.press("i")
+            panel = app.query_one(StuckPanel)
+            await wait_for(pilot, lambda: "transactional id payments" in str(panel.render()), timeout=120)
+            await pilot.pause(1)
+            app.save_screenshot(str(out / "stuck.svg"))
+    finally:
+        stuck.abort_transaction(30)
+
+
 def record(bootstrap: str, path: Path, count: int = 4) -> None:
     inspector = GroupInspector(bootstrap)
     snapshots = []
@@ -214,6 +250,7 @@ def main() -> int:
     parser.add_argument("--bootstrap")
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
     parser.add_argument("--record", help="also write replay snapshots for the snapshot tests to this JSON file")
+    parser.add_argument("--only", choices=["stuck"], help="take only this screenshot")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -225,6 +262,9 @@ def main() -> int:
     stop = threading.Event()
     worker = threading.Thread(target=slow_consumer, args=(bootstrap, stop), daemon=True)
     try:
+        if args.only == "stuck":
+            asyncio.run(shoot_stuck(bootstrap, out))
+            return 0
         ensure_topic(bootstrap, partitions=6)
         publish(bootstrap, 600, start=0)
         from tests.kafka_helpers import commit
@@ -241,7 +281,8 @@ def main() -> int:
         print(f"screenshots written to {out}")
     finally:
         stop.set()
-        worker.join(timeout=10)
+        if worker.is_alive():  # not started with --only
+            worker.join(timeout=10)
         if broker is not None:
             broker.stop()
     return 0

@@ -57,17 +57,27 @@ class ShareGroupCollector:
         #: How many helpers this collector started (a test checks it stays 1 across polls and switches).
         self.helpers_started = 0
 
+    def java_admin(self) -> JavaAdmin:
+        """The session's one helper, started on first use: the share view and the stuck diagnosis
+        (:mod:`deliverytui.kafka.open_transactions`) both ask through it, so a session pays one JVM."""
+        with self._start_lock:
+            return self._java_admin_locked()
+
+    def _java_admin_locked(self) -> JavaAdmin:
+        if self._closed:
+            raise UserFacingError("the share-group collector is closed (the live view is quitting)")
+        if self._java is None or not self._java.running:
+            if self._java is not None:
+                self._java.close(timeout=0.5)
+            self._java = JavaAdmin(
+                self._helper_command(), self.bootstrap, self._file_config, request_timeout=self.request_timeout
+            )
+            self.helpers_started += 1
+        return self._java
+
     def _inspector(self) -> ShareGroupInspector:
         with self._start_lock:
-            if self._closed:
-                raise UserFacingError("the share-group collector is closed (the live view is quitting)")
-            if self._java is None or not self._java.running:
-                if self._java is not None:
-                    self._java.close(timeout=0.5)
-                self._java = JavaAdmin(
-                    self._helper_command(), self.bootstrap, self._file_config, request_timeout=self.request_timeout
-                )
-                self.helpers_started += 1
+            self._java_admin_locked()
             if self._log_ends is None:
                 self._log_ends = IsolatedGroupInspector(
                     self.bootstrap, self._file_config, request_timeout=self.request_timeout, cancel_event=self._cancel_event

@@ -66,3 +66,13 @@ def shown_name(text: str, limit: int = NAME_LIMIT) -> str:
 def quoted(name: str) -> str:
     """A name inside a message: ``'billing'``; visible and shortened like :func:`shown_name`."""
     return f"'{shown_name(name)}'"
+
+
+def escaped_bytes(data: bytes, limit: int) -> str:
+    """The first ``limit`` bytes of a record's key, value or header as one safe line.
+
+    UTF-8 text stays readable; bytes that are not UTF-8 read ``\\xNN`` (``backslashreplace``), and control
+    and bidi characters are escaped by :func:`visible`: NUL, CR, BEL, ESC never reach the terminal.
+    A multi-byte character cut by ``limit`` shows as its bytes' escapes.
+    """
+    return visible(data[:limit].decode("utf-8", "backslashreplace"))

@@ -43,6 +43,7 @@ from deliverytui.tui.screens.help import HelpScreen
 from deliverytui.tui.screens.reset import DeleteOffsetsScreen, ResetOffsetsScreen, resetter_factory
 from deliverytui.tui.screens.share_group import session_share_collector
 from deliverytui.tui.share_host import ShareViewHost
+from deliverytui.tui.stuck_host import StuckHost
 from deliverytui.tui.viewer_config import ViewerConfig
 from deliverytui.tui.widgets.panels import (
     ConnectionBanner,
@@ -54,6 +55,7 @@ from deliverytui.tui.widgets.panels import (
     SelectedPartitionPanel,
 )
 from deliverytui.tui.widgets.partitions_table import PartitionsTable
+from deliverytui.tui.widgets.stuck_panel import StuckPanel
 
 __all__ = ["DeliveryApp", "ViewerConfig"]
 
@@ -66,8 +68,8 @@ __all__ = ["DeliveryApp", "ViewerConfig"]
 GC_THRESHOLDS = (10_000, 50, 100)
 
 
-class DeliveryApp(ShareViewHost, App[None]):
-    """The live view (share groups: :mod:`~deliverytui.tui.share_host`). Build it with a :class:`ViewerConfig`."""
+class DeliveryApp(StuckHost, ShareViewHost, App[None]):
+    """The live view (share groups: :mod:`~deliverytui.tui.share_host`; "stuck on what?": :mod:`~deliverytui.tui.stuck_host`)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "deliverytui"
@@ -80,6 +82,8 @@ class DeliveryApp(ShareViewHost, App[None]):
         Binding("g", "pick_group", "Group"),
         Binding("r", "reset_offsets", "Reset"),
         Binding("x", "delete_offsets", "Delete offsets"),
+        Binding("i", "inspect_record", "Record"),
+        Binding("k", "skip_record", "Skip record"),
     ]
 
     def __init__(
@@ -103,7 +107,7 @@ class DeliveryApp(ShareViewHost, App[None]):
         self.polls_completed = 0
         self._pending: ViewUpdate | None = None
         self._cancel = threading.Event()
-        self._fetcher = self._fetcher_factory(config, self.group, self._cancel)
+        self._fetcher = self.diagnosed(self._fetcher_factory(config, self.group, self._cancel))
         self.shares = (share_collector_factory or session_share_collector)(config, self._cancel)  # starts nothing yet
         self._poll_timer = None
         self._last_problem: str | None = None
@@ -118,6 +122,7 @@ class DeliveryApp(ShareViewHost, App[None]):
         with Horizontal(id="body"):
             with Vertical(id="partitions-pane"):
                 yield PartitionsTable(id="partitions")
+                yield StuckPanel(id="stuck")
             with Vertical(id="side"):
                 yield LagSparklines(id="sparks")
                 yield Label("Selected partition", classes="section-title")
@@ -160,6 +165,9 @@ class DeliveryApp(ShareViewHost, App[None]):
         self._poll_timer = None
         if not (self.paused or self._cancel.is_set() or self.share_screen is not None):
             self._poll(self._fetcher)
+
+    def poll_now(self) -> None:
+        self._schedule_poll(0)
 
     def _schedule_poll(self, delay: float) -> None:
         if self._poll_timer is not None:
@@ -363,6 +371,7 @@ class DeliveryApp(ShareViewHost, App[None]):
             update.positions_note,
             update.selected_time_lag[1] if update.selected_time_lag and update.selected_time_lag[0] == key else None,
         )
+        self.show_stuck(update, key)
 
     @on(PartitionsTable.RowHighlighted)
     def _on_row_highlighted(self) -> None:
@@ -443,7 +452,7 @@ class DeliveryApp(ShareViewHost, App[None]):
         self.stale = False
         self.failures = 0
         self._last_problem = None
-        old_fetcher, self._fetcher = self._fetcher, self._fetcher_factory(self.config, group, self._cancel)
+        old_fetcher, self._fetcher = self._fetcher, self.diagnosed(self._fetcher_factory(self.config, group, self._cancel))
         self._close_later(old_fetcher)
         self._banner.clear_problem()
         self._table.apply({})
@@ -473,9 +482,9 @@ class DeliveryApp(ShareViewHost, App[None]):
                 severity="warning",
             )
         make = resetter_factory(self.config.bootstrap, self.config.client_config, self.config.request_timeout)
-        self.push_screen(screen_class(self.group, make, self.config.allow_writes), callback=self._after_write)
+        self.push_screen(screen_class(self.group, make, self.config.allow_writes), callback=self.after_write)
 
-    def _after_write(self, summary: str | None) -> None:
+    def after_write(self, summary: str | None) -> None:
         self._flush_pending()
         if summary:
             self._event_log.add(f"you: {summary}", "bold magenta")

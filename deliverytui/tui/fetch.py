@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from deliverytui.errors import UserFacingError
 from deliverytui.kafka.isolated import IsolatedGroupInspector
 from deliverytui.kafka.probe_positions import PositionCollector
 from deliverytui.kafka.record_time import RecordTimestampReader
@@ -21,8 +22,10 @@ from deliverytui.model import GroupSnapshot, PartitionRow
 from deliverytui.model.lag import summarize_status_changes
 from deliverytui.model.positions import verify_reporters
 from deliverytui.model.replication import replication_events, replication_summary
+from deliverytui.model.stuck import StuckView
 from deliverytui.model.text import shown_name
 from deliverytui.tui.rows import STATUS_EVENT_STYLES, RowBuilder, RowView
+from deliverytui.tui.stuck_diagnosis import StuckDiagnosis
 from deliverytui.tui.viewer_config import ViewerConfig
 
 
@@ -47,6 +50,8 @@ class ViewUpdate:
     #: Show the Leader and ISR columns (more than one node), and the header's replication summary.
     replication_visible: bool = False
     replication: tuple[str, str] | None = None  # (text, style)
+    #: "Stuck on what?" for the selected partition (:mod:`deliverytui.tui.stuck_diagnosis`), None when nothing to say.
+    stuck: StuckView | None = None
 
 
 
@@ -105,6 +110,23 @@ class GroupFetcher:
         #: Set by the UI thread (a str assignment is atomic); the worker copies that partition's series.
         self.selected_key: str | None = None
         self._record_times: RecordTimestampReader | None = None
+        #: The session's Java helper, set by the app (:class:`~deliverytui.tui.stuck_host.StuckHost`); started only
+        #: when a pinned last stable offset needs naming.
+        self.java_admin: Callable[[], Any] | None = None
+        self.diagnosis = StuckDiagnosis(self.record_reader, self._session_java_admin)
+
+    def _session_java_admin(self) -> Any:
+        if self.java_admin is None:
+            raise UserFacingError("this view has no Java admin helper to ask Kafka about transactions")
+        return self.java_admin()
+
+    def record_reader(self) -> RecordTimestampReader:
+        """The one assigned, never-committing consumer that reads records of the watched group's partitions."""
+        if self._record_times is None:
+            self._record_times = RecordTimestampReader(
+                self.config.bootstrap, self.config.client_config, group_id=self.group  # Describe on it suffices
+            )
+        return self._record_times
 
     @property
     def inspector(self) -> IsolatedGroupInspector:
@@ -137,6 +159,7 @@ class GroupFetcher:
         positions = self._read_positions(snapshot)
         rows, by_key = self._rows.build(snapshot, lag_view.partitions, positions)
         time_lag = self._selected_time_lag(snapshot, selected, by_key)
+        stuck = self.diagnosis.view(selected, by_key, lag_view.partitions) if self._read_positions_enabled else None
         return ViewUpdate(
             snapshot=snapshot,
             rows=rows,
@@ -152,6 +175,7 @@ class GroupFetcher:
             partition_rows=by_key,
             replication_visible=snapshot.multi_node,
             replication=replication_summary(snapshot),
+            stuck=stuck,
         )
 
     def _selected_time_lag(
@@ -166,11 +190,7 @@ class GroupFetcher:
         if row.lag <= 0:
             return key, 0.0
         try:
-            if self._record_times is None:
-                self._record_times = RecordTimestampReader(
-                    self.config.bootstrap, self.config.client_config, group_id=self.group  # Describe on it suffices
-                )
-            stamp = self._record_times.timestamp_ms(row.topic, row.partition, row.committed_offset)
+            stamp = self.record_reader().timestamp_ms(row.topic, row.partition, row.committed_offset)
         except Exception:  # noqa: BLE001 - time lag is a nicety; offsets lag stays
             return None
         age = time_lag_seconds(row.lag, stamp, snapshot.taken_at.timestamp())

@@ -29,7 +29,9 @@ if TYPE_CHECKING:
 
 #: App actions of the consumer-group view that mean nothing on a share group (they would act on the
 #: hidden consumer-group table); the share screen's own bindings cover the rest.
-_CONSUMER_GROUP_ONLY_ACTIONS = frozenset({"filter", "cycle_sort", "reset_offsets", "delete_offsets", "toggle_pause"})
+_CONSUMER_GROUP_ONLY_ACTIONS = frozenset(
+    {"filter", "cycle_sort", "reset_offsets", "delete_offsets", "toggle_pause", "inspect_record", "skip_record"}
+)
 
 
 class ShareViewHost:

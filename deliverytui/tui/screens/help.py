@@ -19,6 +19,8 @@ HELP_KEYS = (
     ("g", "switch group (lists the cluster's groups)"),
     ("r", "reset offsets (only with --allow-writes, only on a group with no active members; dry-run first)"),
     ("x", "delete a topic's committed offsets (same guards as reset)"),
+    ("i", "the record at the selected partition's committed offset (by itself on STALL/STOP)"),
+    ("k", "skip that record: the reset dialog, dry run of shift-by +1 on that partition only"),
     ("ctrl+p", "command palette"),
 )
 
@@ -27,6 +29,8 @@ LEGEND = (
     ("  yellow", "position ahead of committed: processed but not committed — redelivered after a crash"),
     ("  red", "committed ahead of position: committed but not processed — lost after a crash"),
     ("Last stable", "yellow when below log-end: a transaction is open; read_committed readers wait there"),
+    ("  pinned", "below log-end, unmoved for 3 refreshes: the panel names the open transaction"),
+    ("", "(producer id, transactional id, start), as kafka-transactions find-hanging"),
     ("Status", "Burrow's rules over a sliding window of commits: OK, WARN, STALL, STOP, REWIND"),
 )
 

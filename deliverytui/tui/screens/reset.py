@@ -113,23 +113,38 @@ class _WriteScreen(ModalScreen[str | None]):
 
 
 class ResetOffsetsScreen(_WriteScreen):
-    """``r``: choose a mode and partitions, see the dry run, then execute."""
+    """``r``: choose a mode and partitions, see the dry run, then execute.
+
+    ``preset`` (mode, value, topics) fills the dialog in and runs the dry run at once: ``k`` in the live
+    view opens it as ``("shift-by", "1", "T:P")``, skipping the one record a partition is stuck on.
+    """
+
+    def __init__(
+        self, group: str, make_resetter: Callable[[], object], allow_writes: bool, *, preset: tuple[str, str, str] | None = None
+    ) -> None:
+        super().__init__(group, make_resetter, allow_writes)
+        self.preset = preset
+        self._planned_mode: str | None = None
 
     def compose(self) -> ComposeResult:
+        mode, value, topics = self.preset or ("to-earliest", "", "")
         with Vertical(id="write-box"):
             yield Label(Text(f"Reset offsets of group {shown_name(self.group)} — dry run first", style="bold"))
             with Horizontal():
                 yield Select(
-                    [(spec.label, spec.mode.value) for spec in SCREEN_MODES], value="to-earliest", allow_blank=False, id="mode"
+                    [(spec.label, spec.mode.value) for spec in SCREEN_MODES], value=mode, allow_blank=False, id="mode"
                 )
-                yield Input(placeholder="(no value needed)", id="value", disabled=True)
-            yield Input(placeholder="topics: empty = every partition the group has committed; or T  T:0,2", id="topics")
+                spec = RESET_MODES[ResetMode(mode)]
+                yield Input(value, placeholder=spec.example or "(no value needed)", id="value", disabled=not spec.takes_value)
+            yield Input(topics, placeholder="topics: empty = every partition the group has committed; or T  T:0,2", id="topics")
             yield from self._plan_and_buttons("Press Dry run to see what would change.")
 
     def on_mount(self) -> None:
         table = self.query_one("#plan-table", DataTable)
         for label in ("Topic", "Part", "Current", "New", "Redelivered", "Skipped", "Log start", "Log end"):
             table.add_column(label, key=label.lower())
+        if self.preset is not None:
+            self._dry_run()
 
     @on(Select.Changed, "#mode")
     def _mode_changed(self, event: Select.Changed) -> None:
@@ -137,6 +152,8 @@ class ResetOffsetsScreen(_WriteScreen):
         box = self.query_one("#value", Input)
         box.disabled = not spec.takes_value
         box.placeholder = spec.example or "(no value needed)"
+        if str(event.value) == self._planned_mode:
+            return  # the Select announcing its initial value after a preset's dry run began: the plan stands
         self.plan = None
         self.query_one("#execute", Button).disabled = True
 
@@ -145,6 +162,7 @@ class ResetOffsetsScreen(_WriteScreen):
         self.query_one("#execute", Button).disabled = True
         self.query_one("#plan-summary", Static).update(Text("planning…", style="dim"))
         mode = str(self.query_one("#mode", Select).value)
+        self._planned_mode = mode
         self._plan(mode, self.query_one("#value", Input).value, self.query_one("#topics", Input).value)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="plan")
@@ -177,6 +195,8 @@ class ResetOffsetsScreen(_WriteScreen):
             summary.append(f"\n{blocked}", "bold red")
         else:
             summary.append("\nDry run only: nothing has changed. Execute writes these offsets.", "dim")
+            if not self.allow_writes:
+                summary.append("\nRead-only view: start deliverytui with --allow-writes to execute.", "yellow")
         self.query_one("#plan-summary", Static).update(summary)
         self.query_one("#execute", Button).disabled = bool(blocked) or not plan.partitions or not self.allow_writes
 
