@@ -22,8 +22,8 @@ so at a steady produce rate its error stays within one refresh interval (a test 
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
 
 #: Samples kept per partition: at a 2 s refresh, a flat-collapsed table of 120 points spans at

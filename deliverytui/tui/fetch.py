@@ -17,6 +17,8 @@ from deliverytui.kafka.isolated import IsolatedGroupInspector
 from deliverytui.kafka.probe_positions import PositionCollector
 from deliverytui.kafka.record_time import RecordTimestampReader
 from deliverytui.lag import LagHistory, time_lag_seconds
+from deliverytui.lag.delivery_estimates import DeliveryEstimates
+from deliverytui.lag.drain import DrainEstimate
 from deliverytui.model import GroupSnapshot, PartitionRow
 from deliverytui.model.lag import summarize_status_changes
 from deliverytui.model.positions import verify_reporters
@@ -47,6 +49,10 @@ class ViewUpdate:
     #: Show the Leader and ISR columns (more than one node), and the header's replication summary.
     replication_visible: bool = False
     replication: tuple[str, str] | None = None  # (text, style)
+    #: The group's consume and produce rates and drain ETA (header), from the samples held.
+    group_drain: DrainEstimate | None = None
+    #: ``(key, estimate)`` of the selected partition when the poll ran (the partition panel).
+    selected_drain: tuple[str, DrainEstimate | None] | None = None
 
 
 
@@ -100,6 +106,7 @@ class GroupFetcher:
         self._replication_base: GroupSnapshot | None = None
         self._lag = LagHistory()
         self._rows = RowBuilder()
+        self._estimates = DeliveryEstimates()
         self._positions: PositionCollector | None = None
         self._positions_retry_at = 0.0
         #: Set by the UI thread (a str assignment is atomic); the worker copies that partition's series.
@@ -135,7 +142,8 @@ class GroupFetcher:
             for line, status in summarize_status_changes(lag_view.status_changes)
         ]
         positions = self._read_positions(snapshot)
-        rows, by_key = self._rows.build(snapshot, lag_view.partitions, positions)
+        estimates = self._estimates.observe(snapshot, selected)
+        rows, by_key = self._rows.build(snapshot, lag_view.partitions, positions, estimates.time_lag_s)
         time_lag = self._selected_time_lag(snapshot, selected, by_key)
         return ViewUpdate(
             snapshot=snapshot,
@@ -152,6 +160,8 @@ class GroupFetcher:
             partition_rows=by_key,
             replication_visible=snapshot.multi_node,
             replication=replication_summary(snapshot),
+            group_drain=estimates.group_drain,
+            selected_drain=estimates.selected_drain,
         )
 
     def _selected_time_lag(
