@@ -21,9 +21,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("log_end", "Log-end"),
     ("lso", "Last stable"),
     ("lag", "Lag"),
-    ("time_lag", "Time lag ~"),
+    ("time_lag", "Time lag~"),
     ("trend", "Trend"),
-    ("since_move", "Since move"),
+    ("since_move", "Moved"),
     ("owner", "Owner"),
     ("status", "Status"),
     ("leader", "Leader"),
@@ -82,7 +82,7 @@ def _age(seconds: float | None) -> str:
 
 
 def estimate_text(seconds: float | None) -> str:
-    """An estimated time lag, marked ``~`` as an estimate: ``~12s``, ``~4m``, ``~1.5h``; ``0s`` caught up.
+    """An estimated time lag, marked ``~`` as an estimate: ``~0.8s``, ``~12s``, ``~4m``, ``~1.5h``; ``0s`` caught up.
 
     Seconds under a minute, then whole minutes: a partition a minute behind or more changes
     its cell once a minute, so a refresh of 5,000 stuck partitions rebuilds few rows.
@@ -91,6 +91,8 @@ def estimate_text(seconds: float | None) -> str:
         return "-"
     if seconds <= 0:
         return "0s"
+    if seconds < 10:
+        return f"~{seconds:.1f}s"
     if seconds < 60:
         return f"~{int(seconds)}s"
     if seconds < 3600:

@@ -92,7 +92,7 @@ def drain_phrase(drain) -> str:
     if drain is None:
         return "measuring…"
     if drain.lag > 0 and drain.eta_s is not None:
-        return f"ETA {format_duration(drain.eta_s)}"
+        return "ETA <1 s" if drain.eta_s < 1 else f"ETA {format_duration(drain.eta_s)}"
     return drain.describe()
 
 
@@ -292,19 +292,19 @@ class SelectedPartitionPanel(Static):
             text.append(f"{lag_info.status.value}", "bold")
             text.append(f"  (window {lag_info.window_entries} commits)\n", "dim")
         if time_lag is not None or estimated_time_lag is not None:
+            # Exact: the timestamp of the record at the committed offset. Estimate: the log end's history
+            # (what the table's "Time lag~" column shows), side by side so they can be compared.
             text.append("time lag ", "dim")
             text.append("-" if time_lag is None else f"{time_lag:.1f}s", "bold")
-            text.append(" exact (age of the record at the committed offset)", "dim")
-            text.append("  estimate ", "dim")
+            text.append(" exact, ", "dim")
             text.append("-" if estimated_time_lag is None else f"~{estimated_time_lag:.1f}s", "bold")
-            text.append(" (log-end history)\n", "dim")
+            text.append(" est.\n", "dim")
         if drain_known:
             text.append("drain ", "dim")
             text.append(drain_phrase(drain), drain_style(drain))
             if drain is not None:
                 text.append(
-                    f"  consume {drain.consume_rate:,.1f}/s  produce {drain.produce_rate:,.1f}/s "
-                    f"over {drain.window_s:.0f}s", "dim",
+                    f"\nconsume {drain.consume_rate:,.1f}/s  produce {drain.produce_rate:,.1f}/s ({drain.window_s:.0f}s)", "dim",
                 )
             text.append("\n")
         if position is not None and position.position is not None:
