@@ -140,3 +140,26 @@ def test_estimate_against_exact_at_a_steady_rate(bootstrap: str, unique: str) ->
         assert cells[key][COLUMN_KEYS.index("time_lag")][0] == f"~{int(estimates[key])}s"  # what the column shows
     print(f"worst estimate error {worst:.2f}s at a {refresh_s}s refresh and {rate:.0f} records/s")
     assert worst <= refresh_s
+
+
+def test_time_lag_without_read_on_the_topic_is_one_line_naming_the_acl(secured, unique: str, tmp_path) -> None:
+    """Describe on the group and the topic (the snapshot's needs) but no Read: ``--time-lag`` cannot read the
+    record at the committed offset, and says which ACL is missing (exit 9), not "no time lag"; without the
+    flag the same principal still gets its snapshot."""
+    from deliverytui.errors import ExitCode
+    from tests.security_fixtures import seed
+
+    topic, group, name = f"tl-acl-{unique}", f"tl-acl-{unique}", f"describer-{unique}"
+    seed(secured.config("writer"), topic, {0: 5}, group, {(topic, 0): 2})
+    viewer = secured.add_principal(
+        name, [("group", group, "literal", "describe"), ("topic", topic, "literal", "describe")], tmp_path
+    )
+    plain = run_cli("snapshot", "--group", group, "--config", str(viewer), "--json", env=NO_ENV)
+    assert plain.returncode == 0, plain.stderr
+    assert json.loads(plain.stdout)["total_lag"] == 3
+    for extra in ([], ["--json"]):
+        result = run_cli("snapshot", "--group", group, "--config", str(viewer), "--time-lag", *extra, env=NO_ENV)
+        assert result.returncode == ExitCode.NOT_AUTHORIZED, (result.returncode, result.stderr)
+        assert result.stdout == "" and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        print(result.stderr.strip())
+        assert f"principal User:{name} lacks Read on topic {topic} (ACL needed: READ on TOPIC {topic})" in result.stderr
