@@ -133,11 +133,11 @@ def _isr_cell(row: PartitionRow) -> tuple[str, str]:
 
 def build_row(
     row: PartitionRow, lag_info: Any | None = None, position: Any | None = None, key: str | None = None,
-    since_text: str | None = None, time_lag: float | None = None,
+    since_text: str | None = None, time_lag: float | None = None, time_lag_text: str | None = None,
 ) -> RowView:
     """One row. ``lag_info`` and ``position`` are optional per-partition views (duck-typed).
 
-    ``key`` and ``since_text`` save recomputing what :class:`RowBuilder` already has.
+    ``key``, ``since_text`` and ``time_lag_text`` save recomputing what :class:`RowBuilder` already has.
     """
     committed, log_end = row.committed_offset, row.log_end_offset
     lag = None if committed is None or log_end is None else log_end - committed
@@ -180,7 +180,7 @@ def build_row(
         (_num(row.log_end_offset), ""),
         (_num(row.last_stable_offset), "yellow" if row.last_stable_offset != row.log_end_offset else ""),
         (_num(lag), lag_style),
-        (estimate_text(time_lag), _estimate_style(time_lag)),
+        (estimate_text(time_lag) if time_lag_text is None else time_lag_text, _estimate_style(time_lag)),
         (str(trend), {"rising": "red", "falling": "green"}.get(str(trend), "")),
         (since_text, ""),
         (_owner(row), "" if row.client_id else "dim"),
@@ -257,7 +257,7 @@ class RowBuilder:
             ):
                 view = hit[6]
             else:
-                view = build_row(row, lag_info, position, key, since, time_lag)
+                view = build_row(row, lag_info, position, key, since, time_lag, estimate)
             cache[key] = (row, status, trend, since, position, estimate, view)
             rows[key] = view
             by_key[key] = row
