@@ -18,7 +18,7 @@ from confluent_kafka import Producer
 
 from deliverytui.kafka.commit_timestamps import read_commit_timestamps
 from deliverytui.tui.fetch import GroupFetcher
-from deliverytui.tui.rows import COLUMN_KEYS
+from deliverytui.tui.rows import COLUMN_KEYS, estimate_text
 from deliverytui.tui.viewer_config import ViewerConfig
 from tests.helpers import run_cli
 from tests.kafka_helpers import commit, create_topic
@@ -65,13 +65,22 @@ def test_snapshot_time_lag_reads_the_record_at_every_committed_offset(bootstrap:
     assert f"{exact_0:.0f}." in row0 or f"{exact_0 + 1:.0f}." in row0 or f"{exact_0 - 1:.0f}." in row0  # ~195 s, rounded to 0.1
 
 
-def test_reader_answers_none_where_no_record_comes_within_the_timeout(bootstrap: str, unique: str) -> None:
-    """An offset at the log end has no record yet: ``None`` after the timeout, never a guess."""
+def test_reader_answers_none_where_no_record_follows_the_offset(bootstrap: str, unique: str) -> None:
+    """An offset at the log end, or on a transaction's commit marker (lag 1, yet no record will come), has no
+    record to time: ``None``, never a guess; the partition that has one answers its timestamp."""
     topic = f"tl-none-{unique}"
-    create_topic(bootstrap, topic, 2)
+    create_topic(bootstrap, topic, 3)
     produce_at(bootstrap, topic, 0, [1_700_000_000_000, 1_700_000_001_000])
-    stamps = read_commit_timestamps(bootstrap, None, {(topic, 0): 1, (topic, 1): 0}, f"tl-none-{unique}", timeout=3.0)
-    assert stamps == {(topic, 0): 1_700_000_001_000, (topic, 1): None}
+    transactional = Producer({"bootstrap.servers": bootstrap, "transactional.id": f"tl-tx-{unique}"})
+    transactional.init_transactions(30)
+    transactional.begin_transaction()
+    for i in range(3):
+        transactional.produce(topic, value=b"t", partition=2, timestamp=1_700_000_000_000 + i)
+    transactional.commit_transaction(30)  # offsets 0-2 are records, 3 the commit marker: log end 4
+    stamps = read_commit_timestamps(
+        bootstrap, None, {(topic, 0): 1, (topic, 1): 0, (topic, 2): 3}, f"tl-none-{unique}", timeout=30.0
+    )
+    assert stamps == {(topic, 0): 1_700_000_001_000, (topic, 1): None, (topic, 2): None}
 
 
 def test_estimate_against_exact_at_a_steady_rate(bootstrap: str, unique: str) -> None:
@@ -137,7 +146,8 @@ def test_estimate_against_exact_at_a_steady_rate(bootstrap: str, unique: str) ->
         print(f"{key}: estimate {estimates[key]:.2f}s, exact {exact:.2f}s, error {error:+.2f}s (refresh {refresh_s}s)")
         worst = max(worst, abs(error))
         assert exact > 4.0  # the commit is ~6 refreshes old: a real time lag, not 0
-        assert cells[key][COLUMN_KEYS.index("time_lag")][0] == f"~{int(estimates[key])}s"  # what the column shows
+        assert cells[key][COLUMN_KEYS.index("time_lag")][0] == estimate_text(estimates[key])  # what the column shows
+        assert estimate_text(estimates[key]).startswith("~")  # marked as an estimate
     print(f"worst estimate error {worst:.2f}s at a {refresh_s}s refresh and {rate:.0f} records/s")
     assert worst <= refresh_s
 

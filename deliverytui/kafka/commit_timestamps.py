@@ -41,8 +41,9 @@ def read_commit_timestamps(
 ) -> dict[tuple[str, int], int | None]:
     """``(topic, partition) → timestamp in ms`` of the first record at or after each offset.
 
-    ``None`` for a partition that gave no record within ``timeout`` (nothing at that offset yet,
-    a leader that did not answer) or whose record has no timestamp. Every key of ``offsets``
+    ``None`` for a partition that has no record to give (its end reached: the offset is the log end,
+    or only a transaction marker or an open transaction's records follow it), that gave none within
+    ``timeout`` (a leader that did not answer), or whose record has no timestamp. Every key of ``offsets``
     is in the answer. Raises :class:`~deliverytui.errors.NotAuthorizedError` when a topic may
     not be read.
     """
@@ -65,6 +66,9 @@ def read_commit_timestamps(
                 "fetch.max.bytes": 8 << 20,
                 "queued.max.messages.kbytes": 1024,
                 "client.id": "deliverytui-time-lag",
+                # The end of a partition with no record to give (the committed offset sits on a transaction's
+                # commit marker, or past what read_committed may see) is an answer, not a reason to wait.
+                "enable.partition.eof": True,
             },
         ),
         logger=silent_librdkafka_logger(),
@@ -81,6 +85,8 @@ def read_commit_timestamps(
                 error = message.error()
                 if error is not None:
                     _raise_if_denied(error, message.topic(), group_id, file_config)
+                    if error.code() == KafkaError._PARTITION_EOF:
+                        waiting.discard((message.topic(), message.partition()))  # nothing there: None
                     continue
                 key = (message.topic(), message.partition())
                 if key not in waiting or message.offset() < offsets[key]:
