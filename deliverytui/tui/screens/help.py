@@ -27,9 +27,9 @@ LEGEND = (
     ("  yellow", "position ahead of committed: processed but not committed — redelivered after a crash"),
     ("  red", "committed ahead of position: committed but not processed — lost after a crash"),
     ("Last stable", "yellow when below log-end: a transaction is open; read_committed readers wait there"),
-    ("Time lag ~", "estimated from the log end's history (no record read); the panel shows the exact one beside it"),
-    ("drain", "ETA = lag ÷ (consume − produce rate) over the last minute, or 'falling behind +N/s'"),
     ("Status", "Burrow's rules over a sliding window of commits: OK, WARN, STALL, STOP, REWIND"),
+    ("Time lag~", "estimated from the log end's history (no record read); the panel shows the exact one beside it"),
+    ("drain", "ETA = lag ÷ (consume − produce rate) over the last minute, or 'falling behind +N/s'"),
 )
 
 
