@@ -46,13 +46,13 @@ class ViewUpdate:
     lag_partitions: Mapping[str, Any] = field(default_factory=dict)  # key → PartitionLagView
     #: key → the snapshot's PartitionRow, so the UI finds the selected one without a scan.
     partition_rows: Mapping[str, PartitionRow] = field(default_factory=dict)
-    #: Show the Leader and ISR columns (more than one node), and the header's replication summary.
-    replication_visible: bool = False
-    replication: tuple[str, str] | None = None  # (text, style)
     #: The group's consume and produce rates and drain ETA (header), from the samples held.
     group_drain: DrainEstimate | None = None
     #: ``(key, estimate)`` of the selected partition when the poll ran (the partition panel).
     selected_drain: tuple[str, DrainEstimate | None] | None = None
+    #: Show the Leader and ISR columns (more than one node), and the header's replication summary.
+    replication_visible: bool = False
+    replication: tuple[str, str] | None = None  # (text, style)
 
 
 
@@ -158,10 +158,10 @@ class GroupFetcher:
             lag_partitions=lag_view.partitions,
             selected_time_lag=time_lag,
             partition_rows=by_key,
-            replication_visible=snapshot.multi_node,
-            replication=replication_summary(snapshot),
             group_drain=estimates.group_drain,
             selected_drain=estimates.selected_drain,
+            replication_visible=snapshot.multi_node,
+            replication=replication_summary(snapshot),
         )
 
     def _selected_time_lag(
