@@ -8,6 +8,7 @@ group coordinator that is still loading is asked again within the same time.
 from __future__ import annotations
 
 import argparse
+import time
 
 from deliverytui.cli.connection import Connection, resolve_connection, start_java_admin
 from deliverytui.cli.exact_time_lag import exact_time_lags
@@ -71,6 +72,7 @@ def snapshot(args: argparse.Namespace) -> int:
     def work(budget_s: float) -> int:
         from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
 
+        started = time.monotonic()
         inspector = _inspector(connection)
         try:
             result = retry_while_coordinator_not_ready(lambda: inspector.snapshot(args.group), budget_s)
@@ -83,7 +85,8 @@ def snapshot(args: argparse.Namespace) -> int:
             print_json(shared.to_json()) if args.json else print(render_share_snapshot_table(shared))
             return 0
         positions = _read_positions(connection, result, args.probe_topic) if args.positions else None
-        time_lags = exact_time_lags(connection, result, connection.timeout) if args.time_lag else None
+        # Within what is left of --timeout: the parent waits for the child that long (plus a margin), not twice.
+        time_lags = exact_time_lags(connection, result, max(1.0, budget_s - (time.monotonic() - started))) if args.time_lag else None
         if args.json:
             data = result.to_json()
             if time_lags is not None:
