@@ -254,7 +254,7 @@ async def test_read_only_tui_with_only_describe_and_read_sends_no_write(secured:
             await wait_until(pilot, lambda: cell(app, key, "committed") == "5", timeout=90, what="commit of 5")
             await wait_until(pilot, lambda: cell(app, key, "position") == "10", timeout=120, what="position via the probe topic")
             panel = app.query_one(SelectedPartitionPanel)
-            await wait_until(pilot, lambda: "time lag" in str(panel.render()), timeout=90, what="time lag")
+            await wait_until(pilot, lambda: "s exact" in str(panel.render()), timeout=90, what="exact time lag")
             await wait_until(pilot, lambda: "5 processed, not committed" in str(panel.render()), timeout=60, what="gap")
             assert cell(app, key, "owner").startswith("secured-app")
             assert [m.client_id for m in app.update.snapshot.members] == ["secured-app"]

@@ -8,8 +8,10 @@ group coordinator that is still loading is asked again within the same time.
 from __future__ import annotations
 
 import argparse
+import time
 
 from deliverytui.cli.connection import Connection, resolve_connection, start_java_admin
+from deliverytui.cli.exact_time_lag import exact_time_lags
 from deliverytui.cli.forked import run_forked
 from deliverytui.cli.output import (
     print_json,
@@ -64,10 +66,13 @@ def snapshot(args: argparse.Namespace) -> int:
     _import_kafka_modules()
     if args.positions:
         import deliverytui.kafka.probe_positions  # noqa: F401 - before the fork, as the others
+    if args.time_lag:
+        import deliverytui.kafka.commit_timestamps  # noqa: F401 - before the fork, as the others
 
     def work(budget_s: float) -> int:
         from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
 
+        started = time.monotonic()
         inspector = _inspector(connection)
         try:
             result = retry_while_coordinator_not_ready(lambda: inspector.snapshot(args.group), budget_s)
@@ -75,16 +80,24 @@ def snapshot(args: argparse.Namespace) -> int:
             shared = retry_while_coordinator_not_ready(lambda: _share_snapshot(connection, inspector, args.group), budget_s)
             if args.positions:
                 raise UsageError("--positions reads the probe topic of classic and consumer groups; a share group has no positions to report") from None
+            if args.time_lag:
+                raise UsageError("--time-lag reads the records at committed offsets; a share group has no committed offsets") from None
             print_json(shared.to_json()) if args.json else print(render_share_snapshot_table(shared))
             return 0
         positions = _read_positions(connection, result, args.probe_topic) if args.positions else None
+        # Within what is left of --timeout: the parent waits for the child that long (plus a margin), not twice.
+        time_lags = exact_time_lags(connection, result, max(1.0, budget_s - (time.monotonic() - started))) if args.time_lag else None
         if args.json:
             data = result.to_json()
+            if time_lags is not None:
+                for row, item in zip(result.partitions, data["partitions"]):
+                    seconds = time_lags.get((row.topic, row.partition))
+                    item["time_lag_s"] = None if seconds is None else round(seconds, 3)
             if positions is not None:
                 data["positions"] = positions.to_json()
             print_json(data)
         else:
-            print(render_snapshot_table(result))
+            print(render_snapshot_table(result, time_lags))
             if positions is not None:
                 print("\n" + render_positions_table(positions))
         return 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from deliverytui.model import GroupListing, GroupSnapshot
@@ -58,7 +58,8 @@ def format_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> st
     return "\n".join(lines)
 
 
-def render_snapshot_table(snapshot: GroupSnapshot) -> str:
+def render_snapshot_table(snapshot: GroupSnapshot, time_lags: Mapping[tuple[str, int], float | None] | None = None) -> str:
+    """``time_lags`` (``--time-lag``): seconds by (topic, partition), shown as a TIME-LAG column after LAG."""
     coordinator = str(snapshot.coordinator) if snapshot.coordinator else "unknown"
     header = (
         f"Group {shown_name(snapshot.group_id)}: {snapshot.state}, {snapshot.protocol} protocol, coordinator {coordinator}, "
@@ -70,6 +71,13 @@ def render_snapshot_table(snapshot: GroupSnapshot) -> str:
          r.lag, r.member_id, r.host, r.client_id)
         for r in snapshot.partitions
     )
+    if time_lags is not None:
+        at = headers.index("LAG") + 1
+        headers.insert(at, "TIME-LAG")
+        rows = (
+            (*row[:at], _seconds(time_lags.get((r.topic, r.partition))), *row[at:])
+            for row, r in zip(rows, snapshot.partitions)
+        )
     if snapshot.multi_node:  # more than one node: where each partition lives, as kafka-topics --describe says it
         headers += ["LEADER", "REPLICAS", "ISR"]
         rows = (
@@ -80,6 +88,10 @@ def render_snapshot_table(snapshot: GroupSnapshot) -> str:
     if not snapshot.partitions:
         table += "\n(no committed or assigned partitions)"
     return header + "\n\n" + table
+
+
+def _seconds(value: float | None) -> str | None:
+    return None if value is None else f"{value:.1f}s"
 
 
 def _leader(row) -> str:

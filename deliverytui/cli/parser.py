@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--probe-topic", default=DEFAULT_PROBE_TOPIC, metavar="TOPIC",
         help=f"the topic the group's probes publish on (default {DEFAULT_PROBE_TOPIC}; e.g. one per group, for ACLs)",
     )
+    snapshot.add_argument(
+        "--time-lag", action="store_true",
+        help="also read the exact time lag of every partition with lag (the age of the record at its committed "
+        "offset; one fetch pass, never commits; needs Read on the topics)",
+    )
     snapshot.set_defaults(handler=inspect_commands.snapshot)
 
     groups = sub.add_parser("groups", help="list the cluster's consumer groups with state and type")

@@ -15,7 +15,7 @@ meaningless: the estimate is ``None`` until the window holds only the new histor
 
 from __future__ import annotations
 
-from collections import deque
+from array import array
 from dataclasses import dataclass
 
 #: The default window: long enough to span several commit intervals of a batching consumer.
@@ -68,30 +68,57 @@ def format_duration(seconds: float) -> str:
 
 
 class RateWindow:
-    """(time, committed, log end) samples of one partition or one group, kept for ``window_s``."""
+    """(time, committed, log end) samples of one partition or one group, kept for ``window_s``.
 
-    __slots__ = ("_samples", "window_s")
+    Held in three typed arrays rather than a tuple per sample: the live view keeps one window per
+    partition (5,000 × ~30 samples at a 2 s refresh), and arrays cost 24 bytes a sample and nothing
+    to the garbage collector.
+    """
+
+    __slots__ = ("_times", "_committed", "_log_end", "window_s")
 
     def __init__(self, window_s: float = DEFAULT_WINDOW_S) -> None:
         self.window_s = window_s
-        self._samples: deque[tuple[float, int, int]] = deque()
+        self._times = array("d")
+        self._committed = array("q")
+        self._log_end = array("q")
 
     def add(self, at_s: float, committed: int, log_end: int) -> None:
-        samples = self._samples
-        if samples and at_s <= samples[-1][0]:
-            return  # out of order
-        if samples and (committed < samples[-1][1] or log_end < samples[-1][2]):
-            samples.clear()  # went backwards: the old history describes another position
-        samples.append((at_s, committed, log_end))
-        while len(samples) > 2 and at_s - samples[1][0] >= self.window_s:
-            samples.popleft()
+        times, commits, ends = self._times, self._committed, self._log_end
+        if times:
+            if at_s <= times[-1]:
+                return  # out of order
+            if committed < commits[-1] or log_end < ends[-1]:
+                del times[:], commits[:], ends[:]  # went backwards: the old history describes another position
+        times.append(at_s)
+        commits.append(committed)
+        ends.append(log_end)
+        drop = 0
+        while len(times) - drop > 2 and at_s - times[drop + 1] >= self.window_s:
+            drop += 1
+        if drop:
+            del times[:drop], commits[:drop], ends[:drop]
+
+    def rates(self) -> tuple[float, float, int, float] | None:
+        """``(consume rate, produce rate, lag, span)`` over the window held, or ``None`` before two samples.
+
+        The tuple (not a :class:`DrainEstimate`) lets a caller sum thousands of partitions cheaply.
+        """
+        times = self._times
+        if len(times) < 2:
+            return None
+        span = times[-1] - times[0]
+        if span <= 0:
+            return None
+        commits, ends = self._committed, self._log_end
+        return (
+            (commits[-1] - commits[0]) / span, (ends[-1] - ends[0]) / span, max(0, ends[-1] - commits[-1]), span,
+        )  # fmt: skip
 
     def estimate(self) -> DrainEstimate | None:
         """The rates over the window held, or ``None`` before two samples a moment apart."""
-        if len(self._samples) < 2:
+        rates = self.rates()
+        if rates is None:
             return None
-        (t0, c0, e0), (t1, c1, e1) = self._samples[0], self._samples[-1]
-        span = t1 - t0
-        if span <= 0:
-            return None
-        return DrainEstimate(consume_rate=(c1 - c0) / span, produce_rate=(e1 - e0) / span, lag=max(0, e1 - c1), window_s=span)
+        consume, produce, lag, span = rates
+        return DrainEstimate(consume_rate=consume, produce_rate=produce, lag=lag, window_s=span)

@@ -351,6 +351,7 @@ class DeliveryApp(StuckHost, ShareViewHost, App[None]):
             now=self.clock(),
             total_lag=self.update.total_lag if self.update else None,
             replication=self.update.replication if self.update else None,
+            drain=self.update.group_drain if self.update else None,
         )
 
     def _render_sparks(self) -> None:
@@ -365,12 +366,7 @@ class DeliveryApp(StuckHost, ShareViewHost, App[None]):
             series,
             f"lag of {key}" if key else "selected partition lag",
         )
-        row = update.partition_rows.get(key) if key else None
-        self._selected.show(
-            key, row, update.lag_partitions.get(key) if key else None, update.positions.get(key) if key else None,
-            update.positions_note,
-            update.selected_time_lag[1] if update.selected_time_lag and update.selected_time_lag[0] == key else None,
-        )
+        self._selected.show_update(key, update)
         self.show_stuck(update, key)
 
     @on(PartitionsTable.RowHighlighted)

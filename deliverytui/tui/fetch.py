@@ -18,6 +18,8 @@ from deliverytui.kafka.isolated import IsolatedGroupInspector
 from deliverytui.kafka.probe_positions import PositionCollector
 from deliverytui.kafka.record_time import RecordTimestampReader
 from deliverytui.lag import LagHistory, time_lag_seconds
+from deliverytui.lag.delivery_estimates import DeliveryEstimates
+from deliverytui.lag.drain import DrainEstimate
 from deliverytui.model import GroupSnapshot, PartitionRow
 from deliverytui.model.lag import summarize_status_changes
 from deliverytui.model.positions import verify_reporters
@@ -47,6 +49,10 @@ class ViewUpdate:
     lag_partitions: Mapping[str, Any] = field(default_factory=dict)  # key → PartitionLagView
     #: key → the snapshot's PartitionRow, so the UI finds the selected one without a scan.
     partition_rows: Mapping[str, PartitionRow] = field(default_factory=dict)
+    #: The group's consume and produce rates and drain ETA (header), from the samples held.
+    group_drain: DrainEstimate | None = None
+    #: ``(key, estimate)`` of the selected partition when the poll ran (the partition panel).
+    selected_drain: tuple[str, DrainEstimate | None] | None = None
     #: Show the Leader and ISR columns (more than one node), and the header's replication summary.
     replication_visible: bool = False
     replication: tuple[str, str] | None = None  # (text, style)
@@ -105,6 +111,7 @@ class GroupFetcher:
         self._replication_base: GroupSnapshot | None = None
         self._lag = LagHistory()
         self._rows = RowBuilder()
+        self._estimates = DeliveryEstimates()
         self._positions: PositionCollector | None = None
         self._positions_retry_at = 0.0
         #: Set by the UI thread (a str assignment is atomic); the worker copies that partition's series.
@@ -157,7 +164,8 @@ class GroupFetcher:
             for line, status in summarize_status_changes(lag_view.status_changes)
         ]
         positions = self._read_positions(snapshot)
-        rows, by_key = self._rows.build(snapshot, lag_view.partitions, positions)
+        estimates = self._estimates.observe(snapshot, selected)
+        rows, by_key = self._rows.build(snapshot, lag_view.partitions, positions, estimates.time_lag_s)
         time_lag = self._selected_time_lag(snapshot, selected, by_key)
         stuck = self.diagnosis.view(selected, by_key, lag_view.partitions) if self._read_positions_enabled else None
         return ViewUpdate(
@@ -173,6 +181,8 @@ class GroupFetcher:
             lag_partitions=lag_view.partitions,
             selected_time_lag=time_lag,
             partition_rows=by_key,
+            group_drain=estimates.group_drain,
+            selected_drain=estimates.selected_drain,
             replication_visible=snapshot.multi_node,
             replication=replication_summary(snapshot),
             stuck=stuck,

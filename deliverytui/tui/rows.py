@@ -21,8 +21,9 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("log_end", "Log-end"),
     ("lso", "Last stable"),
     ("lag", "Lag"),
+    ("time_lag", "Time lag~"),
     ("trend", "Trend"),
-    ("since_move", "Since move"),
+    ("since_move", "Moved"),
     ("owner", "Owner"),
     ("status", "Status"),
     ("leader", "Leader"),
@@ -55,6 +56,8 @@ class RowView:
     partition: int
     lag: int  # -1 when unknown, for sorting
     cells: tuple[tuple[str, str], ...]
+    #: The estimated time lag in seconds, -1.0 when unknown, for sorting.
+    time_lag: float = -1.0
 
 
 def _num(value: int | None) -> str:
@@ -76,6 +79,31 @@ def _age(seconds: float | None) -> str:
     if seconds < 3600:
         return f"{int(seconds // 60)}m"
     return f"{seconds / 3600:.1f}h"
+
+
+def estimate_text(seconds: float | None) -> str:
+    """An estimated time lag, marked ``~`` as an estimate: ``~0.8s``, ``~12s``, ``~4m``, ``~1.5h``; ``0s`` caught up.
+
+    Seconds under a minute, then whole minutes: a partition a minute behind or more changes
+    its cell once a minute, so a refresh of 5,000 stuck partitions rebuilds few rows.
+    """
+    if seconds is None:
+        return "-"
+    if seconds <= 0:
+        return "0s"
+    if seconds < 10:
+        return f"~{seconds:.1f}s"
+    if seconds < 60:
+        return f"~{int(seconds)}s"
+    if seconds < 3600:
+        return f"~{int(seconds // 60)}m"
+    return f"~{seconds / 3600:.1f}h"
+
+
+def _estimate_style(seconds: float | None) -> str:
+    if seconds is None:
+        return "dim"
+    return "" if seconds < 60 else ("yellow" if seconds < 600 else "bold red")
 
 
 def _owner(row: PartitionRow) -> str:
@@ -105,11 +133,11 @@ def _isr_cell(row: PartitionRow) -> tuple[str, str]:
 
 def build_row(
     row: PartitionRow, lag_info: Any | None = None, position: Any | None = None, key: str | None = None,
-    since_text: str | None = None,
+    since_text: str | None = None, time_lag: float | None = None, time_lag_text: str | None = None,
 ) -> RowView:
     """One row. ``lag_info`` and ``position`` are optional per-partition views (duck-typed).
 
-    ``key`` and ``since_text`` save recomputing what :class:`RowBuilder` already has.
+    ``key``, ``since_text`` and ``time_lag_text`` save recomputing what :class:`RowBuilder` already has.
     """
     committed, log_end = row.committed_offset, row.log_end_offset
     lag = None if committed is None or log_end is None else log_end - committed
@@ -152,6 +180,7 @@ def build_row(
         (_num(row.log_end_offset), ""),
         (_num(row.last_stable_offset), "yellow" if row.last_stable_offset != row.log_end_offset else ""),
         (_num(lag), lag_style),
+        (estimate_text(time_lag) if time_lag_text is None else time_lag_text, _estimate_style(time_lag)),
         (str(trend), {"rising": "red", "falling": "green"}.get(str(trend), "")),
         (since_text, ""),
         (_owner(row), "" if row.client_id else "dim"),
@@ -159,22 +188,27 @@ def build_row(
         _leader_cell(row),
         _isr_cell(row),
     )
-    return RowView(key or f"{row.topic}:{row.partition}", row.topic, row.partition, -1 if lag is None else lag, cells)
+    return RowView(
+        key or f"{row.topic}:{row.partition}", row.topic, row.partition, -1 if lag is None else lag, cells,
+        -1.0 if time_lag is None else time_lag,
+    )
 
 
 def build_rows(
     snapshot: GroupSnapshot,
     lag_by_key: Mapping[str, Any] | None = None,
     positions_by_key: Mapping[str, Any] | None = None,
+    time_lags: Mapping[str, float | None] | None = None,
 ) -> dict[str, RowView]:
-    return RowBuilder().build(snapshot, lag_by_key, positions_by_key)[0]
+    return RowBuilder().build(snapshot, lag_by_key, positions_by_key, time_lags)[0]
 
 
 class RowBuilder:
     """:func:`build_rows` with memory: a partition whose inputs did not change keeps its RowView.
 
     The inputs of a row are the snapshot's PartitionRow, the lag status and trend, the
-    "since move" text (coarse, so it rarely changes) and the position. The isolated
+    "since move" text (coarse, so it rarely changes), the estimated time lag's text (coarse too)
+    and the position. The isolated
     inspector reuses the PartitionRow object of a partition that did not change, so the
     common case is an identity check; anything else falls back to equality. Reusing the
     RowView object also lets the table skip the row with an identity check. Owned by the
@@ -182,19 +216,24 @@ class RowBuilder:
     """
 
     def __init__(self) -> None:
-        self._cache: dict[str, tuple[PartitionRow, object, object, str, object, RowView]] = {}
+        self._cache: dict[str, tuple[PartitionRow, object, object, str, object, str, RowView]] = {}
 
     def build(
         self,
         snapshot: GroupSnapshot,
         lag_by_key: Mapping[str, Any] | None = None,
         positions_by_key: Mapping[str, Any] | None = None,
+        time_lags: Mapping[str, float | None] | None = None,
     ) -> tuple[dict[str, RowView], dict[str, PartitionRow]]:
-        """Rows by key, and the snapshot's PartitionRows by key (the UI looks the selected one up)."""
+        """Rows by key, and the snapshot's PartitionRows by key (the UI looks the selected one up).
+
+        ``time_lags``: estimated time lag by key (:class:`~deliverytui.lag.delivery_estimates.DeliveryEstimates`).
+        """
         lag_by_key = lag_by_key or {}
         positions_by_key = positions_by_key or {}
+        time_lags = time_lags or {}
         old = self._cache
-        cache: dict[str, tuple[PartitionRow, object, object, str, object, RowView]] = {}
+        cache: dict[str, tuple[PartitionRow, object, object, str, object, str, RowView]] = {}
         rows: dict[str, RowView] = {}
         by_key: dict[str, PartitionRow] = {}
         for row in snapshot.partitions:
@@ -204,6 +243,8 @@ class RowBuilder:
             status = getattr(lag_info, "status", None)
             trend = getattr(lag_info, "trend", None)
             since = _age(getattr(lag_info, "seconds_since_commit_moved", None))
+            time_lag = time_lags.get(key)
+            estimate = estimate_text(time_lag)
             hit = old.get(key)
             if (
                 hit is not None
@@ -212,11 +253,12 @@ class RowBuilder:
                 and hit[2] == trend
                 and hit[3] == since
                 and (hit[4] is position or hit[4] == position)
+                and hit[5] == estimate
             ):
-                view = hit[5]
+                view = hit[6]
             else:
-                view = build_row(row, lag_info, position, key, since)
-            cache[key] = (row, status, trend, since, position, view)
+                view = build_row(row, lag_info, position, key, since, time_lag, estimate)
+            cache[key] = (row, status, trend, since, position, estimate, view)
             rows[key] = view
             by_key[key] = row
         self._cache = cache

@@ -113,7 +113,7 @@ class ShareViewHost:
         yield SystemCommand("Help", "Keys and colours", app.action_help)
         yield SystemCommand("Pause / resume", "Freeze or resume refreshing", app.action_toggle_pause)
         yield SystemCommand("Filter by topic", "Show only partitions of matching topics", app.action_filter)
-        yield SystemCommand("Sort", "Sort by lag or by partition", app.action_cycle_sort)
+        yield SystemCommand("Sort", "Sort by lag, by partition or by estimated time lag", app.action_cycle_sort)
         yield SystemCommand("Switch group", "Pick another group (consumer, classic or share)", app.action_pick_group)
         yield SystemCommand("Reset offsets", "Dry-run first; needs --allow-writes", app.action_reset_offsets)
         yield SystemCommand("Delete offsets", "Drop a topic's committed offsets; needs --allow-writes", app.action_delete_offsets)

@@ -15,7 +15,7 @@ HELP_KEYS = (
     ("q", "quit"),
     ("p", "pause / resume refreshing"),
     ("/", "filter partitions by topic (Enter applies, Esc clears)"),
-    ("s", "sort by lag or by partition"),
+    ("s", "sort by lag, by partition, or by estimated time lag"),
     ("g", "switch group (lists the cluster's groups)"),
     ("r", "reset offsets (only with --allow-writes, only on a group with no active members; dry-run first)"),
     ("x", "delete a topic's committed offsets (same guards as reset)"),
@@ -32,6 +32,8 @@ LEGEND = (
     ("  pinned", "below log-end, unmoved for 3 refreshes: the panel names the open transaction"),
     ("", "(producer id, transactional id, start), as kafka-transactions find-hanging"),
     ("Status", "Burrow's rules over a sliding window of commits: OK, WARN, STALL, STOP, REWIND"),
+    ("Time lag~", "estimated from the log end's history (no record read); the panel shows the exact one beside it"),
+    ("drain", "ETA = lag ÷ (consume − produce rate) over the last minute, or 'falling behind +N/s'"),
 )
 
 

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.containers import Vertical
 from textual.widgets import Label, RichLog, Static
 
+from deliverytui.lag.drain import format_duration
 from deliverytui.model import GroupSnapshot
 from deliverytui.model.text import shown_name, visible
 from deliverytui.tui.widgets.lag_spark import LagSpark
@@ -35,10 +36,12 @@ class GroupHeader(Static):
         now: datetime | None = None,
         total_lag: int | None = None,
         replication: tuple[str, str] | None = None,
+        drain=None,
     ) -> None:
         """``total_lag``: the snapshot's, when the caller already summed it (5,000 rows).
 
         ``replication``: ``(text, style)`` summary on a multi-node cluster (leaders, ISRs), else None.
+        ``drain``: the group's :class:`~deliverytui.lag.drain.DrainEstimate` (``None`` until two samples).
         """
         line1 = Text()
         line1.append("deliverytui ", "bold")
@@ -65,12 +68,15 @@ class GroupHeader(Static):
             ]
             if group_status:
                 parts.append(("status ", group_status))
+            parts.append(("drain ", drain_phrase(drain)))
             parts.append(("data age ", f"{max(0.0, age):.0f}s"))
             for label, value in parts:
                 line2.append(label, "dim")
                 style = "bold"
                 if label == "status " and value != "OK":
                     style = "bold red"
+                elif label == "drain ":
+                    style = drain_style(drain)
                 line2.append(value + "  ", style)
             if replication is not None:
                 line2.append("replication ", "dim")
@@ -79,6 +85,23 @@ class GroupHeader(Static):
         if text != self._shown_text:
             self._shown_text = text
             self.update(text, layout=False)  # a fixed height: no layout pass every second
+
+
+def drain_phrase(drain) -> str:
+    """``caught up`` / ``ETA 42 s`` / ``falling behind +12.0/s``; ``measuring…`` before two samples."""
+    if drain is None:
+        return "measuring…"
+    if drain.lag > 0 and drain.eta_s is not None:
+        return "ETA <1 s" if drain.eta_s < 1 else f"ETA {format_duration(drain.eta_s)}"
+    if drain.falling_behind and drain.net_rate < 0:
+        return f"falling behind +{-drain.net_rate:,.1f}/s"  # the backlog grows by that much a second
+    return drain.describe()
+
+
+def drain_style(drain) -> str:
+    if drain is None:
+        return "dim"
+    return "bold red" if drain.falling_behind else "bold"
 
 
 class ConnectionBanner(Static):
@@ -234,7 +257,27 @@ class SelectedPartitionPanel(Static):
         self._shown_text = content if isinstance(content, Text) else None
         super().update(content, layout=layout)
 
-    def show(self, key: str | None, row, lag_info, position, positions_note: str, time_lag: float | None = None) -> None:
+    def show_update(self, key: str | None, update) -> None:
+        """The selected partition as the latest :class:`~deliverytui.tui.fetch.ViewUpdate` has it.
+
+        The exact time lag and the drain were computed for the partition selected when the poll ran;
+        after a cursor move they show from the next poll. The estimate is in every row, so it shows at once.
+        """
+        row = update.partition_rows.get(key) if key else None
+        view = update.rows.get(key) if key else None
+        exact = update.selected_time_lag
+        drain = update.selected_drain
+        self.show(
+            key, row, update.lag_partitions.get(key) if key else None, update.positions.get(key) if key else None,
+            update.positions_note, exact[1] if exact and exact[0] == key else None,
+            estimated_time_lag=view.time_lag if view is not None and view.time_lag >= 0 else None,
+            drain=drain[1] if drain and drain[0] == key else None, drain_known=bool(drain and drain[0] == key),
+        )
+
+    def show(
+        self, key: str | None, row, lag_info, position, positions_note: str, time_lag: float | None = None, *,
+        estimated_time_lag: float | None = None, drain=None, drain_known: bool = False,
+    ) -> None:
         if key is None or row is None:
             self.update(Text(positions_note or "select a partition", style="dim"))
             return
@@ -250,10 +293,22 @@ class SelectedPartitionPanel(Static):
             text.append("status ", "dim")
             text.append(f"{lag_info.status.value}", "bold")
             text.append(f"  (window {lag_info.window_entries} commits)\n", "dim")
-        if time_lag is not None:
+        if time_lag is not None or estimated_time_lag is not None:
+            # Exact: the timestamp of the record at the committed offset. Estimate: the log end's history
+            # (what the table's "Time lag~" column shows), side by side so they can be compared.
             text.append("time lag ", "dim")
-            text.append(f"{time_lag:.1f}s", "bold")
-            text.append(" (age of the first unconsumed record)\n", "dim")
+            text.append("-" if time_lag is None else f"{time_lag:.1f}s", "bold")
+            text.append(" exact, ", "dim")
+            text.append("-" if estimated_time_lag is None else f"~{estimated_time_lag:.1f}s", "bold")
+            text.append(" est.\n", "dim")
+        if drain_known:
+            text.append("drain ", "dim")
+            text.append(drain_phrase(drain), drain_style(drain))
+            if drain is not None:
+                text.append(
+                    f"\nconsume {drain.consume_rate:,.1f}/s  produce {drain.produce_rate:,.1f}/s ({drain.window_s:.0f}s)", "dim",
+                )
+            text.append("\n")
         if position is not None and position.position is not None:
             gap = position.gap
             style = {"PROCESSED_NOT_COMMITTED": "bold yellow", "COMMITTED_NOT_PROCESSED": "bold red"}.get(gap.kind.name, "green")

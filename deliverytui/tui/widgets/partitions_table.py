@@ -31,15 +31,18 @@ from textual.strip import Strip
 
 from deliverytui.tui.rows import COLUMN_KEYS, COLUMNS, REPLICATION_COLUMN_KEYS, RowView
 
-SORT_MODES = ("lag", "partition")
+#: ``s`` cycles through them; "time lag" comes last so the first press still sorts by partition.
+SORT_MODES = ("lag", "partition", "time lag")
 #: Cell widths (without the one-space padding on each side). The topic column is sized by the
-#: longest topic shown, within ``TOPIC_WIDTH_RANGE``.
+#: longest topic shown, within ``TOPIC_WIDTH_RANGE``. At 160 columns (a laptop terminal) the table
+#: gets 121 beside the side panel: the estimated time lag's 11 came from Owner (its members are in
+#: the Members panel too) and the "since move" column (its values are at most four cells: "Moved").
 COLUMN_WIDTHS = {
-    "partition": 4, "committed": 9, "position": 9, "log_end": 9, "lso": 11, "lag": 7,
-    "trend": 7, "since_move": 10, "owner": 16, "status": 6, "leader": 6, "isr": 11,
+    "partition": 4, "committed": 9, "position": 9, "log_end": 9, "lso": 11, "lag": 7, "time_lag": 9,
+    "trend": 7, "since_move": 5, "owner": 10, "status": 6, "leader": 6, "isr": 11,
 }
 TOPIC_WIDTH_RANGE = (5, 40)
-RIGHT_ALIGNED = frozenset({"partition", "committed", "position", "log_end", "lso", "lag"})
+RIGHT_ALIGNED = frozenset({"partition", "committed", "position", "log_end", "lso", "lag", "time_lag"})
 
 
 class Cell(NamedTuple):
@@ -152,7 +155,7 @@ class PartitionsTable(ScrollView, can_focus=True):
             before = old.get(key)
             if before is not row:
                 changed += 1
-                if before is None or before.lag != row.lag:
+                if before is None or before.lag != row.lag or before.time_lag != row.time_lag:
                     order_may_change = True
         self.rows_changed = changed
         if order_may_change:
@@ -191,6 +194,8 @@ class PartitionsTable(ScrollView, can_focus=True):
         rows = self._shown.values()
         if self.sort_mode == "lag":
             ordered = sorted(rows, key=lambda r: (-r.lag, r.topic, r.partition))
+        elif self.sort_mode == "time lag":
+            ordered = sorted(rows, key=lambda r: (-r.time_lag, -r.lag, r.topic, r.partition))
         else:
             ordered = sorted(rows, key=lambda r: (r.topic, r.partition))
         self._sort_pending = False
@@ -344,10 +349,10 @@ class PartitionsTable(ScrollView, can_focus=True):
         """A column's header, marked with the view's state so it is visible on screen: the sorted
         column gets an arrow (``Lag ↓``; ``Topic ↑`` when sorted by topic and partition), and an
         active filter shows on the topic column (``Topic ~orders``)."""
-        if key == "lag" and self.sort_mode == "lag":
-            return f"{label} ↓"
+        if (key, self.sort_mode) in (("lag", "lag"), ("time_lag", "time lag")):
+            return "Time lag↓" if key == "time_lag" else f"{label} ↓"  # the cells keep the estimate's ~
         if key == "topic":
-            marked = f"{label} ↑" if self.sort_mode != "lag" else label
+            marked = f"{label} ↑" if self.sort_mode == "partition" else label
             return f"{marked} ~{self.topic_filter}" if self.topic_filter else marked
         return label
 
