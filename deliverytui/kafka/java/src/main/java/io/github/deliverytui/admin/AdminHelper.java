@@ -46,6 +46,7 @@ public final class AdminHelper {
         table.put("ping", (admin, args, timeoutMs) -> JSON.createObjectNode().put("pong", true));
         GroupRequests.register(table);
         ShareGroupRequests.register(table);
+        ConsumerGroupRequests.register(table);
         return table;
     }
 
