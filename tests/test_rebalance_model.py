@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from deliverytui.model.group import TopicPartitionId
-from deliverytui.model.rebalance import ConsumerGroupEpochs, RebalanceSettled, RebalanceStarted, RebalanceTracker
+from deliverytui.model.rebalance import (
+    ConsumerGroupEpochs,
+    RebalanceSettled,
+    RebalanceStarted,
+    RebalanceTracker,
+)
 
 
 def tps(*numbers: int, topic: str = "t") -> list[dict[str, object]]:
