@@ -55,6 +55,8 @@ class RebalanceViewHost:
             self.show_rebalance_panel(False)
             return
         self.show_rebalance_panel(True)
+        if snapshot.group_id != self.rebalance_tracker_group and self.rebalance_panel is not None:
+            self.rebalance_panel.show_waiting()  # switched groups: the last group's epochs must not linger
         if not self.epochs_in_flight:
             self.epochs_in_flight = True
             self.read_epochs(snapshot.group_id, tuple(row.tp for row in snapshot.partitions))
