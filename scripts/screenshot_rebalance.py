@@ -7,7 +7,7 @@ revocation and unowned partitions marked), then again after ``billing-1`` polls 
 
     python scripts/screenshot_rebalance.py [--bootstrap HOST:PORT]
 
-``scripts/screenshots.py`` calls :func:`shoot_rebalance` too.
+``scripts/screenshots.py`` calls :func:`shoot_rebalance` too (after the share-group shots).
 """
 
 from __future__ import annotations
@@ -33,10 +33,8 @@ TOPIC, GROUP = "orders", "billing"
 
 
 def member(bootstrap: str, client_id: str) -> Consumer:
-    consumer = Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "client.id": client_id,
-                         "group.protocol": "consumer", "enable.auto.commit": True, "auto.offset.reset": "earliest"})
-    consumer.subscribe([TOPIC])
-    return consumer
+    return Consumer({"bootstrap.servers": bootstrap, "group.id": GROUP, "client.id": client_id,
+                     "group.protocol": "consumer", "enable.auto.commit": False, "auto.offset.reset": "earliest"})
 
 
 def keep_polling(consumer: Consumer, stop: threading.Event) -> None:
@@ -52,7 +50,8 @@ async def wait_for(pilot, predicate, timeout: float = 90.0) -> None:
         await pilot.pause(0.2)
     app = pilot.app
     shown = app.rebalance_panel.shown_text if app.rebalance_panel is not None else "(no KIP-848 panel)"
-    raise SystemExit(f"timed out waiting for the screen; the KIP-848 panel shows: {shown}")
+    log = "\n".join(app.query_one(EventLog).entries[-8:])
+    raise SystemExit(f"timed out waiting for the screen; the KIP-848 panel shows: {shown}\nevents:\n{log}")
 
 
 async def shoot_rebalance(bootstrap: str, out: Path) -> None:
@@ -61,10 +60,12 @@ async def shoot_rebalance(bootstrap: str, out: Path) -> None:
     create_topic(bootstrap, TOPIC, 6)
     produce(bootstrap, TOPIC, {p: 200 for p in range(6)})
     first = member(bootstrap, "billing-1")
+    first.subscribe([TOPIC])
     while not first.assignment():
         first.poll(0.2)
-    for _ in range(10):
-        first.poll(0.2)  # consume a little: committed offsets to show
+    for _ in range(50):
+        first.poll(0.1)  # consume a little: committed offsets and some lag to show
+    first.commit(asynchronous=False)
     second = member(bootstrap, "billing-2")
     stops = [threading.Event(), threading.Event()]
     threads: list[threading.Thread] = []
@@ -73,6 +74,7 @@ async def shoot_rebalance(bootstrap: str, out: Path) -> None:
         async with app.run_test(size=SIZE) as pilot:
             panel = lambda: app.rebalance_panel.shown_text if app.rebalance_panel is not None else ""  # noqa: E731
             await wait_for(pilot, lambda: "settled" in panel())
+            second.subscribe([TOPIC])
             threads.append(threading.Thread(target=keep_polling, args=(second, stops[1]), daemon=True))
             threads[-1].start()
             await wait_for(pilot, lambda: "rebalancing" in panel() and f"⇠ {TOPIC}:" in panel())
