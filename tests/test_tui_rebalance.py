@@ -125,7 +125,10 @@ async def test_without_java_the_panel_says_why_and_the_rest_of_the_view_works(bo
     create_topic(bootstrap, topic, 2)
     member = live_member(bootstrap, group, [topic], client_id="member", protocol="consumer")
 
+    attempts: list[float] = []
+
     def no_java() -> list[str]:
+        attempts.append(1.0)
         raise OSError("Java was not found: install a JDK 17+")
 
     def collector(config: ViewerConfig, cancel: threading.Event) -> ShareGroupCollector:
@@ -135,7 +138,10 @@ async def test_without_java_the_panel_says_why_and_the_rest_of_the_view_works(bo
     try:
         async with app.run_test(size=SIZE) as pilot:
             await wait_until(pilot, lambda: "unavailable" in panel_text(app), timeout=60, what="the panel's reason")
-            assert panel_text(app) == "epochs and targets unavailable: Java was not found: install a JDK 17+"
+            assert panel_text(app) == "epochs and targets unavailable: Java was not found: install a JDK 17+ (trying again in 30 s)"
             await wait_until(pilot, lambda: (cell(app, f"{topic}:0", "owner") or "").startswith("member"), timeout=30, what="the table")
+            polls = app.polls_completed
+            await wait_until(pilot, lambda: app.polls_completed >= polls + 5, timeout=30, what="five more polls")
+            assert len(attempts) == 1  # not a helper build attempt per refresh: the next one waits 30 s
     finally:
         member.close()

@@ -17,6 +17,7 @@ the snapshot's partition list.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from textual import work
@@ -31,6 +32,9 @@ from deliverytui.tui.widgets.rebalance_panel import RebalancePanel
 
 #: The protocol whose groups have epochs and target assignments (KIP-848).
 CONSUMER_PROTOCOL = "consumer"
+#: After a failed read, the next waits this long: where Java is missing, each attempt may try a Maven
+#: build of the helper (seconds of CPU), which must not happen on every refresh.
+RETRY_SECONDS = 30.0
 
 
 class RebalanceViewHost:
@@ -48,6 +52,7 @@ class RebalanceViewHost:
     rebalance_tracker_group: str | None = None
     epochs_reader: ConsumerGroupEpochReader | None = None
     epochs_in_flight = False
+    epochs_retry_at = 0.0
 
     def observe_rebalance(self, snapshot: GroupSnapshot) -> None:
         """Called on the UI thread with each consumer-group snapshot shown: read its epochs if it is KIP-848."""
@@ -57,7 +62,7 @@ class RebalanceViewHost:
         self.show_rebalance_panel(True)
         if snapshot.group_id != self.rebalance_tracker_group and self.rebalance_panel is not None:
             self.rebalance_panel.show_waiting()  # switched groups: the last group's epochs must not linger
-        if not self.epochs_in_flight:
+        if not self.epochs_in_flight and time.monotonic() >= self.epochs_retry_at:
             self.epochs_in_flight = True
             self.read_epochs(snapshot.group_id, tuple(row.tp for row in snapshot.partitions))
 
@@ -97,9 +102,10 @@ class RebalanceViewHost:
     def on_epochs_unavailable(self, message: EpochsUnavailable) -> None:
         app: Any = self
         self.epochs_in_flight = False
+        self.epochs_retry_at = time.monotonic() + RETRY_SECONDS
         if app.closing or message.group != app.group or self.rebalance_panel is None:
             return
-        self.rebalance_panel.show_unavailable(message.reason)
+        self.rebalance_panel.show_unavailable(f"{message.reason} (trying again in {RETRY_SECONDS:.0f} s)")
 
     def on_epochs_arrived(self, message: EpochsArrived) -> None:
         app: Any = self
