@@ -59,6 +59,18 @@ async def test_a_settled_group_shows_target_equal_to_now_and_no_marks() -> None:
     assert f"{UNOWNED_MARK} orders" not in text and f"{REVOKING_MARK} orders" not in text
 
 
+async def test_a_member_still_on_the_classic_protocol_is_tagged() -> None:
+    """During an online upgrade a consumer group may hold classic-protocol members (``upgraded`` false)."""
+    old = member("old", 3, tps(0), tps(0)) | {"upgraded": False}
+    new = member("new", 3, tps(1), tps(1)) | {"upgraded": True}
+    epochs = ConsumerGroupEpochs.from_json({
+        "group": "g", "type": "consumer", "state": "Stable", "group_epoch": 3, "target_assignment_epoch": 3,
+        "members": [old, new],
+    })
+    text = await shown(epochs)
+    assert "old@/10.0.0.7 epoch 3 classic\n" in text and "new@/10.0.0.7 epoch 3\n" in text
+
+
 async def test_hostile_client_ids_and_topics_reach_the_screen_escaped() -> None:
     """Client ids and topic names are chosen by others: no escape sequence may reach the terminal."""
     epochs = ConsumerGroupEpochs.from_json({

@@ -97,6 +97,8 @@ class RebalancePanel(Static):
             behind = member.member_epoch != epochs.target_epoch
             text.append(shown_name(f"{member.client_id}@{member.host}", 24), "bold")
             text.append(f" epoch {_epoch(member.member_epoch)}", "bold yellow" if behind else "")
+            if member.upgraded is False:  # a classic-protocol member in a consumer group (an online upgrade under way)
+                text.append(" classic", "dim")
             text.append("\n")
             text.append("  now    ", "dim")
             text.append(partitions_text(member.assignment) + "\n")
