@@ -68,8 +68,7 @@ GC_THRESHOLDS = (10_000, 50, 100)
 
 
 class DeliveryApp(RebalanceViewHost, ShareViewHost, App[None]):
-    """The live view (share groups: :mod:`~deliverytui.tui.share_host`; KIP-848 epochs:
-    :mod:`~deliverytui.tui.rebalance_host`). Build it with a :class:`ViewerConfig`."""
+    """The live view (share groups: :mod:`~deliverytui.tui.share_host`). Build it with a :class:`ViewerConfig`."""
 
     CSS_PATH = "app.tcss"
     TITLE = "deliverytui"
