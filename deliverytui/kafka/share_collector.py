@@ -57,8 +57,13 @@ class ShareGroupCollector:
         #: How many helpers this collector started (a test checks it stays 1 across polls and switches).
         self.helpers_started = 0
 
-    def _started_java(self) -> JavaAdmin:
-        """The session's helper, started (again, if it died) now; the caller holds ``_start_lock``."""
+    def java_admin(self) -> JavaAdmin:
+        """The session's one helper, started on first use: the share view and the stuck diagnosis
+        (:mod:`deliverytui.kafka.open_transactions`) both ask through it, so a session pays one JVM."""
+        with self._start_lock:
+            return self._java_admin_locked()
+
+    def _java_admin_locked(self) -> JavaAdmin:
         if self._closed:
             raise UserFacingError("the share-group collector is closed (the live view is quitting)")
         if self._java is None or not self._java.running:
@@ -70,20 +75,14 @@ class ShareGroupCollector:
             self.helpers_started += 1
         return self._java
 
-    def java_admin(self) -> JavaAdmin:
-        """The session's one Java helper, started on first use: the KIP-848 rebalance view borrows it
-        (:mod:`deliverytui.kafka.consumer_group_epochs`) so that a session never runs two JVMs."""
-        with self._start_lock:
-            return self._started_java()
-
     def _inspector(self) -> ShareGroupInspector:
         with self._start_lock:
-            java = self._started_java()
+            self._java_admin_locked()
             if self._log_ends is None:
                 self._log_ends = IsolatedGroupInspector(
                     self.bootstrap, self._file_config, request_timeout=self.request_timeout, cancel_event=self._cancel_event
                 )
-            return ShareGroupInspector(java, self._log_ends)  # type: ignore[arg-type] - same log_offsets/bootstrap
+            return ShareGroupInspector(self._java, self._log_ends)  # type: ignore[arg-type] - same log_offsets/bootstrap
 
     def snapshot(self, group_id: str) -> ShareGroupSnapshot:
         """One snapshot of share group ``group_id`` (:class:`~deliverytui.errors.UnknownGroupError` when there is none)."""

@@ -2,7 +2,7 @@
 
 Kept out of :mod:`deliverytui.tui.app` (at its size limit) as a mixin of :class:`DeliveryApp`, like
 :mod:`deliverytui.tui.share_host`. After each consumer-group snapshot whose protocol is ``consumer``, a
-thread worker asks the session's Java admin helper (borrowed from the share-group collector: one JVM per
+thread worker asks the session's Java admin helper (borrowed from the share-group collector, ``java_admin``: one JVM per
 session, started on the first consumer-protocol group only; a classic group never starts it) for the
 group's epochs and target assignments. The answer is rendered in a panel under the members panel, which
 is mounted on the first consumer-protocol snapshot and hidden for any other group, and a
