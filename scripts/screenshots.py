@@ -38,6 +38,9 @@ from deliverytui.tui.app import DeliveryApp, ViewerConfig  # noqa: E402
 from deliverytui.tui.screens.group_picker import GroupPickerScreen  # noqa: E402
 from deliverytui.tui.widgets.panels import ConnectionBanner  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from screenshot_rebalance import shoot_rebalance  # noqa: E402 - the KIP-848 shots, runnable on their own too
+
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (160, 48)
 
@@ -277,6 +280,7 @@ def main() -> int:
         publish(bootstrap, 300, start=20_000)
         asyncio.run(shoot_demo(bootstrap, out))
         asyncio.run(shoot_share(bootstrap, out))
+        asyncio.run(shoot_rebalance(bootstrap, out))
         asyncio.run(shoot(bootstrap, broker, out))
         print(f"screenshots written to {out}")
     finally:

@@ -38,6 +38,7 @@ from deliverytui.kafka.group_inspector import CollectionCancelled
 from deliverytui.model.text import shown_name
 from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
 from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
+from deliverytui.tui.rebalance_host import RebalanceViewHost
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.screens.help import HelpScreen
 from deliverytui.tui.screens.reset import DeleteOffsetsScreen, ResetOffsetsScreen, resetter_factory
@@ -68,8 +69,9 @@ __all__ = ["DeliveryApp", "ViewerConfig"]
 GC_THRESHOLDS = (10_000, 50, 100)
 
 
-class DeliveryApp(StuckHost, ShareViewHost, App[None]):
-    """The live view (share groups: :mod:`~deliverytui.tui.share_host`; "stuck on what?": :mod:`~deliverytui.tui.stuck_host`)."""
+class DeliveryApp(RebalanceViewHost, StuckHost, ShareViewHost, App[None]):
+    """The live view (share groups: :mod:`~deliverytui.tui.share_host`; "stuck on what?":
+    :mod:`~deliverytui.tui.stuck_host`; KIP-848 epochs: :mod:`~deliverytui.tui.rebalance_host`)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "deliverytui"
@@ -219,6 +221,7 @@ class DeliveryApp(StuckHost, ShareViewHost, App[None]):
         self._banner.clear_problem()
         for text, style in update.events:
             events.add(text, style)
+        self.observe_rebalance(update.snapshot)
         if isinstance(self.screen, Screen) and self.screen is not self.screen_stack[0]:
             self._pending = update  # a modal is open: render when it closes
         else:

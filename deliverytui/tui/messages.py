@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from deliverytui.model import GroupListing, GroupSnapshot
+from deliverytui.model.group import TopicPartitionId
+from deliverytui.model.rebalance import ConsumerGroupEpochs
 from deliverytui.tui.fetch import ViewUpdate
 from deliverytui.tui.share_rows import ShareViewUpdate
 
@@ -69,4 +71,24 @@ class ShareCollectionFailed(Message):
     """A poll of the share group failed; ``text`` is the one-line reason."""
 
     text: str
+    group: str
+
+
+@dataclass
+class EpochsArrived(Message):
+    """A KIP-848 group's epochs and target assignments (read after a consumer-group snapshot of it).
+
+    ``partitions`` are that snapshot's partitions: one in no assignment at all is unowned too.
+    """
+
+    epochs: ConsumerGroupEpochs
+    partitions: tuple[TopicPartitionId, ...]
+    group: str
+
+
+@dataclass
+class EpochsUnavailable(Message):
+    """The epochs could not be read (no Java, the helper failed, the broker refused): ``reason`` in one line."""
+
+    reason: str
     group: str

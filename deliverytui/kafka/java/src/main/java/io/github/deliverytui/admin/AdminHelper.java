@@ -44,6 +44,7 @@ public final class AdminHelper {
     static Map<String, Request> requests() {
         Map<String, Request> table = new HashMap<>();
         table.put("ping", (admin, args, timeoutMs) -> JSON.createObjectNode().put("pong", true));
+        ConsumerGroupRequests.register(table);
         GroupRequests.register(table);
         ShareGroupRequests.register(table);
         TransactionRequests.register(table);
