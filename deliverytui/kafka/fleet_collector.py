@@ -185,3 +185,33 @@ def share_readings(listed: Iterable[GroupListing]) -> list[FleetGroupReading]:
 
 
 __all__ = ["FleetCollector", "share_readings"]
+
+
+def reading_to_wire(reading: FleetReading) -> dict[str, object]:
+    """A reading as JSON for the isolated child's answer (partition keys become ``[topic, partition, committed, end]``)."""
+    return {
+        "taken_at": reading.taken_at.isoformat(),
+        "groups": [
+            {
+                "group": g.group_id, "type": g.group_type, "state": g.state, "members": g.members,
+                "topics": list(g.topics), "total_lag": g.total_lag, "error": g.error, "simple": g.simple,
+                "partitions": [[topic, partition, committed, end] for (topic, partition), (committed, end) in g.partition_lags.items()],
+            }
+            for g in reading.groups
+        ],
+    }
+
+
+def reading_from_wire(data: dict) -> FleetReading:
+    """:func:`reading_to_wire` decoded in the parent."""
+    return FleetReading(
+        groups=tuple(
+            FleetGroupReading(
+                group_id=g["group"], group_type=g["type"], state=g["state"], members=g["members"],
+                topics=tuple(g["topics"]), total_lag=g["total_lag"], error=g["error"], simple=g["simple"],
+                partition_lags={(topic, partition): (committed, end) for topic, partition, committed, end in g["partitions"]},
+            )
+            for g in data["groups"]
+        ),
+        taken_at=datetime.fromisoformat(data["taken_at"]),
+    )
