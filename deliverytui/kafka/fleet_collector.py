@@ -167,6 +167,7 @@ def _reading(
         partition_lags=partition_lags,
         error=one_line(errors[0], limit=MESSAGE_LIMIT) if errors else None,
         simple=listing.is_simple,
+        owned_partitions=frozenset(assigned),
     )
 
 
@@ -195,6 +196,7 @@ def reading_to_wire(reading: FleetReading) -> dict[str, object]:
             {
                 "group": g.group_id, "type": g.group_type, "state": g.state, "members": g.members,
                 "topics": list(g.topics), "total_lag": g.total_lag, "error": g.error, "simple": g.simple,
+                "owned": [list(tp) for tp in g.owned_partitions],
                 "partitions": [[topic, partition, committed, end] for (topic, partition), (committed, end) in g.partition_lags.items()],
             }
             for g in reading.groups
@@ -209,6 +211,7 @@ def reading_from_wire(data: dict) -> FleetReading:
             FleetGroupReading(
                 group_id=g["group"], group_type=g["type"], state=g["state"], members=g["members"],
                 topics=tuple(g["topics"]), total_lag=g["total_lag"], error=g["error"], simple=g["simple"],
+                owned_partitions=frozenset((topic, partition) for topic, partition in g["owned"]),
                 partition_lags={(topic, partition): (committed, end) for topic, partition, committed, end in g["partitions"]},
             )
             for g in data["groups"]

@@ -37,6 +37,7 @@ from deliverytui.errors import (
 from deliverytui.kafka.group_inspector import CollectionCancelled
 from deliverytui.model.text import shown_name
 from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
+from deliverytui.tui.fleet_host import FleetViewHost
 from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.screens.help import HelpScreen
@@ -66,8 +67,8 @@ __all__ = ["DeliveryApp", "ViewerConfig"]
 GC_THRESHOLDS = (10_000, 50, 100)
 
 
-class DeliveryApp(ShareViewHost, App[None]):
-    """The live view (share groups: :mod:`~deliverytui.tui.share_host`). Build it with a :class:`ViewerConfig`."""
+class DeliveryApp(FleetViewHost, ShareViewHost, App[None]):
+    """The live view (fleet and share groups: :mod:`~deliverytui.tui.fleet_host`, :mod:`~deliverytui.tui.share_host`)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "deliverytui"
@@ -77,7 +78,8 @@ class DeliveryApp(ShareViewHost, App[None]):
         Binding("p", "toggle_pause", "Pause"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "cycle_sort", "Sort"),
-        Binding("g", "pick_group", "Group"),
+        Binding("g", "open_fleet", "Fleet"),
+        Binding("G", "pick_group", "Pick group", show=False),
         Binding("r", "reset_offsets", "Reset"),
         Binding("x", "delete_offsets", "Delete offsets"),
     ]
@@ -153,13 +155,16 @@ class DeliveryApp(ShareViewHost, App[None]):
             self._dedup.show_disabled()
         self._render_header()
         self.set_interval(1.0, self._render_header)  # data age ticks even between polls
-        self._start_poll()
+        self._start_poll() if self.group else self.action_open_fleet()  # no --group: every group first
 
     # -- polling -----------------------------------------------------------------
     def _start_poll(self) -> None:
         self._poll_timer = None
-        if not (self.paused or self._cancel.is_set() or self.share_screen is not None):
+        if not (self.paused or self._cancel.is_set() or self.share_screen is not None or self.fleet_in_front):
             self._poll(self._fetcher)
+
+    def refresh_now(self) -> None:
+        self._schedule_poll(0)
 
     def _schedule_poll(self, delay: float) -> None:
         if self._poll_timer is not None:
@@ -499,6 +504,7 @@ class DeliveryApp(ShareViewHost, App[None]):
         self._cancel.set()
         self._fetcher.close()
         self.close_shares()
+        self.close_fleet()
         if self._gc_frozen:
             gc.unfreeze()
         if self._saved_gc_thresholds is not None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from deliverytui.model import GroupListing, GroupSnapshot
+from deliverytui.model.fleet import FleetSnapshot
 from deliverytui.tui.fetch import ViewUpdate
 from deliverytui.tui.share_rows import ShareViewUpdate
 
@@ -70,3 +71,21 @@ class ShareCollectionFailed(Message):
 
     text: str
     group: str
+
+
+@dataclass
+class FleetArrived(Message):
+    """A fresh fleet refresh, ranked (supersedes any older one still queued)."""
+
+    snapshot: FleetSnapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, FleetArrived)
+
+
+@dataclass
+class FleetFailed(Message):
+    """A fleet refresh failed; ``kind`` is 'unreachable' or 'error' (the banner shows ``text``)."""
+
+    kind: str
+    text: str
