@@ -80,6 +80,7 @@ class DeliveryApp(FleetViewHost, ShareViewHost, App[None]):
         Binding("s", "cycle_sort", "Sort"),
         Binding("g", "open_fleet", "Fleet"),
         Binding("G", "pick_group", "Pick group", show=False),
+        Binding("escape", "open_fleet", "Fleet", show=False),
         Binding("r", "reset_offsets", "Reset"),
         Binding("x", "delete_offsets", "Delete offsets"),
     ]
