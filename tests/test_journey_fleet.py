@@ -1,0 +1,131 @@
+"""Journey: on-call opens ``deliverytui`` with no group and sees every group of a real cluster, worst first.
+
+30 groups in mixed states on a real broker: two Stable with a live consumer (classic and KIP-848
+consumer protocol), twenty Empty with lag, eight Empty caught up. What is asserted is what a person
+reads on screen: the table's rendered cells and the header's text.
+"""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Static
+
+from deliverytui.tui.app import DeliveryApp
+from deliverytui.tui.screens.fleet import FleetScreen
+from deliverytui.tui.viewer_config import ViewerConfig
+from deliverytui.tui.widgets.partitions_table import PartitionsTable
+from tests.kafka_helpers import commit, create_topic, live_member, produce
+from tests.tui_helpers import wait_until
+
+pytestmark = pytest.mark.kafka
+
+SEVERITY = {"REWIND": 5, "STOP": 4, "STALL": 3, "WARN": 2, "OK": 1, "-": 0, "ERR": 0}
+
+
+def table_rows(screen: FleetScreen) -> list[list[str]]:
+    table = screen.query_one("#fleet-table", DataTable)
+    return [[str(cell) for cell in table.get_row_at(index)] for index in range(table.row_count)]
+
+
+def header(screen: FleetScreen) -> str:
+    return str(screen.query_one("#fleet-header", Static).render())
+
+
+def lag(text: str) -> int:
+    return 0 if text == "-" else int(text.replace(",", ""))
+
+
+def seed_thirty_groups(bootstrap: str, unique: str) -> tuple[dict[str, int], list]:
+    topic = f"fleet-j-{unique}"
+    create_topic(bootstrap, topic, 3)
+    produce(bootstrap, topic, {0: 40, 1: 40, 2: 40})
+    expected: dict[str, int] = {}
+    for i in range(20):  # Empty with lag: i + 1 records behind on partition 0, different for each
+        group = f"fj-{unique}-lagging-{i:02d}"
+        commit(bootstrap, group, {(topic, 0): 40 - (i + 1), (topic, 1): 40})
+        expected[group] = i + 1
+    for i in range(8):  # Empty, caught up
+        group = f"fj-{unique}-idle-{i}"
+        commit(bootstrap, group, {(topic, 0): 40, (topic, 1): 40, (topic, 2): 40})
+        expected[group] = 0
+    members = []
+    for protocol in ("classic", "consumer"):  # Stable, a live member each (nothing committed: lag unknown)
+        group = f"fj-{unique}-live-{protocol}"
+        members.append(live_member(bootstrap, group, [topic], client_id=f"fj-{protocol}", protocol=protocol))
+        expected[group] = 0
+    return expected, members
+
+
+async def test_fleet_of_thirty_groups_worst_first_filter_sort_open_and_back(bootstrap: str, unique: str) -> None:
+    expected, members = seed_thirty_groups(bootstrap, unique)
+    assert len(expected) == 30
+    config = ViewerConfig(bootstrap=bootstrap, group="", refresh_seconds=1.0, request_timeout=20)
+    try:
+        app = DeliveryApp(config)
+        async with app.run_test(size=(180, 50)) as pilot:
+            await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen), what="the fleet at start")
+            fleet = app.screen
+            # Only this test's groups (the session's broker holds others'): the filter, shown in the header.
+            await pilot.press("slash", *f"fj-{unique}", "enter")
+            await wait_until(
+                pilot, lambda: {row[0] for row in table_rows(fleet)} == set(expected) and "Stable" in {r[2] for r in table_rows(fleet)},
+                timeout=60, what="all 30 groups on screen",
+            )
+            assert f"~fj-{unique}" in header(fleet) and "(30 shown)" in header(fleet)
+            assert "sort: worst first" in header(fleet)
+            rows = table_rows(fleet)
+            assert {row[0]: lag(row[5]) for row in rows} == expected
+            shown_states = {row[0]: row[2] for row in rows}
+            assert shown_states[f"fj-{unique}-live-classic"] == "Stable" and shown_states[f"fj-{unique}-live-consumer"] == "Stable"
+            assert {row[0]: row[1] for row in rows}[f"fj-{unique}-live-consumer"] == "consumer"
+            assert shown_states[f"fj-{unique}-idle-0"] == "Empty"
+            # Worst first: status severity, then lag, then name, as the rows read on screen.
+            ranks = [(-SEVERITY[row[7]], -lag(row[5]), row[0]) for row in rows]
+            assert ranks == sorted(ranks)
+            assert rows[-1][0] not in {f"fj-{unique}-lagging-19"}
+
+            # s: sort by lag, said in the header; the most lagging group comes first.
+            await pilot.press("s")
+            await wait_until(pilot, lambda: "sort: lag ↓" in header(fleet), what="the sort in the header")
+            by_lag = table_rows(fleet)
+            assert by_lag[0][0] == f"fj-{unique}-lagging-19"
+            assert [lag(row[5]) for row in by_lag] == sorted((lag(row[5]) for row in by_lag), reverse=True)
+            await pilot.press("s", "s", "s")  # back to worst first after a full cycle
+            await wait_until(pilot, lambda: "sort: worst first" in header(fleet), what="the sort cycled")
+
+            # A narrower filter: only the live groups.
+            await pilot.press("slash", *f"fj-{unique}-live", "enter")
+            await wait_until(pilot, lambda: len(table_rows(fleet)) == 2, what="the filter narrowed to 2")
+            assert f"~fj-{unique}-live" in header(fleet) and "(2 shown)" in header(fleet)
+            target = table_rows(fleet)[0][0]
+
+            # Enter: that group's live view, with its partitions.
+            await pilot.press("enter")
+            await wait_until(
+                pilot, lambda: not isinstance(app.screen, FleetScreen) and app.update is not None and app.update.snapshot.group_id == target,
+                timeout=60, what="the group's live view",
+            )
+            table = app.query_one(PartitionsTable)
+            await wait_until(pilot, lambda: len(table.shown_keys) == 3, what="the group's three partitions")
+            assert set(table.shown_keys) == {f"fleet-j-{unique}:{p}" for p in range(3)}
+            assert target in app.title
+
+            # Esc: back to the fleet, which refreshes again at once and keeps its filter.
+            polls = fleet.polls_completed
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: app.screen is fleet and fleet.polls_completed > polls, what="the fleet again")
+            assert {row[0] for row in table_rows(fleet)} == {f"fj-{unique}-live-classic", f"fj-{unique}-live-consumer"}
+            await pilot.press("q")
+        assert app.return_code in (0, None)
+
+        # Started again: the fleet comes back with every group.
+        again = DeliveryApp(config)
+        async with again.run_test(size=(180, 50)) as pilot:
+            await wait_until(pilot, lambda: isinstance(again.screen, FleetScreen), what="the fleet on restart")
+            screen = again.screen
+            await wait_until(pilot, lambda: set(expected) <= {row[0] for row in table_rows(screen)}, timeout=60, what="the groups again")
+            assert "groups" in header(screen) and "not OK" in header(screen)
+            await pilot.press("q")
+    finally:
+        for member in members:
+            member.close()
