@@ -163,7 +163,9 @@ def _reading(
         state=state_name(described.state) if described is not None else listing.state,
         members=len(described.members) if described is not None else 0,
         topics=tuple(sorted({visible(topic) for topic, _ in keys})),
-        total_lag=None if isinstance(offsets, str) or offsets is None else sum(lags),
+        # Unknown (None) when the offsets could not be read, or when no partition has a known lag (only
+        # uncommitted, owned partitions: Kafka's CLI prints "-" for each of them).
+        total_lag=None if isinstance(offsets, str) or offsets is None or (keys and not lags) else sum(lags),
         partition_lags=partition_lags,
         error=one_line(errors[0], limit=MESSAGE_LIMIT) if errors else None,
         simple=listing.is_simple,
