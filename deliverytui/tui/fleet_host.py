@@ -11,7 +11,11 @@ polls only while it is in front.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from typing import Any
+
+from textual.app import SystemCommand
+from textual.screen import Screen
 
 from deliverytui.kafka.fleet_collector import share_readings
 from deliverytui.kafka.isolated_fleet import IsolatedFleetCollector
@@ -79,6 +83,12 @@ class FleetViewHost:
         if action == "open_fleet" and getattr(app.focused, "id", None) == "filter":
             return False  # Esc in the group view's filter box clears the filter (the app's on_key), nothing more
         return super().check_action(action, parameters)  # type: ignore[misc] - the next host's, then App's
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """The command palette offers the fleet from every view but the fleet itself."""
+        yield from super().get_system_commands(screen)  # type: ignore[misc] - the next host's, then App's
+        if not isinstance(screen, FleetScreen):
+            yield SystemCommand("Fleet", "Every group of the cluster, worst first", self.action_open_fleet)
 
     def close_fleet(self) -> None:
         if self.fleet_screen is not None:
