@@ -12,10 +12,14 @@ from __future__ import annotations
 import pytest
 from textual.widgets import DataTable, Static
 
+from deliverytui.cli import build_parser
+from deliverytui.cli.tui import cluster_named, viewer_config
+from deliverytui.errors import ExitCode
 from deliverytui.tui.app import DeliveryApp
 from deliverytui.tui.screens.fleet import FleetScreen
 from deliverytui.tui.viewer_config import ViewerConfig
 from deliverytui.tui.widgets.partitions_table import PartitionsTable
+from tests.helpers import run_cli
 from tests.kafka_helpers import commit, create_topic, live_member, produce
 from tests.share_helpers import share_consume
 from tests.tui_helpers import wait_until
@@ -150,3 +154,36 @@ async def test_fleet_of_thirty_groups_worst_first_filter_sort_open_and_back(boot
     finally:
         for member in members:
             member.close()
+
+
+def test_bare_deliverytui_without_any_cluster_prints_help_and_says_what_to_pass(tmp_path) -> None:
+    """No --bootstrap, --config, $KAFKA_BOOTSTRAP_SERVERS or running embedded broker: help, a hint, exit 2."""
+    env = {"KAFKA_BOOTSTRAP_SERVERS": "", "DELIVERYTUI_BROKER_DIR": str(tmp_path / "b"), "DELIVERYTUI_CLUSTER_DIR": str(tmp_path / "c")}
+    result = run_cli(env=env)
+    assert result.returncode == ExitCode.USAGE
+    assert result.stdout.startswith("usage: deliverytui")
+    assert result.stderr.strip() == (
+        "deliverytui: no cluster given: pass --bootstrap HOST:PORT (or --config FILE, $KAFKA_BOOTSTRAP_SERVERS, "
+        "or `deliverytui broker start`) to see every group"
+    )
+
+
+def test_a_cluster_without_a_group_means_the_fleet() -> None:
+    """``deliverytui --bootstrap B`` builds a viewer with no group: the app then opens the fleet (the journey above)."""
+    args = build_parser().parse_args(["--bootstrap", "127.0.0.1:1"])
+    assert args.command is None and cluster_named(args)
+    assert viewer_config(args).group == ""
+
+
+async def test_fleet_says_when_the_cluster_cannot_be_read() -> None:
+    """The unreachable banner, as the group view's: no refresh yet, and when the next try comes."""
+    app = DeliveryApp(ViewerConfig(bootstrap="127.0.0.1:1", group="", refresh_seconds=1.0, request_timeout=2))
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen), what="the fleet")
+        fleet = app.screen
+        banner = fleet.query_one("#fleet-banner", Static)
+        await wait_until(pilot, lambda: banner.has_class("-visible"), timeout=30, what="the unreachable banner")
+        text = str(banner.render())
+        assert "127.0.0.1:1" in text and "no refresh yet; retrying in 1s" in text
+        assert "no refresh yet" in header(fleet) and table_rows(fleet) == []
+        await pilot.press("q")
