@@ -122,6 +122,7 @@ async def test_fleet_of_thirty_groups_worst_first_filter_sort_open_and_back(boot
             await pilot.press("slash", *f"fj-{unique}-live", "enter")
             await wait_until(pilot, lambda: len(table_rows(fleet)) == 2, what="the filter narrowed to 2")
             assert f"~fj-{unique}-live" in header(fleet) and "(2 shown)" in header(fleet)
+            assert app.screen is fleet  # the Enter that applied the filter opened nothing
             target = table_rows(fleet)[0][0]
 
             # Enter: that group's live view, with its partitions.

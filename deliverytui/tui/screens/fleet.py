@@ -232,7 +232,7 @@ class FleetScreen(Screen[str | None]):
             if keys == self._shown_keys:  # the usual refresh: same groups, same order; update cells by key
                 for row in rows:
                     for (column, _), cell in zip(FLEET_COLUMNS, row_cells(row)):
-                        table.update_cell(row.group_id, column, cell)
+                        table.update_cell(row.group_id, column, cell, update_width=True)
             else:
                 selected = self.selected_group
                 table.clear()
@@ -306,6 +306,10 @@ class FleetScreen(Screen[str | None]):
         self.action_open_group()
 
     def action_open_group(self) -> None:
+        if self.query_one("#fleet-filter", Input).has_class("-visible"):
+            # The filter box is open: an Enter that reached the table (typed before the box took the
+            # focus, as tmux showed with "/ g 2 Enter" sent at once) applies the filter, never opens a group.
+            return
         group = self.selected_group
         if group is not None:
             self.dismiss(group)
