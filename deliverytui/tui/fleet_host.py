@@ -63,6 +63,7 @@ class FleetViewHost:
             )
             app.install_screen(self.fleet_screen, name=FLEET_SCREEN_NAME)
         self.fleet_screen.can_go_back = bool(app.group)  # with no group chosen yet there is nothing behind it
+        app.title = "deliverytui — fleet"
         app.push_screen(FLEET_SCREEN_NAME, callback=self.fleet_closed)
 
     def fleet_closed(self, group: str | None) -> None:
@@ -71,6 +72,7 @@ class FleetViewHost:
         if app.closing:
             return
         if group is None or group == app.group:
+            app.title = f"deliverytui — {shown_name(app.group)}"
             app.refresh_now()  # the group view did not poll while hidden: bring it up to date at once
             return
         app.notify(f"opening {shown_name(group)}", timeout=2)
