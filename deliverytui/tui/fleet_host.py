@@ -23,7 +23,10 @@ from deliverytui.model.text import shown_name
 from deliverytui.tui.screens.fleet import FleetScreen
 
 #: The group view's actions that mean nothing while the fleet is in front (they would act on the hidden group).
-_GROUP_VIEW_ACTIONS = frozenset({"toggle_pause", "filter", "cycle_sort", "pick_group", "open_fleet", "reset_offsets", "delete_offsets"})
+#: ``lab`` too (the demo's ``d``): the lab pushed over the fleet would leave the fleet in front of the group its ``w`` opens.
+_GROUP_VIEW_ACTIONS = frozenset(
+    {"toggle_pause", "filter", "cycle_sort", "pick_group", "open_fleet", "reset_offsets", "delete_offsets", "lab"}
+)
 FLEET_SCREEN_NAME = "fleet"
 
 

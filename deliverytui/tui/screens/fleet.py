@@ -124,6 +124,8 @@ class FleetScreen(Screen[str | None]):
         self.can_go_back = True
         self._timer = None
         self._shown_keys: list[str] = []
+        #: The cells last drawn per group: a refresh updates only those that changed (500 groups × 10 columns).
+        self._shown_cells: dict[str, tuple[Text, ...]] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="fleet-header")
@@ -229,15 +231,22 @@ class FleetScreen(Screen[str | None]):
         keys = [row.group_id for row in rows]
         table = self._table
         with self.app.batch_update():
-            if keys == self._shown_keys:  # the usual refresh: same groups, same order; update cells by key
+            if keys == self._shown_keys:  # the usual refresh: same groups, same order; update changed cells by key
                 for row in rows:
-                    for (column, _), cell in zip(FLEET_COLUMNS, row_cells(row)):
-                        table.update_cell(row.group_id, column, cell, update_width=True)
+                    cells = row_cells(row)
+                    before = self._shown_cells.get(row.group_id, ())
+                    for index, ((column, _), cell) in enumerate(zip(FLEET_COLUMNS, cells)):
+                        # Text's == ignores its style: a cell is the same when its text and style are.
+                        if index >= len(before) or (before[index].plain, before[index].style) != (cell.plain, cell.style):
+                            table.update_cell(row.group_id, column, cell, update_width=True)
+                    self._shown_cells[row.group_id] = cells
             else:
                 selected = self.selected_group
                 table.clear()
+                self._shown_cells = {}
                 for row in rows:
-                    table.add_row(*row_cells(row), key=row.group_id)
+                    cells = self._shown_cells[row.group_id] = row_cells(row)
+                    table.add_row(*cells, key=row.group_id)
                 self._shown_keys = keys
                 if selected in keys:
                     table.move_cursor(row=keys.index(selected))
