@@ -17,6 +17,7 @@ from deliverytui.cli.tui import cluster_named, viewer_config
 from deliverytui.errors import ExitCode
 from deliverytui.tui.app import DeliveryApp
 from deliverytui.tui.screens.fleet import FleetScreen
+from deliverytui.tui.screens.share_group import ShareGroupScreen
 from deliverytui.tui.viewer_config import ViewerConfig
 from deliverytui.tui.widgets.partitions_table import PartitionsTable
 from tests.helpers import run_cli
@@ -141,6 +142,18 @@ async def test_fleet_of_thirty_groups_worst_first_filter_sort_open_and_back(boot
             await pilot.press("escape")
             await wait_until(pilot, lambda: app.screen is fleet and fleet.polls_completed > polls, what="the fleet again")
             assert {row[0] for row in table_rows(fleet)} == {f"fj-{unique}-live-classic", f"fj-{unique}-live-consumer"}
+            assert "deliverytui — fleet" in app.title
+
+            if share in expected:  # Enter on a share group: its share view; g there: the fleet; Esc: the share view again
+                await pilot.press("slash", *share, "enter")
+                await wait_until(pilot, lambda: [row[0] for row in table_rows(fleet)] == [share], what="only the share group")
+                await pilot.press("enter")
+                await wait_until(pilot, lambda: isinstance(app.screen, ShareGroupScreen), timeout=60, what="the share view")
+                await pilot.press("g")
+                await wait_until(pilot, lambda: app.screen is fleet, what="the fleet from the share view")
+                await pilot.press("escape", "escape")  # the first clears the filter, the second goes back
+                await wait_until(pilot, lambda: isinstance(app.screen, ShareGroupScreen), what="the share view again")
+                assert share in app.title
             await pilot.press("q")
         assert app.return_code in (0, None)
 
