@@ -24,3 +24,9 @@ class IsolatedFleetCollector(IsolatedGroupInspector):
 
     def read(self) -> FleetReading:
         return reading_from_wire(self._call({"op": "fleet"}))
+
+    @property
+    def child_pid(self) -> int | None:
+        """The running child's pid (benchmarks/fleet.py reads its CPU and RSS), or None when none runs."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
