@@ -39,7 +39,7 @@ from deliverytui.model.text import visible
 #: Group ids per DescribeConsumerGroups call.
 DESCRIBE_CHUNK = 100
 #: ListConsumerGroupOffsets requests in flight at once (one group each: librdkafka's limit).
-OFFSETS_IN_FLIGHT = 64
+OFFSETS_IN_FLIGHT = 512
 #: Partitions per ListOffsets chunk (the size LogOffsetReader found cheapest for librdkafka).
 LIST_OFFSETS_CHUNK = 500
 
@@ -55,8 +55,12 @@ class FleetCollector(GroupInspector):
         listed = self.list_groups()
         taken_at = datetime.now(UTC)
         ids = [g.group_id for g in listed]
-        descriptions = self._describe_all(ids)
+        # The describes travel while the offset fetches are fired and awaited: the two are independent,
+        # and describing 500 groups takes longer than fetching their offsets (waiting for one after the
+        # other cost ~0.9 s a refresh on 500 groups; together, the slower of the two).
+        describing = self._send_describes(ids)
         offsets = self._offsets_all(ids)
+        descriptions = self._describe_results(describing)
         partitions = sorted({key for found in offsets.values() if isinstance(found, dict) for key in found}
                             | {key for d in descriptions.values() if not isinstance(d, str) for key in _assigned(d)})
         log_ends = self._latest_offsets(partitions)
@@ -70,11 +74,15 @@ class FleetCollector(GroupInspector):
         """Nothing to release explicitly: the AdminClient closes when collected (as GroupInspector's)."""
 
     # -- the batched requests -------------------------------------------------------------
-    def _describe_all(self, ids: list[str]) -> dict[str, object]:
-        """Each id's ConsumerGroupDescription, or a one-line error text for a group refused alone."""
+    def _send_describes(self, ids: list[str]) -> dict[str, concurrent.futures.Future]:
+        """DescribeConsumerGroups for every id, :data:`DESCRIBE_CHUNK` a call, all sent at once."""
         futures: dict[str, concurrent.futures.Future] = {}
         for start in range(0, len(ids), DESCRIBE_CHUNK):
             futures.update(self.admin.describe_consumer_groups(ids[start : start + DESCRIBE_CHUNK], request_timeout=self.request_timeout))
+        return futures
+
+    def _describe_results(self, futures: dict[str, concurrent.futures.Future]) -> dict[str, object]:
+        """Each id's ConsumerGroupDescription, or a one-line error text for a group refused alone."""
         self.await_all(list(futures.values()), "describing every group")
         return {group: self._per_group(future, "describing every group") for group, future in futures.items()}
 
