@@ -31,6 +31,7 @@ from confluent_kafka import ConsumerGroupTopicPartitions, Producer, TopicPartiti
 from confluent_kafka.admin import AdminClient, NewTopic  # noqa: E402
 
 from deliverytui.broker.distribution import resolve_distribution  # noqa: E402
+from deliverytui.errors import ClusterUnreachableError  # noqa: E402
 from deliverytui.kafka.isolated_fleet import IsolatedFleetCollector  # noqa: E402
 from deliverytui.lag.fleet import FleetTracker  # noqa: E402
 
@@ -129,7 +130,12 @@ def main() -> int:
         try:
             deadline = time.monotonic() + 60
             while True:
-                first = collector.read()
+                try:
+                    first = collector.read()
+                except ClusterUnreachableError as exc:  # a fresh broker still loading its group coordinators
+                    print(f"  not ready: {exc}", flush=True)
+                    time.sleep(2)
+                    continue
                 mine = [g for g in first.groups if g.group_id.startswith(prefix)]
                 print(f"  listed {len(mine)} of {args.groups} groups", flush=True)
                 if len(mine) == args.groups or time.monotonic() > deadline:
