@@ -60,6 +60,8 @@ def row_cells(row: FleetRow) -> tuple[Text, ...]:
     lag_style = "" if not row.total_lag else ("yellow" if row.total_lag < 1000 else "bold red")
     topics = ", ".join(row.topics)
     eta = estimate_text(row.drain_eta_s) if row.drain_eta_s is not None else row.drain_text
+    if row.error is not None:  # the last column says why this group alone could not be read
+        eta = row.error
     return (
         Text(shown_name(row.group_id, 40)),
         Text(row.group_type, style="bold magenta" if row.group_type == "share" else ""),
@@ -70,7 +72,7 @@ def row_cells(row: FleetRow) -> tuple[Text, ...]:
         Text(estimate_text(row.max_time_lag_s)),
         Text(status, style=STATUS_STYLES.get(status, "")),
         Text(row.trend),
-        Text(shortened(eta, 24)),
+        Text(shortened(eta, 40 if row.error else 24), style="red" if row.error else ""),
     )
 
 
