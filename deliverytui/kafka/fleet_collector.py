@@ -201,7 +201,8 @@ def _reading(
         # uncommitted, owned partitions: Kafka's CLI prints "-" for each of them).
         total_lag=None if isinstance(offsets, str) or offsets is None or (keys and not lags) else sum(lags),
         partition_lags=partition_lags,
-        error=one_line(errors[0], limit=MESSAGE_LIMIT) if errors else None,
+        # visible(): a broker's message may quote the group id, which anyone who joins chose.
+        error=visible(one_line(errors[0], limit=MESSAGE_LIMIT)) if errors else None,
         simple=listing.is_simple,
         owned_partitions=frozenset(assigned),
     )
