@@ -10,6 +10,7 @@ reads on screen: the table's rendered cells and the header's text.
 from __future__ import annotations
 
 import pytest
+from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from deliverytui.cli import build_parser
@@ -17,6 +18,7 @@ from deliverytui.cli.tui import cluster_named, viewer_config
 from deliverytui.errors import ExitCode
 from deliverytui.tui.app import DeliveryApp
 from deliverytui.tui.screens.fleet import FleetScreen
+from deliverytui.tui.screens.help import HelpScreen
 from deliverytui.tui.screens.share_group import ShareGroupScreen
 from deliverytui.tui.viewer_config import ViewerConfig
 from deliverytui.tui.widgets.partitions_table import PartitionsTable
@@ -164,6 +166,12 @@ async def test_fleet_of_thirty_groups_worst_first_filter_sort_open_and_back(boot
             screen = again.screen
             await wait_until(pilot, lambda: set(expected) <= {row[0] for row in table_rows(screen)}, timeout=60, what="the groups again")
             assert "groups" in header(screen) and "not OK" in header(screen)
+            await pilot.press("question_mark")  # the fleet's own keys and columns
+            await wait_until(pilot, lambda: isinstance(again.screen, HelpScreen), what="the fleet's help")
+            help_text = str(again.screen.query_one(VerticalScroll).query(Static).first().render())
+            assert "Keys (fleet)" in help_text
+            await pilot.press("escape")
+            await wait_until(pilot, lambda: again.screen is screen, what="the fleet after its help")
             await pilot.press("q")
     finally:
         for member in members:

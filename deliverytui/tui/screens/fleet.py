@@ -33,6 +33,7 @@ from deliverytui.model.fleet import FleetReading, FleetRow, FleetSnapshot
 from deliverytui.model.text import shortened, shown_name
 from deliverytui.tui.messages import FleetArrived, FleetFailed
 from deliverytui.tui.rows import STATUS_STYLES
+from deliverytui.tui.screens.help import HelpScreen
 from deliverytui.tui.widgets.panels import ConnectionBanner
 
 #: Columns: (key, label). The time lag is an estimate from log-end samples, and says so (``~``).
@@ -46,6 +47,23 @@ SORT_MODES: tuple[tuple[str, Callable[[FleetRow], Any]], ...] = (
     ("lag ↓", lambda row: (-(row.total_lag or 0), row.group_id)),
     ("time lag ↓", lambda row: (-(row.max_time_lag_s or 0.0), row.group_id)),
     ("group ↑", lambda row: row.group_id),
+)
+
+
+FLEET_KEYS = (
+    ("Enter", "open the group's live view (a share group opens its share view)"),
+    ("Esc", "clear the filter; else back to the group shown before"),
+    ("/", "filter by group or topic substring (shown in the header as ~text)"),
+    ("s", "sort: worst first, lag, time lag, group name (shown in the header)"),
+    ("?", "this help"),
+    ("q", "quit"),
+)
+FLEET_LEGEND = (
+    ("Lag", "sum of the partitions' lags, as kafka-consumer-groups adds them up; - when none is known"),
+    ("Time lag (est.)", "age of the oldest unconsumed record, estimated from the log ends the fleet sampled"),
+    ("Status", "Burrow's verdict on the group's worst partition; ERR: this group alone could not be read"),
+    ("Trend", "whether the lag grows, shrinks or stays flat over the status window"),
+    ("Drain ETA", "lag / (consume rate - produce rate) when draining; otherwise why not"),
 )
 
 
@@ -86,7 +104,7 @@ class FleetScreen(Screen[str | None]):
         Binding("s", "cycle_sort", "Sort"),
         Binding("escape", "back", "Back"),
         Binding("q", "app.quit", "Quit"),
-        Binding("question_mark", "app.help", "Help"),
+        Binding("question_mark", "help", "Help"),
     ]
     DEFAULT_CSS = """
     FleetScreen #fleet-header { height: auto; padding: 0 1; background: $boost; }
@@ -281,6 +299,9 @@ class FleetScreen(Screen[str | None]):
         return self._shown_keys[table.cursor_row]
 
     # -- actions -------------------------------------------------------------------------
+    def action_help(self) -> None:
+        self.app.push_screen(HelpScreen(FLEET_KEYS, FLEET_LEGEND, title="Keys (fleet)"))
+
     def action_cycle_sort(self) -> None:
         self.sort_index = (self.sort_index + 1) % len(SORT_MODES)
         self.render_rows()
