@@ -90,7 +90,7 @@ def row_cells(row: FleetRow) -> tuple[Text, ...]:
         Text(estimate_text(row.max_time_lag_s)),
         Text(status, style=STATUS_STYLES.get(status, "")),
         Text(row.trend),
-        Text(shortened(eta, 40 if row.error else 24), style="red" if row.error else ""),
+        Text(shortened(eta, 40 if row.error else 30), style="red" if row.error else ""),
     )
 
 
