@@ -4,7 +4,8 @@ Starts an embedded Apache Kafka broker (or uses --bootstrap), publishes task eve
 real at-least-once consumer for ``notification-service`` that publishes its position through
 ``deliverytui.probe`` and commits only every 25th record (so positions run ahead of
 commits), leaves ``analytics-service`` with old commits, then drives the live view with
-Pilot and saves SVGs: the main screen, help, the group picker and the disconnected banner
+Pilot and saves SVGs: the fleet (every group, worst first; ``--fleet-only`` makes only that one), the
+main screen, help, the group picker and the disconnected banner
 (the broker is really stopped for that one); the live view on a share group read by two real
 share consumers; and the demo lab with its six real consumer
 processes, mid-crash: the crash menu, at-least-once dead after its effect, and the duplicate
@@ -99,7 +100,7 @@ async def shoot(bootstrap: str, broker: EmbeddedBroker | None, out: Path) -> Non
         await pilot.pause(0.5)
         app.save_screenshot(str(out / "help.svg"))
         await pilot.press("escape")
-        await pilot.press("g")
+        await pilot.press("G")
         await wait_for(pilot, lambda: isinstance(app.screen, GroupPickerScreen))
         await pilot.pause(0.3)
         app.save_screenshot(str(out / "group-picker.svg"))
@@ -248,10 +249,31 @@ def record(bootstrap: str, path: Path, count: int = 4) -> None:
     print(f"recorded {count} snapshots into {path}")
 
 
+def seed_fleet(bootstrap: str) -> None:
+    """A few more groups beside the two above, so the fleet has something to rank: drained, behind, never started."""
+    from tests.kafka_helpers import commit
+
+    commit(bootstrap, "billing", {("task-events", p): 100 for p in range(6)})
+    commit(bootstrap, "audit-archiver", {("task-events", p): 0 for p in range(3)})
+    commit(bootstrap, "search-indexer", {("task-events", p): 95 for p in range(6)})
+
+
+async def shoot_fleet(bootstrap: str, out: Path) -> None:
+    """``deliverytui`` without ``--group``: the fleet after a few refreshes (status and trend need history)."""
+    from deliverytui.tui.screens.fleet import FleetScreen
+
+    app = DeliveryApp(ViewerConfig(bootstrap=bootstrap, group="", refresh_seconds=1.0))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, FleetScreen) and app.screen.polls_completed >= 6)
+        await pilot.pause(0.5)
+        app.save_screenshot(str(out / "fleet.svg"))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap")
     parser.add_argument("--out", default=str(ROOT / "screenshots"))
+    parser.add_argument("--fleet-only", action="store_true", help="only screenshots/fleet.svg (the others unchanged)")
     parser.add_argument("--record", help="also write replay snapshots for the snapshot tests to this JSON file")
     parser.add_argument("--only", choices=["stuck"], help="take only this screenshot")
     args = parser.parse_args()
@@ -278,6 +300,10 @@ def main() -> int:
         if args.record:
             record(bootstrap, Path(args.record))
         publish(bootstrap, 300, start=20_000)
+        seed_fleet(bootstrap)
+        asyncio.run(shoot_fleet(bootstrap, out))
+        if args.fleet_only:
+            return 0
         asyncio.run(shoot_demo(bootstrap, out))
         asyncio.run(shoot_share(bootstrap, out))
         asyncio.run(shoot_rebalance(bootstrap, out))

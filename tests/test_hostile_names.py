@@ -151,7 +151,7 @@ async def test_live_view_and_picker_show_hostile_names_escaped(hostile: HostileC
         assert f"reported by {visible(hostile.client_id)}" in str(app.query_one(SelectedPartitionPanel).content)
         assert "\\x1b]52;c;aGk=\\x07" in cell(app, f"{hostile.topic}:0", "owner")
 
-        await pilot.press("g")
+        await pilot.press("G")
         await wait_until(pilot, lambda: isinstance(app.screen, GroupPickerScreen), what="the group picker")
         await pilot.pause(0.3)
         assert_terminal_safe(shown_everywhere(app), "the group picker")
@@ -166,6 +166,30 @@ async def test_live_view_and_picker_show_hostile_names_escaped(hostile: HostileC
                          what="the picked group's snapshot")
         assert not app.query_one("#banner").has_class("-visible")
         assert_terminal_safe(shown_everywhere(app), "the live view after switching")
+
+
+async def test_fleet_shows_hostile_names_escaped_and_opens_the_exact_group(hostile: HostileCluster) -> None:
+    """The fleet lists every group by its shown form; Enter opens the exact id (as the picker does)."""
+    from textual.widgets import DataTable
+
+    from deliverytui.tui.screens.fleet import FleetScreen
+
+    app = DeliveryApp(ViewerConfig(bootstrap=hostile.bootstrap, group="", refresh_seconds=0.5, request_timeout=5))
+    async with app.run_test(size=(200, 50)) as pilot:
+        await wait_until(pilot, lambda: isinstance(app.screen, FleetScreen), what="the fleet")
+        fleet = app.screen
+        await pilot.press("slash", *hostile.topic, "enter")  # the filter matches topics too: both hostile groups
+        table = fleet.query_one("#fleet-table", DataTable)
+        names = lambda: [str(table.get_row_at(i)[0]) for i in range(table.row_count)]  # noqa: E731
+        await wait_until(pilot, lambda: len(names()) == 2, timeout=30, what="the two hostile groups")
+        await pilot.pause(0.3)
+        assert_terminal_safe(shown_everywhere(app), "the fleet")
+        assert any(name.startswith(visible(hostile.other)[:20]) for name in names())
+        table.move_cursor(row=next(i for i, name in enumerate(names()) if name.startswith(visible(hostile.other)[:20])))
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: app.update is not None and app.group == hostile.other, what="the exact group opened")
+        await wait_until(pilot, lambda: cell(app, f"{hostile.topic}:0", "committed") == "3", what="its snapshot")
+        assert_terminal_safe(shown_everywhere(app), "the live view opened from the fleet")
 
 
 # -- journey §2.8 in a real terminal (tmux) --------------------------------------------------------
@@ -192,7 +216,7 @@ def test_journey_hostile_group_never_changes_the_terminal(hostile: HostileCluste
         assert _pane(session, "title").strip() == "journey-2.8"
         wait_for(lambda: visible(hostile.watched)[:40] in _pane(session) and visible(hostile.client_id)[:20] in _pane(session),
                  10, "the escaped group and owner")
-        subprocess.run(["tmux", "send-keys", "-t", session, "g"], check=True)
+        subprocess.run(["tmux", "send-keys", "-t", session, "G"], check=True)
         wait_for(lambda: "Switch group" in _pane(session), 30, "the group picker")
         wait_for(lambda: visible(hostile.other)[:20] in _pane(session), 10, "the escaped names in the picker")
         assert _pane(session, "title").strip() == "journey-2.8"

@@ -42,7 +42,7 @@ async def walk_the_live_view(reader: Path, first: str, second: str, topic: str) 
         await wait_until(pilot, lambda: cell(app, f"{topic}:1", "lag") == "4", timeout=60, what=f"{first}'s lag")
         assert cell(app, f"{topic}:0", "committed") == "5" and cell(app, f"{topic}:0", "lag") == "0"
 
-        await pilot.press("g")
+        await pilot.press("G")
         await wait_until(pilot, lambda: isinstance(app.screen, GroupPickerScreen), timeout=60, what="the group picker")
         assert {first, second} <= {g.group_id for g in app.screen.groups}
         options = app.screen.query_one(OptionList)

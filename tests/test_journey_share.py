@@ -109,13 +109,13 @@ def test_journey_share_group_in_a_terminal(
             keys(session, "Escape")
             wait_for(lambda: "Keys (share group)" not in pane(session), 30, "the help to close")
 
-            keys(session, "g")
+            keys(session, "G")
             wait_for(lambda: "Switch group" in pane(session) and classic in pane(session), 60, "the picker")
             keys(session, "Home", *["Down"] * picker_row(bootstrap, classic), "Enter")
             wait_for(lambda: "Committed" in pane(session) and f"group {classic}" in pane(session), 60, "the classic group")
             assert "share group" not in pane(session).splitlines()[0]
 
-            keys(session, "g")
+            keys(session, "G")
             wait_for(lambda: "Switch group" in pane(session) and share in pane(session), 60, "the picker again")
             keys(session, "Home", *["Down"] * picker_row(bootstrap, share), "Enter")
             sees_share_view(session, share, client)

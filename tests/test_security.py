@@ -259,7 +259,7 @@ async def test_read_only_tui_with_only_describe_and_read_sends_no_write(secured:
             assert cell(app, key, "owner").startswith("secured-app")
             assert [m.client_id for m in app.update.snapshot.members] == ["secured-app"]
 
-            await pilot.press("g")
+            await pilot.press("G")
             failed = lambda: [n.message for n in app._notifications if "cannot list groups" in n.message]  # noqa: E731
             await wait_until(pilot, lambda: isinstance(app.screen, GroupPickerScreen) or failed(), timeout=90, what="picker")
             assert not failed()

@@ -120,7 +120,7 @@ async def test_switch_group_with_the_picker(bootstrap: str, unique: str) -> None
     app = viewer(bootstrap, first)
     async with app.run_test(size=SIZE) as pilot:
         await wait_until(pilot, lambda: shown(app) == [f"{topic}:0"], what="first group's row")
-        await pilot.press("g")
+        await pilot.press("G")
         await wait_until(pilot, lambda: isinstance(app.screen, GroupPickerScreen), what="group picker")
         picker = app.screen
         assert second in [g.group_id for g in picker.groups]

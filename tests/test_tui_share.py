@@ -143,7 +143,7 @@ async def test_share_group_live_view_matches_kafka_share_groups(
         # and the share group again the share view, on the session's one helper.
         commit(bootstrap, classic, {(topic, 0): 1})
         for target in (classic, group):
-            await pilot.press("g")
+            await pilot.press("G")
             await wait_until(pilot, lambda: isinstance(app.screen, GroupPickerScreen), timeout=30, what="the picker")
             types = {g.group_id: g.protocol for g in app.screen.groups}
             assert types[group] == "share" and types[classic] == "classic", types

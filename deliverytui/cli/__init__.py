@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from deliverytui.cli.parser import build_parser
-from deliverytui.cli.tui import viewer_config
+from deliverytui.cli.tui import cluster_named, viewer_config
 from deliverytui.errors import ExitCode, UserFacingError
 from deliverytui.model.text import visible
 
@@ -23,8 +23,12 @@ __all__ = ["build_parser", "main", "viewer_config"]
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command is None and args.group is None:  # bare `deliverytui`: what can it do?
+    if args.command is None and args.group is None and not cluster_named(args):
+        # Bare `deliverytui` with no cluster anywhere (no --bootstrap, --config, $KAFKA_BOOTSTRAP_SERVERS
+        # or running embedded broker): guessing localhost:9092 would open a fleet of errors; say what to pass.
         parser.print_help()
+        print("\ndeliverytui: no cluster given: pass --bootstrap HOST:PORT (or --config FILE, "
+              "$KAFKA_BOOTSTRAP_SERVERS, or `deliverytui broker start`) to see every group", file=sys.stderr)
         return ExitCode.USAGE
     handler = args.handler
     try:

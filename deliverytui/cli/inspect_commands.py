@@ -14,8 +14,9 @@ from deliverytui.cli.connection import Connection, resolve_connection, start_jav
 from deliverytui.cli.exact_time_lag import exact_time_lags
 from deliverytui.cli.forked import run_forked
 from deliverytui.cli.output import (
+    fleet_group_json,
     print_json,
-    render_groups_table,
+    render_fleet_table,
     render_positions_table,
     render_share_snapshot_table,
     render_snapshot_table,
@@ -106,28 +107,34 @@ def snapshot(args: argparse.Namespace) -> int:
 
 
 def groups(args: argparse.Namespace) -> int:
+    """Every group with its type, state, members, topics and total lag: one batched fleet refresh
+    (:class:`~deliverytui.kafka.fleet_collector.FleetCollector`), plus share groups from the Java helper."""
     connection = resolve_connection(args)
     _import_kafka_modules()
+    import deliverytui.kafka.fleet_collector  # noqa: F401 - before the fork, as the others
 
     def work(budget_s: float) -> int:
         from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
+        from deliverytui.kafka.fleet_collector import FleetCollector, share_readings
 
-        inspector = _inspector(connection)
+        collector = FleetCollector(connection.bootstrap, connection.config, request_timeout=connection.timeout)
         java = _start_java_admin_for_listing(connection)
         try:
-            listed = retry_while_coordinator_not_ready(inspector.list_groups, budget_s)
+            readings = list(retry_while_coordinator_not_ready(collector.read, budget_s).groups)
             if java is not None:
                 from deliverytui.kafka.share_inspector import ShareGroupInspector
 
-                shared = retry_while_coordinator_not_ready(ShareGroupInspector(java, inspector).list_share_groups, budget_s)
-                listed = sorted([*listed, *shared], key=lambda g: g.group_id)
+                shared = retry_while_coordinator_not_ready(ShareGroupInspector(java, collector).list_share_groups, budget_s)
+                share_ids = {g.group_id for g in shared}
+                readings = [r for r in readings if r.group_id not in share_ids] + share_readings(shared)
         finally:
             if java is not None:
                 java.close()
+        readings.sort(key=lambda r: r.group_id)
         if args.json:
-            print_json([g.to_json() for g in listed])
+            print_json([fleet_group_json(r) for r in readings])
         else:
-            print(render_groups_table(listed))
+            print(render_fleet_table(readings))
         return 0
 
     return run_forked(work, bootstrap=connection.bootstrap, timeout=connection.timeout)

@@ -8,10 +8,11 @@ import sys
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from deliverytui.model import GroupListing, GroupSnapshot
+from deliverytui.model import GroupSnapshot
+from deliverytui.model.fleet import FleetGroupReading
 from deliverytui.model.positions import PositionsView
 from deliverytui.model.share import ShareGroupSnapshot
-from deliverytui.model.text import shown_name
+from deliverytui.model.text import shown_name, visible
 
 
 def print_json(data: Any) -> None:
@@ -100,10 +101,32 @@ def _leader(row) -> str:
     return "none (offline)" if row.leader is None else str(row.leader)
 
 
-def render_groups_table(groups: Sequence[GroupListing]) -> str:
-    if not groups:
+def fleet_group_json(reading: FleetGroupReading) -> dict[str, object]:
+    """One group of ``groups --json``: the listing's fields (``group``, ``type``, ``state``, ``protocol``,
+    ``simple``) and what the fleet refresh read (``members``, ``topics``, ``total_lag``; ``error`` if any)."""
+    data: dict[str, object] = {
+        "group": reading.group_id,
+        "type": reading.group_type,
+        "state": reading.state,
+        "protocol": reading.group_type,
+        "simple": reading.simple,
+        "members": reading.members,
+        "topics": list(reading.topics),
+        "total_lag": reading.total_lag,
+    }
+    if reading.error:
+        data["error"] = reading.error
+    return data
+
+
+def render_fleet_table(readings: Sequence[FleetGroupReading]) -> str:
+    """``deliverytui groups``: every group with its state, type, members and total lag (``-`` when unknown)."""
+    if not readings:
         return "(no consumer groups)"
-    return format_table(["GROUP", "STATE", "TYPE"], ((g.name, g.state, g.protocol) for g in groups))
+    return format_table(
+        ["GROUP", "STATE", "TYPE", "MEMBERS", "LAG"],
+        ((visible(g.group_id), g.state, g.group_type, g.members, "-" if g.total_lag is None else g.total_lag) for g in readings),
+    )
 
 
 def render_share_snapshot_table(snapshot: ShareGroupSnapshot) -> str:

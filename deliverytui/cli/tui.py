@@ -8,8 +8,18 @@ from deliverytui.cli.connection import resolve_connection
 from deliverytui.cli.store_options import store_url
 
 
+def cluster_named(args: argparse.Namespace) -> bool:
+    """Whether a cluster was given some way (flag, config, environment, a running embedded broker):
+    bare ``deliverytui`` then opens the fleet of that cluster; without one, ``main`` prints the help."""
+    import os
+
+    from deliverytui.broker.state import running_bootstrap
+
+    return bool(args.bootstrap or args.config or os.environ.get("KAFKA_BOOTSTRAP_SERVERS") or running_bootstrap())
+
+
 def run(args: argparse.Namespace) -> int:
-    """``deliverytui --group G`` (``main`` prints the help instead when there is neither a command nor a group)."""
+    """``deliverytui --group G`` (the group's live view) or ``deliverytui`` with a cluster (the fleet of every group)."""
     config = viewer_config(args)  # a bad --config is one line before Textual is even imported
     from deliverytui.tui.app import DeliveryApp  # Textual is imported only here
 
@@ -30,7 +40,7 @@ def viewer_config(args: argparse.Namespace):
     connection = resolve_connection(args)
     return ViewerConfig(
         bootstrap=connection.bootstrap,
-        group=args.group,
+        group=args.group or "",  # "": no group yet, the app opens the fleet
         client_config=connection.config or {},
         refresh_seconds=args.refresh,  # at least MIN_REFRESH_SECONDS: the parser's type checks it
         request_timeout=connection.timeout,

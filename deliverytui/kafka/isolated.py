@@ -47,7 +47,8 @@ from deliverytui.errors import (
 )
 from deliverytui.kafka.child_process import child_environment
 from deliverytui.kafka.client_config import RedactedConfig
-from deliverytui.kafka.group_inspector import CollectionCancelled, GroupInspector
+from deliverytui.kafka.fleet_collector import FleetCollector, reading_to_wire
+from deliverytui.kafka.group_inspector import CollectionCancelled
 from deliverytui.model import GroupListing, GroupSnapshot, PartitionRow
 
 #: How stale a snapshot's ``log_start_offset`` may be when it comes through the child.
@@ -270,7 +271,7 @@ def _serve() -> int:
     hello = json.loads(sys.stdin.readline())
     out = sys.stdout
     try:
-        inspector = GroupInspector(
+        inspector = FleetCollector(  # a GroupInspector that also reads the whole fleet (op "fleet")
             hello["bootstrap"], hello["config"], request_timeout=hello["request_timeout"],
             log_start_max_age_s=LOG_START_MAX_AGE_S,
         )
@@ -294,6 +295,8 @@ def _serve() -> int:
                     name: [[topic, partition, offset] for (topic, partition), offset in found.items()]
                     for name, found in zip(("end", "stable", "start"), offsets)
                 }}
+            elif request["op"] == "fleet":
+                answer = {"ok": reading_to_wire(inspector.read())}
             elif request["op"] == "groups":
                 answer = {"ok": [g.to_json() for g in inspector.list_groups()]}
             else:

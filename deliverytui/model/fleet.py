@@ -35,6 +35,7 @@ class FleetGroupReading:
     partition_lags: dict[tuple[str, int], tuple[int | None, int | None]]
     error: str | None = None  # one line when this group alone could not be read
     owned_partitions: frozenset[tuple[str, int]] = frozenset()
+    simple: bool = False  # a "simple" classic group (offsets committed without ever joining), as ListGroups says
 
 
 @dataclass(frozen=True)

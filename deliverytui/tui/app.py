@@ -37,6 +37,7 @@ from deliverytui.errors import (
 from deliverytui.kafka.group_inspector import CollectionCancelled
 from deliverytui.model.text import shown_name
 from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
+from deliverytui.tui.fleet_host import FleetViewHost
 from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
 from deliverytui.tui.rebalance_host import RebalanceViewHost
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
@@ -69,9 +70,10 @@ __all__ = ["DeliveryApp", "ViewerConfig"]
 GC_THRESHOLDS = (10_000, 50, 100)
 
 
-class DeliveryApp(RebalanceViewHost, StuckHost, ShareViewHost, App[None]):
-    """The live view (share groups: :mod:`~deliverytui.tui.share_host`; "stuck on what?":
-    :mod:`~deliverytui.tui.stuck_host`; KIP-848 epochs: :mod:`~deliverytui.tui.rebalance_host`)."""
+class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, App[None]):
+    """The live view (the fleet: :mod:`~deliverytui.tui.fleet_host`; share groups:
+    :mod:`~deliverytui.tui.share_host`; "stuck on what?": :mod:`~deliverytui.tui.stuck_host`;
+    KIP-848 epochs: :mod:`~deliverytui.tui.rebalance_host`)."""
 
     CSS_PATH = "app.tcss"
     TITLE = "deliverytui"
@@ -81,7 +83,9 @@ class DeliveryApp(RebalanceViewHost, StuckHost, ShareViewHost, App[None]):
         Binding("p", "toggle_pause", "Pause"),
         Binding("slash", "filter", "Filter"),
         Binding("s", "cycle_sort", "Sort"),
-        Binding("g", "pick_group", "Group"),
+        Binding("g", "open_fleet", "Fleet"),
+        Binding("G", "pick_group", "Pick group", show=False),
+        Binding("escape", "open_fleet", "Fleet", show=False),
         Binding("r", "reset_offsets", "Reset"),
         Binding("x", "delete_offsets", "Delete offsets"),
         Binding("i", "inspect_record", "Record"),
@@ -160,12 +164,12 @@ class DeliveryApp(RebalanceViewHost, StuckHost, ShareViewHost, App[None]):
             self._dedup.show_disabled()
         self._render_header()
         self.set_interval(1.0, self._render_header)  # data age ticks even between polls
-        self._start_poll()
+        self._start_poll() if self.group else self.action_open_fleet()  # no --group: every group first
 
     # -- polling -----------------------------------------------------------------
     def _start_poll(self) -> None:
         self._poll_timer = None
-        if not (self.paused or self._cancel.is_set() or self.share_screen is not None):
+        if not (self.paused or self._cancel.is_set() or self.share_screen is not None or self.fleet_in_front):
             self._poll(self._fetcher)
 
     def poll_now(self) -> None:
@@ -507,6 +511,7 @@ class DeliveryApp(RebalanceViewHost, StuckHost, ShareViewHost, App[None]):
         self._cancel.set()
         self._fetcher.close()
         self.close_shares()
+        self.close_fleet()
         if self._gc_frozen:
             gc.unfreeze()
         if self._saved_gc_thresholds is not None:

@@ -73,7 +73,7 @@ LAB_LEGEND = (
     ("why", "under the table: each duplicate's cause — a crash at a point, a kill, a replay, a rebalance"),
     *((name, f"(Jepsen, must stay 0) {meaning}") for name, meaning in ANOMALY_MEANINGS.items()),
 )
-LIVE_VIEW_ACTIONS = frozenset({"toggle_pause", "filter", "cycle_sort", "pick_group", "reset_offsets", "delete_offsets"})
+LIVE_VIEW_ACTIONS = frozenset({"toggle_pause", "filter", "cycle_sort", "pick_group", "open_fleet", "reset_offsets", "delete_offsets"})
 """The live view's keys: inactive while the lab screen is in front (they would act on a hidden group)."""
 LAB_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
 """A closed terminal, a ``kill`` or Ctrl-C from outside: the lab quits as on ``q`` and stops its consumers."""

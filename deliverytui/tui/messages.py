@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from textual.message import Message
 
 from deliverytui.model import GroupListing, GroupSnapshot
+from deliverytui.model.fleet import FleetSnapshot
 from deliverytui.model.group import TopicPartitionId
 from deliverytui.model.rebalance import ConsumerGroupEpochs
 from deliverytui.tui.fetch import ViewUpdate
@@ -92,3 +93,21 @@ class EpochsUnavailable(Message):
 
     reason: str
     group: str
+
+
+@dataclass
+class FleetArrived(Message):
+    """A fresh fleet refresh, ranked (supersedes any older one still queued)."""
+
+    snapshot: FleetSnapshot
+
+    def can_replace(self, message: Message) -> bool:
+        return isinstance(message, FleetArrived)
+
+
+@dataclass
+class FleetFailed(Message):
+    """A fleet refresh failed; ``kind`` is 'unreachable' or 'error' (the banner shows ``text``)."""
+
+    kind: str
+    text: str

@@ -11,7 +11,7 @@ from deliverytui.model.positions import DEFAULT_PROBE_TOPIC
 @dataclass(frozen=True)
 class ViewerConfig:
     bootstrap: str
-    group: str
+    group: str  # "" when none was given: the app opens the fleet of every group first
     client_config: Mapping[str, str] = field(default_factory=dict)
     refresh_seconds: float = 2.0
     request_timeout: float = 10.0

@@ -51,7 +51,8 @@ SHARE_HELP_KEYS = (
     ("?", "this help"),
     ("q", "quit"),
     ("p", "pause / resume refreshing"),
-    ("g", "switch group (consumer, classic and share groups)"),
+    ("g", "the fleet: every group worst first (Enter opens one, Esc comes back)"),
+    ("G", "switch group from a plain list (consumer, classic and share groups)"),
     ("r / x", "refused here: use deliverytui reset / delete-offsets --group (dry run first)"),
     ("ctrl+p", "command palette"),
 )
@@ -147,7 +148,8 @@ class ShareGroupScreen(Screen[None]):
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("p", "toggle_pause", "Pause"),
-        Binding("g", "pick_group", "Group"),
+        Binding("g", "open_fleet", "Fleet"),
+        Binding("G", "pick_group", "Pick group", show=False),
         Binding("r", "refuse_write('reset offsets')", "Reset"),
         Binding("x", "refuse_write('delete offsets')", "Delete offsets"),
     ]
@@ -326,6 +328,9 @@ class ShareGroupScreen(Screen[None]):
         self._show_header()
         if not self.paused:
             self._schedule_poll(0)
+
+    def action_open_fleet(self) -> None:
+        self.app.action_open_fleet()  # type: ignore[attr-defined] - the app's fleet lists every type
 
     def action_pick_group(self) -> None:
         self.app.action_pick_group()  # type: ignore[attr-defined] - the live view's picker lists every type
