@@ -106,3 +106,19 @@ def test_an_owned_partition_that_does_not_move_is_stall_not_stop() -> None:
     for step in range(12):  # a member owns it, the commit never moves, the log grows
         snapshot = tracker.observe(reading(5 * step, group("stuck", {0: (3, 10 + step)}, members=1, state="Stable")))
     assert snapshot.rows[0].status is LagStatus.STALL
+
+
+def test_a_stopped_group_behind_a_log_end_that_never_moves_shows_a_lower_bound_not_zero() -> None:
+    """Found on the fleet screen: a caught-up partition's 0 s spoke for a group stuck 30 records behind."""
+    tracker = FleetTracker()
+    for step in range(7):  # no producer: log end flat at 50; partition 0 stuck at 20, partition 1 caught up
+        snapshot = tracker.observe(reading(5 * step, group("stuck", {0: (20, 50), 1: (50, 50)})))
+    (row,) = snapshot.rows
+    assert row.total_lag == 30
+    assert row.time_lag_at_least is True
+    assert row.max_time_lag_s == pytest.approx(30.0)  # watched for 30 s: the record is at least that old
+
+
+def test_one_reading_of_a_lagging_group_is_unknown_not_zero() -> None:
+    (row,) = FleetTracker().observe(reading(0, group("stuck", {0: (20, 50), 1: (50, 50)}))).rows
+    assert (row.max_time_lag_s, row.time_lag_at_least) == (None, False)

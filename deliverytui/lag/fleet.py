@@ -85,7 +85,7 @@ class FleetTracker:
             )
         owned = group.owned_partitions or (frozenset(lags) if group.members else frozenset())
         view = track.history.observe(minimal_snapshot(group, owned, taken_at))
-        max_time_lag = self._max_time_lag(track, lags, now_s)
+        max_time_lag, at_least = self._max_time_lag(track, lags, now_s)
         committed_sum = sum(c for c, e in lags.values() if c is not None and e is not None)
         end_sum = sum(e for c, e in lags.values() if c is not None and e is not None)
         if lags:
@@ -108,24 +108,38 @@ class FleetTracker:
             drain_eta_s=drain_eta if drain is not None and drain.lag > 0 else None,
             drain_text=drain_text,
             error=group.error,
+            time_lag_at_least=at_least,
         )
 
     @staticmethod
-    def _max_time_lag(track: GroupTrack, lags: dict[tuple[str, int], tuple[int | None, int | None]], now_s: float) -> float | None:
+    def _max_time_lag(
+        track: GroupTrack, lags: dict[tuple[str, int], tuple[int | None, int | None]], now_s: float
+    ) -> tuple[float | None, bool]:
+        """The oldest unconsumed record's estimated age, and whether it is only a lower bound.
+
+        A partition behind a log end that never moved while watched cannot be dated, but its
+        record is at least as old as the watch: counting it as unknown would let a caught-up
+        partition's 0 s speak for a stopped group. Before two samples such a partition makes the
+        whole group's value unknown, for the same reason.
+        """
         timelines = track.timelines
         for gone in set(timelines) - set(lags):
             del timelines[gone]
         worst: float | None = None
+        at_least = unknown = False
         for key, (committed, log_end) in lags.items():
             timeline = timelines.get(key)
             if timeline is None:
                 timeline = timelines[key] = LogEndTimeline()
             if log_end is not None:
                 timeline.add(log_end, now_s)
-            estimate = timeline.time_lag_s(committed, now_s)
+            estimate, bound = timeline.time_lag_s(committed, now_s), False
+            if estimate is None and committed is not None and log_end is not None and committed < log_end:
+                estimate, bound = timeline.watched_for_s(now_s), True
+                unknown = unknown or estimate is None
             if estimate is not None and (worst is None or estimate > worst):
-                worst = estimate
-        return worst
+                worst, at_least = estimate, bound
+        return (None, False) if unknown else (worst, at_least)
 
 
 def minimal_snapshot(group: FleetGroupReading, owned: frozenset[tuple[str, int]], taken_at: datetime) -> GroupSnapshot:

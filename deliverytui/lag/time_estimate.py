@@ -117,3 +117,14 @@ class LogEndTimeline:
             return 0.0
         at = self.time_of(committed)
         return None if at is None else max(0.0, now_s - at)
+
+    def watched_for_s(self, now_s: float) -> float | None:
+        """How long this partition's log end has been watched (``None`` before two samples).
+
+        When the log end has not moved since watching began, :meth:`time_lag_s` cannot date a
+        committed offset behind it; the record there is at least this old, though: it was
+        already written when the first sample was taken.
+        """
+        if len(self._times) < 2:
+            return None
+        return max(0.0, now_s - self._times[0])

@@ -51,7 +51,8 @@ class FleetRow:
     """One group's line in the fleet view, with what only history can tell.
 
     ``max_time_lag_s`` is an estimate from the log-end samples the fleet already took (``None``
-    until two refreshes have passed); ``drain_eta_s`` is ``None`` when the group is not draining,
+    until two refreshes have passed, and a lower bound, ``time_lag_at_least``, when a lagging
+    partition's log end has not moved since it was first seen); ``drain_eta_s`` is ``None`` when the group is not draining,
     and ``drain_text`` then says why ("falling behind +12/s", "caught up", "-" without data).
     """
 
@@ -67,6 +68,7 @@ class FleetRow:
     drain_eta_s: float | None
     drain_text: str
     error: str | None = None
+    time_lag_at_least: bool = False  # max_time_lag_s is a lower bound: a lagging log end never moved while watched
 
     @property
     def sort_key(self) -> tuple[int, int, str]:

@@ -60,7 +60,8 @@ FLEET_KEYS = (
 )
 FLEET_LEGEND = (
     ("Lag", "sum of the partitions' lags, as kafka-consumer-groups adds them up; - when none is known"),
-    ("Time lag (est.)", "age of the oldest unconsumed record, estimated from the log ends the fleet sampled"),
+    ("Time lag (est.)", "age of the oldest unconsumed record, estimated from the log ends the fleet sampled; "
+     "≥: the log end never moved while watched, so only a lower bound"),
     ("Status", "Burrow's verdict on the group's worst partition; ERR: this group alone could not be read"),
     ("Trend", "whether the lag grows, shrinks or stays flat over the status window"),
     ("Drain ETA", "lag / (consume rate - produce rate) when draining; otherwise why not"),
@@ -70,6 +71,14 @@ FLEET_LEGEND = (
 def estimate_text(seconds: float | None) -> str:
     """An estimated duration, marked as one (``~12s``); ``-`` before the tracker has two samples."""
     return "-" if seconds is None else f"~{format_duration(seconds)}"
+
+
+def time_lag_text(row: FleetRow) -> str:
+    """``~12 s`` estimated; ``≥5 min`` when the group is behind a log end that never moved while
+    watched (its oldest record is at least that old); ``-`` before two samples."""
+    if row.time_lag_at_least and row.max_time_lag_s is not None:
+        return f"≥{format_duration(row.max_time_lag_s)}"
+    return estimate_text(row.max_time_lag_s)
 
 
 def row_cells(row: FleetRow) -> tuple[Text, ...]:
@@ -87,7 +96,7 @@ def row_cells(row: FleetRow) -> tuple[Text, ...]:
         Text(str(row.members)),
         Text(shortened(topics, 30) if topics else "-", style="" if topics else "dim"),
         Text("-" if row.total_lag is None else f"{row.total_lag:,}", style=lag_style),
-        Text(estimate_text(row.max_time_lag_s)),
+        Text(time_lag_text(row)),
         Text(status, style=STATUS_STYLES.get(status, "")),
         Text(row.trend),
         Text(shortened(eta, 40 if row.error else 30), style="red" if row.error else ""),
