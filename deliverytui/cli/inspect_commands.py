@@ -11,7 +11,7 @@ import argparse
 import time
 
 from deliverytui.cli.connection import Connection, resolve_connection, start_java_admin
-from deliverytui.cli.exact_time_lag import exact_time_lags
+from deliverytui.cli.exact_time_lag import exact_time_lags, fleet_max_time_lags
 from deliverytui.cli.forked import run_forked
 from deliverytui.cli.output import (
     fleet_group_json,
@@ -114,13 +114,18 @@ def groups(args: argparse.Namespace) -> int:
     import deliverytui.kafka.fleet_collector  # noqa: F401 - before the fork, as the others
 
     def work(budget_s: float) -> int:
+        import sys
+
         from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
         from deliverytui.kafka.fleet_collector import FleetCollector, share_readings
+
+        started = time.monotonic()
 
         collector = FleetCollector(connection.bootstrap, connection.config, request_timeout=connection.timeout)
         java = _start_java_admin_for_listing(connection)
         try:
-            readings = list(retry_while_coordinator_not_ready(collector.read, budget_s).groups)
+            fleet = retry_while_coordinator_not_ready(collector.read, budget_s)
+            readings = list(fleet.groups)
             if java is not None:
                 from deliverytui.kafka.share_inspector import ShareGroupInspector
 
@@ -131,10 +136,16 @@ def groups(args: argparse.Namespace) -> int:
             if java is not None:
                 java.close()
         readings.sort(key=lambda r: r.group_id)
+        time_lags = None
+        if args.time_lag:
+            remaining = max(1.0, budget_s - (time.monotonic() - started))
+            time_lags, failures = fleet_max_time_lags(connection, readings, fleet.taken_at, remaining)
+            if failures:
+                print(f"deliverytui: warning: time lag not read for {len(failures)} group(s); first: {failures[0]}", file=sys.stderr)
         if args.json:
-            print_json([fleet_group_json(r) for r in readings])
+            print_json([fleet_group_json(r, time_lags) for r in readings])
         else:
-            print(render_fleet_table(readings))
+            print(render_fleet_table(readings, time_lags))
         return 0
 
     return run_forked(work, bootstrap=connection.bootstrap, timeout=connection.timeout)

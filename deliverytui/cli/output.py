@@ -101,7 +101,7 @@ def _leader(row) -> str:
     return "none (offline)" if row.leader is None else str(row.leader)
 
 
-def fleet_group_json(reading: FleetGroupReading) -> dict[str, object]:
+def fleet_group_json(reading: FleetGroupReading, time_lags: Mapping[str, float | None] | None = None) -> dict[str, object]:
     """One group of ``groups --json``: the listing's fields (``group``, ``type``, ``state``, ``protocol``,
     ``simple``) and what the fleet refresh read (``members``, ``topics``, ``total_lag``; ``error`` if any)."""
     data: dict[str, object] = {
@@ -114,19 +114,28 @@ def fleet_group_json(reading: FleetGroupReading) -> dict[str, object]:
         "topics": list(reading.topics),
         "total_lag": reading.total_lag,
     }
+    if time_lags is not None:  # --time-lag: the oldest unconsumed record's exact age (null: not every one dated)
+        seconds = time_lags.get(reading.group_id)
+        data["max_time_lag_s"] = None if seconds is None else round(seconds, 3)
     if reading.error:
         data["error"] = reading.error
     return data
 
 
-def render_fleet_table(readings: Sequence[FleetGroupReading]) -> str:
-    """``deliverytui groups``: every group with its state, type, members and total lag (``-`` when unknown)."""
+def render_fleet_table(readings: Sequence[FleetGroupReading], time_lags: Mapping[str, float | None] | None = None) -> str:
+    """``deliverytui groups``: every group with its state, type, members and total lag (``-`` when unknown),
+    and with ``--time-lag`` the exact age of its oldest unconsumed record."""
     if not readings:
         return "(no consumer groups)"
-    return format_table(
-        ["GROUP", "STATE", "TYPE", "MEMBERS", "LAG"],
-        ((visible(g.group_id), g.state, g.group_type, g.members, "-" if g.total_lag is None else g.total_lag) for g in readings),
-    )
+    rows = [
+        [visible(g.group_id), g.state, g.group_type, g.members, "-" if g.total_lag is None else g.total_lag] for g in readings
+    ]
+    if time_lags is None:
+        return format_table(["GROUP", "STATE", "TYPE", "MEMBERS", "LAG"], rows)
+    for row, g in zip(rows, readings, strict=True):
+        seconds = time_lags.get(g.group_id)
+        row.append("-" if seconds is None else f"{seconds:.1f}s")
+    return format_table(["GROUP", "STATE", "TYPE", "MEMBERS", "LAG", "MAX-TIME-LAG"], rows)
 
 
 def render_share_snapshot_table(snapshot: ShareGroupSnapshot) -> str:

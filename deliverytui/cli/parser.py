@@ -121,9 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     snapshot.set_defaults(handler=inspect_commands.snapshot)
 
-    groups = sub.add_parser("groups", help="list the cluster's consumer groups with state and type")
+    groups = sub.add_parser("groups", help="list the cluster's groups with type, state, members and total lag")
     add_connection_options(groups)
     groups.add_argument("--json", action="store_true", help="print JSON")
+    groups.add_argument(
+        "--time-lag", action="store_true",
+        help="also read each group's exact max time lag (the age of the oldest record a partition waits on; one "
+        "fetch pass per group, never commits; needs Read on the topics)",
+    )
     groups.set_defaults(handler=inspect_commands.groups)
 
     reset = _group_command(
