@@ -9,7 +9,6 @@ the cluster is unreachable.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import threading
 import time
@@ -36,6 +35,7 @@ from deliverytui.errors import (
 )
 from deliverytui.kafka.group_inspector import CollectionCancelled
 from deliverytui.model.text import shown_name
+from deliverytui.tui.dedup_host import DedupWatchHost
 from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
 from deliverytui.tui.fleet_host import FleetViewHost
 from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
@@ -70,7 +70,7 @@ __all__ = ["DeliveryApp", "ViewerConfig"]
 GC_THRESHOLDS = (10_000, 50, 100)
 
 
-class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, App[None]):
+class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, DedupWatchHost, App[None]):
     """The live view (the fleet: :mod:`~deliverytui.tui.fleet_host`; share groups:
     :mod:`~deliverytui.tui.share_host`; "stuck on what?": :mod:`~deliverytui.tui.stuck_host`;
     KIP-848 epochs: :mod:`~deliverytui.tui.rebalance_host`)."""
@@ -159,7 +159,7 @@ class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, Ap
         self._event_log.clock = self.clock
         if self.config.dedup_url or self.DEDUP_FOLLOWS_GROUP:
             self._dedup.show_text(Text("dedup: connecting…", style="dim"))
-            self._watch_dedup()
+            self.watch_dedup(self._dedup, self._event_log)
         else:
             self._dedup.show_disabled()
         self._render_header()
@@ -271,67 +271,6 @@ class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, Ap
     # -- the dedup store --------------------------------------------------------------
     DEDUP_FOLLOWS_GROUP = False
     """True where each group has its own store (the lab): :meth:`dedup_url_for` picks it per group."""
-
-    def dedup_url_for(self, group: str) -> str | None:
-        """The store whose counters the dedup panel shows for ``group`` (``--dedup``, the same for every group)."""
-        return self.config.dedup_url
-
-    @work(exclusive=True, exit_on_error=False, group="dedup")
-    async def _watch_dedup(self) -> None:
-        """Poll the store's counters on the event loop (its clients are asyncio-native)."""
-        from deliverytui.dedup import DedupPanelReader
-        from deliverytui.model.dedup import CounterSample, rate_over_window
-
-        group = self.group
-        url = self.dedup_url_for(group)
-        reader = DedupPanelReader(url, group, prefix=self.config.dedup_prefix) if url else None
-        samples: deque[CounterSample] = deque(maxlen=120)
-        key_samples: deque[tuple[float, int]] = deque(maxlen=120)
-        panel = self._dedup
-        events = self._event_log
-        was_down = False
-        try:
-            while not self._cancel.is_set():
-                if group != self.group:  # switched: watch the new group's counters (in its own store)
-                    if reader is not None:
-                        await reader.close()
-                    group = self.group
-                    url = self.dedup_url_for(group)
-                    reader = DedupPanelReader(url, group, prefix=self.config.dedup_prefix) if url else None
-                    samples.clear()
-                    key_samples.clear()
-                if reader is None:
-                    panel.show_text(Text(f"dedup: group {shown_name(group)} keeps no idempotency store", style="dim"))
-                    await asyncio.sleep(self.config.refresh_seconds)
-                    continue
-                try:
-                    data = await reader.read()
-                except UserFacingError as exc:
-                    panel.show_text(Text(f"dedup store: {exc}", style="bold red"))
-                    if not was_down:
-                        events.add(f"dedup store down: {exc}", "bold red")
-                    was_down = True
-                else:
-                    if was_down:
-                        events.add("dedup store reachable again", "bold green")
-                    was_down = False
-                    now = time.monotonic()
-                    rates = None
-                    if data.counters is not None:
-                        samples.append(CounterSample(now, data.counters))
-                        rates = rate_over_window(list(samples), 60.0)
-                    key_rate = None
-                    if data.sample is not None:
-                        key_samples.append((now, data.sample.estimated_keys))
-                        recent = [s for s in key_samples if now - s[0] <= 60.0]
-                        if len(recent) >= 2 and recent[-1][0] > recent[0][0]:
-                            key_rate = (recent[-1][1] - recent[0][1]) / (recent[-1][0] - recent[0][0])
-                    if not self.paused:
-                        panel.show_data(data, rates, key_rate)
-                await asyncio.sleep(self.config.refresh_seconds)
-        finally:
-            if reader is not None:
-                await reader.close()
 
     # -- rendering -----------------------------------------------------------------
     def _render(self, update: ViewUpdate) -> None:
