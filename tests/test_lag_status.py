@@ -14,7 +14,13 @@ import pytest
 
 from deliverytui.lag import CommitWindow, LagHistory, LagSettings, evaluate_partition_status
 from deliverytui.model.group import GroupSnapshot, MemberInfo, PartitionRow
-from deliverytui.model.lag import GroupLagView, LagStatus, summarize_status_changes, worst_status
+from deliverytui.model.lag import (
+    GroupLagView,
+    LagStatus,
+    partition_ranges,
+    summarize_status_changes,
+    worst_status,
+)
 
 T0 = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 SMALL_WINDOW = LagSettings(window_size=4, min_entry_interval_s=0.0, allowed_lag=0)
@@ -328,7 +334,9 @@ def test_a_thousand_partitions_going_stop_together_are_one_event_line() -> None:
     view = history.observe(group_snapshot(2, rows, members_present=False))
     assert len(view.status_changes) == 1000
     lines = summarize_status_changes(view.status_changes)
-    assert lines == [("1,000 partitions OK → STOP: wide:0, wide:1, wide:2 and 997 more", LagStatus.STOP)]
+    assert [(line, status) for line, status, _ in lines] == [("1,000 partitions OK → STOP: wide:0, wide:1, wide:2 and 997 more", LagStatus.STOP)]
+    assert lines[0][2] == tuple(f"wide:{p}" for p in range(1000))  # every partition, for the log's e
+    assert partition_ranges(lines[0][2]) == ["wide: 0–999"]
 
 
 def test_a_few_transitions_keep_their_own_lines() -> None:
@@ -336,4 +344,11 @@ def test_a_few_transitions_keep_their_own_lines() -> None:
     rows = [partition_row(10, 50, partition=p, owner=None) for p in range(2)]
     history.observe(group_snapshot(0, rows, members_present=False))
     view = history.observe(group_snapshot(2, rows, members_present=False))
-    assert [line for line, _ in summarize_status_changes(view.status_changes)] == ["orders:0: OK → STOP", "orders:1: OK → STOP"]
+    assert [(line, keys) for line, _, keys in summarize_status_changes(view.status_changes)] == [
+        ("orders:0: OK → STOP", ()), ("orders:1: OK → STOP", ()),
+    ]
+
+
+def test_partition_ranges_compress_runs_per_topic() -> None:
+    keys = ["b:3", "a:0", "a:1", "a:2", "a:7", "b:4", "a:9", "a:8", "odd:topic:12"]
+    assert partition_ranges(keys) == ["a: 0–2, 7–9", "b: 3–4", "odd:topic: 12"]

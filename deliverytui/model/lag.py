@@ -108,27 +108,55 @@ class StatusChange:
 STATUS_CHANGE_LINES = 3
 
 
-def summarize_status_changes(changes: Sequence[StatusChange], limit: int = STATUS_CHANGE_LINES) -> list[tuple[str, LagStatus]]:
+def summarize_status_changes(
+    changes: Sequence[StatusChange], limit: int = STATUS_CHANGE_LINES
+) -> list[tuple[str, LagStatus, tuple[str, ...]]]:
     """The event log's lines for one snapshot's status changes, with floods folded.
 
     Attached to an Empty 1,000-partition group, every partition goes OK → STOP in the same
     refresh: 1,000 lines in one second bury everything else. Changes with the same
     (previous, current) pair are one line when there are more than ``limit`` of them:
     ``1,000 partitions OK → STOP: wide:0, wide:1, wide:2 and 997 more``. Each line comes with
-    the status it changed to (the log colours it).
+    the status it changed to (the log colours it) and, for a folded line, every partition it
+    stands for (the log's ``e`` expands it); ``()`` for a line about one partition.
     """
     by_pair: dict[tuple[LagStatus, LagStatus], list[StatusChange]] = {}
     for change in changes:
         by_pair.setdefault((change.previous, change.current), []).append(change)
-    lines: list[tuple[str, LagStatus]] = []
+    lines: list[tuple[str, LagStatus, tuple[str, ...]]] = []
     for (previous, current), group in by_pair.items():
         if len(group) <= limit:
-            lines.extend((change.describe(), current) for change in group)
+            lines.extend((change.describe(), current, ()) for change in group)
             continue
         shown = ", ".join(change.key for change in group[:limit])
-        lines.append(
-            (f"{len(group):,} partitions {previous.value} → {current.value}: {shown} and {len(group) - limit:,} more", current)
-        )
+        lines.append((
+            f"{len(group):,} partitions {previous.value} → {current.value}: {shown} and {len(group) - limit:,} more",
+            current,
+            tuple(change.key for change in group),
+        ))
+    return lines
+
+
+def partition_ranges(keys: Iterable[str]) -> list[str]:
+    """``topic: 0–999, 1003`` per topic: a folded event's partitions, short enough to read."""
+    by_topic: dict[str, list[int]] = {}
+    for key in keys:
+        topic, _, partition = key.rpartition(":")
+        if partition.isdigit():
+            by_topic.setdefault(topic, []).append(int(partition))
+    lines = []
+    for topic, partitions in sorted(by_topic.items()):
+        runs: list[str] = []
+        ordered = sorted(set(partitions))
+        start = previous = ordered[0]
+        for partition in [*ordered[1:], None]:
+            if partition is not None and partition == previous + 1:
+                previous = partition
+                continue
+            runs.append(str(start) if start == previous else f"{start}–{previous}")
+            if partition is not None:
+                start = previous = partition
+        lines.append(f"{topic}: {', '.join(runs)}")
     return lines
 
 

@@ -40,6 +40,7 @@ from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
 from deliverytui.tui.fleet_host import FleetViewHost
 from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
 from deliverytui.tui.rebalance_host import RebalanceViewHost
+from deliverytui.tui.screens.folded_events import FoldedEventsScreen
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.screens.help import HelpScreen
 from deliverytui.tui.screens.reset import DeleteOffsetsScreen, ResetOffsetsScreen, resetter_factory
@@ -90,6 +91,7 @@ class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, De
         Binding("x", "delete_offsets", "Delete offsets"),
         Binding("i", "inspect_record", "Record"),
         Binding("k", "skip_record", "Skip record"),
+        Binding("e", "expand_events", "Expand events", show=False),
     ]
 
     def __init__(
@@ -223,8 +225,9 @@ class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, De
         self.failures = 0
         self._last_problem = None
         self._banner.clear_problem()
+        details = update.event_details
         for text, style in update.events:
-            events.add(text, style)
+            events.add(text, style, details=details.get(text, ()))
         self.observe_rebalance(update.snapshot)
         if isinstance(self.screen, Screen) and self.screen is not self.screen_stack[0]:
             self._pending = update  # a modal is open: render when it closes
@@ -328,6 +331,10 @@ class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, De
     # -- actions -------------------------------------------------------------------
     def action_help(self) -> None:
         self.push_screen(HelpScreen(), callback=lambda _: self._flush_pending())
+
+    def action_expand_events(self) -> None:
+        """``e``: every partition behind the event log's folded lines (a flood of status changes)."""
+        self.push_screen(FoldedEventsScreen(self._event_log.folded()))
 
     def action_toggle_pause(self) -> None:
         self.paused = not self.paused

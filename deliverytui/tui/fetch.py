@@ -40,6 +40,8 @@ class ViewUpdate:
     #: ``snapshot.total_lag``, summed once here: the header re-renders every second.
     total_lag: int = 0
     events: tuple[tuple[str, str], ...] = ()  # (text, style)
+    #: A folded event line (a flood of simultaneous status changes) → every partition it stands for.
+    event_details: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     group_status: str | None = None
     group_lag_series: tuple[float, ...] = ()
     partition_lag_series: dict[str, tuple[float, ...]] = field(default_factory=dict)
@@ -159,10 +161,11 @@ class GroupFetcher:
         selected = self.selected_key
         lag_view = self._lag.observe(snapshot, series_keys=(selected,) if selected else ())
         events += [(rewind.describe(), "bold magenta") for rewind in lag_view.rewinds]
-        events += [
-            (line, STATUS_EVENT_STYLES.get(status.value, ""))
-            for line, status in summarize_status_changes(lag_view.status_changes)
-        ]
+        folded: dict[str, tuple[str, ...]] = {}
+        for line, status, keys in summarize_status_changes(lag_view.status_changes):
+            events.append((line, STATUS_EVENT_STYLES.get(status.value, "")))
+            if keys:
+                folded[line] = keys
         positions = self._read_positions(snapshot)
         estimates = self._estimates.observe(snapshot, selected)
         rows, by_key = self._rows.build(snapshot, lag_view.partitions, positions, estimates.time_lag_s)
@@ -173,6 +176,7 @@ class GroupFetcher:
             rows=rows,
             total_lag=snapshot.total_lag,
             events=tuple(events),
+            event_details=folded,
             group_status=lag_view.status.value,
             group_lag_series=tuple(lag_view.total_lag_series),
             partition_lag_series={k: tuple(v) for k, v in lag_view.partition_lag_series.items()},

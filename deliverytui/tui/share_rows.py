@@ -146,7 +146,7 @@ class ShareFetcher:
             for rewind in view.rewinds
         ]
         events += [
-            (line, STATUS_EVENT_STYLES.get(status.value, "")) for line, status in summarize_status_changes(view.status_changes)
+            (line, STATUS_EVENT_STYLES.get(status.value, "")) for line, status, _ in summarize_status_changes(view.status_changes)
         ]
         statuses = {key: part.status for key, part in view.partitions.items()}
         series = {key: tuple(float(v) for v in values) for key, values in view.partition_lag_series.items()}

@@ -22,6 +22,7 @@ HELP_KEYS = (
     ("x", "delete a topic's committed offsets (same guards as reset)"),
     ("i", "the record at the selected partition's committed offset (by itself on STALL/STOP)"),
     ("k", "skip that record: the reset dialog, dry run of shift-by +1 on that partition only"),
+    ("e", "expand the event log's folded lines (a flood of status changes): every partition, by topic"),
     ("ctrl+p", "command palette"),
 )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import UTC, datetime
 
 from rich.table import Table
@@ -149,6 +150,10 @@ class MembersPanel(Static):
         self.update(table)
 
 
+#: How many folded event lines the log keeps expandable (each holds up to every partition of a group).
+FOLDED_REMEMBERED = 20
+
+
 class EventLog(RichLog):
     """Timestamped events: rebalances, resets seen, status changes, connection loss and recovery."""
 
@@ -159,16 +164,25 @@ class EventLog(RichLog):
     def __init__(self, **kwargs) -> None:
         super().__init__(max_lines=500, wrap=False, markup=False, **kwargs)
         self.entries: list[str] = []  # plain text, newest last (tests and the headless log read it)
+        self._folded: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=FOLDED_REMEMBERED)
         self.clock = lambda: datetime.now(UTC)
 
-    def add(self, text: str, style: str = "", at: datetime | None = None) -> None:
+    def add(self, text: str, style: str = "", at: datetime | None = None, details: tuple[str, ...] = ()) -> None:
+        """Log ``text``; ``details`` (a folded flood's partitions) are kept for :meth:`folded` to expand."""
         stamp = (at or self.clock()).astimezone().strftime("%H:%M:%S")
         text = visible(text)  # lines from the model are visible already; error texts quoted here may not be
         self.entries.append(f"{stamp} {text}")
         del self.entries[:-500]
         line = Text(f"{stamp} ", style="dim")
         line.append(text, style)
+        if details:
+            self._folded.append((f"{stamp} {text}", tuple(visible(key) for key in details)))
+            line.append("  (e: all)", "dim")
         self.write(line)
+
+    def folded(self) -> list[tuple[str, tuple[str, ...]]]:
+        """The folded lines still remembered (newest last), each with every partition it stands for."""
+        return list(self._folded)
 
 
 class DedupPanel(Static):
