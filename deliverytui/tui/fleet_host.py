@@ -74,6 +74,9 @@ class FleetViewHost:
         app: Any = self
         if app.closing:
             return
+        # The cursor keys must move the partitions' cursor at once (found on the on-call journey: after
+        # Enter from a fleet shown first, the event log had the focus and Down did nothing visible).
+        app.query_one("#partitions").focus()
         if group is None or group == app.group:
             app.title = f"deliverytui — {shown_name(app.group)}"
             app.poll_now()  # the group view did not poll while hidden: bring it up to date at once
