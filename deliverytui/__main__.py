@@ -1,5 +1,5 @@
 """Allow ``python -m deliverytui``."""
 
-from deliverytui.cli import main
+from deliverytui.cli import run
 
-raise SystemExit(main())
+run()

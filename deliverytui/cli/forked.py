@@ -51,6 +51,17 @@ _PR_SET_PDEATHSIG = 1
 
 #: The pipe to the parent while running in a child (``None`` in the parent).
 _result_pipe: int | None = None
+#: Whether :func:`run_forked` has printed a child's result in this process (see :func:`result_printed`).
+_printed = False
+
+
+def result_printed() -> bool:
+    """True once :func:`run_forked` printed what its child sent (or the line saying it crashed).
+
+    The process entry point then leaves without the interpreter's teardown: the Kafka client lived
+    and died in the child, and the parent opened no file and started no thread worth cleaning up.
+    """
+    return _printed
 
 
 def announce_write() -> None:
@@ -66,11 +77,13 @@ def run_forked(work: Callable[[float], int], *, bootstrap: str, timeout: float) 
     within them), prints its result and returns an exit code; it may raise a
     :class:`UserFacingError`, which becomes the usual one line on stderr.
     """
+    global _printed
     started = time.monotonic()
     crashes = 0
     while True:
         budget = max(1.0, timeout - (time.monotonic() - started))
         outcome = _run_child(work, budget, timeout)
+        _printed = True
         if isinstance(outcome, tuple):  # the child finished and sent its output
             code, out, err = outcome
             sys.stdout.write(out)
