@@ -33,7 +33,7 @@ import signal
 import struct
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 from deliverytui.errors import ExitCode, UserFacingError
 
@@ -62,6 +62,27 @@ def result_printed() -> bool:
     and died in the child, and the parent opened no file and started no thread worth cleaning up.
     """
     return _printed
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Pause the garbage collector while a command loads its modules, then freeze what they loaded.
+
+    Imports allocate hundreds of thousands of objects and free almost none, so the collections
+    they trigger (each full one walks every object loaded so far) find nothing: with them paused,
+    loading confluent_kafka and the collectors cost 10-14 ms less CPU. ``gc.freeze()`` then moves
+    the loaded objects out of the collector's sight, so re-enabling it does not bring the skipped
+    full collection back at the next allocation (and a forked child shares those pages untouched).
+    The collector is back on afterwards (the child turns it off again on its own).
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.freeze()
+        if was_enabled:
+            gc.enable()
 
 
 def announce_write() -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from deliverytui.cli.connection import Connection, resolve_connection, start_java_admin
-from deliverytui.cli.forked import run_forked
+from deliverytui.cli.forked import collector_paused, run_forked
 from deliverytui.cli.output import (
     print_json,
     render_groups_table,
@@ -60,10 +60,11 @@ def _import_kafka_modules() -> None:
 
 
 def snapshot(args: argparse.Namespace) -> int:
-    connection = resolve_connection(args)
-    _import_kafka_modules()
-    if args.positions:
-        import deliverytui.kafka.probe_positions  # noqa: F401 - before the fork, as the others
+    with collector_paused():
+        connection = resolve_connection(args)
+        _import_kafka_modules()
+        if args.positions:
+            import deliverytui.kafka.probe_positions  # noqa: F401 - before the fork, as the others
 
     def work(budget_s: float) -> int:
         from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
@@ -93,8 +94,9 @@ def snapshot(args: argparse.Namespace) -> int:
 
 
 def groups(args: argparse.Namespace) -> int:
-    connection = resolve_connection(args)
-    _import_kafka_modules()
+    with collector_paused():
+        connection = resolve_connection(args)
+        _import_kafka_modules()
 
     def work(budget_s: float) -> int:
         from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
