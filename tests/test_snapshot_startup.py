@@ -25,6 +25,7 @@ NOT_FOR_SNAPSHOT = [
     "deliverytui.broker.security",
     "deliverytui.broker.process",
     "deliverytui.model.share",
+    "deliverytui.model.positions",
 ]
 
 PROBE = """

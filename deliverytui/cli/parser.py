@@ -28,7 +28,7 @@ from deliverytui.cli import tui as tui_command
 from deliverytui.cli.connection import DEFAULT_TIMEOUT, add_connection_option, add_connection_options
 from deliverytui.cli.store_options import SECRET_FILE_HELP
 from deliverytui.errors import ExitCode
-from deliverytui.model.positions import DEFAULT_PROBE_TOPIC
+from deliverytui.model.probe_topic import DEFAULT_PROBE_TOPIC
 from deliverytui.model.text import visible
 
 
