@@ -60,5 +60,8 @@ def run() -> NoReturn:
             sys.stderr.flush()
         except BrokenPipeError:  # a reader that left early (`| head`), as main() treats it
             pass
+        except OSError as exc:  # a full disk behind `> file`: one line, as any other failure
+            print(f"deliverytui: error: cannot write the output: {exc.strerror or exc}", file=sys.stderr)
+            code = ExitCode.ERROR
         os._exit(code)
     raise SystemExit(code)
