@@ -1,5 +1,12 @@
 """Allow ``python -m deliverytui``."""
 
-from deliverytui.cli import main
+import gc
 
-raise SystemExit(main())
+# The command line's modules load with the collector paused (it would find nothing to free among
+# them, see deliverytui.cli.forked.collector_paused); run() starts with it on again.
+gc.disable()
+from deliverytui.cli import run  # noqa: E402
+
+gc.freeze()
+gc.enable()
+run()

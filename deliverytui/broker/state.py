@@ -23,10 +23,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deliverytui.broker.paths import default_cluster_dir, default_data_dir
-from deliverytui.broker.process import NodeFiles, pid_is_our_broker
 from deliverytui.kafka.client_config import DEFAULT_BOOTSTRAP
+
+if TYPE_CHECKING:
+    from deliverytui.broker.process import NodeFiles
 
 STATE_FILE = "broker.json"
 CLUSTER_STATE_FILE = "cluster.json"
@@ -114,6 +117,10 @@ class Layout:
         return self.data_dir / (STATE_FILE if self.single else CLUSTER_STATE_FILE)
 
     def files(self, node: int) -> NodeFiles:
+        # Imported here: every command resolves its bootstrap through this module, and broker.process
+        # (subprocess, importlib.resources, tempfile) is ~15 ms that `snapshot --bootstrap H` never needs.
+        from deliverytui.broker.process import NodeFiles
+
         return NodeFiles(node, self.data_dir if self.single else self.data_dir / f"node-{node}")
 
     def read(self) -> dict | None:
@@ -135,6 +142,8 @@ class Layout:
         write_state_file(self.state_file, flat)
 
     def node_running(self, node: int, state: dict) -> bool:
+        from deliverytui.broker.process import pid_is_our_broker
+
         record = state["nodes"].get(str(node))
         return bool(record and record.get("pid")) and pid_is_our_broker(int(record["pid"]), self.files(node).properties_file)
 
@@ -174,6 +183,8 @@ def secured_embedded_dir(bootstrap: str) -> Path | None:
     client file to pass instead. Reads files and /proc only, like :func:`running_bootstrap`.
     """
     wanted = _loopback_ports(bootstrap)
+    if not wanted:  # not on this machine's loopback: no embedded broker of ours
+        return None
     for candidate in (default_data_dir(), default_cluster_dir()):
         layout = Layout.of(candidate)
         state = layout.read()

@@ -55,12 +55,14 @@ def refuse_plain_client_on_secured_embedded_broker(bootstrap: str, *, principal:
     A secured embedded broker drops a client that does not log in, which librdkafka reports as
     "brokers are down". Its data dir holds ready client files: ``principal`` names the one to suggest.
     """
-    from deliverytui.broker.security import client_config_file
     from deliverytui.broker.state import secured_embedded_dir
-    from deliverytui.errors import AuthenticationError
 
     data_dir = secured_embedded_dir(bootstrap)
     if data_dir is not None:
+        # Imported only to name the file: broker.security loads secrets and hashlib (~20 ms of every command).
+        from deliverytui.broker.security import client_config_file
+        from deliverytui.errors import AuthenticationError
+
         raise AuthenticationError(
             f"the embedded broker at {bootstrap} needs SASL: use --config {client_config_file(data_dir, principal)}"
         )

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from deliverytui.cli.connection import Connection
-from deliverytui.model import GroupSnapshot
-from deliverytui.model.fleet import FleetGroupReading
+if TYPE_CHECKING:  # annotations only: the CLI imports this module only with --time-lag
+    from deliverytui.cli.connection import Connection
+    from deliverytui.model import GroupSnapshot
+    from deliverytui.model.fleet import FleetGroupReading
 
 
 def exact_time_lags(connection: Connection, snapshot: GroupSnapshot, timeout: float) -> dict[tuple[str, int], float | None]:

@@ -11,8 +11,7 @@ import argparse
 import time
 
 from deliverytui.cli.connection import Connection, resolve_connection, start_java_admin
-from deliverytui.cli.exact_time_lag import exact_time_lags, fleet_max_time_lags
-from deliverytui.cli.forked import run_forked
+from deliverytui.cli.forked import collector_paused, run_forked
 from deliverytui.cli.output import (
     fleet_group_json,
     print_json,
@@ -63,12 +62,14 @@ def _import_kafka_modules() -> None:
 
 
 def snapshot(args: argparse.Namespace) -> int:
-    connection = resolve_connection(args)
-    _import_kafka_modules()
-    if args.positions:
-        import deliverytui.kafka.probe_positions  # noqa: F401 - before the fork, as the others
-    if args.time_lag:
-        import deliverytui.kafka.commit_timestamps  # noqa: F401 - before the fork, as the others
+    with collector_paused():
+        connection = resolve_connection(args)
+        _import_kafka_modules()
+        if args.positions:
+            import deliverytui.kafka.probe_positions  # noqa: F401 - before the fork, as the others
+        if args.time_lag:
+            import deliverytui.cli.exact_time_lag  # noqa: F401 - before the fork, as the others
+            import deliverytui.kafka.commit_timestamps  # noqa: F401 - before the fork, as the others
 
     def work(budget_s: float) -> int:
         from deliverytui.kafka.admin_requests import retry_while_coordinator_not_ready
@@ -87,6 +88,8 @@ def snapshot(args: argparse.Namespace) -> int:
             return 0
         positions = _read_positions(connection, result, args.probe_topic) if args.positions else None
         # Within what is left of --timeout: the parent waits for the child that long (plus a margin), not twice.
+        from deliverytui.cli.exact_time_lag import exact_time_lags
+
         time_lags = exact_time_lags(connection, result, max(1.0, budget_s - (time.monotonic() - started))) if args.time_lag else None
         if args.json:
             data = result.to_json()
@@ -109,9 +112,13 @@ def snapshot(args: argparse.Namespace) -> int:
 def groups(args: argparse.Namespace) -> int:
     """Every group with its type, state, members, topics and total lag: one batched fleet refresh
     (:class:`~deliverytui.kafka.fleet_collector.FleetCollector`), plus share groups from the Java helper."""
-    connection = resolve_connection(args)
-    _import_kafka_modules()
-    import deliverytui.kafka.fleet_collector  # noqa: F401 - before the fork, as the others
+    with collector_paused():
+        connection = resolve_connection(args)
+        _import_kafka_modules()
+        import deliverytui.kafka.fleet_collector  # noqa: F401 - before the fork, as the others
+        if args.time_lag:
+            import deliverytui.cli.exact_time_lag  # noqa: F401 - before the fork, as the others
+            import deliverytui.kafka.commit_timestamps  # noqa: F401 - before the fork, as the others
 
     def work(budget_s: float) -> int:
         import sys
@@ -139,6 +146,8 @@ def groups(args: argparse.Namespace) -> int:
         time_lags = None
         if args.time_lag:
             remaining = max(1.0, budget_s - (time.monotonic() - started))
+            from deliverytui.cli.exact_time_lag import fleet_max_time_lags
+
             time_lags, failures = fleet_max_time_lags(connection, readings, fleet.taken_at, remaining)
             if failures:
                 print(f"deliverytui: warning: time lag not read for {len(failures)} group(s); first: {failures[0]}", file=sys.stderr)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from deliverytui.model import GroupSnapshot
-from deliverytui.model.fleet import FleetGroupReading
-from deliverytui.model.positions import PositionsView
-from deliverytui.model.share import ShareGroupSnapshot
 from deliverytui.model.text import shown_name, visible
+
+if TYPE_CHECKING:  # annotations only: every command imports this module, and the share and positions models are ~6 ms
+    from deliverytui.model import GroupSnapshot
+    from deliverytui.model.fleet import FleetGroupReading
+    from deliverytui.model.positions import PositionsView
+    from deliverytui.model.share import ShareGroupSnapshot
 
 
 def print_json(data: Any) -> None:

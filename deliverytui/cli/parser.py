@@ -1,13 +1,16 @@
 """``build_parser()``: every command's options. Choices come from the tables that define them (the lab's
 semantics and crash points, the broker's security modes, the reset modes), so the CLI cannot drift from them.
 
-Parsing stays cheap: this imports those tables and the command modules, none of which imports Textual or
-confluent_kafka before a command runs (``deliverytui --help`` is fast).
+Parsing stays cheap: none of the modules imported here imports Textual or confluent_kafka before a command
+runs (``deliverytui --help`` is fast), and the commands whose tables and handlers cost more to load
+(``reset``, ``delete-offsets``, ``demo``) declare their options only when they are the command parsed
+(:class:`LazyCommandParser`), so ``deliverytui snapshot`` does not pay for them.
 """
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from typing import NoReturn
 
 from deliverytui import __version__
@@ -20,15 +23,12 @@ from deliverytui.argtypes import (
 )
 from deliverytui.broker import SECURITY_MODES
 from deliverytui.cli import broker as broker_command
-from deliverytui.cli import demo as demo_command
-from deliverytui.cli import inspect_commands, offsets
+from deliverytui.cli import inspect_commands
 from deliverytui.cli import tui as tui_command
 from deliverytui.cli.connection import DEFAULT_TIMEOUT, add_connection_option, add_connection_options
 from deliverytui.cli.store_options import SECRET_FILE_HELP
-from deliverytui.demo.semantics import CRASH_POINTS
 from deliverytui.errors import ExitCode
-from deliverytui.model.positions import DEFAULT_PROBE_TOPIC
-from deliverytui.model.reset import RESET_MODES
+from deliverytui.model.probe_topic import DEFAULT_PROBE_TOPIC
 from deliverytui.model.text import visible
 
 
@@ -41,12 +41,48 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(ExitCode.USAGE, f"{self.prog}: error: {visible(message)} (see '{self.prog} --help')\n")
 
 
+class LazyCommandParser(OneLineErrorParser):
+    """A subcommand whose options are declared only when it is the command being parsed (or its --help shown).
+
+    ``reset``, ``delete-offsets`` and ``demo`` take their choices from the reset modes and the lab's
+    semantics, and their handlers import more: declaring them for every command cost
+    ``deliverytui snapshot`` 25-45 ms of imports. ``declare(parser)`` adds the options and the handler.
+    """
+
+    declare: Callable[[argparse.ArgumentParser], None] | None = None
+
+    def _declare_once(self) -> None:
+        declare, self.declare = self.declare, None
+        if declare is not None:
+            declare(self)
+
+    def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
+        self._declare_once()
+        return super().parse_known_args(args, namespace)
+
+    def format_help(self) -> str:
+        self._declare_once()
+        return super().format_help()
+
+
+def _lazy_command(
+    sub: argparse._SubParsersAction, name: str, declare: Callable[[argparse.ArgumentParser], None], **kwargs: str
+) -> argparse.ArgumentParser:
+    command = sub.add_parser(name, **kwargs)  # a LazyCommandParser: build_parser's subparsers make no other kind
+    command.declare = declare
+    return command
+
+
 def _group_command(sub: argparse._SubParsersAction, name: str, **kwargs: str) -> argparse.ArgumentParser:
     """A subcommand about one consumer group: the connection options and a required ``--group``."""
     command = sub.add_parser(name, **kwargs)
+    _group_options(command)
+    return command
+
+
+def _group_options(command: argparse.ArgumentParser) -> None:
     add_connection_options(command)
     command.add_argument("--group", required=True, type=consumer_group, help="consumer group id")
-    return command
 
 
 def _add_dry_run_or_execute(command: argparse.ArgumentParser, *, dry_run_help: str, execute_help: str) -> None:
@@ -82,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-writes", action="store_true", help="enable offset reset and delete (read-only without it)"
     )
     parser.set_defaults(handler=tui_command.run)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=LazyCommandParser)
 
     broker = sub.add_parser(
         "broker", help="start, stop or inspect the embedded Apache Kafka broker (or an N-node cluster: --nodes)"
@@ -131,15 +167,43 @@ def build_parser() -> argparse.ArgumentParser:
     )
     groups.set_defaults(handler=inspect_commands.groups)
 
-    reset = _group_command(
+    _lazy_command(
         sub,
         "reset",
+        _reset_options,
         help="reset a group's committed offsets (dry run unless --execute), like kafka-consumer-groups --reset-offsets",
         description="Plan, and with --execute apply, an offset reset for a consumer group with no active members. "
         "Modes, partition selection and clamping follow Kafka's kafka-consumer-groups --reset-offsets. "
         "On a share group (no consumer group has the id) it moves the start offsets, as kafka-share-groups "
         "--reset-offsets does, with that tool's modes only (no --shift-by, no --by-duration).",
     )
+
+    _lazy_command(
+        sub,
+        "delete-offsets",
+        _delete_offsets_options,
+        help="delete a group's committed offsets for a topic (dry run unless --execute)",
+        description="Drop a consumer group's committed offsets for one or more topics (Kafka's OffsetDelete), "
+        "for example after the topic was deleted. The group must have no active members. "
+        "On a share group it deletes whole topics' start offsets, as kafka-share-groups --delete-offsets does.",
+    )
+
+    _lazy_command(
+        sub,
+        "demo",
+        _demo_options,
+        help="the teaching lab: one real consumer per delivery semantic, crashes, audit (--headless: one experiment)",
+        description="Without --headless: the lab TUI. With --headless: produce --events events, run one semantic's "
+        "consumer crashing --crashes times at --crash-at, let it drain, audit, print the result.",
+    )
+    return parser
+
+
+def _reset_options(reset: argparse.ArgumentParser) -> None:
+    from deliverytui.cli import offsets
+    from deliverytui.model.reset import RESET_MODES
+
+    _group_options(reset)
     scope = reset.add_mutually_exclusive_group()
     scope.add_argument(
         "--topic", action="append", metavar="TOPIC[:P,P...]", help="topic, or some of its partitions (repeatable)"
@@ -162,14 +226,11 @@ def build_parser() -> argparse.ArgumentParser:
     reset.add_argument("--json", action="store_true", help="print JSON")
     reset.set_defaults(handler=offsets.reset)
 
-    delete_offsets = _group_command(
-        sub,
-        "delete-offsets",
-        help="delete a group's committed offsets for a topic (dry run unless --execute)",
-        description="Drop a consumer group's committed offsets for one or more topics (Kafka's OffsetDelete), "
-        "for example after the topic was deleted. The group must have no active members. "
-        "On a share group it deletes whole topics' start offsets, as kafka-share-groups --delete-offsets does.",
-    )
+
+def _delete_offsets_options(delete_offsets: argparse.ArgumentParser) -> None:
+    from deliverytui.cli import offsets
+
+    _group_options(delete_offsets)
     delete_offsets.add_argument(
         "--topic", action="append", required=True, metavar="TOPIC[:P,P...]", help="topic, or some of its partitions (repeatable)"
     )
@@ -179,12 +240,11 @@ def build_parser() -> argparse.ArgumentParser:
     delete_offsets.add_argument("--json", action="store_true", help="print JSON")
     delete_offsets.set_defaults(handler=offsets.delete_offsets)
 
-    demo = sub.add_parser(
-        "demo",
-        help="the teaching lab: one real consumer per delivery semantic, crashes, audit (--headless: one experiment)",
-        description="Without --headless: the lab TUI. With --headless: produce --events events, run one semantic's "
-        "consumer crashing --crashes times at --crash-at, let it drain, audit, print the result.",
-    )
+
+def _demo_options(demo: argparse.ArgumentParser) -> None:
+    from deliverytui.cli import demo as demo_command
+    from deliverytui.demo.semantics import CRASH_POINTS
+
     demo.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (default: start or reuse the embedded broker)")
     demo.add_argument(
         "--nodes", type=int, metavar="N",
@@ -232,4 +292,3 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--json", action="store_true", help="print JSON (headless)")
     demo.set_defaults(handler=demo_command.run)
-    return parser

@@ -17,10 +17,11 @@ from enum import Enum
 from typing import Any
 
 from deliverytui.model.group import MemberInfo, TopicPartitionId
+from deliverytui.model.probe_topic import DEFAULT_PROBE_TOPIC as DEFAULT_PROBE_TOPIC
 
-#: The topic :mod:`deliverytui.probe` publishes positions on, and the version of its record format
-#: (here, below both the probe that writes it and :mod:`deliverytui.kafka.probe_positions` that reads it).
-DEFAULT_PROBE_TOPIC = "__deliverytui_probe"
+#: The topic :mod:`deliverytui.probe` publishes positions on (DEFAULT_PROBE_TOPIC, defined alone for the
+#: CLI parser), and the version of its record format (here, below both the probe that writes it and
+#: :mod:`deliverytui.kafka.probe_positions` that reads it).
 PROBE_RECORD_VERSION = 1
 
 
