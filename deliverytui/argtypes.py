@@ -50,3 +50,16 @@ def refresh_seconds(text: str) -> float:
     if value == float("inf"):
         raise argparse.ArgumentTypeError("must be a finite number of seconds")
     return value
+
+
+#: The group types ``groups --type`` filters on, as Kafka's ``kafka-groups --group-type`` names them.
+GROUP_TYPES = ("classic", "consumer", "share")
+
+
+def group_types(text: str) -> frozenset[str]:
+    """``--type classic,consumer``: a comma-separated set of group types, each one of :data:`GROUP_TYPES`."""
+    wanted = frozenset(part.strip().lower() for part in text.split(",") if part.strip())
+    unknown = sorted(wanted - set(GROUP_TYPES))
+    if not wanted or unknown:
+        raise argparse.ArgumentTypeError(f"{', '.join(map(repr, unknown)) or 'nothing'}: choose from {', '.join(GROUP_TYPES)}")
+    return wanted

@@ -30,6 +30,7 @@ def one_error_line(stderr: str) -> str:
         (["snapshot", "--group", ""], "a consumer group id cannot be empty"),
         (["reset", "--group", "", "--all-topics", "--to-latest"], "a consumer group id cannot be empty"),
         (["--group", ""], "a consumer group id cannot be empty"),
+        (["groups", "--type", "classic,queue"], "'queue': choose from classic, consumer, share"),
         (["--group", "billing", "--refresh", "0"], "must be at least 0.2 seconds, got 0"),
         (["--group", "billing", "--refresh", "-1"], "must be at least 0.2 seconds, got -1"),
         (["--group", "billing", "--refresh", "nan"], "must be at least 0.2 seconds"),

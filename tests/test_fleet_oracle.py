@@ -70,12 +70,17 @@ def test_total_lag_per_group_equals_kafka_consumer_groups(kafka_distribution: Ka
         assert ours.returncode == 0, ours.stderr
         listed = {g["group"]: g for g in json.loads(ours.stdout)}
         theirs = kafka_lag_by_group(kafka_distribution, bootstrap)
+        only_consumer = run_cli("groups", "--bootstrap", bootstrap, "--json", "--type", "consumer")
+        assert only_consumer.returncode == 0, only_consumer.stderr
+        typed = {g["group"]: g for g in json.loads(only_consumer.stdout)}
     finally:
         consumer.close()
     mine = [*groups, live_group]
     assert {g: listed[g]["total_lag"] for g in mine} == {g: theirs[g] for g in mine}
     assert [listed[g]["total_lag"] for g in mine] == [7, 0, 8 + 5, 3 + 6]  # and the figures are the ones meant
     assert listed[live_group]["type"] == "consumer" and listed[live_group]["members"] == 1
+    assert {g["type"] for g in typed.values()} == {"consumer"}  # --type: only KIP-848 groups
+    assert typed[live_group]["total_lag"] == listed[live_group]["total_lag"] and not set(groups) & set(typed)
     assert listed[live_group]["state"] == "Stable" and listed[live_group]["topics"] == [b]
     assert listed[mine[0]]["type"] == "classic" and listed[mine[0]]["members"] == 0 and listed[mine[0]]["state"] == "Empty"
     table = run_cli("groups", "--bootstrap", bootstrap)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
+from deliverytui.argtypes import GROUP_TYPES
 from deliverytui.cli.connection import Connection, resolve_connection, start_java_admin
 from deliverytui.cli.forked import collector_paused, run_forked
 from deliverytui.cli.output import (
@@ -129,7 +130,7 @@ def groups(args: argparse.Namespace) -> int:
         started = time.monotonic()
 
         collector = FleetCollector(connection.bootstrap, connection.config, request_timeout=connection.timeout)
-        java = _start_java_admin_for_listing(connection)
+        java = _start_java_admin_for_listing(connection) if "share" in args.type else None
         try:
             fleet = retry_while_coordinator_not_ready(collector.read, budget_s)
             readings = list(fleet.groups)
@@ -142,6 +143,8 @@ def groups(args: argparse.Namespace) -> int:
         finally:
             if java is not None:
                 java.close()
+        if args.type != frozenset(GROUP_TYPES):  # a group whose type the broker did not report stays in the full list
+            readings = [r for r in readings if r.group_type in args.type]
         readings.sort(key=lambda r: r.group_id)
         time_lags = None
         if args.time_lag:

@@ -15,8 +15,10 @@ from typing import NoReturn
 
 from deliverytui import __version__
 from deliverytui.argtypes import (
+    GROUP_TYPES,
     MIN_REFRESH_SECONDS,
     consumer_group,
+    group_types,
     non_negative_int,
     positive_int,
     refresh_seconds,
@@ -160,6 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
     groups = sub.add_parser("groups", help="list the cluster's groups with type, state, members and total lag")
     add_connection_options(groups)
     groups.add_argument("--json", action="store_true", help="print JSON")
+    groups.add_argument(
+        "--type", type=group_types, default=frozenset(GROUP_TYPES), metavar="TYPES",
+        help="only these group types, comma-separated: classic, consumer, share (default all). Share groups are "
+        "listed by Kafka's Java Admin client (a JVM start); --type classic,consumer needs none",
+    )
     groups.add_argument(
         "--time-lag", action="store_true",
         help="also read each group's exact max time lag (the age of the oldest record a partition waits on; one "
