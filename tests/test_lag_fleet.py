@@ -34,7 +34,7 @@ def test_a_stopped_group_with_a_running_producer_is_stop_rising_and_falling_behi
     assert row.status is LagStatus.STOP
     assert row.trend == "rising"
     assert row.drain_eta_s is None
-    assert row.drain_text == "falling behind by 10.0/s"
+    assert row.drain_text == "falling behind +10.0/s"
     # Committed 100 was the log end at t=0, 55 s before the last reading.
     assert row.max_time_lag_s == pytest.approx(55.0)
 

@@ -95,7 +95,7 @@ def test_drain_eta_falling_behind_and_caught_up() -> None:
 
     behind = DrainEstimate(consume_rate=10.0, produce_rate=25.0, lag=500, window_s=30.0)
     assert behind.eta_s is None and behind.falling_behind
-    assert behind.describe() == "falling behind by 15.0/s"
+    assert behind.describe() == "falling behind +15.0/s"
     assert DrainEstimate(consume_rate=0.0, produce_rate=0.0, lag=0, window_s=30.0).describe() == "caught up"
 
 

@@ -30,7 +30,7 @@ from confluent_kafka.admin import OffsetSpec
 
 from deliverytui.errors import MESSAGE_LIMIT, ClusterUnreachableError, one_line
 from deliverytui.kafka.admin_requests import kafka_error_text
-from deliverytui.kafka.group_inspector import GroupInspector
+from deliverytui.kafka.group_inspector import GroupInspector, group_listings
 from deliverytui.kafka.group_states import protocol_name, state_name
 from deliverytui.model import GroupListing
 from deliverytui.model.fleet import FleetGroupReading, FleetReading
@@ -83,15 +83,7 @@ class FleetCollector(GroupInspector):
             if isinstance(kafka_error, KafkaError):
                 self.raise_for(kafka_error, "listing every group")  # always raises: a partial list is no list
             raise ClusterUnreachableError(f"listing every group on {self.bootstrap} failed in part: {one_line(error)}")
-        listings = [
-            GroupListing(
-                group_id=g.group_id,
-                state=state_name(g.state),
-                protocol=protocol_name(getattr(g, "type", None)),
-                is_simple=bool(g.is_simple_consumer_group),
-            )
-            for g in result.valid or []
-        ]
+        listings = group_listings(result.valid)
         if not listings and self.authenticates:
             self._require_cluster_describe()
         return sorted(listings, key=lambda g: g.group_id)

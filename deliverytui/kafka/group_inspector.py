@@ -69,7 +69,7 @@ from deliverytui.model import (
 )
 from deliverytui.model.text import quoted, visible
 
-__all__ = ["SINGLE_NODE_METADATA_MAX_AGE_S", "CollectionCancelled", "GroupInspector", "state_name"]
+__all__ = ["SINGLE_NODE_METADATA_MAX_AGE_S", "CollectionCancelled", "GroupInspector", "group_listings", "state_name"]
 
 
 #: librdkafka waits reconnect.backoff.ms / 2 (default 50 ms) between two new connections. The first
@@ -156,15 +156,7 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
     def list_groups(self) -> list[GroupListing]:
         future = self.admin.list_consumer_groups(request_timeout=self.request_timeout)
         result = self._await_one(future, "listing consumer groups")
-        listings = [
-            GroupListing(
-                group_id=g.group_id,
-                state=state_name(g.state),
-                protocol=protocol_name(getattr(g, "type", None)),
-                is_simple=bool(g.is_simple_consumer_group),
-            )
-            for g in result.valid
-        ]
+        listings = group_listings(result.valid)
         if not listings and self.authenticates:
             self._require_cluster_describe()
         return sorted(listings, key=lambda g: g.group_id)
@@ -326,3 +318,16 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
             group_instance_id=member.group_instance_id,
             assignment=tuple(sorted(TopicPartitionId(visible(tp.topic), tp.partition) for tp in assigned)),
         )
+
+
+def group_listings(valid) -> list[GroupListing]:
+    """librdkafka's ListGroups answer (``result.valid``) as plain listings, protocol and state named."""
+    return [
+        GroupListing(
+            group_id=g.group_id,
+            state=state_name(g.state),
+            protocol=protocol_name(getattr(g, "type", None)),
+            is_simple=bool(g.is_simple_consumer_group),
+        )
+        for g in valid or []
+    ]

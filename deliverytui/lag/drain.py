@@ -47,14 +47,14 @@ class DrainEstimate:
         return self.lag > 0 and self.net_rate <= 0
 
     def describe(self) -> str:
-        """One phrase for a header or a panel: ``drains in 42 s`` / ``falling behind by 12.0/s`` / ``caught up``."""
+        """One phrase for a header or a panel: ``drains in 42 s`` / ``falling behind +12.0/s`` (the backlog grows that much a second) / ``caught up``."""
         if self.lag <= 0:
             return "caught up"
         if self.eta_s is not None:
             return f"drains in {format_duration(self.eta_s)} (net {self.net_rate:,.1f}/s)"
         if self.net_rate == 0:
             return "not draining (net 0/s)"
-        return f"falling behind by {-self.net_rate:,.1f}/s"
+        return f"falling behind +{-self.net_rate:,.1f}/s"
 
 
 def format_duration(seconds: float) -> str:

@@ -32,7 +32,7 @@ from deliverytui.lag.fleet import FleetTracker
 from deliverytui.model.fleet import FleetReading, FleetRow, FleetSnapshot
 from deliverytui.model.text import shortened, shown_name
 from deliverytui.tui.messages import FleetArrived, FleetFailed
-from deliverytui.tui.rows import STATUS_STYLES
+from deliverytui.tui.rows import STATUS_STYLES, estimate_text
 from deliverytui.tui.screens.help import HelpScreen
 from deliverytui.tui.widgets.panels import ConnectionBanner
 
@@ -68,17 +68,12 @@ FLEET_LEGEND = (
 )
 
 
-def estimate_text(seconds: float | None) -> str:
-    """An estimated duration, marked as one (``~12s``); ``-`` before the tracker has two samples."""
-    return "-" if seconds is None else f"~{format_duration(seconds)}"
-
-
 def time_lag_text(row: FleetRow) -> str:
-    """``~12 s`` estimated; ``≥5 min`` when the group is behind a log end that never moved while
+    """``~12s`` estimated; ``≥5m`` when the group is behind a log end that never moved while
     watched (its oldest record is at least that old); ``-`` before two samples."""
     if row.time_lag_at_least and row.max_time_lag_s is not None:
-        return f"≥{format_duration(row.max_time_lag_s)}"
-    return estimate_text(row.max_time_lag_s)
+        return "≥" + estimate_text(row.max_time_lag_s).lstrip("~")
+    return estimate_text(row.max_time_lag_s)  # as the group view's Time lag~ column writes it
 
 
 def row_cells(row: FleetRow) -> tuple[Text, ...]:
@@ -86,7 +81,7 @@ def row_cells(row: FleetRow) -> tuple[Text, ...]:
     status = row.status.value if row.error is None else "ERR"
     lag_style = "" if not row.total_lag else ("yellow" if row.total_lag < 1000 else "bold red")
     topics = ", ".join(row.topics)
-    eta = estimate_text(row.drain_eta_s) if row.drain_eta_s is not None else row.drain_text
+    eta = format_duration(row.drain_eta_s) if row.drain_eta_s is not None else row.drain_text  # as the group header
     if row.error is not None:  # the last column says why this group alone could not be read
         eta = row.error
     return (

@@ -94,8 +94,6 @@ def drain_phrase(drain) -> str:
         return "measuring…"
     if drain.lag > 0 and drain.eta_s is not None:
         return "ETA <1 s" if drain.eta_s < 1 else f"ETA {format_duration(drain.eta_s)}"
-    if drain.falling_behind and drain.net_rate < 0:
-        return f"falling behind +{-drain.net_rate:,.1f}/s"  # the backlog grows by that much a second
     return drain.describe()
 
 
