@@ -1,0 +1,195 @@
+"""Positions for JVM consumers: Kafka's own console consumer with ``deliverytui.probe.ProbeInterceptor``.
+
+``org.apache.kafka.tools.consumer.ConsoleConsumer`` runs from the broker's cached jars plus the probe jar
+(``deliverytui probe-jar``), with ``interceptor.classes`` and nothing else changed, on both group protocols.
+``snapshot --json --positions`` and the live view (Pilot, the Position column) must then show the positions
+it reached. Nothing is mocked: a real JVM consumer, the session's real broker, the real collector.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from confluent_kafka import Producer
+
+from deliverytui.broker.distribution import KafkaDistribution
+from deliverytui.broker.probe_jar import INTERCEPTOR_CLASS, build_probe_jar
+from deliverytui.kafka.probe_positions import PositionCollector
+from deliverytui.model.positions import GapKind
+from deliverytui.tui.app import DeliveryApp, ViewerConfig
+from tests.helpers import run_cli, wait_for
+from tests.kafka_helpers import create_topic, produce
+from tests.tui_helpers import cell, wait_until
+
+pytestmark = pytest.mark.kafka
+
+COUNTS = {0: 7, 1: 12, 2: 5}
+RECORD_VALUE = re.compile(r"\d+-\d+|x")
+
+
+@pytest.fixture(scope="module")
+def probe_jar(kafka_distribution: KafkaDistribution) -> Path:
+    return build_probe_jar(kafka_distribution)
+
+
+class ConsoleConsumer:
+    """Kafka's console consumer as a child process, counting the records it prints (values ``P-I`` and ``x``, as
+    the tests produce them; the tool also prints a deprecation notice for ``--consumer-property`` on stdout)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.process = process
+        self.printed = 0
+        self._reader = threading.Thread(target=self._count, daemon=True)
+        self._reader.start()
+
+    def _count(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if RECORD_VALUE.fullmatch(line.strip()):
+                self.printed += 1
+
+
+@contextmanager
+def console_consumer(
+    dist: KafkaDistribution, jar: Path, bootstrap: str, topic: str, group: str, protocol: str, *extra: str
+) -> Iterator[ConsoleConsumer]:
+    properties = [f"interceptor.classes={INTERCEPTOR_CLASS}", f"group.protocol={protocol}",
+                  "deliverytui.probe.interval.ms=300", "auto.commit.interval.ms=300", *extra]
+    command = [
+        dist.java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", f"{dist.classpath}:{jar}",
+        "org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", bootstrap, "--topic", topic,
+        "--group", group, "--from-beginning",
+    ]
+    for prop in properties:
+        command += ["--consumer-property", prop]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        yield ConsoleConsumer(process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(10)
+
+
+def snapshot_positions(bootstrap: str, group: str) -> dict:
+    result = run_cli("snapshot", "--bootstrap", bootstrap, "--group", group, "--positions", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
+def test_console_consumer_positions_reach_snapshot_json(
+    kafka_distribution: KafkaDistribution, probe_jar: Path, bootstrap: str, unique: str, protocol: str
+) -> None:
+    topic, group = f"jvm-probe-{protocol}-{unique}", f"jvm-probe-{protocol}-{unique}"
+    create_topic(bootstrap, topic, len(COUNTS))
+    produce(bootstrap, topic, COUNTS)
+    with console_consumer(kafka_distribution, probe_jar, bootstrap, topic, group, protocol) as consumer:
+        wait_for(lambda: consumer.printed == sum(COUNTS.values()), 60, f"the console consumer printing {sum(COUNTS.values())} records")
+        data: dict = {}
+
+        def reached() -> bool:
+            nonlocal data
+            data = snapshot_positions(bootstrap, group)
+            rows = {row["partition"]: row for row in data["partitions"] if row["topic"] == topic}
+            return len(rows) == len(COUNTS) and all(
+                rows[p]["position"] == n and rows[p]["position_committed"] == n and rows[p]["committed_offset"] == n
+                for p, n in COUNTS.items()
+            )
+
+        wait_for(reached, 60, "snapshot --json showing position == committed == records produced, per partition")
+    [member] = data["members"]
+    for row in (r for r in data["partitions"] if r["topic"] == topic):
+        assert row["position_client_id"] == member["client_id"]
+        assert row["position_stale"] is False and row["position_verified"] is True
+        assert row["position_gap"] == GapKind.IN_SYNC.value
+    reports = [p for p in data["positions"]["partitions"] if p["topic"] == topic]
+    assert {p["source"] for p in reports} == {"java-interceptor"}
+    assert {p["member_id"] for p in reports} == {None}  # an interceptor cannot see the group's member id
+
+
+def test_console_consumer_retracts_its_reporter_when_it_closes(
+    kafka_distribution: KafkaDistribution, probe_jar: Path, bootstrap: str, unique: str
+) -> None:
+    """SIGTERM: the console consumer's shutdown hook closes the consumer, and the interceptor's close() retracts
+    its reporter (a tombstone), so the position disappears at once instead of turning stale."""
+    topic, group = f"jvm-probe-close-{unique}", f"jvm-probe-close-{unique}"
+    create_topic(bootstrap, topic, 1)
+    produce(bootstrap, topic, {0: 4})
+    with PositionCollector(bootstrap, None, group) as collector:
+        with console_consumer(kafka_distribution, probe_jar, bootstrap, topic, group, "classic") as consumer:
+            wait_for(lambda: (e := collector.poll(0.2).get(topic, 0)) is not None and e.position == 4, 60, "position 4")
+            consumer.process.terminate()
+            consumer.process.wait(30)
+        wait_for(lambda: collector.poll(0.2).get(topic, 0) is None, 30, "the reporter retracted")
+
+
+def test_steady_state_jvm_consumer_never_reports_committed_ahead_of_position(
+    kafka_distribution: KafkaDistribution, probe_jar: Path, bootstrap: str, unique: str
+) -> None:
+    """A consumer keeping up with a transactional producer, auto-committing every 300 ms: each report's own commit
+    is never ahead of its position ("lost after a crash" would be a false red), for every report read over ~8 s.
+
+    Transactional, because every transaction ends in a commit marker the consumer steps over without returning
+    it: a position taken as "last returned offset + 1" sits one below the commit of a caught-up consumer."""
+    topic, group = f"jvm-probe-steady-{unique}", f"jvm-probe-steady-{unique}"
+    create_topic(bootstrap, topic, 2)
+    stop = threading.Event()
+
+    def keep_producing() -> None:
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "transactional.id": f"steady-{unique}"})
+        producer.init_transactions(30)
+        while not stop.is_set():
+            producer.begin_transaction()
+            for _ in range(20):
+                producer.produce(topic, value=b"x")
+            producer.commit_transaction(30)
+            time.sleep(0.05)
+
+    writer = threading.Thread(target=keep_producing)
+    writer.start()
+    seen: list[tuple[int | None, int | None]] = []
+    try:
+        with console_consumer(kafka_distribution, probe_jar, bootstrap, topic, group, "consumer") as consumer, \
+                PositionCollector(bootstrap, None, group) as collector:
+            wait_for(lambda: consumer.printed > 100, 60, "the console consumer consuming")
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline:
+                for entry in collector.poll(0.3).partitions:
+                    if entry.topic == topic:
+                        seen.append((entry.position, entry.committed))
+                        assert entry.gap.kind is not GapKind.COMMITTED_NOT_PROCESSED, entry
+    finally:
+        stop.set()
+        writer.join()
+    with_both = [(p, c) for p, c in seen if p is not None and c is not None]
+    assert len({p for p, _ in with_both}) > 5, f"positions did not move: {seen[:10]}"
+
+
+async def test_live_view_shows_a_jvm_consumers_position(
+    kafka_distribution: KafkaDistribution, probe_jar: Path, bootstrap: str, unique: str
+) -> None:
+    topic, group = f"jvm-probe-live-{unique}", f"jvm-probe-live-{unique}"
+    create_topic(bootstrap, topic, len(COUNTS))
+    produce(bootstrap, topic, COUNTS)
+    with console_consumer(kafka_distribution, probe_jar, bootstrap, topic, group, "consumer"):
+        app = DeliveryApp(ViewerConfig(bootstrap=bootstrap, group=group, refresh_seconds=0.3, request_timeout=5))
+        async with app.run_test(size=(160, 48)) as pilot:
+            for partition, count in COUNTS.items():
+                key = f"{topic}:{partition}"
+                await wait_until(pilot, lambda key=key, count=count: cell(app, key, "position") == str(count), timeout=60,
+                                 what=f"Position {count} on {key}")
+            assert app.update is not None
+            assert {entry.source for entry in app.update.positions.values()} == {"java-interceptor"}
+            assert all(entry.verified is True for entry in app.update.positions.values())
