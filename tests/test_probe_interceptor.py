@@ -13,6 +13,7 @@ import re
 import subprocess
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,6 +23,7 @@ from confluent_kafka import Producer
 
 from deliverytui.broker.distribution import KafkaDistribution
 from deliverytui.broker.probe_jar import INTERCEPTOR_CLASS, build_probe_jar
+from deliverytui.errors import ExitCode
 from deliverytui.kafka.probe_positions import PositionCollector
 from deliverytui.model.positions import GapKind
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
@@ -80,6 +82,37 @@ def console_consumer(
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(10)
+
+
+def test_probe_jar_prints_a_small_jar_holding_only_the_interceptor(probe_jar: Path) -> None:
+    result = run_cli("probe-jar")
+    assert result.returncode == 0, result.stderr
+    assert Path(result.stdout.strip()) == probe_jar  # the path alone on stdout, for java -cp "$(deliverytui probe-jar)"
+    with zipfile.ZipFile(probe_jar) as jar:
+        classes = [name for name in jar.namelist() if name.endswith(".class")]
+    assert classes and all(name.startswith("deliverytui/probe/") for name in classes)  # kafka-clients is provided
+    assert "deliverytui/probe/ProbeInterceptor.class" in classes
+    described = json.loads(run_cli("probe-jar", "--json").stdout)
+    assert described == {"jar": str(probe_jar), "interceptor_class": INTERCEPTOR_CLASS}
+
+
+def test_probe_jar_without_maven_is_one_line_and_exit_6(
+    kafka_distribution: KafkaDistribution, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fresh cache (nothing built) on a machine without Maven: the Kafka jars come from KAFKA_HOME."""
+    from deliverytui.broker import java_build
+    from deliverytui.cli import main
+
+    home = tmp_path / "kafka-home"
+    home.mkdir()
+    (home / "libs").symlink_to(kafka_distribution.libs_dir, target_is_directory=True)
+    monkeypatch.setenv("KAFKA_HOME", str(home))
+    monkeypatch.setenv("DELIVERYTUI_CACHE_DIR", str(tmp_path / "cache"))
+    real_which = java_build.shutil.which
+    monkeypatch.setattr(java_build.shutil, "which", lambda name: None if name == "mvn" else real_which(name))
+    assert main(["probe-jar"]) == ExitCode.KAFKA_SETUP
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Maven was not found" in err and "Traceback" not in err
 
 
 def snapshot_positions(bootstrap: str, group: str) -> dict:
