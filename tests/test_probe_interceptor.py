@@ -9,13 +9,9 @@ it reached. Nothing is mocked: a real JVM consumer, the session's real broker, t
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -28,60 +24,18 @@ from deliverytui.kafka.probe_positions import PositionCollector
 from deliverytui.model.positions import GapKind
 from deliverytui.tui.app import DeliveryApp, ViewerConfig
 from tests.helpers import run_cli, wait_for
+from tests.jvm_consumer import console_consumer
 from tests.kafka_helpers import create_topic, produce
 from tests.tui_helpers import cell, wait_until
 
 pytestmark = pytest.mark.kafka
 
 COUNTS = {0: 7, 1: 12, 2: 5}
-RECORD_VALUE = re.compile(r"\d+-\d+|x")
 
 
 @pytest.fixture(scope="module")
 def probe_jar(kafka_distribution: KafkaDistribution) -> Path:
     return build_probe_jar(kafka_distribution)
-
-
-class ConsoleConsumer:
-    """Kafka's console consumer as a child process, counting the records it prints (values ``P-I`` and ``x``, as
-    the tests produce them; the tool also prints a deprecation notice for ``--consumer-property`` on stdout)."""
-
-    def __init__(self, process: subprocess.Popen[str]) -> None:
-        self.process = process
-        self.printed = 0
-        self._reader = threading.Thread(target=self._count, daemon=True)
-        self._reader.start()
-
-    def _count(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            if RECORD_VALUE.fullmatch(line.strip()):
-                self.printed += 1
-
-
-@contextmanager
-def console_consumer(
-    dist: KafkaDistribution, jar: Path, bootstrap: str, topic: str, group: str, protocol: str, *extra: str
-) -> Iterator[ConsoleConsumer]:
-    properties = [f"interceptor.classes={INTERCEPTOR_CLASS}", f"group.protocol={protocol}",
-                  "deliverytui.probe.interval.ms=300", "auto.commit.interval.ms=300", *extra]
-    command = [
-        dist.java, "-Xmx256m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp", f"{dist.classpath}:{jar}",
-        "org.apache.kafka.tools.consumer.ConsoleConsumer", "--bootstrap-server", bootstrap, "--topic", topic,
-        "--group", group, "--from-beginning",
-    ]
-    for prop in properties:
-        command += ["--consumer-property", prop]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        yield ConsoleConsumer(process)
-    finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(10)
 
 
 def test_probe_jar_prints_a_small_jar_holding_only_the_interceptor(probe_jar: Path) -> None:
