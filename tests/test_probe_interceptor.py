@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from deliverytui.broker.distribution import KafkaDistribution
 from deliverytui.broker.probe_jar import INTERCEPTOR_CLASS, build_probe_jar
@@ -122,20 +122,21 @@ def test_console_consumer_retracts_its_reporter_when_it_closes(
         wait_for(lambda: collector.poll(0.2).get(topic, 0) is None, 30, "the reporter retracted")
 
 
+@pytest.mark.parametrize("protocol", ["classic", "consumer"])
 def test_steady_state_jvm_consumer_never_reports_committed_ahead_of_position(
-    kafka_distribution: KafkaDistribution, probe_jar: Path, bootstrap: str, unique: str
+    kafka_distribution: KafkaDistribution, probe_jar: Path, bootstrap: str, unique: str, protocol: str
 ) -> None:
     """A consumer keeping up with a transactional producer, auto-committing every 300 ms: each report's own commit
     is never ahead of its position ("lost after a crash" would be a false red), for every report read over ~8 s.
 
     Transactional, because every transaction ends in a commit marker the consumer steps over without returning
     it: a position taken as "last returned offset + 1" sits one below the commit of a caught-up consumer."""
-    topic, group = f"jvm-probe-steady-{unique}", f"jvm-probe-steady-{unique}"
+    topic, group = f"jvm-probe-steady-{protocol}-{unique}", f"jvm-probe-steady-{protocol}-{unique}"
     create_topic(bootstrap, topic, 2)
     stop = threading.Event()
 
     def keep_producing() -> None:
-        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "transactional.id": f"steady-{unique}"})
+        producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 5, "transactional.id": f"steady-{protocol}-{unique}"})
         producer.init_transactions(30)
         while not stop.is_set():
             producer.begin_transaction()
@@ -147,21 +148,43 @@ def test_steady_state_jvm_consumer_never_reports_committed_ahead_of_position(
     writer = threading.Thread(target=keep_producing)
     writer.start()
     seen: list[tuple[int | None, int | None]] = []
+
+    def sample(collector: PositionCollector, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            for entry in collector.poll(0.3).partitions:
+                if entry.topic == topic:
+                    seen.append((entry.position, entry.committed))
+                    assert entry.gap.kind is not GapKind.COMMITTED_NOT_PROCESSED, entry
+
     try:
-        with console_consumer(kafka_distribution, probe_jar, bootstrap, topic, group, "consumer") as consumer, \
+        with console_consumer(kafka_distribution, probe_jar, bootstrap, topic, group, protocol) as consumer, \
                 PositionCollector(bootstrap, None, group) as collector:
             wait_for(lambda: consumer.printed > 100, 60, "the console consumer consuming")
-            deadline = time.monotonic() + 8
-            while time.monotonic() < deadline:
-                for entry in collector.poll(0.3).partitions:
-                    if entry.topic == topic:
-                        seen.append((entry.position, entry.committed))
-                        assert entry.gap.kind is not GapKind.COMMITTED_NOT_PROCESSED, entry
+            sample(collector, 8)
+            stop.set()
+            writer.join()
+            # Quiet now: the log of each partition ends with a commit marker, which poll() never returns.
+            log_end = {p: high for p in (0, 1) for _, high in [watermarks(bootstrap, topic, p)]}
+            wait_for(lambda: all((e := collector.poll(0.2).get(topic, p)) is not None and e.committed == end
+                                 for p, end in log_end.items()), 30, f"the reports' commits reaching the log end {log_end}")
+            sample(collector, 2)
+            for partition, end in log_end.items():
+                entry = collector.poll(0.2).get(topic, partition)
+                assert entry is not None and (entry.position, entry.committed) == (end, end), entry
     finally:
         stop.set()
         writer.join()
     with_both = [(p, c) for p, c in seen if p is not None and c is not None]
     assert len({p for p, _ in with_both}) > 5, f"positions did not move: {seen[:10]}"
+
+
+def watermarks(bootstrap: str, topic: str, partition: int) -> tuple[int, int]:
+    reader = Consumer({"bootstrap.servers": bootstrap, "group.id": f"watermarks-{topic}"})
+    try:
+        return reader.get_watermark_offsets(TopicPartition(topic, partition), timeout=10)
+    finally:
+        reader.close()
 
 
 async def test_live_view_shows_a_jvm_consumers_position(
