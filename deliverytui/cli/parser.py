@@ -141,6 +141,13 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--json", action="store_true", help="print JSON")
     broker.set_defaults(handler=broker_command.run)
 
+    probe_jar = sub.add_parser(
+        "probe-jar", help="print the path of the probe jar for JVM consumers (interceptor.classes="
+        "deliverytui.probe.ProbeInterceptor), building it with Maven first if needed",
+    )
+    probe_jar.add_argument("--json", action="store_true", help="print JSON: the jar and the interceptor's class name")
+    probe_jar.set_defaults(handler=broker_command.probe_jar)
+
     snapshot = _group_command(sub, "snapshot", help="print one snapshot of a consumer group")
     snapshot.add_argument("--json", action="store_true", help="print JSON")
     snapshot.add_argument(
