@@ -7,6 +7,7 @@ an immutable :class:`ViewUpdate` and only renders it.
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -62,6 +63,30 @@ class ViewUpdate:
     stuck: StuckView | None = None
 
 
+
+
+@dataclass(frozen=True)
+class DerivedHistory:
+    """What :meth:`GroupFetcher.derive` remembers between snapshots (mutable parts: copy before reuse)."""
+
+    previous: GroupSnapshot | None
+    replication_base: GroupSnapshot | None
+    lag: LagHistory
+    rows: RowBuilder
+    estimates: DeliveryEstimates
+
+
+def checked_positions(view: Any, snapshot: GroupSnapshot) -> tuple[dict[str, Any], str]:
+    """A probe topic's :class:`~deliverytui.model.positions.PositionsView`, checked against ``snapshot``'s
+    members, by key, and the one-line note the partition panel shows about them."""
+    view = verify_reporters(view, snapshot.members)
+    note = (
+        f"positions from {len({p.reporter for p in view.partitions})} reporting consumer(s)" if view.partitions
+        else "positions: none published (see deliverytui.probe)"
+    )
+    if view.unverified_reporters:
+        note += f"; unverified (not current members): {', '.join(view.unverified_reporters)}"
+    return view.by_key, note
 
 
 def membership_events(previous: GroupSnapshot | None, current: GroupSnapshot) -> list[tuple[str, str]]:
@@ -150,7 +175,14 @@ class GroupFetcher:
         return self._inspector
 
     def fetch(self) -> ViewUpdate:
-        snapshot = self.inspector.snapshot(self.group)
+        return self.derive(self.inspector.snapshot(self.group))
+
+    def derive(self, snapshot: GroupSnapshot) -> ViewUpdate:
+        """Everything the screen shows for ``snapshot``, given the snapshots derived before it.
+
+        A replay (:mod:`deliverytui.tui.replay_source`) feeds recorded snapshots here, so what it
+        shows comes from the same pipeline as what the live view showed.
+        """
         events = membership_events(self._previous, snapshot)
         # Compared with the last snapshot that had metadata: a failed metadata read (no brokers)
         # neither invents nor hides a change.
@@ -166,7 +198,7 @@ class GroupFetcher:
             events.append((line, STATUS_EVENT_STYLES.get(status.value, "")))
             if keys:
                 folded[line] = keys
-        positions = self._read_positions(snapshot)
+        positions = self.positions_for(snapshot)
         estimates = self._estimates.observe(snapshot, selected)
         rows, by_key = self._rows.build(snapshot, lag_view.partitions, positions, estimates.time_lag_s)
         time_lag = self._selected_time_lag(snapshot, selected, by_key)
@@ -210,7 +242,21 @@ class GroupFetcher:
         age = time_lag_seconds(row.lag, stamp, snapshot.taken_at.timestamp())
         return (key, age) if age is not None else None
 
-    def _read_positions(self, snapshot: GroupSnapshot) -> dict[str, object]:
+    def history(self) -> DerivedHistory:
+        """A copy of what :meth:`derive` remembers between snapshots (a replay keeps some to jump back to)."""
+        return copy.deepcopy(DerivedHistory(self._previous, self._replication_base, self._lag, self._rows, self._estimates))
+
+    def restore(self, history: DerivedHistory) -> None:
+        """Continue from ``history`` (a copy of it: the one given stays as it was)."""
+        kept = copy.deepcopy(history)
+        self._previous, self._replication_base = kept.previous, kept.replication_base
+        self._lag, self._rows, self._estimates = kept.lag, kept.rows, kept.estimates
+
+    def lag_series(self, key: str) -> tuple[int, ...]:
+        """The lag series of partition ``key`` as of the last snapshot derived (oldest first)."""
+        return self._lag.lag_series(key)
+
+    def positions_for(self, snapshot: GroupSnapshot) -> dict[str, object]:
         """Positions published through deliverytui.probe; empty when nobody publishes (never an error).
 
         Each is checked against the snapshot's members: a reporter that is not one is "unverified"
@@ -237,14 +283,8 @@ class GroupFetcher:
             self._positions = None
             self._positions_retry_at = now + 30.0
             return {}
-        view = verify_reporters(view, snapshot.members)
-        self._positions_note = (
-            f"positions from {len({p.reporter for p in view.partitions})} reporting consumer(s)" if view.partitions
-            else "positions: none published (see deliverytui.probe)"
-        )
-        if view.unverified_reporters:
-            self._positions_note += f"; unverified (not current members): {', '.join(view.unverified_reporters)}"
-        return view.by_key
+        by_key, self._positions_note = checked_positions(view, snapshot)
+        return by_key
 
     def list_groups(self):
         return self.inspector.list_groups()
