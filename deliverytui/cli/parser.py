@@ -26,6 +26,7 @@ from deliverytui.argtypes import (
 from deliverytui.broker import SECURITY_MODES
 from deliverytui.cli import broker as broker_command
 from deliverytui.cli import inspect_commands
+from deliverytui.cli import replay as replay_command
 from deliverytui.cli import tui as tui_command
 from deliverytui.cli.connection import DEFAULT_TIMEOUT, add_connection_option, add_connection_options
 from deliverytui.cli.store_options import SECRET_FILE_HELP
@@ -173,6 +174,14 @@ def build_parser() -> argparse.ArgumentParser:
         "fetch pass per group, never commits; needs Read on the topics)",
     )
     groups.set_defaults(handler=inspect_commands.groups)
+
+    replay = sub.add_parser(
+        "replay", help="replay a flight recording (deliverytui record) on the live view's screen, read-only",
+        description="Open FILE, a recording, on the live view's screen: [ and ] step, space plays, t jumps to a "
+        "time, Home/End go to the ends. Nothing is read from or written to Kafka.",
+    )
+    replay.add_argument("file", metavar="FILE", help="the recording (an SQLite file written by 'deliverytui record')")
+    replay.set_defaults(handler=replay_command.run)
 
     _lazy_command(
         sub,

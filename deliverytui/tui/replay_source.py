@@ -1,0 +1,212 @@
+"""The replay's stand-in for the poll worker: frame k of a recording → what the live view showed then.
+
+A recording (:mod:`deliverytui.recorder.store`) holds, per poll, the snapshot and positions the live
+view read, the statuses and event lines it showed, and the dedup counters. :class:`ReplaySource` feeds
+the recorded snapshots through the live view's own pipeline (:meth:`GroupFetcher.derive
+<deliverytui.tui.fetch.GroupFetcher.derive>`: lag history, rows, estimates), so sparklines, trends
+and drain are computed exactly as they were live, and it answers for any frame.
+
+Jumping: the pipeline's state after frame k depends on every snapshot before k (a partition's
+"moved" age and its commit window can reach back to the first frame: a stopped partition keeps
+its old window), so no bounded window of earlier frames rebuilds it exactly. The source keeps a
+copy of the pipeline every ``checkpoint_every`` frames as it passes them, and a jump continues from
+the nearest copy at or before the target: at most ``checkpoint_every`` snapshots to derive, and the
+same result as deriving from frame 0 (a test checks that).
+
+Nothing here opens a Kafka client: the fetcher is given no inspector and reads no positions, and
+:class:`RecordedFetcher` refuses the one lazy client its base could still open.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+from deliverytui.errors import UserFacingError
+from deliverytui.model.dedup import CounterSample, DedupPanelData, DedupRates, rate_over_window
+from deliverytui.model.group import GroupSnapshot
+from deliverytui.model.recording import RecordedFrame, RecordingHeader
+from deliverytui.tui.fetch import DerivedHistory, GroupFetcher, ViewUpdate, checked_positions
+from deliverytui.tui.rows import COLUMN_KEYS, STATUS_STYLES, RowView
+from deliverytui.tui.viewer_config import ViewerConfig
+
+#: How often (in frames) the source keeps a copy of the pipeline to jump back to.
+CHECKPOINT_EVERY = 50
+#: Event lines the replay's log shows at most (the live view's EventLog keeps 500).
+EVENT_LINES = 500
+#: The dedup panel's rates are over this many seconds, as in the live view.
+DEDUP_RATE_WINDOW_S = 60.0
+_STATUS_COLUMN = COLUMN_KEYS.index("status")
+
+
+class RecordedFetcher(GroupFetcher):
+    """The live view's fetcher with the recording in place of Kafka: :meth:`derive` only, positions as recorded."""
+
+    def __init__(self, config: ViewerConfig) -> None:
+        super().__init__(config, config.group, threading.Event(), read_positions=False)
+        self.recorded_positions: Any = None  # the PositionsView of the frame being derived
+
+    @property
+    def inspector(self):  # type: ignore[override]
+        raise UserFacingError("a replay reads its recording, never Kafka")
+
+    def record_reader(self):  # type: ignore[override]
+        raise UserFacingError("a replay reads its recording, never Kafka")
+
+    def positions_for(self, snapshot: GroupSnapshot) -> dict[str, object]:
+        view = self.recorded_positions
+        if view is None or view.error:
+            self.positions_note = "positions: none recorded at this instant"
+            return {}
+        by_key, self.positions_note = checked_positions(view, snapshot)
+        return by_key
+
+    # The base class keeps its note in this attribute; the replay sets it from the recorded positions.
+    positions_note = "positions: none recorded at this instant"
+
+    def derive(self, snapshot: GroupSnapshot) -> ViewUpdate:
+        update = super().derive(snapshot)
+        return replace(update, positions_note=self.positions_note)
+
+    def close(self) -> None:
+        """Nothing to close: no client was opened."""
+
+
+@dataclass(frozen=True)
+class ReplayView:
+    """Everything the replay screen shows at one frame."""
+
+    frame: RecordedFrame
+    count: int
+    #: The view of the last frame at or before this one that had a snapshot (None before the first).
+    update: ViewUpdate | None
+    #: True when this frame's poll failed: the view shows the last snapshot, as the live view did.
+    stale: bool
+    dedup: DedupPanelData | None
+    dedup_rates: DedupRates | None
+
+
+class ReplaySource:
+    """Answers :meth:`view_at` for any frame of an open :class:`~deliverytui.recorder.store.RecordingReader`."""
+
+    def __init__(self, reader: Any, *, checkpoint_every: int = CHECKPOINT_EVERY) -> None:
+        self.reader = reader
+        self.header: RecordingHeader = reader.header
+        self.instants: list[float] = reader.instants()
+        self.checkpoint_every = max(1, checkpoint_every)
+        self.config = ViewerConfig(
+            bootstrap=self.header.bootstrap, group=self.header.group, refresh_seconds=self.header.refresh_seconds,
+        )
+        self.fetcher = RecordedFetcher(self.config)
+        self._fresh = self.fetcher.history()
+        #: frame index → (pipeline after that frame, the view of the last good frame up to it)
+        self._checkpoints: dict[int, tuple[DerivedHistory, ViewUpdate | None]] = {}
+        self._done = -1  # the fetcher has derived frames 0.._done
+        self._last: ViewUpdate | None = None
+        self._selected: str | None = None
+        self.derived_frames = 0  # how many snapshots were derived (tests read it: jumps stay short)
+
+    def __len__(self) -> int:
+        return len(self.instants)
+
+    # -- the pipeline ----------------------------------------------------------------
+    def _seek(self, done: int, selected: str | None) -> None:
+        """Bring the fetcher to "frames 0..done derived" (``done`` = -1: none), with ``selected`` from then on."""
+        base = max((i for i in self._checkpoints if i <= done), default=-1)
+        if selected != self._selected or done < self._done or base > self._done:
+            if base >= 0:
+                history, self._last = self._checkpoints[base]
+                self.fetcher.restore(history)
+            else:
+                self.fetcher.restore(self._fresh)
+                self._last = None
+            self._done = base
+            self._selected = selected
+        self.fetcher.selected_key = selected
+        if self._done < done:
+            for frame in self.reader.frames(self._done + 1, done + 1):
+                self._feed(frame)
+
+    def _feed(self, frame: RecordedFrame) -> None:
+        if frame.snapshot is not None:
+            self.fetcher.recorded_positions = frame.positions
+            self._last = self.fetcher.derive(frame.snapshot)
+            self.derived_frames += 1
+        self._done = frame.index
+        if (frame.index + 1) % self.checkpoint_every == 0 and frame.index not in self._checkpoints:
+            self._checkpoints[frame.index] = (self.fetcher.history(), self._last)
+
+    def update_at(self, index: int, selected: str | None = None) -> ViewUpdate | None:
+        """The live view's update as of frame ``index`` (the last good frame's), for the ``selected`` partition."""
+        self._seek(index, selected)
+        update = self._last
+        if update is not None and selected and selected not in update.partition_lag_series:
+            series = self.fetcher.lag_series(selected)
+            if series:
+                update = replace(update, partition_lag_series={**update.partition_lag_series, selected: series})
+        return update
+
+    # -- one frame ---------------------------------------------------------------------
+    def view_at(self, index: int, selected: str | None = None) -> ReplayView:
+        index = min(max(index, 0), len(self.instants) - 1)
+        frame = self.reader.frame(index)
+        update = self.update_at(index, selected)
+        if update is not None and frame.snapshot is not None:
+            update = with_recorded_statuses(update, frame.group_status, frame.statuses)
+        dedup, rates = self._dedup_at(frame)
+        return ReplayView(
+            frame=frame, count=len(self.instants), update=update, stale=frame.snapshot is None and update is not None,
+            dedup=dedup, dedup_rates=rates,
+        )
+
+    def events_until(self, index: int) -> tuple[tuple[float, str, str], ...]:
+        """The recorded event lines of frames 0..index, the newest :data:`EVENT_LINES` of them."""
+        lines: list[tuple[float, str, str]] = []
+        stop = index + 1
+        while stop > 0 and len(lines) < EVENT_LINES:
+            start = max(0, stop - 100)
+            chunk = [(f.at, text, style) for f in self.reader.frames(start, stop) for text, style in f.events]
+            lines[:0] = chunk
+            stop = start
+        return tuple(lines[-EVENT_LINES:])
+
+    def _dedup_at(self, frame: RecordedFrame) -> tuple[DedupPanelData | None, DedupRates | None]:
+        if frame.dedup is None:
+            return None, None
+        start = self.reader.index_at(frame.at - DEDUP_RATE_WINDOW_S)
+        samples = [CounterSample(f.at, f.dedup) for f in self.reader.frames(start, frame.index + 1) if f.dedup is not None]
+        data = DedupPanelData(
+            store="recorded", backend="recording", group=self.header.group, counters=frame.dedup,
+            keys=None, sample=None, estimated=False, note="",
+        )
+        return data, rate_over_window(samples, DEDUP_RATE_WINDOW_S)
+
+    def close(self) -> None:
+        self.reader.close()
+
+
+def with_recorded_statuses(update: ViewUpdate, group_status: str | None, statuses: Mapping[str, str]) -> ViewUpdate:
+    """``update`` showing the statuses recorded live (what was true then) where they differ from the recomputed ones."""
+    rows: dict[str, RowView] | None = None
+    for key, status in statuses.items():
+        row = update.rows.get(key)
+        if row is None or row.cells[_STATUS_COLUMN][0] == status:
+            continue
+        rows = dict(update.rows) if rows is None else rows
+        cells = list(row.cells)
+        cells[_STATUS_COLUMN] = (status, STATUS_STYLES.get(status, ""))
+        rows[key] = replace(row, cells=tuple(cells))
+    changed: dict[str, Any] = {}
+    if rows is not None:
+        changed["rows"] = rows
+    if group_status is not None and group_status != update.group_status:
+        changed["group_status"] = group_status
+    return replace(update, **changed) if changed else update
+
+
+def local_time(at: float) -> datetime:
+    """An instant of the recording in the local time zone (what the live view's clock showed)."""
+    return datetime.fromtimestamp(at, UTC).astimezone()
