@@ -217,3 +217,41 @@ def test_record_on_a_full_disk_stops_with_one_line(bootstrap: str, unique: str, 
         assert len(recorded(out)) > 0  # what was written before is readable
     finally:
         subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_record_survives_a_broker_outage(kafka_distribution, tmp_path: Path) -> None:
+    from deliverytui.broker.embedded import EmbeddedBroker
+
+    broker = EmbeddedBroker(tmp_path / "restartable")
+    info, _ = broker.start(distribution=kafka_distribution)
+    out = tmp_path / "rec.db"
+    proc = None
+    try:
+        create_topic(info.bootstrap, "outage-topic", 1)
+        produce(info.bootstrap, "outage-topic", {0: 3})
+        commit(info.bootstrap, "outage-group", {("outage-topic", 0): 1})
+        proc = start_record("--bootstrap", info.bootstrap, "--group", "outage-group", "--out", str(out),
+                            "--refresh", "0.5", "--timeout", "2")
+        wait_for(lambda: out.exists() and recorded(out), 30, "the first frame")
+        broker.stop()
+        wait_for(lambda: any(f.failure for f in recorded(out)), 40, "an outage frame")
+        broker.start(distribution=kafka_distribution)
+        wait_for(lambda: recorded(out)[-1].snapshot is not None and any(f.failure for f in recorded(out)), 90,
+                 "a frame after the broker came back")
+        assert proc.poll() is None  # recording all along
+    finally:
+        if proc is not None:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=30)
+        broker.stop()
+    assert proc.returncode == 0
+    frames = recorded(out)
+    first_failure = next(i for i, f in enumerate(frames) if f.failure)
+    outage = frames[first_failure]
+    assert outage.snapshot is None and outage.events[0][0].startswith("connection lost: ")
+    assert outage.group_status == frames[first_failure - 1].group_status  # the last status stays shown
+    assert all(not f.events for f in frames[first_failure + 1:] if f.failure)  # "lost" is said once
+    back = next(f for f in frames[first_failure:] if f.snapshot is not None)
+    assert back.events[0] == (f"connection recovered: reading {info.bootstrap} again", "bold green")
+    assert back.snapshot.partitions[0].committed_offset == 1 and back.index == frames.index(back)
+    assert [f.at for f in frames] == sorted(f.at for f in frames)
