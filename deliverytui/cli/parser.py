@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument(
         "--allow-writes", action="store_true", help="enable offset reset and delete (read-only without it)"
     )
+    tui.add_argument("--record", metavar="FILE.db", help="record every snapshot of the group to FILE.db (see 'record')")
     parser.set_defaults(handler=tui_command.run)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=LazyCommandParser)
 
@@ -206,6 +207,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     _lazy_command(
         sub,
+        "record",
+        _record_options,
+        help="the flight recorder: write every snapshot of a group to a SQLite file (headless, for cron or systemd)",
+        description="Poll a consumer group as the live view does and record every snapshot, its lag statuses and "
+        "event lines (and positions, dedup counters) to FILE.db, for 'deliverytui replay'. Survives broker outages.",
+    )
+
+    _lazy_command(
+        sub,
         "demo",
         _demo_options,
         help="the teaching lab: one real consumer per delivery semantic, crashes, audit (--headless: one experiment)",
@@ -213,6 +223,12 @@ def build_parser() -> argparse.ArgumentParser:
         "consumer crashing --crashes times at --crash-at, let it drain, audit, print the result.",
     )
     return parser
+
+
+def _record_options(record: argparse.ArgumentParser) -> None:
+    from deliverytui.cli.record import record_options
+
+    record_options(record)
 
 
 def _reset_options(reset: argparse.ArgumentParser) -> None:

@@ -58,18 +58,20 @@ class RecordedFetcher(GroupFetcher):
 
     def positions_for(self, snapshot: GroupSnapshot) -> dict[str, object]:
         view = self.recorded_positions
+        self.checked_positions = None
         if view is None or view.error:
             self.positions_note = "positions: none recorded at this instant"
             return {}
-        by_key, self.positions_note = checked_positions(view, snapshot)
-        return by_key
+        self.checked_positions, self.positions_note = checked_positions(view, snapshot)
+        return self.checked_positions.by_key
 
-    # The base class keeps its note in this attribute; the replay sets it from the recorded positions.
+    #: What :meth:`positions_for` made of the recorded positions, for the update (the base class's own are unset).
     positions_note = "positions: none recorded at this instant"
+    checked_positions: Any = None
 
     def derive(self, snapshot: GroupSnapshot) -> ViewUpdate:
         update = super().derive(snapshot)
-        return replace(update, positions_note=self.positions_note)
+        return replace(update, positions_note=self.positions_note, positions_view=self.checked_positions)
 
     def close(self) -> None:
         """Nothing to close: no client was opened."""

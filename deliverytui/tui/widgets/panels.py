@@ -24,6 +24,8 @@ class GroupHeader(Static):
     """
 
     _shown_text: Text | None = None
+    #: The flight recorder is writing (``--record``): the header shows "● REC".
+    recording = False
 
     def show(
         self,
@@ -59,6 +61,8 @@ class GroupHeader(Static):
             line1.append("  PAUSED", "bold reverse yellow")
         if stale:
             line1.append("  STALE", "bold reverse red")
+        if self.recording:
+            line1.append("  ● REC", "bold red")
         line2 = Text()
         if snapshot is None:
             line2.append("waiting for the first snapshot…", "dim")
@@ -168,6 +172,8 @@ class EventLog(RichLog):
     def __init__(self, **kwargs) -> None:
         super().__init__(max_lines=500, wrap=False, markup=False, **kwargs)
         self.entries: list[str] = []  # plain text, newest last (tests and the headless log read it)
+        #: ``(text, style)`` of the lines added since the flight recorder last took them (at most 500).
+        self.unrecorded: list[tuple[str, str]] = []
         self._folded: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=FOLDED_REMEMBERED)
         self.clock = lambda: datetime.now(UTC)
 
@@ -177,6 +183,8 @@ class EventLog(RichLog):
         text = visible(text)  # lines from the model are visible already; error texts quoted here may not be
         self.entries.append(f"{stamp} {text}")
         del self.entries[:-500]
+        self.unrecorded.append((text, style))
+        del self.unrecorded[:-500]
         line = Text(f"{stamp} ", style="dim")
         line.append(text, style)
         if details:
