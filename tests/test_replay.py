@@ -8,6 +8,7 @@ steps or jumps, and must never open a Kafka client.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import os
 import random
@@ -21,7 +22,9 @@ import confluent_kafka
 import pytest
 
 from deliverytui.errors import ClusterUnreachableError, ExitCode
+from deliverytui.dedup.opener import open_store
 from deliverytui.kafka.group_inspector import GroupInspector
+from deliverytui.model.dedup import DedupCounters
 from deliverytui.model.recording import RECORDING_FORMAT_VERSION, RecordedFrame, RecordingHeader
 from deliverytui.recorder.store import RecordingReader, RecordingWriter
 from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
@@ -51,16 +54,17 @@ class Recorded:
     outage_frame: int
 
 
-def frame_of(index: int, update: ViewUpdate) -> RecordedFrame:
+def frame_of(index: int, update: ViewUpdate, dedup: DedupCounters | None) -> RecordedFrame:
     return RecordedFrame(
         index, update.snapshot.taken_at.timestamp(), update.snapshot, None, update.group_status,
-        {key: row.cells[STATUS][0] for key, row in update.rows.items()}, update.events, None, None,
+        {key: row.cells[STATUS][0] for key, row in update.rows.items()}, update.events, dedup, None,
     )
 
 
 @pytest.fixture(scope="module")
 def recorded(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Recorded:
-    """Commits moving forward, an outage, a rewind (REWIND), catching up: 16 real polls, recorded."""
+    """Commits moving forward, an outage, a rewind (REWIND), catching up: 16 real polls, recorded, with the
+    counters of a real SQLite dedup store (a first delivery every poll, a redelivery caught every third)."""
     name = f"replay-{uuid.uuid4().hex[:8]}"
     topic, group = f"{name}-t", f"{name}-g"
     seed_topics(bootstrap, {topic: {0: 40, 1: 40}}, group, {(topic, 0): 2, (topic, 1): 2})
@@ -71,6 +75,9 @@ def recorded(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Record
     header = RecordingHeader(RECORDING_FORMAT_VERSION, group, bootstrap, None, 0.0, config.refresh_seconds)
     writer = RecordingWriter(path, header)
     live: list[ViewUpdate | None] = []
+    loop = asyncio.new_event_loop()
+    store = open_store(f"sqlite:///{path.parent / 'dedup.db'}", group=group)
+    loop.run_until_complete(store.connect())
     offsets = [6, 10, 14, 18, None, 22, 26, 30, 8, 16, 24, 32, 40, 40, 40, 40]  # None: the outage; 30 → 8: a rewind
     try:
         for index, offset in enumerate(offsets):
@@ -87,10 +94,15 @@ def recorded(bootstrap: str, tmp_path_factory: pytest.TempPathFactory) -> Record
             if index == 10:
                 produce(bootstrap, topic, {0: 5})
             update = fetcher.fetch()
-            writer.write(frame_of(index, update))
+            loop.run_until_complete(store.mark_if_new(f"event-{index}"))
+            if index % 3 == 0:
+                loop.run_until_complete(store.mark_if_new(f"event-{index}"))  # a redelivery: a hit
+            writer.write(frame_of(index, update, loop.run_until_complete(store.read_counters())))
             live.append(update)
     finally:
         writer.close()
+        loop.run_until_complete(store.close())
+        loop.close()
     return Recorded(path, group, topic, live, rewind_frame=offsets.index(8), outage_frame=offsets.index(None))
 
 
@@ -219,6 +231,12 @@ async def test_the_replay_screen_steps_jumps_plays_and_writes_nothing(
 
         await pilot.press("end")
         assert app.index == count - 1
+        counters = source.reader.frame(count - 1).dedup
+        dedup = str(app.query_one("#dedup").render())
+        assert f"hits {counters.hits:,}" in dedup and f"misses {counters.misses:,}" in dedup
+        good = [i for i, update in enumerate(recorded.live) if update is not None]
+        assert (counters.hits, counters.misses) == (len([i for i in good if i % 3 == 0]), len(good))
+        assert "hits/s" in dedup  # rates over the recorded minute before that instant
         assert cell(app, f"{recorded.topic}:0", "status") == recorded.live[-1].rows[f"{recorded.topic}:0"].cells[STATUS][0]
         await pilot.press("home")
         assert app.index == 0 and len(app.query_one(EventLog).entries) == len(recorded.live[0].events)
