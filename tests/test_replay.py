@@ -21,8 +21,8 @@ from pathlib import Path
 import confluent_kafka
 import pytest
 
-from deliverytui.errors import ClusterUnreachableError, ExitCode
 from deliverytui.dedup.opener import open_store
+from deliverytui.errors import ClusterUnreachableError, ExitCode
 from deliverytui.kafka.group_inspector import GroupInspector
 from deliverytui.model.dedup import DedupCounters
 from deliverytui.model.recording import RECORDING_FORMAT_VERSION, RecordedFrame, RecordingHeader
