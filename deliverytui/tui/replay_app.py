@@ -75,12 +75,11 @@ class ReplayApp(App[None]):
         self.view: ReplayView | None = None
         self._events_through = -1  # the event log holds the recorded lines of frames 0..this
         self._play_timer = None
-        self.outages = frozenset(i for i, f in enumerate(source.reader.frames(0, len(source))) if f.snapshot is None)
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield GroupHeader(id="header")
-        yield TimeBar(self.source.instants, self.outages, id="timebar")
+        yield TimeBar(self.source.instants, self.source.outages, id="timebar")
         yield ConnectionBanner(id="banner")
         with Horizontal(id="body"):
             with Vertical(id="partitions-pane"):

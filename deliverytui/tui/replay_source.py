@@ -19,6 +19,7 @@ Nothing here opens a Kafka client: the fetcher is given no inspector and reads n
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -110,6 +111,18 @@ class ReplaySource:
         self._last: ViewUpdate | None = None
         self._selected: str | None = None
         self.derived_frames = 0  # how many snapshots were derived (tests read it: jumps stay short)
+        # One pass over the recording at open: the outages (the time bar marks them) and every event line
+        # with its frame (the log after a jump), so no jump has to read back through the frames for them.
+        outages: set[int] = set()
+        self._event_frames: list[int] = []
+        self._events: list[tuple[float, str, str]] = []
+        for frame in reader.frames(0, len(self.instants)):
+            if frame.snapshot is None:
+                outages.add(frame.index)
+            for text, style in frame.events:
+                self._event_frames.append(frame.index)
+                self._events.append((frame.at, text, style))
+        self.outages = frozenset(outages)
 
     def __len__(self) -> int:
         return len(self.instants)
@@ -166,14 +179,8 @@ class ReplaySource:
 
     def events_until(self, index: int) -> tuple[tuple[float, str, str], ...]:
         """The recorded event lines of frames 0..index, the newest :data:`EVENT_LINES` of them."""
-        lines: list[tuple[float, str, str]] = []
-        stop = index + 1
-        while stop > 0 and len(lines) < EVENT_LINES:
-            start = max(0, stop - 100)
-            chunk = [(f.at, text, style) for f in self.reader.frames(start, stop) for text, style in f.events]
-            lines[:0] = chunk
-            stop = start
-        return tuple(lines[-EVENT_LINES:])
+        stop = bisect.bisect_right(self._event_frames, index)
+        return tuple(self._events[max(0, stop - EVENT_LINES):stop])
 
     def _dedup_at(self, frame: RecordedFrame) -> tuple[DedupPanelData | None, DedupRates | None]:
         if frame.dedup is None:
@@ -181,7 +188,7 @@ class ReplaySource:
         start = self.reader.index_at(frame.at - DEDUP_RATE_WINDOW_S)
         samples = [CounterSample(f.at, f.dedup) for f in self.reader.frames(start, frame.index + 1) if f.dedup is not None]
         data = DedupPanelData(
-            store="recorded", backend="recording", group=self.header.group, counters=frame.dedup,
+            store="the store's counters", backend="as recorded", group=self.header.group, counters=frame.dedup,
             keys=None, sample=None, estimated=False, note="",
         )
         return data, rate_over_window(samples, DEDUP_RATE_WINDOW_S)
