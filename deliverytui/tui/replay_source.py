@@ -30,12 +30,14 @@ from deliverytui.errors import UserFacingError
 from deliverytui.model.dedup import CounterSample, DedupPanelData, DedupRates, rate_over_window
 from deliverytui.model.group import GroupSnapshot
 from deliverytui.model.recording import RecordedFrame, RecordingHeader
-from deliverytui.tui.fetch import DerivedHistory, GroupFetcher, ViewUpdate, checked_positions
+from deliverytui.tui.fetch import GroupFetcher, ViewUpdate, checked_positions
 from deliverytui.tui.rows import COLUMN_KEYS, STATUS_STYLES, RowView
 from deliverytui.tui.viewer_config import ViewerConfig
 
 #: How often (in frames) the source keeps a copy of the pipeline to jump back to.
-CHECKPOINT_EVERY = 50
+CHECKPOINT_EVERY = 25
+#: Decoded frames kept for the next read (a frame of 5,000 partitions is a few MB of objects).
+FRAMES_KEPT = 8
 #: Event lines the replay's log shows at most (the live view's EventLog keeps 500).
 EVENT_LINES = 500
 #: The dedup panel's rates are over this many seconds, as in the live view.
@@ -104,62 +106,79 @@ class ReplaySource:
             bootstrap=self.header.bootstrap, group=self.header.group, refresh_seconds=self.header.refresh_seconds,
         )
         self.fetcher = RecordedFetcher(self.config)
-        self._fresh = self.fetcher.history()
-        #: frame index → (pipeline after that frame, the view of the last good frame up to it)
-        self._checkpoints: dict[int, tuple[DerivedHistory, ViewUpdate | None]] = {}
-        self._done = -1  # the fetcher has derived frames 0.._done
-        self._last: ViewUpdate | None = None
-        self._selected: str | None = None
+        #: frame index i (a multiple of checkpoint_every) → the pipeline as it was before frame i was derived
+        self._checkpoints: dict[int, bytes] = {0: self.fetcher.history()}
+        self._done = -1  # the fetcher has derived frames 0.._done (-1: none)
+        self._last: ViewUpdate | None = None  # the update of frame _done
+        self._cache: dict[int, RecordedFrame] = {}
         self.derived_frames = 0  # how many snapshots were derived (tests read it: jumps stay short)
-        # One pass over the recording at open: the outages (the time bar marks them) and every event line
-        # with its frame (the log after a jump), so no jump has to read back through the frames for them.
+        # One pass over the recording at open: the frames that have a snapshot, the outages (the time bar marks
+        # them), every event line with its frame (the log after a jump) and the dedup counters (the panel's
+        # rates), so that no step or jump reads back through the frames for them.
+        self._good: list[int] = []
         outages: set[int] = set()
         self._event_frames: list[int] = []
         self._events: list[tuple[float, str, str]] = []
+        self._dedup: list[tuple[int, float, Any]] = []
         for frame in reader.frames(0, len(self.instants)):
-            if frame.snapshot is None:
-                outages.add(frame.index)
+            (self._good.append(frame.index) if frame.snapshot is not None else outages.add(frame.index))
             for text, style in frame.events:
                 self._event_frames.append(frame.index)
                 self._events.append((frame.at, text, style))
+            if frame.dedup is not None:
+                self._dedup.append((frame.index, frame.at, frame.dedup))
         self.outages = frozenset(outages)
 
     def __len__(self) -> int:
         return len(self.instants)
 
-    # -- the pipeline ----------------------------------------------------------------
-    def _seek(self, done: int, selected: str | None) -> None:
-        """Bring the fetcher to "frames 0..done derived" (``done`` = -1: none), with ``selected`` from then on."""
-        base = max((i for i in self._checkpoints if i <= done), default=-1)
-        if selected != self._selected or done < self._done or base > self._done:
-            if base >= 0:
-                history, self._last = self._checkpoints[base]
-                self.fetcher.restore(history)
-            else:
-                self.fetcher.restore(self._fresh)
-                self._last = None
-            self._done = base
-            self._selected = selected
-        self.fetcher.selected_key = selected
-        if self._done < done:
-            for frame in self.reader.frames(self._done + 1, done + 1):
-                self._feed(frame)
+    # -- reading frames ------------------------------------------------------------------
+    def frame(self, index: int) -> RecordedFrame:
+        """Frame ``index`` (the last few are kept: a step reads its frame for the view and for the pipeline).
 
-    def _feed(self, frame: RecordedFrame) -> None:
-        if frame.snapshot is not None:
-            self.fetcher.recorded_positions = frame.positions
-            self._last = self.fetcher.derive(frame.snapshot)
-            self.derived_frames += 1
-        self._done = frame.index
-        if (frame.index + 1) % self.checkpoint_every == 0 and frame.index not in self._checkpoints:
-            self._checkpoints[frame.index] = (self.fetcher.history(), self._last)
+        Read in ascending order where possible: the reader continues from the frame it decoded last,
+        while going back means decoding again from a keyframe.
+        """
+        frame = self._cache.get(index)
+        if frame is None:
+            if len(self._cache) >= FRAMES_KEPT:
+                self._cache.clear()
+            frame = self._cache[index] = self.reader.frame(index)
+        return frame
+
+    # -- the pipeline ----------------------------------------------------------------
+    def _seek(self, target: int, selected: str | None) -> None:
+        """Derive frame ``target`` (one with a snapshot), continuing from where the pipeline is or from a copy."""
+        self.fetcher.selected_key = selected  # from the next frame derived on, as the live view's cursor does
+        if self._done == target:
+            return
+        base = max(i for i in self._checkpoints if i <= target)
+        if not base <= self._done + 1 <= target:  # behind us, or a kept copy is nearer than where we are
+            self.fetcher.restore(self._checkpoints[base])
+            self._done = base - 1
+        for index in range(self._done + 1, target + 1):
+            if index % self.checkpoint_every == 0 and index not in self._checkpoints:
+                self._checkpoints[index] = self.fetcher.history()
+            frame = self.frame(index)
+            if frame.snapshot is not None:
+                self.fetcher.recorded_positions = frame.positions
+                self._last = self.fetcher.derive(frame.snapshot)
+                self.derived_frames += 1
+            self._done = index
 
     def update_at(self, index: int, selected: str | None = None) -> ViewUpdate | None:
-        """The live view's update as of frame ``index`` (the last good frame's), for the ``selected`` partition."""
-        self._seek(index, selected)
+        """The live view's update as of frame ``index``: that of the last frame at or before it with a snapshot.
+
+        A poll that failed changed nothing in the pipeline, so the view after an outage frame is that of the
+        last good frame before it (None before the first).
+        """
+        good = bisect.bisect_right(self._good, index)
+        if not good:
+            return None
+        self._seek(self._good[good - 1], selected)
         update = self._last
         if update is not None and selected and selected not in update.partition_lag_series:
-            series = self.fetcher.lag_series(selected)
+            series = self.fetcher.lag_series(selected)  # the series is history: known at once for any partition
             if series:
                 update = replace(update, partition_lag_series={**update.partition_lag_series, selected: series})
         return update
@@ -167,8 +186,8 @@ class ReplaySource:
     # -- one frame ---------------------------------------------------------------------
     def view_at(self, index: int, selected: str | None = None) -> ReplayView:
         index = min(max(index, 0), len(self.instants) - 1)
-        frame = self.reader.frame(index)
-        update = self.update_at(index, selected)
+        update = self.update_at(index, selected)  # first: it reads the frames up to this one in order
+        frame = self.frame(index)
         if update is not None and frame.snapshot is not None:
             update = with_recorded_statuses(update, frame.group_status, frame.statuses)
         dedup, rates = self._dedup_at(frame)
@@ -185,8 +204,9 @@ class ReplaySource:
     def _dedup_at(self, frame: RecordedFrame) -> tuple[DedupPanelData | None, DedupRates | None]:
         if frame.dedup is None:
             return None, None
-        start = self.reader.index_at(frame.at - DEDUP_RATE_WINDOW_S)
-        samples = [CounterSample(f.at, f.dedup) for f in self.reader.frames(start, frame.index + 1) if f.dedup is not None]
+        stop = bisect.bisect_right(self._dedup, frame.index, key=lambda sample: sample[0])
+        start = bisect.bisect_left(self._dedup, frame.at - DEDUP_RATE_WINDOW_S, 0, stop, key=lambda sample: sample[1])
+        samples = [CounterSample(at, counters) for _index, at, counters in self._dedup[start:stop]]
         data = DedupPanelData(
             store="the store's counters", backend="as recorded", group=self.header.group, counters=frame.dedup,
             keys=None, sample=None, estimated=False, note="",
