@@ -11,6 +11,7 @@ recording, opened read-only by the recorder's reader.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from rich.text import Text
@@ -75,6 +76,7 @@ class ReplayApp(App[None]):
         self.view: ReplayView | None = None
         self._events_through = -1  # the event log holds the recorded lines of frames 0..this
         self._play_timer = None
+        self._cancel = threading.Event()
 
     # -- layout ------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -115,6 +117,8 @@ class ReplayApp(App[None]):
             self._render_header()
             return
         self.show_frame(0)
+        # Pipeline copies ahead of the screen (a jump then derives at most 25 frames), in a thread of their own.
+        self.run_worker(lambda: self.source.prepare(self._cancel), thread=True, group="prepare", exit_on_error=False)
 
     # -- showing frame k -----------------------------------------------------------
     def show_frame(self, index: int) -> None:
@@ -307,5 +311,6 @@ class ReplayApp(App[None]):
         self.notify(f"sorted by {self._table.cycle_sort()}", timeout=2)
 
     def on_unmount(self) -> None:
+        self._cancel.set()
         self._stop_playing()
         self.source.close()

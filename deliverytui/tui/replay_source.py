@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import threading
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -106,8 +107,10 @@ class ReplaySource:
             bootstrap=self.header.bootstrap, group=self.header.group, refresh_seconds=self.header.refresh_seconds,
         )
         self.fetcher = RecordedFetcher(self.config)
-        #: frame index i (a multiple of checkpoint_every) → the pipeline as it was before frame i was derived
+        #: frame index i (a multiple of checkpoint_every) → the pipeline as it was before frame i was derived;
+        #: filled as frames are derived, and ahead of the screen by :meth:`prepare` (another thread: the lock)
         self._checkpoints: dict[int, bytes] = {0: self.fetcher.history()}
+        self._checkpoints_lock = threading.Lock()
         self._done = -1  # the fetcher has derived frames 0.._done (-1: none)
         self._last: ViewUpdate | None = None  # the update of frame _done
         self._cache: dict[int, RecordedFrame] = {}
@@ -152,19 +155,58 @@ class ReplaySource:
         self.fetcher.selected_key = selected  # from the next frame derived on, as the live view's cursor does
         if self._done == target:
             return
-        base = max(i for i in self._checkpoints if i <= target)
+        with self._checkpoints_lock:
+            base = max(i for i in self._checkpoints if i <= target)
+            history = self._checkpoints[base]
         if not base <= self._done + 1 <= target:  # behind us, or a kept copy is nearer than where we are
-            self.fetcher.restore(self._checkpoints[base])
+            self.fetcher.restore(history)
             self._done = base - 1
         for index in range(self._done + 1, target + 1):
-            if index % self.checkpoint_every == 0 and index not in self._checkpoints:
-                self._checkpoints[index] = self.fetcher.history()
+            if index % self.checkpoint_every == 0:
+                self._keep(index, self.fetcher)
             frame = self.frame(index)
             if frame.snapshot is not None:
                 self.fetcher.recorded_positions = frame.positions
                 self._last = self.fetcher.derive(frame.snapshot)
                 self.derived_frames += 1
             self._done = index
+
+    def _keep(self, index: int, fetcher: RecordedFetcher) -> None:
+        with self._checkpoints_lock:
+            if index in self._checkpoints:
+                return
+        history = fetcher.history()
+        with self._checkpoints_lock:
+            self._checkpoints.setdefault(index, history)
+
+    def prepare(self, cancel: threading.Event) -> int:
+        """Walk the whole recording once, keeping a pipeline copy every ``checkpoint_every`` frames, so that a
+        jump anywhere (End on an hour of frames) derives at most that many. Meant for a thread of its own: it
+        opens its own reader and pipeline and shares only the copies. Returns the frames walked."""
+        from deliverytui.recorder.store import RecordingReader
+
+        reader = RecordingReader(self.reader.path)
+        fetcher = RecordedFetcher(self.config)
+        walked = 0
+        try:
+            for frame in reader.frames(0, len(self.instants)):
+                if cancel.is_set():
+                    break
+                if frame.index % self.checkpoint_every == 0:
+                    self._keep(frame.index, fetcher)
+                if frame.snapshot is not None:
+                    fetcher.recorded_positions = frame.positions
+                    fetcher.derive(frame.snapshot)
+                walked += 1
+                time.sleep(0)  # let the screen's thread in between frames
+        finally:
+            reader.close()
+        return walked
+
+    @property
+    def checkpoints(self) -> int:
+        with self._checkpoints_lock:
+            return len(self._checkpoints)
 
     def update_at(self, index: int, selected: str | None = None) -> ViewUpdate | None:
         """The live view's update as of frame ``index``: that of the last frame at or before it with a snapshot.
