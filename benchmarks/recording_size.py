@@ -93,9 +93,31 @@ def synthetic_frames(count: int, partitions: int, rate: float, positions: bool, 
                             DedupCounters("billing", hits=hits, misses=misses, updated_at=taken), None)
 
 
+def steady_bytes_per_frame(path: Path) -> float:
+    """Bytes per frame with one keyframe in KEYFRAME_INTERVAL (a short run holds more keyframes than that),
+    scaled by the file's overhead over its bodies (pages, index)."""
+    import sqlite3
+
+    from deliverytui.recorder.store import KEYFRAME_INTERVAL
+
+    db = sqlite3.connect(path)
+    (deltas, delta_bytes), (keys, key_bytes) = (
+        db.execute("SELECT count(*), coalesce(sum(length(body)), 0) FROM frames WHERE keyframe = ?", (flag,)).fetchone()
+        for flag in (0, 1)
+    )
+    db.close()
+    overhead = file_bytes(path) / (delta_bytes + key_bytes)
+    per_delta = delta_bytes / deltas if deltas else 0.0
+    return overhead * (per_delta * (KEYFRAME_INTERVAL - 1) + key_bytes / keys) / KEYFRAME_INTERVAL
+
+
 def report(label: str, path: Path, frames: int, partitions: int) -> float:
     size = file_bytes(path)
     per_frame = size / frames
+    steady = steady_bytes_per_frame(path)
+    if frames < 1000:  # a short run: its keyframes weigh more than in a day's recording
+        print(f"  ({frames} frames: {per_frame:,.0f} bytes/frame as written; {steady:,.0f} with one keyframe per 100)")
+        per_frame = steady
     print(f"{label}: {frames} frames of {partitions} partitions -> {size / 1e6:.2f} MB on disk")
     print(f"  bytes/frame {per_frame:,.0f}  ({per_frame / partitions:.1f} bytes per partition-frame)")
     print(f"  at a 2 s refresh: {per_frame * FRAMES_PER_HOUR / 1e6:.1f} MB/hour, {per_frame * FRAMES_PER_DAY / 1e6:.0f} MB/day"
@@ -152,7 +174,8 @@ def run_real(args: argparse.Namespace) -> None:
     topic, group = f"size-{os.getpid()}", f"size-{os.getpid()}"
     stop = threading.Event()
     try:
-        AdminClient({"bootstrap.servers": bootstrap}).create_topics([NewTopic(topic, args.partitions, 1)])[topic].result(60)
+        admin = AdminClient({"bootstrap.servers": bootstrap})  # held: a collected client cancels its futures
+        admin.create_topics([NewTopic(topic, args.partitions, 1)])[topic].result(60)
 
         def produce() -> None:
             producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 50})
