@@ -100,6 +100,7 @@ def main() -> None:
     stop = threading.Event()
     out = Path(tmp.name) / "soak.db"
     recorder = None
+    threads: list[threading.Thread] = []
     try:
         threads = busy_group(bootstrap, topic, group, args.partitions, args.rate, stop)
         time.sleep(10)  # the group forms
@@ -138,7 +139,8 @@ def main() -> None:
             recorder.send_signal(signal.SIGTERM)
             recorder.wait(30)
         stop.set()
-        time.sleep(1)
+        for thread in threads:
+            thread.join(15)
         if broker is not None:
             broker.stop()
         tmp.cleanup()

@@ -154,6 +154,30 @@ def run_synthetic(args: argparse.Namespace) -> None:
         sequential_ms = (time.perf_counter() - started) / min(args.frames, 300) * 1e3
         reader.close()
         print(f"  read: random frame {random_ms:.0f} ms (from its keyframe), next frame {sequential_ms:.1f} ms")
+        live_view_cost(Path(tmp) / "live.db", header, args)
+
+
+def live_view_cost(path: Path, header: RecordingHeader, args: argparse.Namespace) -> None:
+    """What ``--record`` costs the live view's UI thread (build the frame, enqueue it) and its writer thread."""
+    from deliverytui.recorder.background import BackgroundWriter
+    from deliverytui.recorder.session import PollRecorder
+
+    frames = list(synthetic_frames(min(args.frames, 300), args.partitions, args.rate, args.positions))
+    background = BackgroundWriter(lambda: RecordingWriter(path, header), print)
+    recorder = PollRecorder(background, header.bootstrap)
+    ui_s = []
+    for frame in frames:
+        started = time.perf_counter()
+        statuses = {key: str(status) for key, status in frame.statuses.items()}  # as the host builds them
+        recorder.snapshot(frame.snapshot, "OK", statuses, frame.events, positions=frame.positions, dedup=frame.dedup)
+        ui_s.append(time.perf_counter() - started)
+        time.sleep(0.005)  # polls do not come back to back
+    background.close(60)
+    ui_s.sort()
+    written = sorted(background.write_seconds)
+    print(f"  --record in the live view: UI thread median {ui_s[len(ui_s) // 2] * 1e3:.2f} ms, "
+          f"p99 {ui_s[int(len(ui_s) * 0.99)] * 1e3:.2f} ms per frame; writer thread median "
+          f"{written[len(written) // 2] * 1e3:.1f} ms, p99 {written[int(len(written) * 0.99)] * 1e3:.1f} ms")
 
 
 def run_real(args: argparse.Namespace) -> None:
