@@ -68,6 +68,8 @@ def varied_frames(count: int, seed: int = 7) -> list[RecordedFrame]:
             rows.append(row(topic, partition, None if none_commit else value, None if i % 31 == 7 else end,
                             owner if partition % 2 else None, lso=end - (i % 3), leader=1 + i % 11 // 5,
                             isr=(1, 2) if i % 13 else (1,), replicas=(1, 2), metadata="m" if i % 17 == 2 else None))
+        # Offsets near Kafka's limit, and a jump back: varints of any size and sign.
+        rows.append(row("huge", 0, 2**62 + i * 7 - (2**40 if i % 9 == 4 else 0), 2**63 - 1 - i, None, lso=-1))
         members = (MemberInfo(f"{owner}-id", owner, "/10.0.0.1", "static\x07" if i % 2 else None,
                               tuple(TopicPartitionId(r.topic, r.partition) for r in rows if r.member_id)),)
         snapshot = GroupSnapshot(HOSTILE_GROUP, "Stable" if i % 23 else "PreparingRebalance", "consumer",

@@ -15,7 +15,8 @@ import queue
 import shlex
 import subprocess
 import threading
-from datetime import UTC, datetime
+import time
+from datetime import UTC
 from typing import Any
 
 from deliverytui.errors import UsageError, one_line
@@ -103,6 +104,6 @@ class AlertHook:
 
     def wait(self, timeout: float) -> None:
         """Wait up to ``timeout`` seconds for running hooks (at exit, so a last alert is not cut off)."""
-        deadline = datetime.now(UTC).timestamp() + timeout
+        deadline = time.monotonic() + timeout
         for thread in list(self._running):
-            thread.join(max(0.0, deadline - datetime.now(UTC).timestamp()))
+            thread.join(max(0.0, deadline - time.monotonic()))

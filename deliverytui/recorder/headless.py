@@ -117,6 +117,7 @@ def record(options: RecordOptions, *, stop: threading.Event | None = None,
     """Record until ``options.duration`` has passed or ``stop`` is set; the number of frames written."""
     stop = stop or threading.Event()
     log = log or _say
+    created = not options.path.exists()
     writer = open_recording(options.path, options.group, options.bootstrap, options.client_config,
                             options.refresh_seconds, timeout=options.request_timeout, max_bytes=options.max_bytes)
     inspector = IsolatedGroupInspector(options.bootstrap, options.client_config,
@@ -159,6 +160,9 @@ def record(options: RecordOptions, *, stop: threading.Event | None = None,
         if alert is not None:
             alert.wait(5.0)
         writer.close()
+        if created and recorder.frames == 0:  # a typo'd group: leave no empty recording behind
+            for suffix in ("", "-wal", "-shm", "-journal"):
+                Path(f"{options.path}{suffix}").unlink(missing_ok=True)
         inspector.close()
         if positions is not None:
             positions.close()

@@ -188,7 +188,9 @@ class RecordingReader:
         state = FrameState()
         if self._cached is not None and start <= self._cached[0] < index:
             start, state = self._cached[0] + 1, self._cached[1]
-        *_, frame = self._decoded(start, index + 1, state)
+        if start < index:
+            state = self._advance(start, index, state)
+        *_, frame = self._decoded(index, index + 1, state)
         return frame
 
     def frames(self, start: int, stop: int) -> Iterator[RecordedFrame]:
@@ -206,6 +208,15 @@ class RecordingReader:
             frame, state = decode(idx, at, body, FrameState() if keyframe else state)
             self._cached = (idx, state)
             yield frame
+
+    def _advance(self, start: int, stop: int, state: FrameState) -> FrameState:
+        """The state frame ``stop - 1`` leaves, from ``state`` (what frame ``start - 1`` left): nothing materialised."""
+        rows = self._db.execute(
+            "SELECT idx, at, keyframe, body FROM frames WHERE idx >= ? AND idx < ? ORDER BY idx", (start, stop)
+        ).fetchall()
+        for idx, at, keyframe, body in rows:
+            _, state = decode(idx, at, body, FrameState() if keyframe else state, materialize=False)
+        return state
 
     def index_at(self, at: float) -> int:
         """The last frame at or before ``at`` (0 if ``at`` is before the first)."""
