@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+from deliverytui.model.text import visible
 
 
 def run(args: argparse.Namespace) -> int:
@@ -11,6 +14,8 @@ def run(args: argparse.Namespace) -> int:
 
     reader = RecordingReader(args.file)
     try:
+        # The replay reads every frame once before the screen opens (outages, event lines, dedup counters).
+        print(f"deliverytui: reading {len(reader.instants()):,} frame(s) of {visible(args.file)}…", file=sys.stderr)
         from deliverytui.tui.replay_app import ReplayApp  # Textual is imported only here
         from deliverytui.tui.replay_source import ReplaySource
 
