@@ -14,6 +14,7 @@ Usage: python benchmarks/replay.py [--partitions 1000] [--seconds 60] [--refresh
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import subprocess
@@ -104,6 +105,7 @@ def measure(path: Path) -> None:
     print(f"random jump, median of 30                    {median_jump * 1e3:9.1f} ms  "
           f"(max {max(jumps) * 1e3:.1f} ms; snapshots derived: median {statistics.median(derived):.0f}, max {max(derived)})")
     print(f"ratio: from-zero rebuild / median jump       {zero_s / median_jump:9.1f} x")
+    print(f"load average (1, 5, 15 min): {', '.join(f'{load:.2f}' for load in os.getloadavg())}")
     source.close()
 
 
