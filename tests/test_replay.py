@@ -263,3 +263,16 @@ def test_replay_of_a_missing_file_or_not_a_recording_is_one_line(tmp_path: Path)
         assert result.returncode == ExitCode.RECORDING, result.stderr
         assert result.stderr.count("\n") == 1 and result.stderr.startswith("deliverytui: error:"), result.stderr
         assert "Traceback" not in result.stderr
+
+
+async def test_a_recording_without_frames_opens_and_says_so(tmp_path: Path) -> None:
+    """A recorder that had not written its first frame yet: the screen says so and every key is harmless."""
+    path = tmp_path / "empty.db"
+    RecordingWriter(path, RecordingHeader(RECORDING_FORMAT_VERSION, "g\x1b[2Jroup", "127.0.0.1:1", None, 0.0, 2.0)).close()
+    app = ReplayApp(ReplaySource(RecordingReader(path)), path)
+    async with app.run_test(size=(160, 45)) as pilot:
+        assert "holds no frame yet" in str(app.query_one("#banner").render())
+        await pilot.press("right_square_bracket", "left_square_bracket", "end", "home", "space", "t", "enter", "escape")
+        assert app.index == 0 and app.view is None and not app.playing
+        header = str(app.query_one("#header").render())
+        assert "REPLAY of empty.db" in header and "\x1b" not in header and "empty recording" in app.query_one(TimeBar).describe()
