@@ -197,6 +197,7 @@ def run_real(args: argparse.Namespace) -> None:
         bootstrap = broker.start(distribution=resolve_distribution())[0].bootstrap
     topic, group = f"size-{os.getpid()}", f"size-{os.getpid()}"
     stop = threading.Event()
+    threads: list[threading.Thread] = []
     try:
         admin = AdminClient({"bootstrap.servers": bootstrap})  # held: a collected client cancels its futures
         admin.create_topics([NewTopic(topic, args.partitions, 1)])[topic].result(60)
@@ -221,7 +222,7 @@ def run_real(args: argparse.Namespace) -> None:
                 consumer.consume(500, 0.2)
             consumer.close()
 
-        threads = [threading.Thread(target=produce, daemon=True), threading.Thread(target=consume, daemon=True)]
+        threads += [threading.Thread(target=produce, daemon=True), threading.Thread(target=consume, daemon=True)]
         for thread in threads:
             thread.start()
         time.sleep(10)  # the group forms and starts committing
@@ -233,7 +234,8 @@ def run_real(args: argparse.Namespace) -> None:
         print(f"  scaled to 1,000 partitions: {per_frame / args.partitions * 1000 * FRAMES_PER_DAY / 1e6:.0f} MB/day")
     finally:
         stop.set()
-        time.sleep(1)
+        for thread in threads:
+            thread.join(15)
         if broker is not None:
             broker.stop()
         tmp.cleanup()

@@ -255,3 +255,40 @@ def test_record_survives_a_broker_outage(kafka_distribution, tmp_path: Path) -> 
     assert back.events[0] == (f"connection recovered: reading {info.bootstrap} again", "bold green")
     assert back.snapshot.partitions[0].committed_offset == 1 and back.index == frames.index(back)
     assert [f.at for f in frames] == sorted(f.at for f in frames)
+
+
+def test_record_keeps_dedup_counters_and_positions(bootstrap: str, unique: str, sqlite_url: str, tmp_path: Path) -> None:
+    import asyncio
+
+    from deliverytui.dedup import open_store
+    from tests.kafka_helpers import start_probed_member, stop_probed_member
+
+    topic, group = f"dd-{unique}", f"dd-{unique}"
+
+    async def claims() -> None:
+        async with open_store(sqlite_url, group=group) as store:
+            for key in ("e1", "e2", "e3"):
+                claim = await store.claim(key, lease_seconds=30)
+                await store.complete(key, claim.token)
+            await store.claim("e1", lease_seconds=30)  # a redelivery: caught
+
+    async def scenario() -> subprocess.CompletedProcess[str]:
+        await claims()
+        consumer, config, stop, loop_done = start_probed_member(bootstrap, topic, group, interval_ms=200)
+        try:
+            return await asyncio.to_thread(
+                run_cli, "record", "--bootstrap", bootstrap, "--group", group, "--out", str(out), "--refresh", "0.5",
+                "--duration", "12", "--positions", "--dedup", sqlite_url, timeout=90,
+            )
+        finally:
+            await stop_probed_member(stop, loop_done, consumer, config)
+
+    out = tmp_path / "rec.db"
+    result = asyncio.run(scenario())
+    assert result.returncode == 0, result.stderr
+    frames = recorded(out)
+    assert {(f.dedup.hits, f.dedup.misses) for f in frames} == {(1, 3)}
+    reported = [f.positions for f in frames if f.positions is not None and f.positions.partitions]
+    assert reported, "no frame holds the probe's positions"
+    last = reported[-1].partitions[0]
+    assert (last.topic, last.partition, last.position, last.committed, last.verified) == (topic, 0, 10, 5, True)

@@ -25,6 +25,7 @@ from deliverytui.kafka.isolated import IsolatedGroupInspector
 from deliverytui.kafka.probe_positions import PositionCollector
 from deliverytui.lag.observer import GroupObserver
 from deliverytui.model.positions import PositionsView, verify_reporters
+from deliverytui.model.probe_topic import DEFAULT_PROBE_TOPIC
 from deliverytui.model.recording import RECORDING_FORMAT_VERSION, RecordingHeader
 from deliverytui.model.text import shown_name
 from deliverytui.recorder.alerts import AlertHook
@@ -45,7 +46,7 @@ class RecordOptions:
     refresh_seconds: float = 2.0
     duration: float | None = None  # None: until stopped
     positions: bool = False
-    probe_topic: str = "__deliverytui_positions"
+    probe_topic: str = DEFAULT_PROBE_TOPIC
     dedup_url: str | None = None
     alert: str | None = None
     max_bytes: int | None = None
