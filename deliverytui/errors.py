@@ -46,6 +46,8 @@ class ExitCode(IntEnum):
     LAB_BUSY = 20
     LAB_STORY = 21
     SHARES_UNAVAILABLE = 22
+    RECORDING = 23
+    RECORDING_STOPPED = 24
     INTERRUPTED = 130
 
 
@@ -75,6 +77,9 @@ EXIT_CODE_MEANINGS: dict[ExitCode, str] = {
     ExitCode.LAB_BUSY: "`demo`: another lab holds this state dir (the message names its pid)",
     ExitCode.LAB_STORY: "`demo --ledger`: that ledger records another cluster's story; give a fresh one",
     ExitCode.SHARES_UNAVAILABLE: "a share-group command on a cluster without share groups (`share.version=0`, or Kafka before 4.1)",
+    ExitCode.RECORDING: "a flight recording cannot be used: missing, not a recording, a newer format, "
+    "or (`record`/`--record`) it records another cluster or group",
+    ExitCode.RECORDING_STOPPED: "`record` stopped recording: the disk (or `--max-size`) is full, or the file could not be written",
     ExitCode.INTERRUPTED: "interrupted (Ctrl-C)",
 }
 

@@ -26,6 +26,7 @@ from deliverytui.argtypes import (
 from deliverytui.broker import SECURITY_MODES
 from deliverytui.cli import broker as broker_command
 from deliverytui.cli import inspect_commands
+from deliverytui.cli import replay as replay_command
 from deliverytui.cli import tui as tui_command
 from deliverytui.cli.connection import DEFAULT_TIMEOUT, add_connection_option, add_connection_options
 from deliverytui.cli.store_options import SECRET_FILE_HELP
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     tui.add_argument(
         "--allow-writes", action="store_true", help="enable offset reset and delete (read-only without it)"
     )
+    tui.add_argument("--record", metavar="FILE.db", help="record every snapshot of the group to FILE.db (see 'record')")
     parser.set_defaults(handler=tui_command.run)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=LazyCommandParser)
 
@@ -181,6 +183,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     groups.set_defaults(handler=inspect_commands.groups)
 
+    replay = sub.add_parser(
+        "replay", help="replay a flight recording (deliverytui record) on the live view's screen, read-only",
+        description="Open FILE, a recording, on the live view's screen: [ and ] step, space plays, t jumps to a "
+        "time, Home/End go to the ends. Nothing is read from or written to Kafka.",
+    )
+    replay.add_argument("file", metavar="FILE", help="the recording (an SQLite file written by 'deliverytui record')")
+    replay.set_defaults(handler=replay_command.run)
+
     _lazy_command(
         sub,
         "reset",
@@ -204,6 +214,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     _lazy_command(
         sub,
+        "record",
+        _record_options,
+        help="the flight recorder: write every snapshot of a group to a SQLite file (headless, for cron or systemd)",
+        description="Poll a consumer group as the live view does and record every snapshot, its lag statuses and "
+        "event lines (and positions, dedup counters) to FILE.db, for 'deliverytui replay'. Survives broker outages.",
+    )
+
+    _lazy_command(
+        sub,
         "demo",
         _demo_options,
         help="the teaching lab: one real consumer per delivery semantic, crashes, audit (--headless: one experiment)",
@@ -211,6 +230,12 @@ def build_parser() -> argparse.ArgumentParser:
         "consumer crashing --crashes times at --crash-at, let it drain, audit, print the result.",
     )
     return parser
+
+
+def _record_options(record: argparse.ArgumentParser) -> None:
+    from deliverytui.cli.record import record_options
+
+    record_options(record)
 
 
 def _reset_options(reset: argparse.ArgumentParser) -> None:

@@ -6,6 +6,7 @@ import argparse
 
 from deliverytui.cli.connection import resolve_connection
 from deliverytui.cli.store_options import store_url
+from deliverytui.errors import UsageError
 
 
 def cluster_named(args: argparse.Namespace) -> bool:
@@ -29,6 +30,13 @@ def run(args: argparse.Namespace) -> int:
         # A config librdkafka rejects (unknown key, bad value) is one line before the screen opens
         # (the app itself would show it as a banner, for a config that breaks later).
         GroupInspector(config.bootstrap, config.client_config, request_timeout=config.request_timeout)
+    if config.record_path:
+        from deliverytui.cli.record import check_live_recording
+
+        if not config.group:
+            raise UsageError("--record needs --group: a recording is of one group")
+        check_live_recording(config.record_path, config.group, config.bootstrap, config.client_config,
+                             config.refresh_seconds, config.request_timeout)
     DeliveryApp(config).run()
     return 0
 
@@ -48,4 +56,5 @@ def viewer_config(args: argparse.Namespace):
         dedup_prefix=args.dedup_prefix,
         allow_writes=args.allow_writes,
         probe_topic=args.probe_topic,
+        record_path=args.record,
     )

@@ -40,6 +40,7 @@ from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
 from deliverytui.tui.fleet_host import FleetViewHost
 from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
 from deliverytui.tui.rebalance_host import RebalanceViewHost
+from deliverytui.tui.recorder_host import RecorderHost
 from deliverytui.tui.screens.folded_events import FoldedEventsScreen
 from deliverytui.tui.screens.group_picker import GroupPickerScreen
 from deliverytui.tui.screens.help import HelpScreen
@@ -71,7 +72,7 @@ __all__ = ["DeliveryApp", "ViewerConfig"]
 GC_THRESHOLDS = (10_000, 50, 100)
 
 
-class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, DedupWatchHost, App[None]):
+class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, DedupWatchHost, RecorderHost, App[None]):
     """The live view (the fleet: :mod:`~deliverytui.tui.fleet_host`; share groups:
     :mod:`~deliverytui.tui.share_host`; "stuck on what?": :mod:`~deliverytui.tui.stuck_host`;
     KIP-848 epochs: :mod:`~deliverytui.tui.rebalance_host`)."""
@@ -228,6 +229,7 @@ class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, De
         details = update.event_details
         for text, style in update.events:
             events.add(text, style, details=details.get(text, ()))
+        self.record_poll(update)  # --record (recorder_host)
         self.observe_rebalance(update.snapshot)
         if isinstance(self.screen, Screen) and self.screen is not self.screen_stack[0]:
             self._pending = update  # a modal is open: render when it closes
@@ -261,6 +263,7 @@ class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, De
         self._last_problem = message.text
         self.stale = self.update is not None
         self._banner.show_problem(problem)
+        self.record_poll(failure=message.text)
         self._render_header()
         self._schedule_poll(delay)
 
@@ -458,6 +461,7 @@ class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, De
         self._fetcher.close()
         self.close_shares()
         self.close_fleet()
+        self.stop_recording()
         if self._gc_frozen:
             gc.unfreeze()
         if self._saved_gc_thresholds is not None:

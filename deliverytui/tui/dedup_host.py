@@ -27,6 +27,8 @@ class DedupWatchHost:
     group: str
     paused: bool
     closing: bool
+    #: The store's counters for the watched group at its last read (None: no store, or no counters yet).
+    dedup_counters: Any = None
 
     def dedup_url_for(self, group: str) -> str | None:
         """The store whose counters the dedup panel shows for ``group`` (``--dedup``, the same for every group)."""
@@ -81,6 +83,7 @@ class DedupWatchHost:
                         recent = [s for s in key_samples if now - s[0] <= 60.0]
                         if len(recent) >= 2 and recent[-1][0] > recent[0][0]:
                             key_rate = (recent[-1][1] - recent[0][1]) / (recent[-1][0] - recent[0][0])
+                    self.dedup_counters = data.counters  # the flight recorder stores them with each frame
                     if not self.paused:
                         panel.show_data(data, rates, key_rate)
                 await asyncio.sleep(self.config.refresh_seconds)

@@ -7,8 +7,10 @@ an immutable :class:`ViewUpdate` and only renders it.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,16 +19,15 @@ from deliverytui.errors import UserFacingError
 from deliverytui.kafka.isolated import IsolatedGroupInspector
 from deliverytui.kafka.probe_positions import PositionCollector
 from deliverytui.kafka.record_time import RecordTimestampReader
-from deliverytui.lag import LagHistory, time_lag_seconds
+from deliverytui.lag import time_lag_seconds
 from deliverytui.lag.delivery_estimates import DeliveryEstimates
 from deliverytui.lag.drain import DrainEstimate
+from deliverytui.lag.observer import GroupObserver
 from deliverytui.model import GroupSnapshot, PartitionRow
-from deliverytui.model.lag import summarize_status_changes
-from deliverytui.model.positions import verify_reporters
-from deliverytui.model.replication import replication_events, replication_summary
+from deliverytui.model.positions import PositionsView, verify_reporters
+from deliverytui.model.replication import replication_summary
 from deliverytui.model.stuck import StuckView
-from deliverytui.model.text import shown_name
-from deliverytui.tui.rows import STATUS_EVENT_STYLES, RowBuilder, RowView
+from deliverytui.tui.rows import RowBuilder, RowView
 from deliverytui.tui.stuck_diagnosis import StuckDiagnosis
 from deliverytui.tui.viewer_config import ViewerConfig
 
@@ -60,35 +61,23 @@ class ViewUpdate:
     replication: tuple[str, str] | None = None  # (text, style)
     #: "Stuck on what?" for the selected partition (:mod:`deliverytui.tui.stuck_diagnosis`), None when nothing to say.
     stuck: StuckView | None = None
+    #: The positions as read from the probe topic (``positions`` is its ``by_key``), for the flight recorder.
+    positions_view: PositionsView | None = None
 
 
 
 
-def membership_events(previous: GroupSnapshot | None, current: GroupSnapshot) -> list[tuple[str, str]]:
-    """Rebalances and state changes, read off two consecutive snapshots (resets come from the lag history)."""
-    if previous is None:
-        return [(f"attached to {shown_name(current.group_id)}: {current.state}, {len(current.members)} member(s)", "bold")]
-    events: list[tuple[str, str]] = []
-    if previous.state != current.state:
-        events.append((f"group state {previous.state} → {current.state}", "yellow"))
-    before = {m.member_id: m for m in previous.members}
-    after = {m.member_id: m for m in current.members}
-    joined = [after[k] for k in after.keys() - before.keys()]
-    left = [before[k] for k in before.keys() - after.keys()]
-    for member in joined:
-        events.append((f"member joined: {member.client_id}@{member.host}", "cyan"))
-    for member in left:
-        events.append((f"member left: {member.client_id}@{member.host}", "cyan"))
-    moved = joined or left or any(after[k].assignment != before[k].assignment for k in after.keys() & before.keys())
-    if moved:
-        events.append((f"rebalance: {len(current.members)} member(s) now own {sum(len(m.assignment) for m in current.members)} partition(s)", "bold cyan"))
-    now_shown = {row.topic for row in current.partitions}
-    for topic in sorted({row.topic for row in previous.partitions} - now_shown):
-        events.append(
-            (f"topic {topic} is gone from the group: no committed offset or owner left for it "
-             "(the topic was deleted, or the group's offsets for it were)", "bold red")
-        )
-    return events
+def checked_positions(view: PositionsView, snapshot: GroupSnapshot) -> tuple[PositionsView, str]:
+    """A probe topic's positions checked against ``snapshot``'s members (a reporter that is not one is
+    "unverified"), and the one-line note the partition panel shows about them."""
+    view = verify_reporters(view, snapshot.members)
+    note = (
+        f"positions from {len({p.reporter for p in view.partitions})} reporting consumer(s)" if view.partitions
+        else "positions: none published (see deliverytui.probe)"
+    )
+    if view.unverified_reporters:
+        note += f"; unverified (not current members): {', '.join(view.unverified_reporters)}"
+    return view, note
 
 
 class GroupFetcher:
@@ -109,9 +98,8 @@ class GroupFetcher:
         self.cancel_event = cancel_event
         self._inspector = inspector
         self._read_positions_enabled = read_positions
-        self._previous: GroupSnapshot | None = None
-        self._replication_base: GroupSnapshot | None = None
-        self._lag = LagHistory()
+        #: The statuses and event lines (shared with the flight recorder: :mod:`deliverytui.lag.observer`).
+        self.observer = GroupObserver()
         self._rows = RowBuilder()
         self._estimates = DeliveryEstimates()
         self._positions: PositionCollector | None = None
@@ -150,23 +138,18 @@ class GroupFetcher:
         return self._inspector
 
     def fetch(self) -> ViewUpdate:
-        snapshot = self.inspector.snapshot(self.group)
-        events = membership_events(self._previous, snapshot)
-        # Compared with the last snapshot that had metadata: a failed metadata read (no brokers)
-        # neither invents nor hides a change.
-        events += replication_events(self._replication_base, snapshot)
-        if snapshot.brokers:
-            self._replication_base = snapshot
-        self._previous = snapshot
+        return self.derive(self.inspector.snapshot(self.group))
+
+    def derive(self, snapshot: GroupSnapshot) -> ViewUpdate:
+        """Everything the screen shows for ``snapshot``, given the snapshots derived before it.
+
+        A replay (:mod:`deliverytui.tui.replay_source`) feeds recorded snapshots here, so what it
+        shows comes from the same pipeline as what the live view showed.
+        """
         selected = self.selected_key
-        lag_view = self._lag.observe(snapshot, series_keys=(selected,) if selected else ())
-        events += [(rewind.describe(), "bold magenta") for rewind in lag_view.rewinds]
-        folded: dict[str, tuple[str, ...]] = {}
-        for line, status, keys in summarize_status_changes(lag_view.status_changes):
-            events.append((line, STATUS_EVENT_STYLES.get(status.value, "")))
-            if keys:
-                folded[line] = keys
-        positions = self._read_positions(snapshot)
+        observation = self.observer.observe(snapshot, series_keys=(selected,) if selected else ())
+        lag_view = observation.lag
+        positions = self.positions_for(snapshot)
         estimates = self._estimates.observe(snapshot, selected)
         rows, by_key = self._rows.build(snapshot, lag_view.partitions, positions, estimates.time_lag_s)
         time_lag = self._selected_time_lag(snapshot, selected, by_key)
@@ -175,8 +158,8 @@ class GroupFetcher:
             snapshot=snapshot,
             rows=rows,
             total_lag=snapshot.total_lag,
-            events=tuple(events),
-            event_details=folded,
+            events=observation.events,
+            event_details=observation.event_details,
             group_status=lag_view.status.value,
             group_lag_series=tuple(lag_view.total_lag_series),
             partition_lag_series={k: tuple(v) for k, v in lag_view.partition_lag_series.items()},
@@ -190,6 +173,7 @@ class GroupFetcher:
             replication_visible=snapshot.multi_node,
             replication=replication_summary(snapshot),
             stuck=stuck,
+            positions_view=self._positions_view,
         )
 
     def _selected_time_lag(
@@ -210,12 +194,29 @@ class GroupFetcher:
         age = time_lag_seconds(row.lag, stamp, snapshot.taken_at.timestamp())
         return (key, age) if age is not None else None
 
-    def _read_positions(self, snapshot: GroupSnapshot) -> dict[str, object]:
+    def history(self) -> bytes:
+        """What :meth:`derive` remembers between snapshots, frozen: a replay keeps one every so many frames
+        to jump from. Pickled and compressed: a deep copy took several times longer and ten times the memory.
+        The row cache is part of it: a cached row keeps the exact time lag it was built with while its
+        coarse text is unchanged (the sort order follows it), so rows built afresh would differ."""
+        state = (self.observer, self._estimates, self._rows)
+        return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+    def restore(self, history: bytes) -> None:
+        """Continue from a :meth:`history` of this process (never from bytes read elsewhere: it is a pickle)."""
+        self.observer, self._estimates, self._rows = pickle.loads(zlib.decompress(history))  # noqa: S301 - our own bytes
+
+    def lag_series(self, key: str) -> tuple[int, ...]:
+        """The lag series of partition ``key`` as of the last snapshot derived (oldest first)."""
+        return self.observer.history.lag_series(key)
+
+    def positions_for(self, snapshot: GroupSnapshot) -> dict[str, object]:
         """Positions published through deliverytui.probe; empty when nobody publishes (never an error).
 
         Each is checked against the snapshot's members: a reporter that is not one is "unverified"
         (anyone with Write on the probe topic can publish under any client id).
         """
+        self._positions_view = None
         if not self._read_positions_enabled:
             return {}
         now = time.monotonic()
@@ -237,19 +238,14 @@ class GroupFetcher:
             self._positions = None
             self._positions_retry_at = now + 30.0
             return {}
-        view = verify_reporters(view, snapshot.members)
-        self._positions_note = (
-            f"positions from {len({p.reporter for p in view.partitions})} reporting consumer(s)" if view.partitions
-            else "positions: none published (see deliverytui.probe)"
-        )
-        if view.unverified_reporters:
-            self._positions_note += f"; unverified (not current members): {', '.join(view.unverified_reporters)}"
-        return view.by_key
+        self._positions_view, self._positions_note = checked_positions(view, snapshot)
+        return self._positions_view.by_key
 
     def list_groups(self):
         return self.inspector.list_groups()
 
     _positions_note = "positions: not read yet"
+    _positions_view: PositionsView | None = None
 
     def close(self) -> None:
         if self._inspector is not None:

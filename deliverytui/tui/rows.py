@@ -42,9 +42,6 @@ STATUS_STYLES = {
     "ERR": "red",
     "-": "dim",
 }
-#: The event log's colour for a partition's status change, by the status it changed to (the group
-#: view and the share view log them alike).
-STATUS_EVENT_STYLES = {"OK": "green", "WARN": "yellow", "STALL": "bold yellow", "STOP": "bold red", "REWIND": "bold magenta"}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from deliverytui.lag import LagHistory
+from deliverytui.lag.observer import STATUS_EVENT_STYLES
 from deliverytui.lag.share import as_commit_snapshot
 from deliverytui.model.lag import LagStatus, summarize_status_changes
 from deliverytui.model.share import ShareGroupSnapshot, SharePartitionRow
 from deliverytui.model.text import shown_name
-from deliverytui.tui.rows import STATUS_EVENT_STYLES, STATUS_STYLES
+from deliverytui.tui.rows import STATUS_STYLES
 from deliverytui.tui.widgets.lag_spark import spark_rows
 
 #: (column key, header label) in display order.

@@ -20,6 +20,8 @@ class ViewerConfig:
     allow_writes: bool = False
     #: Where the watched group's probes publish (one topic per group lets ACLs confine each group's writers).
     probe_topic: str = DEFAULT_PROBE_TOPIC
+    #: ``--record FILE.db``: the flight recording the view writes (:mod:`deliverytui.tui.recorder_host`).
+    record_path: str | None = None
     #: Lag changes re-order the partitions table at most this often (seconds).
     resort_seconds: float = 10.0
     #: Longest wait between retries while the cluster is unreachable.

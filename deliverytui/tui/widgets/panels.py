@@ -24,6 +24,8 @@ class GroupHeader(Static):
     """
 
     _shown_text: Text | None = None
+    #: The flight recorder is writing (``--record``): the header shows "● REC".
+    recording = False
 
     def show(
         self,
@@ -38,13 +40,19 @@ class GroupHeader(Static):
         total_lag: int | None = None,
         replication: tuple[str, str] | None = None,
         drain=None,
+        mode: str | None = None,
     ) -> None:
         """``total_lag``: the snapshot's, when the caller already summed it (5,000 rows).
+
+        ``mode``: a word shown first in reverse video (``REPLAY of FILE``), so a recording is never taken for live.
 
         ``replication``: ``(text, style)`` summary on a multi-node cluster (leaders, ISRs), else None.
         ``drain``: the group's :class:`~deliverytui.lag.drain.DrainEstimate` (``None`` until two samples).
         """
         line1 = Text()
+        if mode:
+            line1.append(f" {mode} ", "bold reverse blue")
+            line1.append(" ")
         line1.append("deliverytui ", "bold")
         line1.append(f"cluster {bootstrap}  ", "")
         line1.append("group ", "dim")
@@ -53,6 +61,8 @@ class GroupHeader(Static):
             line1.append("  PAUSED", "bold reverse yellow")
         if stale:
             line1.append("  STALE", "bold reverse red")
+        if self.recording:
+            line1.append("  ● REC", "bold red")
         line2 = Text()
         if snapshot is None:
             line2.append("waiting for the first snapshot…", "dim")
@@ -162,6 +172,8 @@ class EventLog(RichLog):
     def __init__(self, **kwargs) -> None:
         super().__init__(max_lines=500, wrap=False, markup=False, **kwargs)
         self.entries: list[str] = []  # plain text, newest last (tests and the headless log read it)
+        #: ``(text, style)`` of the lines added since the flight recorder last took them (at most 500).
+        self.unrecorded: list[tuple[str, str]] = []
         self._folded: deque[tuple[str, tuple[str, ...]]] = deque(maxlen=FOLDED_REMEMBERED)
         self.clock = lambda: datetime.now(UTC)
 
@@ -171,6 +183,8 @@ class EventLog(RichLog):
         text = visible(text)  # lines from the model are visible already; error texts quoted here may not be
         self.entries.append(f"{stamp} {text}")
         del self.entries[:-500]
+        self.unrecorded.append((text, style))
+        del self.unrecorded[:-500]
         line = Text(f"{stamp} ", style="dim")
         line.append(text, style)
         if details:
