@@ -107,8 +107,8 @@ def idempotent_batch(c: ConsumerCore, batch: list[Delivery]) -> None:
       it is the batch's — the price of completing in one round trip.
     """
     events = events_of(batch)
-    if c.retrying is None or c.claim_token is None:
-        c.claim_token = new_token()  # a retried batch keeps its token: it still owns what it claimed
+    if c.claim_token is None:
+        c.claim_token = new_token()  # one owner per process: see the docstring
     token, lease = c.claim_token, c.options.lease_seconds
     keys = [delivery.event_id for delivery in events]
     claims = c.store_call(lambda store: store.claim_many(keys, lease_seconds=lease, token=token)) if keys else []
@@ -181,14 +181,21 @@ BATCH_HANDLERS: dict[Semantic, Callable[[ConsumerCore, list[Delivery]], None]] =
 
 
 def run_batched(c: ConsumerCore) -> None:
-    """Read up to N messages at once and hand them to the semantic's batch handler; a :class:`Retry` redoes the batch."""
+    """Read up to N messages at once and hand them to the semantic's batch handler; a :class:`Retry` redoes the batch.
+
+    A batch is cut to the room left in the commit window (N minus the messages done but not yet
+    committed), so the last message of a full batch is the one that commits, and a crash still
+    redelivers at most N messages, as per message.
+    """
     assert c.consumer is not None
     handle = BATCH_HANDLERS[c.semantic]
     member = c.member
     while not c.stopping.is_set():
         c.idle()
         member.rejoin_if_fenced()
-        messages = member.usable(member.consumer.consume(num_messages=c.commit_every, timeout=0.2))  # type: ignore[union-attr]
+        # Never more than the commit window holds: with what is pending, a crash redelivers at most N messages.
+        room = max(1, c.commit_every - member.pending_count)
+        messages = member.usable(member.consumer.consume(num_messages=room, timeout=0.2))  # type: ignore[union-attr]
         if not messages:
             if time.monotonic() - c.last_message >= QUIET_COMMIT_SECONDS:
                 member.commit_pending()  # the topic went quiet: do not sit on effects already done
