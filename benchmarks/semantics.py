@@ -43,9 +43,9 @@ WAL with ``synchronous=NORMAL``: a commit is not flushed to disk before it is ac
 tests do (``tests/services.py``); the effects ledger stays one SQLite file per run for every row.
 ``benchmarks/store_round_trips.py`` splits each store's batch cost into round trip and per-row cost.
 
-Usage: python benchmarks/semantics.py [--bootstrap HOST:PORT] [--events 1000] [--batch 100]
+Usage: python benchmarks/semantics.py [--bootstrap HOST:PORT] [--events 1000] [--batched-events M] [--batch 100]
        [--rate 100] [--seconds 8] [--semantics at-least-once,exactly-once,queue]
-       [--stores sqlite,redis,postgresql] [--quick]
+       [--stores sqlite,redis,postgresql] [--repeat 1] [--quick]
 Without --bootstrap it starts its own embedded broker in a temporary data dir and stops it at the end.
 """
 
@@ -272,19 +272,20 @@ def run_one(
     if semantic == "exactly-once":
         ensure_topic(bootstrap, output_topic(topic), PARTITIONS)  # so the visibility reader can assign it
 
+    backlog_events = args.batched_events if commit_every > 1 and args.batched_events else args.events
     producer = TaskApiProducer(bootstrap, topic)
-    for event in task_created_events(args.events, task_prefix=f"bench-{suffix}"):
+    for event in task_created_events(backlog_events, task_prefix=f"bench-{suffix}"):
         producer.publish(event)
     if producer.flush(60) or producer.failed:
-        raise SystemExit(f"the backlog of {args.events} events was not fully acknowledged")
+        raise SystemExit(f"the backlog of {backlog_events} events was not fully acknowledged")
 
     times = EffectTimes(ledger_path, group)
     process = start_consumer(
         bootstrap, semantic, run_dir, sqlite_ledger_url(ledger_path), prefix, topic, commit_every, dedup_url
     )
     try:
-        if not wait_for(times, args.events, process, args.drain_timeout, run_dir / f"{semantic}.log"):
-            raise SystemExit(f"{semantic} ({mode}) did not drain {args.events} events in {args.drain_timeout:.0f} s")
+        if not wait_for(times, backlog_events, process, args.drain_timeout, run_dir / f"{semantic}.log"):
+            raise SystemExit(f"{semantic} ({mode}) did not drain {backlog_events} events in {args.drain_timeout:.0f} s")
         backlog = sorted(times.first_effects().values())
         lo, hi = backlog[int(0.1 * len(backlog))], backlog[int(0.9 * len(backlog)) - 1]
         result.throughput = (int(0.9 * len(backlog)) - 1 - int(0.1 * len(backlog))) / max(hi - lo, 1e-9)
@@ -305,7 +306,7 @@ def run_one(
             producer.publish(event)
         producer.flush(30)
         result.expected_latency_events = count
-        wait_for(times, args.events + count, process, max(30.0, args.seconds * 3), run_dir / f"{semantic}.log")
+        wait_for(times, backlog_events + count, process, max(30.0, args.seconds * 3), run_dir / f"{semantic}.log")
         if reader is not None:
             deadline = time.monotonic() + 10
             while len(reader.seen) < count and time.monotonic() < deadline:
@@ -315,7 +316,7 @@ def run_one(
         effects = times.first_effects()
         result.latencies = [effects[e] - t for e, t in sent.items() if e in effects]
         result.effects, result.unique = times.count()
-        result.events = args.events + count
+        result.events = backlog_events + count
     finally:
         stop_consumer(process)
         times.close()
@@ -406,6 +407,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", help="an existing broker (default: start an embedded one in a temp dir)")
     parser.add_argument("--events", type=int, default=1000, help="backlog events for the throughput phase")
+    parser.add_argument(
+        "--batched-events", type=int, default=0,
+        help="backlog events for the batched runs (default: --events); a 2,000-event drain at 10,000/s lasts 0.2 s",
+    )
     parser.add_argument("--batch", type=int, default=100, help="N for the batched commit mode")
     parser.add_argument("--rate", type=float, default=100.0, help="events/s offered in the latency phase")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of the latency phase")
@@ -414,6 +419,7 @@ def main() -> int:
         "--stores", default=",".join(STORES), help="stores the idempotency patterns run on (comma-separated subset)"
     )
     parser.add_argument("--drain-timeout", type=float, default=180.0)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of every run; each row shows its median round")
     parser.add_argument("--quick", action="store_true", help="500 events, 4 s latency phase")
     args = parser.parse_args()
     if args.quick:
@@ -433,29 +439,38 @@ def main() -> int:
         bootstrap = broker.start(distribution=dist)[0].bootstrap
         print(f"embedded Apache Kafka {dist.kafka_version} at {bootstrap}", flush=True)
     print(
-        f"{args.events} backlog events per run (throughput: 10%->90% of the drain), then up to {args.rate:.0f} events/s "
+        f"{args.events} backlog events per run ({args.batched_events or args.events} batched; throughput: 10%->90% of the drain), then up to {args.rate:.0f} events/s "
         f"for {args.seconds:.0f} s (latency: produce() -> effect); {PARTITIONS} partitions; batched N={args.batch}",
         flush=True,
     )
-    results: list[Result] = []
+    runs: list[tuple[str, str, str, int]] = []
+    for semantic in semantics:
+        # The queue acknowledges each record (explicit mode) and has no commit window to batch.
+        modes = (("per-message", 1),) if semantic == "queue" else (("per-message", 1), ("batched", args.batch))
+        runs += [(semantic, store, mode, every) for store in stores_for(semantic, wanted_stores) for mode, every in modes]
+    repeats: dict[tuple[str, str, str, int], list[Result]] = {run: [] for run in runs}
     begun = time.monotonic()
     try:
-        for semantic in semantics:
-            # The queue acknowledges each record (explicit mode) and has no commit window to batch.
-            modes = (("per-message", 1),) if semantic == "queue" else (("per-message", 1), ("batched", args.batch))
-            for store in stores_for(semantic, wanted_stores):
-                for mode, every in modes:
-                    result = run_one(bootstrap, base, semantic, mode, every, args, store, stores.url(store))
-                    results.append(result)
-                    print(
-                        f"  {semantic:<14} {store:<10} {mode:<12} {result.throughput:7.0f} events/s  "
-                        f"p50 {percentile(result.latencies, 0.5) * 1000:6.1f} ms  ({result.wall:.0f} s)",
-                        flush=True,
-                    )
+        # Not counted: the first run after the broker starts pays its JIT warm-up, and it would always be at-least-once's.
+        run_one(bootstrap, base / "warm-up", Semantic.AT_LEAST_ONCE, "per-message", 1, args)
+        for round_number in range(1, args.repeat + 1):  # whole rounds: a load that drifts hits every row alike
+            for run in runs:
+                semantic, store, mode, every = run
+                result = run_one(bootstrap, base / f"round-{round_number}", semantic, mode, every, args, store, stores.url(store))
+                repeats[run].append(result)
+                print(
+                    f"  {round_number}/{args.repeat} {semantic:<14} {store:<10} {mode:<12} {result.throughput:7.0f} events/s  "
+                    f"p50 {percentile(result.latencies, 0.5) * 1000:6.1f} ms  ({result.wall:.0f} s)",
+                    flush=True,
+                )
     finally:
         stores.close()
         if broker is not None:
             broker.stop()
+    # Each row: the run with the median throughput of its repeats (its latencies too).
+    results = [sorted(done, key=lambda r: r.throughput)[len(done) // 2] for done in repeats.values() if done]
+    if args.repeat > 1:
+        print(f"\neach row: the median of {args.repeat} rounds by throughput")
     print_table(results, args.rate)
     print(f"\ntotal {time.monotonic() - begun:.0f} s; run dirs under {base}")
     return 0

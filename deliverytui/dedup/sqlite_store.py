@@ -59,12 +59,7 @@ ON CONFLICT (group_name) DO UPDATE SET
 """
 
 
-def _read_rows(
-    conn: sqlite3.Connection,
-    table: str,
-    keys: list[str],
-    into: dict[str, tuple[str, str | None, float | None]],
-) -> None:
+def _read_rows(conn: sqlite3.Connection, table: str, keys: list[str], into: dict[str, tuple[str, str | None, float | None]]) -> None:
     """The current (state, owner, lease_until) of those of ``keys`` that have a row."""
     for start in range(0, len(keys), _SELECT_CHUNK):
         chunk = keys[start : start + _SELECT_CHUNK]
@@ -73,7 +68,6 @@ def _read_rows(
             chunk,
         ):
             into[key] = (state, owner, lease_until)
-
 
 
 def _write_every_row(conn: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]], otherwise: str) -> None:
