@@ -12,8 +12,9 @@ time, which is the common case), on one connection, as the consumer makes them:
 
 * ``claim+complete`` — ``claim_many`` then ``complete_many`` (the idempotent consumer);
 * ``upsert_rows`` — one multi-row upsert of (task_id, title, created_at) rows (upsert);
-* ``transition_many`` — one conditional update of rows already ``pending`` (state-check; its
-  other round trip, creating the pending rows, is an insert much like ``upsert_rows``).
+* ``ensure_pending`` — state-check's first round trip: one insert of the task rows not seen yet
+  (``TaskTable.ensure_pending_many``, the consumer's own plain connection, not counted);
+* ``transition_many`` — one conditional update of rows already ``pending`` (state-check).
 
 Redis runs without persistence and PostgreSQL with ``synchronous_commit=off``, as in
 ``benchmarks/semantics.py``; SQLite is a WAL file with ``synchronous=NORMAL`` in a temp dir.
@@ -36,6 +37,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from deliverytui.dedup import DedupStore, open_store  # noqa: E402
+from deliverytui.demo.consumer.tasks import TaskTable  # noqa: E402
 from tests.services import PostgresServerProcess, RedisServerProcess  # noqa: E402
 
 TASKS = "CREATE TABLE IF NOT EXISTS bench_tasks (task_id TEXT PRIMARY KEY, title TEXT, created_at TEXT, status TEXT)"
@@ -70,10 +72,16 @@ async def measure(store: DedupStore, sql: bool, batch: int, repeats: int) -> dic
     async def transition(size: int, i: int) -> None:
         await store.transition_many("bench_tasks", "task_id", keys(size, i), "status", "pending", "completed")
 
+    tasks = TaskTable(store.url.raw)
+
+    async def ensure_pending(size: int, i: int) -> None:
+        tasks.ensure_pending_many([f"pending-{k}" for k in keys(size, i)])
+
     figures: dict[str, tuple[float, float]] = {}
     operations: dict[str, Callable[[int, int], Awaitable[None]]] = {"claim+complete": claim_complete}
     if sql:
-        operations |= {"upsert_rows": upsert, "transition_many": transition}
+        tasks.ensure_schema()
+        operations |= {"upsert_rows": upsert, "ensure_pending": ensure_pending, "transition_many": transition}
         for size in (1, batch):  # the rows every transition_many call will move, created pending beforehand
             for i in range(-5, repeats):
                 await store.upsert_rows("bench_tasks", "task_id", [(k, {"status": "pending"}) for k in keys(size, i)])
@@ -81,6 +89,7 @@ async def measure(store: DedupStore, sql: bool, batch: int, repeats: int) -> dic
         one = await median_seconds(lambda i, op=operation: op(1, i), repeats)
         many = await median_seconds(lambda i, op=operation: op(batch, i), repeats)
         figures[name] = (one, many)
+    tasks.close()
     return figures
 
 
