@@ -95,9 +95,13 @@ def idempotent_batch(c: ConsumerCore, batch: list[Delivery]) -> None:
 
     * The claim is one atomic step per chunk: every key is FIRST/RETAKEN (ours, with a lease),
       DUPLICATE (done before: a hit, no effect) or IN_PROGRESS (leased by another owner). One
-      IN_PROGRESS key sends the whole batch back before any effect (:class:`Retry`), keeping the
-      token, so the retry still owns what it claimed; the other owner's lease expires and the key
-      is retaken — as per message. A key repeated in the batch is done once.
+      IN_PROGRESS key sends the whole batch back before any effect (:class:`Retry`); the other
+      owner's lease expires and the key is retaken — as per message. A key repeated in the batch
+      is done once.
+    * The process claims with one token all its life: a batch taken again after a :class:`Retry`
+      may come back cut differently, and a key the first attempt claimed but the second did not
+      take must still be this process's in a later batch, not a stranger's lease to wait out. One
+      process decides its batches one after the other, so one owner per process is exact.
     * An ``after-claim`` crash here leaves every owned key leased and no effect done: the leases
       expire, the keys are retaken after the restart, nothing is lost.
     * ``complete_many`` marks the owned keys done once all their effects are recorded; an
