@@ -33,8 +33,19 @@ The lab's queue (a share group, KIP-932) runs too with ``--semantics ...,queue``
 per-record acknowledgement only (it has no commit window), against the at-least-once consumer with the
 same effect; its events are not in the default set, which stays the six consumer-group semantics.
 
-Usage: python benchmarks/semantics.py [--bootstrap HOST:PORT] [--events 1000] [--batch 100]
-       [--rate 100] [--seconds 8] [--semantics at-least-once,exactly-once,queue] [--quick]
+What idempotency costs: each idempotency pattern runs once per store it supports (``--stores``;
+the idempotent consumer on SQLite, Redis and PostgreSQL, upsert and state-check on SQLite and
+PostgreSQL; Redis holds no SQL rows), and every row says its store and its throughput as a ratio to
+at-least-once in the same commit mode of the same run (``x ALO``). Batched, each pattern decides a
+batch in one round trip to its store (``deliverytui/demo/consumer/batches.py``). The benchmark
+starts its own Redis (no persistence) and PostgreSQL (``synchronous_commit=off``, like SQLite's
+WAL with ``synchronous=NORMAL``: a commit is not flushed to disk before it is acknowledged) as the
+tests do (``tests/services.py``); the effects ledger stays one SQLite file per run for every row.
+``benchmarks/store_round_trips.py`` splits each store's batch cost into round trip and per-row cost.
+
+Usage: python benchmarks/semantics.py [--bootstrap HOST:PORT] [--events 1000] [--batched-events M] [--batch 100]
+       [--rate 100] [--seconds 8] [--semantics at-least-once,exactly-once,queue]
+       [--stores sqlite,redis,postgresql] [--repeat 1] [--quick]
 Without --bootstrap it starts its own embedded broker in a temporary data dir and stops it at the end.
 """
 
@@ -50,20 +61,64 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from confluent_kafka import OFFSET_END, Consumer, TopicPartition
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 from deliverytui.broker.distribution import resolve_distribution
 from deliverytui.broker.embedded import EmbeddedBroker
 from deliverytui.demo.consumer_launch import URLS_FROM_STDIN, launch_consumer
 from deliverytui.demo.ledger import EffectsLedger, sqlite_ledger_url
-from deliverytui.demo.semantics import CONSUMER_GROUP_SEMANTICS, output_topic, semantic_spec
+from deliverytui.demo.semantics import CONSUMER_GROUP_SEMANTICS, Semantic, output_topic, semantic_spec
 from deliverytui.demo.task_api import TaskApiProducer, ensure_topic, task_created_events
 from deliverytui.kafka.client_config import silent_librdkafka_logger
+from tests.services import PostgresServerProcess, RedisServerProcess  # noqa: E402
 
 PARTITIONS = 3
+STORES = ("sqlite", "redis", "postgresql")
+
+
+class Stores:
+    """The store URL of each name, starting Redis and PostgreSQL the first time one is asked for."""
+
+    def __init__(self) -> None:
+        self._redis: RedisServerProcess | None = None
+        self._postgres: PostgresServerProcess | None = None
+
+    def url(self, name: str) -> str | None:
+        """None for SQLite: the consumer's default, one file in its run dir."""
+        if name == "redis":
+            if self._redis is None:
+                self._redis = RedisServerProcess(persistent=False)
+                self._redis.start()
+            return self._redis.url
+        if name == "postgresql":
+            if self._postgres is None:
+                self._postgres = PostgresServerProcess(settings={"synchronous_commit": "off"})
+                self._postgres.start()
+                self._postgres.psql("CREATE DATABASE bench_semantics")
+            return self._postgres.url_for("bench_semantics")
+        return None
+
+    def close(self) -> None:
+        for server in (self._redis, self._postgres):
+            if server is not None:
+                server.cleanup()
+
+
+def stores_for(semantic: str, wanted: list[str]) -> Iterator[str]:
+    """The stores of ``wanted`` that ``semantic`` runs on: ``-`` for none, SQL ones only for upsert and state-check."""
+    spec = semantic_spec(semantic)
+    if not spec.uses_dedup_store:
+        yield "-"
+        return
+    for name in wanted:
+        if name != "redis" or not spec.needs_sql_store:
+            yield name
 
 
 @dataclass
@@ -73,6 +128,7 @@ class Result:
     semantic: str
     mode: str
     commit_every: int
+    store: str = "-"
     throughput: float = 0.0
     latencies: list[float] = field(default_factory=list)
     visible: list[float] = field(default_factory=list)  # exactly-once: seen by a read_committed reader
@@ -159,7 +215,8 @@ class VisibilityReader(threading.Thread):
 
 
 def start_consumer(
-    bootstrap: str, semantic: str, run_dir: Path, ledger_url: str, prefix: str, topic: str, commit_every: int
+    bootstrap: str, semantic: str, run_dir: Path, ledger_url: str, prefix: str, topic: str, commit_every: int,
+    dedup_url: str | None = None,
 ) -> subprocess.Popen[bytes]:
     command = [
         sys.executable, "-m", "deliverytui.demo.consumer",
@@ -169,7 +226,7 @@ def start_consumer(
     ]  # fmt: skip
     log = open(run_dir / f"{semantic}.log", "ab")  # noqa: SIM115 - the child holds it; closed right after
     try:
-        return launch_consumer(command, ledger_url=ledger_url, dedup_url=None, log=log)  # a PostgreSQL password stays off ps
+        return launch_consumer(command, ledger_url=ledger_url, dedup_url=dedup_url, log=log)  # a PostgreSQL password stays off ps
     finally:
         log.close()
 
@@ -197,16 +254,17 @@ def wait_for(times: EffectTimes, unique: int, process: subprocess.Popen[bytes], 
 
 
 def run_one(
-    bootstrap: str, base: Path, semantic: str, mode: str, commit_every: int, args: argparse.Namespace
+    bootstrap: str, base: Path, semantic: str, mode: str, commit_every: int, args: argparse.Namespace,
+    store: str = "-", dedup_url: str | None = None,
 ) -> Result:
-    """Both phases for one (semantic, commit mode) on a fresh topic, group, ledger and store."""
+    """Both phases for one (semantic, commit mode, store) on a fresh topic, group, ledger and store."""
     started = time.monotonic()
-    result = Result(semantic, mode, commit_every)
+    result = Result(semantic, mode, commit_every, store)
     suffix = uuid.uuid4().hex[:6]
     topic = f"bench-sem-{suffix}"
     prefix = f"bench-{suffix}-"
     group = semantic_spec(semantic).group_id(prefix)
-    run_dir = base / f"{semantic}-{mode}"
+    run_dir = base / f"{semantic}-{mode}-{store}"
     run_dir.mkdir(parents=True)
     ledger_path = run_dir / "ledger.db"
     EffectsLedger(sqlite_ledger_url(ledger_path)).close()  # the schema exists before the reader opens it
@@ -214,17 +272,20 @@ def run_one(
     if semantic == "exactly-once":
         ensure_topic(bootstrap, output_topic(topic), PARTITIONS)  # so the visibility reader can assign it
 
+    backlog_events = args.batched_events if commit_every > 1 and args.batched_events else args.events
     producer = TaskApiProducer(bootstrap, topic)
-    for event in task_created_events(args.events, task_prefix=f"bench-{suffix}"):
+    for event in task_created_events(backlog_events, task_prefix=f"bench-{suffix}"):
         producer.publish(event)
     if producer.flush(60) or producer.failed:
-        raise SystemExit(f"the backlog of {args.events} events was not fully acknowledged")
+        raise SystemExit(f"the backlog of {backlog_events} events was not fully acknowledged")
 
     times = EffectTimes(ledger_path, group)
-    process = start_consumer(bootstrap, semantic, run_dir, sqlite_ledger_url(ledger_path), prefix, topic, commit_every)
+    process = start_consumer(
+        bootstrap, semantic, run_dir, sqlite_ledger_url(ledger_path), prefix, topic, commit_every, dedup_url
+    )
     try:
-        if not wait_for(times, args.events, process, args.drain_timeout, run_dir / f"{semantic}.log"):
-            raise SystemExit(f"{semantic} ({mode}) did not drain {args.events} events in {args.drain_timeout:.0f} s")
+        if not wait_for(times, backlog_events, process, args.drain_timeout, run_dir / f"{semantic}.log"):
+            raise SystemExit(f"{semantic} ({mode}) did not drain {backlog_events} events in {args.drain_timeout:.0f} s")
         backlog = sorted(times.first_effects().values())
         lo, hi = backlog[int(0.1 * len(backlog))], backlog[int(0.9 * len(backlog)) - 1]
         result.throughput = (int(0.9 * len(backlog)) - 1 - int(0.1 * len(backlog))) / max(hi - lo, 1e-9)
@@ -245,7 +306,7 @@ def run_one(
             producer.publish(event)
         producer.flush(30)
         result.expected_latency_events = count
-        wait_for(times, args.events + count, process, max(30.0, args.seconds * 3), run_dir / f"{semantic}.log")
+        wait_for(times, backlog_events + count, process, max(30.0, args.seconds * 3), run_dir / f"{semantic}.log")
         if reader is not None:
             deadline = time.monotonic() + 10
             while len(reader.seen) < count and time.monotonic() < deadline:
@@ -255,7 +316,7 @@ def run_one(
         effects = times.first_effects()
         result.latencies = [effects[e] - t for e, t in sent.items() if e in effects]
         result.effects, result.unique = times.count()
-        result.events = args.events + count
+        result.events = backlog_events + count
     finally:
         stop_consumer(process)
         times.close()
@@ -269,8 +330,9 @@ def ms(seconds: float) -> str:
 
 def print_table(results: list[Result], rate: float) -> None:
     print()
+    alo = {r.commit_every > 1: r.throughput for r in results if r.semantic == Semantic.AT_LEAST_ONCE}
     header = (
-        f"{'semantic':<14} {'commits':<13} {'events/s':>9} {'offered/s':>9} {'n':>4} "
+        f"{'semantic':<14} {'store':<10} {'commits':<13} {'events/s':>9} {'x ALO':>6} {'offered/s':>9} {'n':>4} "
         f"{'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}  {'check':<13} note"
     )
     print(header)
@@ -285,16 +347,19 @@ def print_table(results: list[Result], rate: float) -> None:
             notes.append("offered half its drain rate")
         if len(r.latencies) < r.expected_latency_events:
             notes.append(f"only {len(r.latencies)}/{r.expected_latency_events} effects in time")
+        baseline = alo.get(r.commit_every > 1)
+        ratio = f"{r.throughput / baseline:6.2f}" if baseline else f"{'-':>6}"
         print(
-            f"{r.semantic:<14} {commits:<13} {r.throughput:9.0f} {r.offered_rate:9.1f} {len(r.latencies):4d} "
+            f"{r.semantic:<14} {r.store:<10} {commits:<13} {r.throughput:9.0f} {ratio} {r.offered_rate:9.1f} {len(r.latencies):4d} "
             f"{ms(percentile(r.latencies, 0.5))} {ms(percentile(r.latencies, 0.99))} "
             f"{ms(max(r.latencies, default=float('nan')))}  {check:<13} {'; '.join(notes)}"
         )
         if r.visible:
             print(
-                f"{'  ↳ seen by a read_committed reader':<48} {len(r.visible):4d} {ms(percentile(r.visible, 0.5))} "
+                f"{'  ↳ seen by a read_committed reader':<66} {len(r.visible):4d} {ms(percentile(r.visible, 0.5))} "
                 f"{ms(percentile(r.visible, 0.99))} {ms(max(r.visible))}  {'':<13} output record readable downstream"
             )
+    print_idempotency_cost(results)
     by_key = {(r.semantic, r.commit_every > 1): r for r in results}
     lines = []
     for batched in (False, True):
@@ -318,20 +383,52 @@ def print_table(results: list[Result], rate: float) -> None:
         print("\n".join(lines))
 
 
+def print_idempotency_cost(results: list[Result]) -> None:
+    """Each idempotency pattern's throughput as a ratio to at-least-once, per message and batched, by store."""
+    alo = {r.commit_every > 1: r for r in results if r.semantic == Semantic.AT_LEAST_ONCE}
+    patterns = [r for r in results if semantic_spec(r.semantic).uses_dedup_store]
+    if not alo or not patterns:
+        return
+    print()
+    print("idempotency vs at-least-once, same commit mode, same run (throughput ratio; 1.00 = free):")
+    cells: dict[tuple[str, str], dict[bool, float]] = {}
+    for r in patterns:
+        base = alo.get(r.commit_every > 1)
+        if base is not None:
+            cells.setdefault((r.semantic, r.store), {})[r.commit_every > 1] = r.throughput / max(base.throughput, 1e-9)
+    batched_label = f"batched (every {alo[True].commit_every})" if True in alo else "batched"
+    for (semantic, store), ratios in cells.items():
+        shown = {batched: f"{ratio:5.2f}x" if ratio is not None else "    -" for batched, ratio in
+                 ((False, ratios.get(False)), (True, ratios.get(True)))}  # fmt: skip
+        print(f"  {semantic:<12} on {store:<10} per message {shown[False]}   {batched_label} {shown[True]}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bootstrap", help="an existing broker (default: start an embedded one in a temp dir)")
     parser.add_argument("--events", type=int, default=1000, help="backlog events for the throughput phase")
+    parser.add_argument(
+        "--batched-events", type=int, default=0,
+        help="backlog events for the batched runs (default: --events); a 2,000-event drain at 10,000/s lasts 0.2 s",
+    )
     parser.add_argument("--batch", type=int, default=100, help="N for the batched commit mode")
     parser.add_argument("--rate", type=float, default=100.0, help="events/s offered in the latency phase")
     parser.add_argument("--seconds", type=float, default=8.0, help="length of the latency phase")
     parser.add_argument("--semantics", default=",".join(CONSUMER_GROUP_SEMANTICS), help="comma-separated subset")
+    parser.add_argument(
+        "--stores", default=",".join(STORES), help="stores the idempotency patterns run on (comma-separated subset)"
+    )
     parser.add_argument("--drain-timeout", type=float, default=180.0)
+    parser.add_argument("--repeat", type=int, default=1, help="rounds of every run; each row shows its median round")
     parser.add_argument("--quick", action="store_true", help="500 events, 4 s latency phase")
     args = parser.parse_args()
     if args.quick:
         args.events, args.seconds = 500, 4.0
     semantics = [semantic_spec(s.strip()).name for s in args.semantics.split(",") if s.strip()]
+    wanted_stores = [name.strip() for name in args.stores.split(",") if name.strip()]
+    if unknown := sorted(set(wanted_stores) - set(STORES)):
+        parser.error(f"unknown store {', '.join(unknown)}; choose from {', '.join(STORES)}")
+    stores = Stores()
 
     broker = None
     bootstrap = args.bootstrap
@@ -342,27 +439,38 @@ def main() -> int:
         bootstrap = broker.start(distribution=dist)[0].bootstrap
         print(f"embedded Apache Kafka {dist.kafka_version} at {bootstrap}", flush=True)
     print(
-        f"{args.events} backlog events per run (throughput: 10%->90% of the drain), then up to {args.rate:.0f} events/s "
+        f"{args.events} backlog events per run ({args.batched_events or args.events} batched; throughput: 10%->90% of the drain), then up to {args.rate:.0f} events/s "
         f"for {args.seconds:.0f} s (latency: produce() -> effect); {PARTITIONS} partitions; batched N={args.batch}",
         flush=True,
     )
-    results: list[Result] = []
+    runs: list[tuple[str, str, str, int]] = []
+    for semantic in semantics:
+        # The queue acknowledges each record (explicit mode) and has no commit window to batch.
+        modes = (("per-message", 1),) if semantic == "queue" else (("per-message", 1), ("batched", args.batch))
+        runs += [(semantic, store, mode, every) for store in stores_for(semantic, wanted_stores) for mode, every in modes]
+    repeats: dict[tuple[str, str, str, int], list[Result]] = {run: [] for run in runs}
     begun = time.monotonic()
     try:
-        for semantic in semantics:
-            # The queue acknowledges each record (explicit mode) and has no commit window to batch.
-            modes = (("per-message", 1),) if semantic == "queue" else (("per-message", 1), ("batched", args.batch))
-            for mode, every in modes:
-                result = run_one(bootstrap, base, semantic, mode, every, args)
-                results.append(result)
+        # Not counted: the first run after the broker starts pays its JIT warm-up, and it would always be at-least-once's.
+        run_one(bootstrap, base / "warm-up", Semantic.AT_LEAST_ONCE, "per-message", 1, args)
+        for round_number in range(1, args.repeat + 1):  # whole rounds: a load that drifts hits every row alike
+            for run in runs:
+                semantic, store, mode, every = run
+                result = run_one(bootstrap, base / f"round-{round_number}", semantic, mode, every, args, store, stores.url(store))
+                repeats[run].append(result)
                 print(
-                    f"  {semantic:<14} {mode:<12} {result.throughput:7.0f} events/s  "
+                    f"  {round_number}/{args.repeat} {semantic:<14} {store:<10} {mode:<12} {result.throughput:7.0f} events/s  "
                     f"p50 {percentile(result.latencies, 0.5) * 1000:6.1f} ms  ({result.wall:.0f} s)",
                     flush=True,
                 )
     finally:
+        stores.close()
         if broker is not None:
             broker.stop()
+    # Each row: the run with the median throughput of its repeats (its latencies too).
+    results = [sorted(done, key=lambda r: r.throughput)[len(done) // 2] for done in repeats.values() if done]
+    if args.repeat > 1:
+        print(f"\neach row: the median of {args.repeat} rounds by throughput")
     print_table(results, args.rate)
     print(f"\ntotal {time.monotonic() - begun:.0f} s; run dirs under {base}")
     return 0

@@ -9,6 +9,9 @@ The book chapter's three patterns, done correctly:
 2. an upsert on a natural key — :meth:`DedupStore.upsert_row` (SQL stores);
 3. a conditional state transition — :meth:`DedupStore.transition` (SQL stores).
 
+Each also decides a whole batch in one round trip (``claim_many``/``complete_many``,
+``upsert_rows``, ``transition_many``), every event as the single call would decide it.
+
 Every decision is counted per consumer group inside the store, so the TUI reads
 live rates with :func:`read_dedup_panel`. Open a store with :func:`open_store`.
 This package never imports Textual.

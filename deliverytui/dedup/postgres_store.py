@@ -23,7 +23,13 @@ import psycopg
 from psycopg import sql
 
 from deliverytui.dedup.identifiers import identifier_parts
-from deliverytui.dedup.store import COUNTERS_TABLE, DEFAULT_RETENTION_SECONDS, DedupStore, StateTransition
+from deliverytui.dedup.store import (
+    COUNTERS_TABLE,
+    DEFAULT_RETENTION_SECONDS,
+    BatchTransition,
+    DedupStore,
+    StateTransition,
+)
 from deliverytui.dedup.url import Backend, StoreUrl
 from deliverytui.errors import one_line
 from deliverytui.model.dedup import ClaimOutcome, DedupCounters, KeyCount
@@ -131,6 +137,15 @@ SELECT %s, CASE WHEN EXISTS (SELECT 1 FROM w) THEN 0 ELSE 1 END,
        CASE WHEN EXISTS (SELECT 1 FROM w) THEN 1 ELSE 0 END, 0, 0, %s::bigint, now()
 """
 
+# Deltas for a batch write whose changed rows are in CTE ``w``: each is a miss, the other decisions
+# hits. Positional placeholders (group, decisions, errors), always the last three parameters.
+_BATCH_DELTAS = """
+SELECT %s, %s::bigint - (SELECT count(*) FROM w), (SELECT count(*) FROM w), 0, 0, %s::bigint, now()
+"""
+
+MAX_PARAMETERS = 60_000
+"""Parameters per statement: the protocol allows 65,535; a multi-row upsert is cut into chunks under it."""
+
 _MARK_IF_NEW = """
 WITH w AS (
     INSERT INTO {table} (key, state, created_at, updated_at) VALUES (%s, 'done', now(), now())
@@ -171,6 +186,7 @@ class PostgresDedupStore(DedupStore):
         self._schema_ready = False
         claim_bump = sql.SQL(_BUMP).format(counters=self._counters, source=sql.SQL(_CLAIM_DELTAS))
         self._write_bump = sql.SQL(_BUMP).format(counters=self._counters, source=sql.SQL(_WRITE_DELTAS))
+        self._batch_bump = sql.SQL(_BUMP).format(counters=self._counters, source=sql.SQL(_BATCH_DELTAS))
         self._claim_sql = sql.SQL(_CLAIM).format(table=self._table, bump=claim_bump)
         self._mark_sql = sql.SQL(_MARK_IF_NEW).format(table=self._table, bump=self._write_bump)
         self._schema_sql = sql.SQL(_SCHEMA).format(
@@ -298,53 +314,71 @@ class PostgresDedupStore(DedupStore):
     async def _upsert_row(
         self, table: str, key_column: str, key: Any, values: dict[str, Any], errors: int
     ) -> bool:
-        target = sql.Identifier(*identifier_parts(table, what="table name", qualified=True))
-        key_id = sql.Identifier(*identifier_parts(key_column, what="column name"))
-        columns = [sql.Identifier(*identifier_parts(name, what="column name")) for name in values]
-        if key_column in values:
+        return key in await self._upsert_rows(table, key_column, tuple(values), [key], [tuple(values.values())], errors)
+
+    async def _transition(self, move: StateTransition, errors: int) -> bool:
+        batch = BatchTransition(move.table, move.key_column, (move.key,), move.state_column, move.from_state, move.to_state)
+        return move.key in await self._transition_many(batch, 1, errors)
+
+    async def _upsert_rows(
+        self, table: str, key_column: str, columns: tuple[str, ...], keys: list[Any], values: list[tuple[Any, ...]],
+        errors: int,
+    ) -> set[Any]:
+        """One ``INSERT … VALUES (…), (…) … ON CONFLICT … RETURNING key`` per chunk, counted in the same statement."""
+        if key_column in columns:
             raise self._store_error(f"values for {table} must not repeat the key column {key_column!r}")
-        if columns:
+        key_id = sql.Identifier(*identifier_parts(key_column, what="column name"))
+        names = [sql.Identifier(*identifier_parts(name, what="column name")) for name in columns]
+        if names:
             on_conflict = sql.SQL("DO UPDATE SET {sets} WHERE ROW({old}) IS DISTINCT FROM ROW({new})").format(
-                sets=sql.SQL(", ").join(sql.SQL("{c} = excluded.{c}").format(c=c) for c in columns),
-                old=sql.SQL(", ").join(sql.SQL("t.{c}").format(c=c) for c in columns),
-                new=sql.SQL(", ").join(sql.SQL("excluded.{c}").format(c=c) for c in columns),
+                sets=sql.SQL(", ").join(sql.SQL("{c} = excluded.{c}").format(c=c) for c in names),
+                old=sql.SQL(", ").join(sql.SQL("t.{c}").format(c=c) for c in names),
+                new=sql.SQL(", ").join(sql.SQL("excluded.{c}").format(c=c) for c in names),
             )
         else:
             on_conflict = sql.SQL("DO NOTHING")
-        query = sql.SQL(
-            "WITH w AS (INSERT INTO {target} AS t ({cols}) VALUES ({placeholders}) "
-            "ON CONFLICT ({key}) {on_conflict} RETURNING 1), bumped AS ({bump}) "
-            "SELECT EXISTS (SELECT 1 FROM w)"
-        ).format(
-            target=target,
-            cols=sql.SQL(", ").join([key_id, *columns]),
-            placeholders=sql.SQL(", ").join(sql.Placeholder() * (len(columns) + 1)),
-            key=key_id,
-            on_conflict=on_conflict,
-            bump=self._write_bump,
-        )
-        params = [key, *values.values()]
-        return await self._write_helper(query, params, errors, table)
+        one_row = sql.SQL("({})").format(sql.SQL(", ").join(sql.Placeholder() * (len(names) + 1)))
+        per_chunk = max(1, min(self.max_batch, MAX_PARAMETERS // (len(names) + 1)))
+        changed: set[Any] = set()
+        for start in range(0, len(keys), per_chunk):
+            chunk = range(start, min(start + per_chunk, len(keys)))
+            query = sql.SQL(
+                "WITH w AS (INSERT INTO {target} AS t ({cols}) VALUES {rows} "
+                "ON CONFLICT ({key}) {on_conflict} RETURNING t.{key}), bumped AS ({bump}) SELECT * FROM w"
+            ).format(
+                target=sql.Identifier(*identifier_parts(table, what="table name", qualified=True)),
+                cols=sql.SQL(", ").join([key_id, *names]),
+                rows=sql.SQL(", ").join([one_row] * len(chunk)),
+                key=key_id,
+                on_conflict=on_conflict,
+                bump=self._batch_bump,
+            )
+            params = [item for i in chunk for item in (keys[i], *values[i])]
+            changed.update(await self._batch_write(query, [*params, self.group, len(chunk), errors], table))
+            errors = 0  # counted with the first chunk
+        return changed
 
-    async def _transition(self, move: StateTransition, errors: int) -> bool:
+    async def _transition_many(self, move: BatchTransition, decisions: int, errors: int) -> set[Any]:
+        """One ``UPDATE … WHERE key = ANY(keys) AND state = from … RETURNING key``, counted in the same statement."""
         query = sql.SQL(
-            "WITH w AS (UPDATE {target} SET {state} = %s WHERE {key} = %s AND {state} = %s RETURNING 1), "
-            "bumped AS ({bump}) SELECT EXISTS (SELECT 1 FROM w)"
+            "WITH w AS (UPDATE {target} SET {state} = %s WHERE {key} = ANY(%s) AND {state} = %s RETURNING {key}), "
+            "bumped AS ({bump}) SELECT * FROM w"
         ).format(
             target=sql.Identifier(*identifier_parts(move.table, what="table name", qualified=True)),
             state=sql.Identifier(*identifier_parts(move.state_column, what="column name")),
             key=sql.Identifier(*identifier_parts(move.key_column, what="column name")),
-            bump=self._write_bump,
+            bump=self._batch_bump,
         )
-        return await self._write_helper(query, [move.to_state, move.key, move.from_state], errors, move.table)
+        params = [move.to_state, list(move.keys), move.from_state, self.group, decisions, errors]
+        return await self._batch_write(query, params, move.table)
 
-    async def _write_helper(self, query: sql.Composable, params: Sequence[Any], errors: int, table: str) -> bool:
+    async def _batch_write(self, query: sql.Composable, params: Sequence[Any], table: str) -> set[Any]:
+        """The keys a batch write returned (the rows it changed)."""
         try:
-            cursor = await self._execute(query, [*params, self.group, errors])
+            cursor = await self._execute(query, params)
         except (psycopg.ProgrammingError, psycopg.DataError, psycopg.IntegrityError) as exc:
             raise self._store_error(f"write to {table} failed: {one_line(exc, first_line=True)}") from exc
-        row = await cursor.fetchone()
-        return bool(row and row[0])
+        return {key for (key,) in await cursor.fetchall()}
 
     # -- observation ----------------------------------------------------------------------------
 

@@ -27,7 +27,14 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from deliverytui.dedup.identifiers import sqlite_quoted
-from deliverytui.dedup.store import COUNTERS_TABLE, DEFAULT_RETENTION_SECONDS, DedupStore, StateTransition
+from deliverytui.dedup.sqlite_rows import RETURNING, transition_many_in, upsert_rows_in
+from deliverytui.dedup.store import (
+    COUNTERS_TABLE,
+    DEFAULT_RETENTION_SECONDS,
+    BatchTransition,
+    DedupStore,
+    StateTransition,
+)
 from deliverytui.dedup.url import Backend, StoreUrl
 from deliverytui.errors import one_line
 from deliverytui.model.dedup import ClaimOutcome, DedupCounters, KeyCount
@@ -52,12 +59,7 @@ ON CONFLICT (group_name) DO UPDATE SET
 """
 
 
-def _read_rows(
-    conn: sqlite3.Connection,
-    table: str,
-    keys: list[str],
-    into: dict[str, tuple[str, str | None, float | None]],
-) -> None:
+def _read_rows(conn: sqlite3.Connection, table: str, keys: list[str], into: dict[str, tuple[str, str | None, float | None]]) -> None:
     """The current (state, owner, lease_until) of those of ``keys`` that have a row."""
     for start in range(0, len(keys), _SELECT_CHUNK):
         chunk = keys[start : start + _SELECT_CHUNK]
@@ -68,15 +70,11 @@ def _read_rows(
             into[key] = (state, owner, lease_until)
 
 
-
 def _write_every_row(conn: sqlite3.Connection, statement: str, rows: list[tuple[Any, ...]], otherwise: str) -> None:
     """Run ``statement`` for every row; each must change exactly one row. Under BEGIN IMMEDIATE
     nobody else can write, so a miss means ``otherwise`` happened, which must not be."""
     if conn.executemany(statement, rows).rowcount != len(rows):
         raise RuntimeError(f"{otherwise} inside a BEGIN IMMEDIATE transaction")
-
-_RETURNING = sqlite3.sqlite_version_info >= (3, 35, 0)
-"""``INSERT … RETURNING`` (SQLite 3.35+) lets a claim insert first and read back only the keys that existed."""
 
 
 async def _worker_stopped(conn: aiosqlite.Connection, timeout: float = 5.0) -> None:
@@ -118,7 +116,7 @@ class SqliteDedupStore(DedupStore):
         self._path = self.url.sqlite_path or ":memory:"
         self._busy_timeout = busy_timeout
         self._conn: aiosqlite.Connection | None = None
-        self._returning = _RETURNING
+        self._returning = RETURNING  # a claim inserts first and reads back only the keys that existed
         # One connection serves every task of this process: transactions must not interleave.
         self._lock = asyncio.Lock()
 
@@ -390,37 +388,45 @@ class SqliteDedupStore(DedupStore):
     async def _upsert_row(
         self, table: str, key_column: str, key: Any, values: dict[str, Any], errors: int
     ) -> bool:
-        target = sqlite_quoted(table, what="table name")
-        key_id = sqlite_quoted(key_column, what="column name")
-        columns = [sqlite_quoted(name, what="column name") for name in values]
-        if key_column in values:
-            raise self._store_error(f"values for {table} must not repeat the key column {key_column!r}")
-        if columns:
-            sets = ", ".join(f"{c} = excluded.{c}" for c in columns)
-            differs = " OR ".join(f"t.{c} IS NOT excluded.{c}" for c in columns)
-            on_conflict = f"DO UPDATE SET {sets} WHERE {differs}"
-        else:
-            on_conflict = "DO NOTHING"
-        statement = (
-            f"INSERT INTO {target} AS t ({', '.join([key_id, *columns])}) "
-            f"VALUES ({', '.join('?' * (len(columns) + 1))}) ON CONFLICT ({key_id}) {on_conflict}"
-        )
-        return await self._write_helper(statement, (key, *values.values()), errors, table)
+        return key in await self._upsert_rows(table, key_column, tuple(values), [key], [tuple(values.values())], errors)
 
     async def _transition(self, move: StateTransition, errors: int) -> bool:
-        target = sqlite_quoted(move.table, what="table name")
-        state = sqlite_quoted(move.state_column, what="column name")
-        key_id = sqlite_quoted(move.key_column, what="column name")
-        statement = f"UPDATE {target} SET {state} = ? WHERE {key_id} = ? AND {state} = ?"
-        return await self._write_helper(statement, (move.to_state, move.key, move.from_state), errors, move.table)
+        batch = BatchTransition(move.table, move.key_column, (move.key,), move.state_column, move.from_state, move.to_state)
+        return move.key in await self._transition_many(batch, 1, errors)
 
-    async def _write_helper(self, statement: str, params: tuple[Any, ...], errors: int, table: str) -> bool:
+    async def _upsert_rows(
+        self, table: str, key_column: str, columns: tuple[str, ...], keys: list[Any], values: list[tuple[Any, ...]],
+        errors: int,
+    ) -> set[Any]:
+        if key_column in columns:
+            raise self._store_error(f"values for {table} must not repeat the key column {key_column!r}")
+        return await self._batch_write(
+            lambda conn: upsert_rows_in(conn, table, key_column, columns, keys, values), len(keys), errors, table
+        )
+
+    async def _transition_many(self, move: BatchTransition, decisions: int, errors: int) -> set[Any]:
+        return await self._batch_write(
+            lambda conn: transition_many_in(
+                conn, move.table, move.key_column, move.keys, move.state_column, move.from_state, move.to_state
+            ),
+            decisions,
+            errors,
+            move.table,
+        )
+
+    async def _batch_write(
+        self, write: Callable[[sqlite3.Connection], set[Any]], decisions: int, errors: int, table: str
+    ) -> set[Any]:
+        """Run a pattern 2 or 3 write (one row or a batch) and count its ``decisions`` in the same
+        transaction: a miss per changed row, the rest hits."""
+
+        def body(conn: sqlite3.Connection) -> set[Any]:
+            changed = write(conn)
+            conn.execute(_BUMP, (self.group, decisions - len(changed), len(changed), 0, 0, errors, time.time()))
+            return changed
+
         try:
-            async with self._write_transaction() as conn:
-                cursor = await conn.execute(statement, params)
-                changed = cursor.rowcount == 1
-                await self._bump(conn, time.time(), hits=0 if changed else 1, misses=1 if changed else 0, errors=errors)
-                return changed
+            return await self._in_one_transaction(body)
         except sqlite3.OperationalError as exc:
             if self._unavailable_reason(exc) is not None:
                 raise

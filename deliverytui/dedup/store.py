@@ -23,7 +23,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 from deliverytui.dedup.errors import DedupStoreError, StoreUnavailableError
 from deliverytui.dedup.url import Backend, StoreUrl, parse_store_url, scrub_secret
@@ -37,6 +37,8 @@ COUNTERS_TABLE = "deliverytui_counters"
 """Fixed name, so the TUI finds the counters knowing only the URL and the group."""
 
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+_T = TypeVar("_T")
 
 
 def new_token() -> str:
@@ -56,6 +58,37 @@ class StateTransition:
     state_column: str
     from_state: Any
     to_state: Any
+
+
+@dataclass(frozen=True, slots=True)
+class BatchTransition:
+    """Pattern 3 for a batch: move every row of ``keys`` (no key twice) from ``from_state`` to ``to_state``."""
+
+    table: str
+    key_column: str
+    keys: tuple[Any, ...]
+    state_column: str
+    from_state: Any
+    to_state: Any
+
+
+def write_rounds(keys: Sequence[Any]) -> list[list[int]]:
+    """Positions of ``keys`` grouped so that no group holds a key twice, in order of occurrence.
+
+    One SQL statement cannot change a row twice (PostgreSQL refuses it), and a repeat must
+    be decided *after* the write before it, as single calls would decide it: the first
+    occurrence of every key goes in the first round, the second in the next, and so on.
+    A batch without repeats is one round.
+    """
+    rounds: list[list[int]] = []
+    seen: dict[Any, int] = {}
+    for position, key in enumerate(keys):
+        occurrence = seen.get(key, 0)
+        seen[key] = occurrence + 1
+        if occurrence == len(rounds):
+            rounds.append([])
+        rounds[occurrence].append(position)
+    return rounds
 
 
 class DedupStore(abc.ABC):
@@ -240,7 +273,53 @@ class DedupStore(abc.ABC):
         move = StateTransition(table, key_column, key, state_column, from_state, to_state)
         return await self._write_counting_errors(lambda errors: self._transition(move, errors))
 
-    async def _write_counting_errors(self, write: Callable[[int], Awaitable[bool]]) -> bool:
+    async def upsert_rows(
+        self, table: str, key_column: str, rows: Sequence[tuple[Any, Mapping[str, Any]]]
+    ) -> list[bool]:
+        """Pattern 2 for a batch: one multi-row upsert; for each ``(key, values)`` whether it changed anything.
+
+        Every row must name the same columns. Each row is decided exactly as :meth:`upsert_row`
+        would decide it, and counted the same (a miss if it changed, else a hit), in one round
+        trip — a key repeated in ``rows`` takes one more (see :func:`write_rounds`).
+        """
+        rows = list(rows)
+        if not rows:
+            return []
+        columns = tuple(rows[0][1])
+        if any(tuple(values) != columns for _key, values in rows):
+            raise self._store_error(f"every row upserted into {table} in one batch must name the same columns")
+        changed = [False] * len(rows)
+        for positions in write_rounds([key for key, _values in rows]):
+            keys = [rows[p][0] for p in positions]
+            values = [tuple(rows[p][1][c] for c in columns) for p in positions]
+            written = await self._write_counting_errors(
+                lambda errors, keys=keys, values=values: self._upsert_rows(table, key_column, columns, keys, values, errors)
+            )
+            for position in positions:
+                changed[position] = rows[position][0] in written
+        return changed
+
+    async def transition_many(
+        self, table: str, key_column: str, keys: Sequence[Any], state_column: str, from_state: Any, to_state: Any
+    ) -> list[bool]:
+        """Pattern 3 for a batch: one conditional update over ``keys``; for each key whether it moved.
+
+        One statement, returning the rows it changed. A key repeated in ``keys`` moves at most
+        once: its first occurrence says True, the repeats False (a hit, as a single
+        :meth:`transition` right after the first would say).
+        """
+        keys = list(keys)
+        if not keys:
+            return []
+        move = BatchTransition(table, key_column, tuple(dict.fromkeys(keys)), state_column, from_state, to_state)
+        moved = await self._write_counting_errors(lambda errors: self._transition_many(move, len(keys), errors))
+        answer: list[bool] = []
+        for key in keys:
+            answer.append(key in moved)
+            moved.discard(key)  # a repeat of a moved key is a hit
+        return answer
+
+    async def _write_counting_errors(self, write: Callable[[int], Awaitable[_T]]) -> _T:
         """Run one SQL write under :meth:`_operation`, handing it the errors not yet counted;
         the write adds them to the store's counters, so they are taken off the pending ones."""
         async with self._operation():
@@ -302,15 +381,24 @@ class DedupStore(abc.ABC):
     async def _upsert_row(
         self, table: str, key_column: str, key: Any, values: dict[str, Any], errors: int
     ) -> bool:
-        raise DedupStoreError(
-            f"upsert on a natural key needs a SQL store (postgresql:// or sqlite:///), not {self.display_url}"
-        )
+        raise self._needs_sql("upsert on a natural key")
 
     async def _transition(self, move: StateTransition, errors: int) -> bool:
-        raise DedupStoreError(
-            f"a conditional state transition needs a SQL store (postgresql:// or sqlite:///), "
-            f"not {self.display_url}"
-        )
+        raise self._needs_sql("a conditional state transition")
+
+    async def _upsert_rows(
+        self, table: str, key_column: str, columns: tuple[str, ...], keys: list[Any], values: list[tuple[Any, ...]],
+        errors: int,
+    ) -> set[Any]:
+        """The keys (none twice) whose rows the multi-row upsert inserted or changed; counts hits and misses."""
+        raise self._needs_sql("upsert on a natural key")
+
+    async def _transition_many(self, move: BatchTransition, decisions: int, errors: int) -> set[Any]:
+        """The keys of ``move`` that moved; counts ``decisions`` (repeats included): a miss per move, the rest hits."""
+        raise self._needs_sql("a conditional state transition")
+
+    def _needs_sql(self, what: str) -> DedupStoreError:
+        return DedupStoreError(f"{what} needs a SQL store (postgresql:// or sqlite:///), not {self.display_url}")
 
     @abc.abstractmethod
     async def _read_counters(self, group: str) -> DedupCounters | None: ...

@@ -15,7 +15,9 @@ transaction, with its offsets, and the auditor reads that topic.
 ``--commit-every N`` batches commits the way each semantic allows, for the semantics
 benchmark (the default, 1, is the per-message behaviour above). The at-least-once
 family still commits only *after* the effects, every N messages (and when the topic
-goes quiet, and on shutdown), so a crash redelivers up to N messages instead of one.
+goes quiet, and on shutdown), so a crash redelivers up to N messages instead of one;
+it reads up to N messages at once and each idempotency pattern decides them in one round
+trip to its store (:mod:`.batches`).
 At-most-once still commits *before* the effects: it takes up to N messages at once,
 commits the batch's end, then runs the batch, so a crash loses up to N instead of
 one. Exactly-once puts up to N messages in one transaction (default ``EOS_BATCH``;
@@ -38,7 +40,8 @@ The package, by room:
 * :mod:`.outage` — waiting out a ledger or store that is down (on ``Backoff``);
 * :mod:`.tasks` — the upsert and state-check patterns' ``tasks`` table;
 * :mod:`.core` — what every loop shares (ledger, store, status, crashes, effects);
-* :mod:`.handlers` — one handler per semantic, and the per-message and batched loops;
+* :mod:`.handlers` — one handler per semantic, the per-message loop and at-most-once's batched loop;
+* :mod:`.batches` — the at-least-once family with ``--commit-every N``: a batch decided in one store round trip;
 * :mod:`.exactly_once` — the transactional loop;
 * :mod:`.queue` — the share-group worker (explicit acknowledgements, poison events);
 * :mod:`.runner` — :class:`DemoConsumer`: signals, the loop table, clean-up;

@@ -1,7 +1,7 @@
 """The consumer process's life: install the stop handlers, join the group, run the loop, clean up.
 
 Why a table of loops: which loop runs is a property of the semantic (and, for at-most-once,
-of the batch size), looked up by :class:`Semantic` in :data:`LOOPS`, so adding or reading a
+of the batch size: the at-least-once family and at-most-once run a batch loop with ``--commit-every N``), looked up by :class:`Semantic` in :data:`LOOPS`, so adding or reading a
 semantic never means following a chain of name comparisons.
 """
 
@@ -11,9 +11,10 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+from deliverytui.demo.consumer.batches import run_at_least_once_family
 from deliverytui.demo.consumer.core import ConsumerCore
 from deliverytui.demo.consumer.exactly_once import run_transactional
-from deliverytui.demo.consumer.handlers import run_at_most_once, run_per_message
+from deliverytui.demo.consumer.handlers import run_at_most_once
 from deliverytui.demo.consumer.queue import run_queue
 from deliverytui.demo.kafka_access import lab_client_config
 from deliverytui.demo.semantics import Semantic
@@ -23,10 +24,10 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 
 LOOPS: dict[Semantic, Callable[[ConsumerCore], None]] = {
     Semantic.AT_MOST_ONCE: run_at_most_once,
-    Semantic.AT_LEAST_ONCE: run_per_message,
-    Semantic.IDEMPOTENT: run_per_message,
-    Semantic.UPSERT: run_per_message,
-    Semantic.STATE_CHECK: run_per_message,
+    Semantic.AT_LEAST_ONCE: run_at_least_once_family,
+    Semantic.IDEMPOTENT: run_at_least_once_family,
+    Semantic.UPSERT: run_at_least_once_family,
+    Semantic.STATE_CHECK: run_at_least_once_family,
     Semantic.EXACTLY_ONCE: run_transactional,
     Semantic.QUEUE: run_queue,
 }

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from deliverytui.dedup import StoreUnavailableError
 from deliverytui.dedup.url import Backend, parse_store_url
 from deliverytui.demo.consumer.options import TASKS_TABLE
+
+ROWS_PER_INSERT = 500
+"""Task ids per multi-row insert: well under SQLite's and PostgreSQL's parameter limits."""
 
 
 class TaskTable:
@@ -61,10 +65,14 @@ class TaskTable:
 
     def ensure_pending(self, task_id: str) -> None:
         """Create the task row on first sight; an existing row (in any state) is left alone."""
-        self._run(
-            f"INSERT INTO {TASKS_TABLE} (task_id, status) VALUES (?, 'pending') ON CONFLICT (task_id) DO NOTHING",
-            (task_id,),
-        )
+        self.ensure_pending_many([task_id])
+
+    def ensure_pending_many(self, task_ids: Sequence[str]) -> None:
+        """Create every task row not there yet, in one statement per ``ROWS_PER_INSERT`` ids (a batch's one round trip)."""
+        for start in range(0, len(task_ids), ROWS_PER_INSERT):
+            chunk = tuple(task_ids[start : start + ROWS_PER_INSERT])
+            rows = ", ".join(["(?, 'pending')"] * len(chunk))
+            self._run(f"INSERT INTO {TASKS_TABLE} (task_id, status) VALUES {rows} ON CONFLICT (task_id) DO NOTHING", chunk)
 
     def close(self) -> None:
         if self._conn is not None:
