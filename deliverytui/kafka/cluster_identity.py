@@ -21,7 +21,10 @@ def read_cluster_id(bootstrap: str, file_config: Mapping[str, str] | None = None
     try:
         answer = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout + 1)
     except Exception as exc:  # noqa: BLE001 - any failure is "cannot tell which cluster this is"
+        error = exc.args[0] if exc.args else None
+        reason = error.str() if hasattr(error, "str") else one_line(exc, first_line=True)
         raise ClusterUnreachableError(
-            f"cannot read the cluster id from {bootstrap}: {one_line(exc, first_line=True)}"
+            f"cannot reach Kafka at {bootstrap} to read its cluster id (a recording names its cluster): {reason}; "
+            "check --bootstrap and that the cluster is up"
         ) from None
     return str(answer.cluster_id)
