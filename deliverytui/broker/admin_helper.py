@@ -1,9 +1,8 @@
 """Building and starting the Java admin helper: Kafka's own Admin client for what confluent-kafka lacks.
 
 The helper's source (``deliverytui/kafka/java``) ships with the package; no binary does. Maven
-builds it once into the per-user cache, next to the Kafka jars, under a directory named by a
-hash of the sources, the pom and the Kafka version: a changed source is rebuilt, an unchanged
-one never is. ``deliverytui broker fetch`` (and so ``scripts/setup``) builds it; a command that
+builds it once into the per-user cache (:mod:`deliverytui.broker.java_build`, which the JVM
+consumers' probe jar shares): a changed source is rebuilt, an unchanged one never is. ``deliverytui broker fetch`` (and so ``scripts/setup``) builds it; a command that
 needs it and finds it missing builds it then (a few seconds, once).
 
 It lives here, in the broker layer, because it needs the Kafka distribution (the ``java`` and
@@ -13,19 +12,13 @@ talks to the running helper is :class:`deliverytui.kafka.java_admin.JavaAdmin`.
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
-import shutil
 import subprocess
-import tempfile
 from collections.abc import Callable
-from importlib import resources
-from importlib.abc import Traversable
 from pathlib import Path
 
 from deliverytui.broker.distribution import KafkaDistribution, KafkaSetupError, resolve_distribution
-from deliverytui.broker.paths import cache_root
+from deliverytui.broker.java_build import JavaBuild, build_jar
 from deliverytui.kafka.child_process import child_environment
 
 MAIN_CLASS = "io.github.deliverytui.admin.AdminHelper"
@@ -40,74 +33,29 @@ NO_ARCHIVE_MARKER = ".no-class-archive"
 JVM_FLAGS = ("-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-Xshare:auto", "-Xmx256m", "-XX:-UsePerfData")
 
 
-def _sources() -> Traversable:
-    return resources.files("deliverytui.kafka").joinpath("java")
-
-
-def _source_files(root: Traversable, prefix: str = "") -> list[tuple[str, bytes]]:
-    """Every file under ``root`` as (relative path, bytes), sorted: what the build hash covers."""
-    files: list[tuple[str, bytes]] = []
-    for entry in root.iterdir():
-        name = f"{prefix}{entry.name}"
-        if entry.is_dir():
-            files.extend(_source_files(entry, name + "/"))
-        elif entry.is_file() and not entry.name.endswith((".pyc", ".class")):
-            files.append((name, entry.read_bytes()))
-    return sorted(files)
+#: The helper's Maven project (``deliverytui/kafka/java``) and where its jar is cached.
+ADMIN_HELPER_BUILD = JavaBuild(
+    source_dir="kafka/java", cache_prefix="admin-helper", jar_name=JAR_NAME, what="deliverytui's Java admin helper",
+    extra_files=(LOG_CONFIG,),
+)
 
 
 def source_hash(kafka_version: str) -> str:
-    digest = hashlib.sha256(kafka_version.encode())
-    for name, data in _source_files(_sources()):
-        digest.update(name.encode() + b"\0" + data + b"\0")
-    return digest.hexdigest()[:16]
+    return ADMIN_HELPER_BUILD.source_hash(kafka_version)
 
 
 def helper_dir(kafka_version: str) -> Path:
-    return cache_root() / f"admin-helper-{source_hash(kafka_version)}"
+    return ADMIN_HELPER_BUILD.target_dir(kafka_version)
 
 
 def build_admin_helper(
     dist: KafkaDistribution | None = None, *, progress: Callable[[str], None] | None = None
 ) -> Path:
-    """The helper's jar, built with Maven on first use (into a temporary directory, then renamed into place)."""
+    """The helper's jar, built with Maven on first use (:func:`~deliverytui.broker.java_build.build_jar`), plus its class archive."""
     dist = dist or resolve_distribution(progress=progress)
-    target = helper_dir(dist.kafka_version)
-    jar = target / JAR_NAME
-    if jar.exists():
-        if not (target / CLASS_ARCHIVE).exists() and not (target / NO_ARCHIVE_MARKER).exists():
-            _dump_class_archive(dist, jar)  # a helper built before archives existed
-        return jar
-    mvn = shutil.which("mvn")
-    if mvn is None:
-        raise KafkaSetupError("Maven was not found: install it (e.g. 'apt-get install -y maven') to build deliverytui's Java admin helper.")
-    if progress:
-        progress("Building deliverytui's Java admin helper with Maven (first use only)...")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix="admin-helper-", dir=target.parent))
-    try:
-        for name, data in _source_files(_sources()):
-            path = staging / "src-tree" / name
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(data)
-        command = [mvn, "-B", "-q", "-f", str(staging / "src-tree" / "pom.xml"), f"-Dkafka.version={dist.kafka_version}", "package"]
-        done = subprocess.run(command, capture_output=True, text=True, env=child_environment(), timeout=900)
-        built = staging / "src-tree" / "target" / JAR_NAME
-        if done.returncode != 0 or not built.exists():
-            lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in (done.stdout + done.stderr).splitlines()]
-            reason = next((line for line in lines if "[ERROR]" in line), lines[-1] if lines else "no output")
-            raise KafkaSetupError(f"Maven could not build the Java admin helper (exit {done.returncode}): {reason.strip()}")
-        (staging / JAR_NAME).write_bytes(built.read_bytes())
-        (staging / LOG_CONFIG).write_bytes(_sources().joinpath(LOG_CONFIG).read_bytes())
-        shutil.rmtree(staging / "src-tree")
-        if target.exists():
-            shutil.rmtree(target)
-        staging.rename(target)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    _dump_class_archive(dist, jar)
-    if progress:
-        progress(f"  done: {jar}")
+    jar, _ = build_jar(ADMIN_HELPER_BUILD, dist.kafka_version, progress=progress)
+    if not (jar.parent / CLASS_ARCHIVE).exists() and not (jar.parent / NO_ARCHIVE_MARKER).exists():
+        _dump_class_archive(dist, jar)  # after a build, or for a helper built before archives existed
     return jar
 
 

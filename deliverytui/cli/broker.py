@@ -43,15 +43,17 @@ def run(args: argparse.Namespace) -> int:
     data_dir = _broker_dir(args)
     if args.action == "fetch":
         from deliverytui.broker.admin_helper import build_admin_helper
+        from deliverytui.broker.probe_jar import build_probe_jar
 
         dist = resolve_distribution(progress=progress)
         helper = build_admin_helper(dist, progress=progress)
+        probe_jar = build_probe_jar(dist, progress=progress)
         if args.json:
             print_json({"kafka_version": dist.kafka_version, "libs_dir": str(dist.libs_dir), "source": dist.source,
-                        "admin_helper": str(helper)})
+                        "admin_helper": str(helper), "probe_jar": str(probe_jar)})
         else:
             print(f"Apache Kafka {dist.kafka_version} jars ready in {dist.libs_dir} ({dist.source}); "
-                  f"Java admin helper ready in {helper.parent}")
+                  f"Java admin helper ready in {helper.parent}; JVM consumers' probe jar: {probe_jar}")
         return 0
     broker = EmbeddedBroker(data_dir)
     cluster = is_cluster_dir(data_dir) or (args.action == "start" and (args.nodes or 1) > 1 and broker.node_count == 0)
@@ -158,3 +160,16 @@ def _broker_status(args: argparse.Namespace, broker, info) -> int:
         return ExitCode.BROKER_NOT_RUNNING
     return ExitCode.OK if nodes is None or info.extra["nodes_running"] == nodes else ExitCode.NODES_DOWN
 
+
+
+def probe_jar(args: argparse.Namespace) -> int:
+    """``probe-jar``: the path of the JVM consumers' probe jar (built with Maven first if needed), alone on stdout,
+    so ``java -cp "$(deliverytui probe-jar):..."`` works; progress goes to stderr."""
+    from deliverytui.broker.probe_jar import INTERCEPTOR_CLASS, build_probe_jar
+
+    jar = build_probe_jar(progress=progress)
+    if args.json:
+        print_json({"jar": str(jar), "interceptor_class": INTERCEPTOR_CLASS})
+    else:
+        print(jar)
+    return 0

@@ -98,8 +98,12 @@ def snapshot(args: argparse.Namespace) -> int:
                 for row, item in zip(result.partitions, data["partitions"]):
                     seconds = time_lags.get((row.topic, row.partition))
                     item["time_lag_s"] = None if seconds is None else round(seconds, 3)
-            if positions is not None:
+            if positions is not None:  # the model was loaded by _read_positions (not at parse time: 3-8 ms)
+                from deliverytui.model.positions import partition_position_fields
+
                 data["positions"] = positions.to_json()
+                for row, item in zip(result.partitions, data["partitions"]):
+                    item.update(partition_position_fields(positions.get(row.topic, row.partition)))
             print_json(data)
         else:
             print(render_snapshot_table(result, time_lags))

@@ -26,6 +26,7 @@ from deliverytui.argtypes import (
 from deliverytui.broker import SECURITY_MODES
 from deliverytui.cli import broker as broker_command
 from deliverytui.cli import inspect_commands
+from deliverytui.cli import replay as replay_command
 from deliverytui.cli import tui as tui_command
 from deliverytui.cli.connection import DEFAULT_TIMEOUT, add_connection_option, add_connection_options
 from deliverytui.cli.store_options import SECRET_FILE_HELP
@@ -142,6 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     broker.add_argument("--json", action="store_true", help="print JSON")
     broker.set_defaults(handler=broker_command.run)
 
+    probe_jar = sub.add_parser(
+        "probe-jar", help="print the path of the probe jar for JVM consumers (interceptor.classes="
+        "deliverytui.probe.ProbeInterceptor), building it with Maven first if needed",
+    )
+    probe_jar.add_argument("--json", action="store_true", help="print JSON: the jar and the interceptor's class name")
+    probe_jar.set_defaults(handler=broker_command.probe_jar)
+
     snapshot = _group_command(sub, "snapshot", help="print one snapshot of a consumer group")
     snapshot.add_argument("--json", action="store_true", help="print JSON")
     snapshot.add_argument(
@@ -174,6 +182,14 @@ def build_parser() -> argparse.ArgumentParser:
         "fetch pass per group, never commits; needs Read on the topics)",
     )
     groups.set_defaults(handler=inspect_commands.groups)
+
+    replay = sub.add_parser(
+        "replay", help="replay a flight recording (deliverytui record) on the live view's screen, read-only",
+        description="Open FILE, a recording, on the live view's screen: [ and ] step, space plays, t jumps to a "
+        "time, Home/End go to the ends. Nothing is read from or written to Kafka.",
+    )
+    replay.add_argument("file", metavar="FILE", help="the recording (an SQLite file written by 'deliverytui record')")
+    replay.set_defaults(handler=replay_command.run)
 
     _lazy_command(
         sub,

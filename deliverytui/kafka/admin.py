@@ -1,4 +1,4 @@
-"""The Admin client factory and librdkafka's quiet logger: a leaf every other module may import.
+"""The Admin client factory, librdkafka's quiet logger and weak client callbacks: a leaf every other module may import.
 
 ``AdminClient({...}, logger=silent_librdkafka_logger())`` was written out in a dozen places;
 a caller that forgot the logger let librdkafka print multi-line connection errors on stderr,
@@ -10,13 +10,35 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+import weakref
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 from confluent_kafka import KafkaError
 
 if TYPE_CHECKING:
     from confluent_kafka.admin import AdminClient
+
+
+def weak_callback(method: Callable[..., None]) -> Callable[..., None]:
+    """A librdkafka callback (``error_cb``, ``stats_cb``) that calls ``method`` without keeping its object alive.
+
+    Handing a client its owner's bound method makes a reference cycle (owner → client →
+    callback → owner). Such a pair is then freed only by Python's cyclic garbage collector,
+    which runs in whichever thread happens to allocate, at any moment: it destroyed one
+    admin client while another thread was inside librdkafka, and the process died of a
+    segmentation fault (stop 20's CI run; reproduced with a low collection threshold).
+    Through a weak reference the owner is freed by reference counting, where and when its
+    last user drops it; a call after that does nothing.
+    """
+    target = weakref.WeakMethod(method)
+
+    def call(*args: object) -> None:
+        bound = target()
+        if bound is not None:
+            bound(*args)
+
+    return call
 
 
 def silent_librdkafka_logger() -> logging.Logger:

@@ -49,7 +49,7 @@ from deliverytui.kafka.acl_errors import (
     missing_acl,
     principal_of,
 )
-from deliverytui.kafka.admin import admin_client
+from deliverytui.kafka.admin import admin_client, weak_callback
 from deliverytui.kafka.admin_requests import CollectionCancelled, kafka_error_text
 from deliverytui.kafka.client_config import client_config
 from deliverytui.kafka.group_states import protocol_name, state_name
@@ -131,12 +131,11 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
         self._fatal: KafkaError | None = None
         self._ever_answered = False
         self._lock = threading.Lock()
-        self._metadata_pool: concurrent.futures.ThreadPoolExecutor | None = None
-        #: (read at, broker ids, topics asked, placement, one node?) of the last metadata read (see _replication_later).
+        #: (read at, broker ids, topics asked, placement, one node?) of the last metadata read (see read_replication).
         self._replication_cache: tuple[float, tuple[int, ...], frozenset[str], dict, bool] | None = None
         settings: dict[str, object] = {
             "socket.connection.setup.timeout.ms": int(min(request_timeout, 10.0) * 1000),
-            "error_cb": self._on_error,
+            "error_cb": weak_callback(self._on_error),
         }
         if not {"reconnect.backoff.ms", "reconnect.backoff.max.ms"} & set(file_config or ()):
             settings["reconnect.backoff.ms"] = FIRST_CONNECT_BACKOFF_MS
@@ -235,12 +234,10 @@ class GroupInspector(LogOffsetReader, ReplicationMetadata):
             # An Empty group lives on its committed offsets; none visible means they are on topics
             # this principal may not describe (OffsetFetch leaves those out without a word).
             raise hidden_topics_error(self.principal, group_id)
-        # Replication (leader, replicas, ISR) comes from a metadata request, which confluent-kafka
-        # only offers as a blocking call: it runs on a helper thread while the ListOffsets batches
-        # travel, so a snapshot keeps its two round trips.
-        replication = self._replication_later({key[0] for key in partitions})
+        # Replication (leader, replicas, ISR) first, then ListOffsets, which finds its leaders in
+        # the metadata just read: never the two at once on one client (replication_metadata).
+        brokers, placement = self.read_replication({key[0] for key in partitions})
         end, stable, start = self._log_offsets(partitions)
-        brokers, placement = self._replication_result(replication)
         refused = sorted(self.unauthorized_topics & {key[0] for key in partitions})
         if refused:  # librdkafka reports ListOffsets on such a topic as "no leaders found": name the ACL instead
             raise missing_acl(

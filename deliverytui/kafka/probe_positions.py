@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from deliverytui.errors import MESSAGE_LIMIT, ConfigError, one_line
-from deliverytui.kafka.admin import silent_librdkafka_logger
+from deliverytui.kafka.admin import silent_librdkafka_logger, weak_callback
 from deliverytui.kafka.client_config import client_config
 from deliverytui.model.positions import (
     DEFAULT_PROBE_TOPIC,
@@ -189,7 +189,7 @@ class PositionCollector:
                 "allow.auto.create.topics": False,
                 "fetch.wait.max.ms": 100,
                 "socket.connection.setup.timeout.ms": int(min(request_timeout, 10.0) * 1000),
-                "error_cb": self._on_client_error,
+                "error_cb": weak_callback(self._on_client_error),
             },
         )
         try:

@@ -1,13 +1,19 @@
 """Where every partition of a group's topics lives: leader, replicas and in-sync replicas.
 
-Read on a helper thread alongside the offset requests, so a snapshot keeps its two round
-trips; on a one-node cluster the answer is reused for a while (one node cannot move a
-leader). A failed read leaves the placement unknown: the offsets still stand.
+Read with one metadata request just before the ListOffsets batches, never alongside them on
+the same client: librdkafka 2.16 races when a metadata answer lands while ListOffsets is
+looking up its partitions' leaders (the lookup's first pass runs on the calling thread, and a
+metadata-cache update re-runs it on librdkafka's own thread; the two then share and free the
+same state), and the process dies of a segmentation fault. It did, in CI and in a reproduction,
+when this read ran on a helper thread. Read first, the answer also fills librdkafka's metadata
+cache, so ListOffsets finds the leaders there and asks for no metadata of its own: a cold
+snapshot costs the same round trips as before. On a one-node cluster the answer is reused for
+a while (one node cannot move a leader). A failed read leaves the placement unknown: the
+offsets still stand.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import time
 
 from confluent_kafka import (
@@ -15,14 +21,11 @@ from confluent_kafka import (
     KafkaException,
 )
 
-from deliverytui.errors import (
-    ClusterUnreachableError,
-)
 from deliverytui.kafka.admin_requests import AdminRequests
 
 #: Up to this many topics, replication metadata is requested per topic; more, for the whole cluster.
 _METADATA_PER_TOPIC_MAX = 4
-#: How long a long-lived inspector reuses the metadata of a one-node cluster (see _replication_later).
+#: How long a long-lived inspector reuses the metadata of a one-node cluster (see ReplicationMetadata.read_replication).
 SINGLE_NODE_METADATA_MAX_AGE_S = 30.0
 #: (leader, replicas, isr) of a partition missing from the metadata: unknown.
 UNKNOWN_PLACEMENT: tuple = (None, (), ())
@@ -31,21 +34,21 @@ UNKNOWN_PLACEMENT: tuple = (None, (), ())
 class ReplicationMetadata(AdminRequests):
     """The metadata requests of :class:`~deliverytui.kafka.group_inspector.GroupInspector`."""
 
-    _metadata_pool: concurrent.futures.ThreadPoolExecutor | None
     _replication_cache: tuple[float, tuple[int, ...], frozenset[str], dict, bool] | None
     unauthorized_topics: frozenset[str] = frozenset()
     """Topics the last metadata read was refused (TOPIC_AUTHORIZATION_FAILED): the principal lacks Describe on them."""
 
-    def _replication_later(self, topics: set[str]) -> concurrent.futures.Future | None:
-        """Start reading the topics' metadata on the helper thread (see :meth:`_read_replication`).
+    def read_replication(self, topics: set[str]) -> tuple[tuple[int, ...], dict[tuple[str, int], tuple]]:
+        """Broker ids, and ``(leader, replicas, isr)`` by ``(topic, partition)``; nothing known if the read failed.
 
-        On a one-node cluster the answer is reused for :data:`SINGLE_NODE_METADATA_MAX_AGE_S`: one
-        node cannot move a leader or shrink an ISR, the live view hides those columns there, and
-        the metadata of 5,000 partitions costs ~30 ms of a long-lived inspector's poll. A second
-        node joining shows up at the next read.
+        Called before the snapshot's ListOffsets batches and never concurrently with them (see the
+        module docstring). On a one-node cluster the answer is reused for
+        :data:`SINGLE_NODE_METADATA_MAX_AGE_S`: one node cannot move a leader or shrink an ISR, the
+        live view hides those columns there, and the metadata of 5,000 partitions costs ~30 ms of a
+        long-lived inspector's poll. A second node joining shows up at the next read.
         """
         if not topics:
-            return None
+            return (), {}
         cached = self._replication_cache
         if (
             cached is not None
@@ -53,12 +56,11 @@ class ReplicationMetadata(AdminRequests):
             and topics <= cached[2]
             and time.monotonic() - cached[0] <= SINGLE_NODE_METADATA_MAX_AGE_S
         ):
-            done: concurrent.futures.Future = concurrent.futures.Future()
-            done.set_result((cached[1], cached[3]))
-            return done
-        if self._metadata_pool is None:
-            self._metadata_pool = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="deliverytui-metadata")
-        return self._metadata_pool.submit(self._read_replication, sorted(topics))
+            return cached[1], cached[3]
+        try:
+            return self._read_replication(sorted(topics))
+        except KafkaException:
+            return (), {}
 
     def _read_replication(self, topics: list[str]) -> tuple[tuple[int, ...], dict[tuple[str, int], tuple]]:
         """Broker ids, and ``(leader, replicas, isr)`` by ``(topic, partition)``, from one or a few
@@ -89,13 +91,3 @@ class ReplicationMetadata(AdminRequests):
         if not refused:  # a refusal is asked again next time (an ACL may be added meanwhile)
             self._replication_cache = (time.monotonic(), known, frozenset(wanted), placement, single_node)
         return known, placement
-
-    def _replication_result(self, future: concurrent.futures.Future | None) -> tuple[tuple[int, ...], dict]:
-        """The metadata read by :meth:`_replication_later`; nothing known if it failed (offsets still stand)."""
-        if future is None:
-            return (), {}
-        try:
-            self.await_all([future], "reading topic metadata")
-            return future.result(timeout=0)
-        except (KafkaException, ClusterUnreachableError):
-            return (), {}

@@ -205,6 +205,27 @@ class PositionsView:
         }
 
 
+def partition_position_fields(entry: PartitionPosition | None) -> dict[str, Any]:
+    """The position fields ``snapshot --json --positions`` adds to each partition, all ``None`` when no probe reports it.
+
+    ``position_gap`` compares the position with ``position_committed``, the commit the same report carried (both
+    sampled at one instant by the consumer), never with the partition's ``committed_offset``, which was read from
+    the group coordinator at another moment: a busy in-sync consumer would otherwise flicker "lost after a crash".
+    """
+    if entry is None:
+        return dict.fromkeys(
+            ("position", "position_committed", "position_client_id", "position_stale", "position_verified", "position_gap")
+        )
+    return {
+        "position": entry.position,
+        "position_committed": entry.committed,
+        "position_client_id": entry.client_id,
+        "position_stale": entry.stale,
+        "position_verified": entry.verified,
+        "position_gap": entry.gap.kind.value,
+    }
+
+
 def reporter_is_member(position: PartitionPosition, members: Iterable[MemberInfo]) -> bool:
     """Whether ``position``'s reporter is one of ``members`` (the group as its coordinator describes it now).
 

@@ -11,7 +11,9 @@ reads. Three lines in a confluent-kafka consumer::
     consumer = Consumer(attach_probe({"bootstrap.servers": "kafka:9092", "group.id": "billing", ...}))
     # ... poll as usual: every statistics.interval.ms (1 s) a poll() publishes the positions.
 
-Consumers that track their own positions (the demo consumers) call
+JVM consumers use the Java interceptor whose source is in ``java/`` (``deliverytui probe-jar``
+prints its jar; see :mod:`deliverytui.broker.probe_jar`). Consumers that track their own
+positions (the demo consumers) call
 :meth:`ProbePublisher.publish_positions` instead, and :meth:`ProbePublisher.tick` from
 their poll loop.
 

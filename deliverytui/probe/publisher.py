@@ -22,7 +22,7 @@ from confluent_kafka import KafkaError, KafkaException, Producer
 from confluent_kafka.admin import NewTopic
 
 from deliverytui.errors import MESSAGE_LIMIT, one_line
-from deliverytui.kafka.admin import admin_client, silent_librdkafka_logger
+from deliverytui.kafka.admin import admin_client, silent_librdkafka_logger, weak_callback
 from deliverytui.kafka.client_config import RedactedConfig
 from deliverytui.model.positions import DEFAULT_PROBE_TOPIC
 from deliverytui.probe.record import (
@@ -146,7 +146,7 @@ class ProbePublisher:
                 "linger.ms": 50,
                 "message.timeout.ms": 30000,
                 "queue.buffering.max.messages": 1000,
-                "error_cb": self._on_client_error,
+                "error_cb": weak_callback(self._on_client_error),
             },
             logger=silent_librdkafka_logger(),
         )

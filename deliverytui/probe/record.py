@@ -6,7 +6,7 @@ latest report of every consumer instance; value = compact JSON::
     {"v": 1, "group": "billing", "client_id": "billing-1", "reporter": "host:4242:billing-1:1",
      "member_id": "billing-1-3f0c...",          # optional
      "ts_ms": 1767225600000, "interval_ms": 1000,
-     "source": "librdkafka-stats" | "demo",
+     "source": "librdkafka-stats" | "demo" | "java-interceptor",
      "state": "up/steady",                      # optional, the consumer group state it saw
      "rebalances": 3,                           # optional
      "partitions": [["orders", 0, 10, 5], ...]} # [topic, partition, position|null, committed|null]
@@ -14,6 +14,10 @@ latest report of every consumer instance; value = compact JSON::
 ``position`` is the offset of the last message handed to the application plus one
 (librdkafka's ``app_offset``); ``committed`` is the committed offset the consumer knew
 at the same instant. A ``null`` value (tombstone) retracts a reporter when it closes.
+
+JVM consumers write the same records through ``deliverytui.probe.ProbeInterceptor``
+(``deliverytui/probe/java``): no ``member_id``, ``state`` or ``rebalances`` (an interceptor
+cannot see them), ``position`` from ``ConsumerRecords.nextOffsets()``.
 """
 
 from __future__ import annotations

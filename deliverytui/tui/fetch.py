@@ -7,8 +7,10 @@ an immutable :class:`ViewUpdate` and only renders it.
 
 from __future__ import annotations
 
+import pickle
 import threading
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,6 +65,19 @@ class ViewUpdate:
     positions_view: PositionsView | None = None
 
 
+
+
+def checked_positions(view: PositionsView, snapshot: GroupSnapshot) -> tuple[PositionsView, str]:
+    """A probe topic's positions checked against ``snapshot``'s members (a reporter that is not one is
+    "unverified"), and the one-line note the partition panel shows about them."""
+    view = verify_reporters(view, snapshot.members)
+    note = (
+        f"positions from {len({p.reporter for p in view.partitions})} reporting consumer(s)" if view.partitions
+        else "positions: none published (see deliverytui.probe)"
+    )
+    if view.unverified_reporters:
+        note += f"; unverified (not current members): {', '.join(view.unverified_reporters)}"
+    return view, note
 
 
 class GroupFetcher:
@@ -123,11 +138,18 @@ class GroupFetcher:
         return self._inspector
 
     def fetch(self) -> ViewUpdate:
-        snapshot = self.inspector.snapshot(self.group)
+        return self.derive(self.inspector.snapshot(self.group))
+
+    def derive(self, snapshot: GroupSnapshot) -> ViewUpdate:
+        """Everything the screen shows for ``snapshot``, given the snapshots derived before it.
+
+        A replay (:mod:`deliverytui.tui.replay_source`) feeds recorded snapshots here, so what it
+        shows comes from the same pipeline as what the live view showed.
+        """
         selected = self.selected_key
         observation = self.observer.observe(snapshot, series_keys=(selected,) if selected else ())
         lag_view = observation.lag
-        positions = self._read_positions(snapshot)
+        positions = self.positions_for(snapshot)
         estimates = self._estimates.observe(snapshot, selected)
         rows, by_key = self._rows.build(snapshot, lag_view.partitions, positions, estimates.time_lag_s)
         time_lag = self._selected_time_lag(snapshot, selected, by_key)
@@ -172,7 +194,23 @@ class GroupFetcher:
         age = time_lag_seconds(row.lag, stamp, snapshot.taken_at.timestamp())
         return (key, age) if age is not None else None
 
-    def _read_positions(self, snapshot: GroupSnapshot) -> dict[str, object]:
+    def history(self) -> bytes:
+        """What :meth:`derive` remembers between snapshots, frozen: a replay keeps one every so many frames
+        to jump from. Pickled and compressed: a deep copy took several times longer and ten times the memory.
+        The row cache is part of it: a cached row keeps the exact time lag it was built with while its
+        coarse text is unchanged (the sort order follows it), so rows built afresh would differ."""
+        state = (self.observer, self._estimates, self._rows)
+        return zlib.compress(pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL), 1)
+
+    def restore(self, history: bytes) -> None:
+        """Continue from a :meth:`history` of this process (never from bytes read elsewhere: it is a pickle)."""
+        self.observer, self._estimates, self._rows = pickle.loads(zlib.decompress(history))  # noqa: S301 - our own bytes
+
+    def lag_series(self, key: str) -> tuple[int, ...]:
+        """The lag series of partition ``key`` as of the last snapshot derived (oldest first)."""
+        return self.observer.history.lag_series(key)
+
+    def positions_for(self, snapshot: GroupSnapshot) -> dict[str, object]:
         """Positions published through deliverytui.probe; empty when nobody publishes (never an error).
 
         Each is checked against the snapshot's members: a reporter that is not one is "unverified"
@@ -200,15 +238,8 @@ class GroupFetcher:
             self._positions = None
             self._positions_retry_at = now + 30.0
             return {}
-        view = verify_reporters(view, snapshot.members)
-        self._positions_view = view
-        self._positions_note = (
-            f"positions from {len({p.reporter for p in view.partitions})} reporting consumer(s)" if view.partitions
-            else "positions: none published (see deliverytui.probe)"
-        )
-        if view.unverified_reporters:
-            self._positions_note += f"; unverified (not current members): {', '.join(view.unverified_reporters)}"
-        return view.by_key
+        self._positions_view, self._positions_note = checked_positions(view, snapshot)
+        return self._positions_view.by_key
 
     def list_groups(self):
         return self.inspector.list_groups()

@@ -40,13 +40,19 @@ class GroupHeader(Static):
         total_lag: int | None = None,
         replication: tuple[str, str] | None = None,
         drain=None,
+        mode: str | None = None,
     ) -> None:
         """``total_lag``: the snapshot's, when the caller already summed it (5,000 rows).
+
+        ``mode``: a word shown first in reverse video (``REPLAY of FILE``), so a recording is never taken for live.
 
         ``replication``: ``(text, style)`` summary on a multi-node cluster (leaders, ISRs), else None.
         ``drain``: the group's :class:`~deliverytui.lag.drain.DrainEstimate` (``None`` until two samples).
         """
         line1 = Text()
+        if mode:
+            line1.append(f" {mode} ", "bold reverse blue")
+            line1.append(" ")
         line1.append("deliverytui ", "bold")
         line1.append(f"cluster {bootstrap}  ", "")
         line1.append("group ", "dim")
