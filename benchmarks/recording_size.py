@@ -35,7 +35,7 @@ from deliverytui.model.dedup import DedupCounters  # noqa: E402
 from deliverytui.model.group import BrokerNode, GroupSnapshot, MemberInfo, PartitionRow, TopicPartitionId  # noqa: E402
 from deliverytui.model.positions import PartitionPosition, PositionsView  # noqa: E402
 from deliverytui.model.recording import RECORDING_FORMAT_VERSION, RecordedFrame, RecordingHeader  # noqa: E402
-from deliverytui.recorder.store import RecordingReader, RecordingWriter  # noqa: E402
+from deliverytui.recorder.store import PAGE_SIZE, RecordingReader, RecordingWriter  # noqa: E402
 
 REFRESH_S = 2.0
 FRAMES_PER_HOUR = 3600 / REFRESH_S
@@ -106,8 +106,10 @@ def steady_bytes_per_frame(path: Path) -> float:
         for flag in (0, 1)
     )
     db.close()
-    overhead = file_bytes(path) / (delta_bytes + key_bytes)
+    # Pages hold more than the bodies (headers, free space); the schema's three pages are there in any file.
+    overhead = max(1.0, (file_bytes(path) - 3 * PAGE_SIZE) / (delta_bytes + key_bytes))
     per_delta = delta_bytes / deltas if deltas else 0.0
+    print(f"  bodies: delta {per_delta:,.0f} bytes, keyframe {key_bytes / keys:,.0f} bytes; pages x{overhead:.2f}")
     return overhead * (per_delta * (KEYFRAME_INTERVAL - 1) + key_bytes / keys) / KEYFRAME_INTERVAL
 
 
@@ -115,7 +117,7 @@ def report(label: str, path: Path, frames: int, partitions: int) -> float:
     size = file_bytes(path)
     per_frame = size / frames
     steady = steady_bytes_per_frame(path)
-    if frames < 1000:  # a short run: its keyframes weigh more than in a day's recording
+    if frames < 1000:  # a short run: its keyframes and schema pages weigh more than in a day's recording
         print(f"  ({frames} frames: {per_frame:,.0f} bytes/frame as written; {steady:,.0f} with one keyframe per 100)")
         per_frame = steady
     print(f"{label}: {frames} frames of {partitions} partitions -> {size / 1e6:.2f} MB on disk")

@@ -147,10 +147,19 @@ def test_reader_errors_are_one_line_with_the_recording_exit_code(tmp_path: Path)
     newer = tmp_path / "newer.db"
     RecordingWriter(newer, header()).close()
     db = sqlite3.connect(newer)
-    db.execute("UPDATE recording SET value = replace(value, '\"format_version\": 1', '\"format_version\": 99')")
+    db.execute("UPDATE recording SET value = replace(value, ?, ?)",
+               (f'"format_version": {RECORDING_FORMAT_VERSION}', '"format_version": 99'))
     db.commit()
     db.close()
     cases["newer"] = newer
+    older = tmp_path / "older.db"
+    RecordingWriter(older, header()).close()
+    db = sqlite3.connect(older)
+    db.execute("UPDATE recording SET value = replace(value, ?, ?)",
+               (f'"format_version": {RECORDING_FORMAT_VERSION}', '"format_version": 1'))
+    db.commit()
+    db.close()
+    cases["older"] = older
     cases["directory"] = tmp_path
     messages = {}
     for name, path in cases.items():
@@ -162,6 +171,9 @@ def test_reader_errors_are_one_line_with_the_recording_exit_code(tmp_path: Path)
     assert "no such file" in messages["missing"] and "directory" in messages["directory"]
     assert "not a deliverytui recording" in messages["text"] and "not a deliverytui recording" in messages["other sqlite"]
     assert "format 99" in messages["newer"] and "upgrade" in messages["newer"]
+    assert "format 1 recording" in messages["older"] and "record it again" in messages["older"]
+    with pytest.raises(RecordingError, match="format 1 recording"):
+        RecordingWriter(older, header())  # not appended to in another layout
     with pytest.raises(RecordingError, match="not a deliverytui recording"):
         RecordingWriter(other, header())  # and never written into
 

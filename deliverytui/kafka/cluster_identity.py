@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from deliverytui.errors import ClusterUnreachableError, one_line
 from deliverytui.kafka.admin import admin_client
 from deliverytui.kafka.client_config import client_config
+from deliverytui.model.text import visible
 
 
 def read_cluster_id(bootstrap: str, file_config: Mapping[str, str] | None = None, *, timeout: float = 10.0) -> str:
@@ -21,7 +22,10 @@ def read_cluster_id(bootstrap: str, file_config: Mapping[str, str] | None = None
     try:
         answer = admin.describe_cluster(request_timeout=timeout).result(timeout=timeout + 1)
     except Exception as exc:  # noqa: BLE001 - any failure is "cannot tell which cluster this is"
+        error = exc.args[0] if exc.args else None
+        reason = error.str() if hasattr(error, "str") else one_line(exc, first_line=True)
         raise ClusterUnreachableError(
-            f"cannot read the cluster id from {bootstrap}: {one_line(exc, first_line=True)}"
+            f"cannot reach Kafka at {bootstrap} to read its cluster id (a recording names its cluster): {reason}; "
+            "check --bootstrap and that the cluster is up"
         ) from None
-    return str(answer.cluster_id)
+    return visible(str(answer.cluster_id))  # a broker says what it likes: it reaches messages and headers

@@ -16,8 +16,9 @@ from deliverytui.model.group import GroupSnapshot
 from deliverytui.model.positions import PositionsView
 from deliverytui.model.text import visible
 
-#: The storage format this version writes; a reader refuses a newer one.
-RECORDING_FORMAT_VERSION = 1
+#: The storage format this version writes and reads; a reader refuses any other (1 stored positions as
+#: plain deltas; it was written only by development builds, for an hour).
+RECORDING_FORMAT_VERSION = 2
 
 
 @dataclass(frozen=True)

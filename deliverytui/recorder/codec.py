@@ -258,11 +258,25 @@ def _apply_rows(body: dict, packed: bytes, pos: int, base: FrameState) -> tuple[
 POSITION, POSITION_COMMITTED = POSITION_FIELDS.index("position"), POSITION_FIELDS.index("committed")
 
 
-def _position_delta(keys: list, entries: dict, base: FrameState, part: dict, packed: bytearray) -> None:
+def _committed_offsets(rows: list) -> dict[str, int]:
+    """``topic:partition`` -> the group's committed offset, where it is known."""
+    return {f"{row[0]}:{row[1]}": row[2] for row in rows if _is_int(row[2])}
+
+
+def _references(keys: list, rows: list, base: FrameState) -> list[int]:
+    """Per position key, how far the group's committed offset moved since ``base`` (0 where unknown): a
+    consumer's position and its own committed offset move with it, so only their difference is stored."""
+    now, before = _committed_offsets(rows), _committed_offsets(base.rows)
+    return [now[key] - before[key] if key in now and key in before else 0 for key in keys]
+
+
+def _position_delta(keys: list, entries: dict, rows: list, base: FrameState, part: dict, packed: bytearray) -> None:
     """Positions against ``base``: new entries whole; for the others three packed columns — the position's
-    change, the change of the committed offset's distance to it, and an index into ``part["v"]``, the
-    distinct sets of other changed fields (one consumer's report shares its time and age: a few sets a frame)."""
+    change and the reporter's committed offset's change, each less the group's committed offset's change
+    (:func:`_references`), and an index into ``part["v"]``, the distinct sets of other changed fields (one
+    consumer's report shares its time and age: a few sets a frame)."""
     full = {}
+    reference = _references(keys, rows, base)
     moved, distance, change_index = [0] * len(keys), [0] * len(keys), [0] * len(keys)
     change_sets: dict[str, int] = {}
     for i, key in enumerate(keys):
@@ -273,13 +287,13 @@ def _position_delta(keys: list, entries: dict, base: FrameState, part: dict, pac
         position, committed, was_position, was_committed = entry[POSITION], entry[POSITION_COMMITTED], old[POSITION], old[POSITION_COMMITTED]
         changes = []
         if _is_int(position) and _is_int(was_position):
-            moved[i] = position - was_position
-            if _is_int(committed) and _is_int(was_committed):
-                distance[i] = (committed - position) - (was_committed - was_position)
-            elif committed != was_committed:
-                changes.append([POSITION_COMMITTED, committed])
-        elif position != was_position or committed != was_committed:
-            changes += [[POSITION, position], [POSITION_COMMITTED, committed]]
+            moved[i] = position - was_position - reference[i]
+        elif position != was_position:
+            changes.append([POSITION, position])
+        if _is_int(committed) and _is_int(was_committed):
+            distance[i] = committed - was_committed - reference[i]
+        elif committed != was_committed:
+            changes.append([POSITION_COMMITTED, committed])
         changes += [[f, entry[f]] for f in range(POSITION_COMMITTED + 1, len(entry)) if entry[f] != old[f]]
         if changes:
             text = json.dumps(changes, separators=(",", ":"))
@@ -294,7 +308,7 @@ def _position_delta(keys: list, entries: dict, base: FrameState, part: dict, pac
             pack_ints(column, packed)
 
 
-def _apply_positions(part: dict, packed: bytes, pos: int, base: FrameState) -> tuple[list, dict, int]:
+def _apply_positions(part: dict, packed: bytes, pos: int, rows: list, base: FrameState) -> tuple[list, dict, int]:
     keys = part.get("q", base.position_keys)
     full = part.get("e", {})
     columns: list = [None, None, None]
@@ -302,6 +316,7 @@ def _apply_positions(part: dict, packed: bytes, pos: int, base: FrameState) -> t
         for c in range(3):
             columns[c], pos = unpack_ints(packed, pos, len(keys))
     moved, distance, change_index = columns
+    reference = _references(keys, rows, base) if moved is not None else None
     change_sets = part.get("v", ())
     entries = {}
     for i, key in enumerate(keys):
@@ -310,10 +325,11 @@ def _apply_positions(part: dict, packed: bytes, pos: int, base: FrameState) -> t
             continue
         old = base.positions[key]
         entry = list(old)
-        if moved is not None and _is_int(old[POSITION]):
-            entry[POSITION] = old[POSITION] + moved[i]
+        if moved is not None:
+            if _is_int(old[POSITION]):
+                entry[POSITION] = old[POSITION] + moved[i] + reference[i]
             if _is_int(old[POSITION_COMMITTED]):
-                entry[POSITION_COMMITTED] = old[POSITION_COMMITTED] - old[POSITION] + entry[POSITION] + distance[i]
+                entry[POSITION_COMMITTED] = old[POSITION_COMMITTED] + distance[i] + reference[i]
         if change_index is not None and change_index[i]:
             for f, value in change_sets[change_index[i] - 1]:
                 entry[f] = value
@@ -340,7 +356,7 @@ def encode(frame: RecordedFrame, base: FrameState) -> tuple[bytes, FrameState]:
         part: dict[str, Any] = {"h": head}
         if keys != base.position_keys:
             part["q"] = keys
-        _position_delta(keys, entries, base, part, packed)
+        _position_delta(keys, entries, state.rows, base, part, packed)
         body["p"] = part
         state.position_keys, state.positions = keys, entries
     statuses = dict(frame.statuses)
@@ -385,7 +401,7 @@ def decode(
     positions = None
     if "p" in body:
         part = body["p"]
-        keys, entries, pos = _apply_positions(part, packed, pos, base)
+        keys, entries, pos = _apply_positions(part, packed, pos, state.rows, base)
         state.position_keys, state.positions = keys, entries
         if materialize:
             positions = build_positions(part["h"], keys, entries)
