@@ -209,3 +209,34 @@ def test_a_full_tmpfs_stops_recording(tmp_path: Path) -> None:
         assert writer.closed and writer.next_index > 0
     finally:
         subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_recording_appears_whole_to_a_reader_polling_for_it(tmp_path: Path) -> None:
+    """``record`` creates the file while ``replay`` (or a script) may already poll for it: a file that
+    exists is a readable recording, never one whose header is still being written (CI saw "not a
+    deliverytui recording" from a reader that opened the file between the two)."""
+    import threading
+
+    paths = [tmp_path / f"rec-{i}.db" for i in range(40)]
+    refused: list[str] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            for path in paths:
+                if path.exists():
+                    try:
+                        RecordingReader(path).close()
+                    except RecordingError as exc:
+                        refused.append(str(exc))
+
+    reader = threading.Thread(target=poll)
+    reader.start()
+    try:
+        for path in paths:
+            RecordingWriter(path, header()).close()
+    finally:
+        done.set()
+        reader.join()
+    assert refused == []
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(("-wal", "-shm"))) == sorted(p.name for p in paths)

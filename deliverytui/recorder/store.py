@@ -14,6 +14,7 @@ from __future__ import annotations
 import bisect
 import contextlib
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, replace
@@ -71,6 +72,34 @@ def _disk_full(exc: BaseException) -> bool:
     return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL or "full" in str(exc).lower()
 
 
+def _write_schema(db: sqlite3.Connection, header: RecordingHeader) -> None:
+    """The tables and the header row (the caller holds the transaction: a reader never sees one without the other)."""
+    for statement in _SCHEMA.split(";"):
+        if statement.strip():
+            db.execute(statement)
+    db.executemany(
+        "INSERT INTO recording (key, value) VALUES (?, ?)",
+        [("format", FORMAT_NAME), ("header", json.dumps(asdict(header)))],
+    )
+
+
+def _create_recording(path: Path, header: RecordingHeader) -> None:
+    """Create a recording under a temporary name and rename it into place: a reader (``replay``, or a
+    test polling for the file) that finds ``path`` finds a whole recording, never a file whose header
+    is still being written. Failing here leaves nothing behind; the caller's open then reports it."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.creating")
+    try:
+        with contextlib.closing(sqlite3.connect(temporary, isolation_level=None)) as db:
+            db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+            db.execute("BEGIN IMMEDIATE")
+            _write_schema(db, header)
+            db.execute("COMMIT")
+        os.replace(temporary, path)
+    except (sqlite3.Error, OSError):
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+
+
 class RecordingWriter:
     """Appends frames to a recording file; a frame is written (and committed) by :meth:`write`.
 
@@ -81,6 +110,8 @@ class RecordingWriter:
 
     def __init__(self, path: str | Path, header: RecordingHeader, *, max_bytes: int | None = None) -> None:
         self.path = Path(path)
+        if not self.path.exists():
+            _create_recording(self.path, replace(header, format_version=RECORDING_FORMAT_VERSION))
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._db.execute(f"PRAGMA page_size={PAGE_SIZE}")
@@ -99,15 +130,11 @@ class RecordingWriter:
         if existing and not has_recording:
             self._db.close()
             raise RecordingError(f"{self.path} is not a deliverytui recording (an SQLite file of something else): give a new file")
-        if has_recording:
-            self.header = self._check_append(header)
-        else:
-            self.header = replace(header, format_version=RECORDING_FORMAT_VERSION)  # what the codec writes
-            self._db.executescript(_SCHEMA)
-            self._db.executemany(
-                "INSERT INTO recording (key, value) VALUES (?, ?)",
-                [("format", FORMAT_NAME), ("header", json.dumps(asdict(self.header)))],
-            )
+        if not has_recording:  # an empty file someone created for us: made a recording in one transaction
+            self._db.execute("BEGIN IMMEDIATE")
+            _write_schema(self._db, replace(header, format_version=RECORDING_FORMAT_VERSION))
+            self._db.execute("COMMIT")
+        self.header = self._check_append(header)
         last = self._db.execute("SELECT max(idx) FROM frames").fetchone()[0]
         #: The index the next frame gets (frames appended to a recording continue its numbering).
         self.next_index = 0 if last is None else last + 1
