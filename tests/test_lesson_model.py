@@ -7,11 +7,17 @@ against the figures it is given.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from deliverytui.demo.lesson import ARMED, CRASHED, DONE, READY, RESTARTED, STEPS, Lesson
 from deliverytui.demo.semantics import SEMANTICS
-from deliverytui.model.demo import AuditReport, ConsumerAudit, ConsumerProcessStatus, LabUpdate, OffendingEvent
+from deliverytui.model.demo import (
+    AuditReport,
+    ConsumerAudit,
+    ConsumerProcessStatus,
+    LabUpdate,
+    OffendingEvent,
+)
 
 
 def update(semantic: str, *, alive: bool = True, armed: str | None = None, duplicates: int = 0,
@@ -19,7 +25,7 @@ def update(semantic: str, *, alive: bool = True, armed: str | None = None, dupli
     status = ConsumerProcessStatus(semantic, "g", 1, alive, "running" if alive else "crashed", 10, 0, armed,
                                    None if alive else -9, None)
     audit = ConsumerAudit(semantic, "g", 10, 10, 10 + duplicates, 10, duplicates, 0, 0, 0, 0, offending=offending)
-    report = AuditReport("t", 10, (audit,), datetime.now(timezone.utc))
+    report = AuditReport("t", 10, (audit,), datetime.now(UTC))
     return LabUpdate((status,), report, 10, 5.0)
 
 

@@ -32,7 +32,7 @@ LESSON_KEYS = (
 class LessonPanel(Static):
     """The current step: its claim, what to press, what to watch for, and the outcome in the lab's numbers."""
 
-    DEFAULT_CSS = "LessonPanel { dock: right; width: 52; height: 100%; padding: 0 1; border-left: solid $primary; }"
+    DEFAULT_CSS = "LessonPanel { dock: right; width: 46; height: 100%; padding: 0 1; border-left: solid $primary; }"
 
     def show(self, view: LessonView) -> None:
         text = Text()
@@ -75,8 +75,11 @@ class LessonLabScreen(DemoLabScreen):
 
     def render_update(self, update: LabUpdate) -> None:
         super().render_update(update)
+        fresh = self.lesson.progress.baseline is None
         if self.lesson.observe(update) and self.lesson.progress.phase == DONE:
             self.log_event(f"lesson {self.lesson.index + 1}: {self.lesson.progress.outcome}", "bold green")
+        if fresh and self.lesson.progress.baseline is not None:
+            self._select(self.lesson.step.semantic)  # the step's consumer under the cursor, for c, R, o, b by hand
         self._show_lesson()
 
     def _show_lesson(self) -> None:
