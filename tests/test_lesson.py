@@ -1,4 +1,4 @@
-"""``demo --lesson``: the guided lesson walked end to end on the real lab, with Enter and ``n`` only.
+"""``demo --lesson``: the guided lesson walked end to end on the real lab, with Enter and ``n`` (and the replay dialog's buttons).
 
 Real broker, the seven real consumer processes, the real app driven by Pilot. Every step is done
 by the lesson's Enter (arm the crash, restart, open the replay, widen the window); the test waits
