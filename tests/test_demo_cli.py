@@ -35,6 +35,14 @@ def test_headless_rejects_a_crash_point_that_does_not_apply() -> None:
     ]
 
 
+def test_lesson_with_headless_is_a_usage_error() -> None:
+    result = run_cli("demo", "--headless", "--lesson", "--bootstrap", "127.0.0.1:1", "--semantic", "at-least-once")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "deliverytui: error: --lesson is the lab's guided lesson on the screen; it does not combine with --headless"
+    ]
+
+
 def test_headless_json_tells_a_lease_retake_from_a_miss(bootstrap: str, tmp_path, unique: str) -> None:
     """After-claim crashes leave claimed keys; each restart retakes one when its lease expires."""
     result = run_cli(

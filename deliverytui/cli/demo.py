@@ -74,14 +74,17 @@ def _load_login(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Without --headless: the lab TUI (deliverytui.tui.demo_app). With it: one crash experiment, then its audit."""
+    if args.headless and args.lesson:
+        raise UsageError("--lesson is the lab's guided lesson on the screen; it does not combine with --headless")
     _load_login(args)
     args.dedup = store_url(args.dedup, args.dedup_file, "dedup")
     args.ledger = _ledger_url(args)
     if not args.headless:
         args.bootstrap = _demo_cluster(args)
-        from deliverytui.tui.demo_app import run_demo  # Textual is imported only here
+        from deliverytui.tui.demo_app import demo_app, run_demo  # Textual is imported only here
+        from deliverytui.tui.lesson_host import lesson_app
 
-        return int(run_demo(args) or 0)
+        return int(run_demo(args, lesson_app if args.lesson else demo_app) or 0)
     from deliverytui.broker.embedded import EmbeddedBroker
     from deliverytui.broker.paths import default_data_dir
     from deliverytui.demo.headless import malformed_values, run_headless

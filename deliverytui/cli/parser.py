@@ -295,6 +295,7 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
         "the secured embedded broker's is <data-dir>/client-lab.properties",
     )
     demo.add_argument("--headless", action="store_true", help="run one crash experiment without a screen")
+    demo.add_argument("--lesson", action="store_true", help="the lab with the guided lesson in a side panel: the chapter's stories step by step (n next, N back, Enter does the key)")
     demo.add_argument("--semantic", choices=demo_command.SEMANTIC_NAMES)
     demo.add_argument("--events", type=positive_int, default=100, help="events to produce (headless, default 100)")
     demo.add_argument(

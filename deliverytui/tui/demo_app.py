@@ -104,6 +104,8 @@ class DemoLabScreen(Screen[None]):
     DemoLabScreen EventLog { height: 10; }
     """
 
+    KEYS = LAB_KEYS  # the help's key list (the lesson's screen adds its own)
+
     def __init__(self, lab: Lab) -> None:
         super().__init__(id="lab")
         self.lab = lab
@@ -247,17 +249,10 @@ class DemoLabScreen(Screen[None]):
         if semantic:
             self.app.run_lab_action(action, semantic, *args)  # type: ignore[attr-defined]
 
-    def action_kill(self) -> None:
-        self._selected_then("kill")
-
-    def action_restart(self) -> None:
-        self._selected_then("restart")
-
-    def action_window(self) -> None:
-        self._selected_then("toggle_window")
-
-    def action_instance(self) -> None:
-        self._selected_then("toggle_instance")
+    def action_kill(self) -> None: self._selected_then("kill")  # noqa: E704
+    def action_restart(self) -> None: self._selected_then("restart")  # noqa: E704
+    def action_window(self) -> None: self._selected_then("toggle_window")  # noqa: E704
+    def action_instance(self) -> None: self._selected_then("toggle_instance")  # noqa: E704
 
     def action_arm_crash(self) -> None:
         semantic = self.selected()
@@ -300,13 +295,13 @@ class DemoApp(DeliveryApp):
     DEDUP_FOLLOWS_GROUP = True
     WATCHES_SHARE_GROUPS = False  # the lab's groups are consumer groups: no Java helper for them
 
-    def __init__(self, config: ViewerConfig, lab: Lab, *, lab_poll_seconds: float = 1.0, **kwargs: Any) -> None:
+    def __init__(self, config: ViewerConfig, lab: Lab, *, lab_poll_seconds: float = 1.0, lab_screen: DemoLabScreen | None = None, **kwargs: Any) -> None:
         super().__init__(config, **kwargs)
         self.lab = lab
         self.lab_poll_seconds = lab_poll_seconds
         self.lab_update: LabUpdate | None = None
         self.lab_polls = 0
-        self.lab_screen = DemoLabScreen(lab)
+        self.lab_screen = lab_screen or DemoLabScreen(lab)  # --lesson: the lesson's subclass
         self.signalled: str | None = None
         self._groups = {lab.group_of(name): name for name in lab.settings.semantics}
 
@@ -323,9 +318,8 @@ class DemoApp(DeliveryApp):
     def on_unmount(self) -> None:
         super().on_unmount()
         with contextlib.suppress(RuntimeError, ValueError):
-            loop = asyncio.get_running_loop()
             for signum in LAB_SIGNALS:
-                loop.remove_signal_handler(signum)
+                asyncio.get_running_loop().remove_signal_handler(signum)
 
     def _on_signal(self, signum: int) -> None:
         self.signalled = signal.Signals(signum).name
@@ -420,7 +414,7 @@ class DemoApp(DeliveryApp):
 
     def action_help(self) -> None:
         if self.lab_in_front():
-            self.push_screen(HelpScreen(LAB_KEYS, LAB_LEGEND, "The lab's keys"))
+            self.push_screen(HelpScreen(self.lab_screen.KEYS, LAB_LEGEND, "The lab's keys"))
         else:
             live_keys = (*HELP_KEYS, ("d", "back to the demo lab"))
             self.push_screen(HelpScreen(live_keys, LEGEND), callback=lambda _: self._flush_pending())
@@ -434,7 +428,7 @@ class DemoApp(DeliveryApp):
         yield SystemCommand("Quit", "Stop every consumer gracefully and quit", self.exit)
 
 
-def demo_app(lab: Lab, *, refresh_seconds: float = 1.0, lab_poll_seconds: float = 1.0) -> DemoApp:
+def demo_app(lab: Lab, *, refresh_seconds: float = 1.0, lab_poll_seconds: float = 1.0, lab_screen: DemoLabScreen | None = None) -> DemoApp:
     """The lab app for an opened :class:`Lab` (tests build it the same way)."""
     names = lab.settings.semantics
     first = Semantic.AT_LEAST_ONCE if Semantic.AT_LEAST_ONCE in names else names[0]
@@ -442,7 +436,7 @@ def demo_app(lab: Lab, *, refresh_seconds: float = 1.0, lab_poll_seconds: float 
         bootstrap=lab.bootstrap, group=lab.group_of(first), refresh_seconds=refresh_seconds, allow_writes=True,
         client_config=lab.settings.kafka_config or {},  # the live view (w) logs in as the lab does
     )
-    return DemoApp(config, lab, lab_poll_seconds=lab_poll_seconds)
+    return DemoApp(config, lab, lab_poll_seconds=lab_poll_seconds, lab_screen=lab_screen)
 
 
 def lab_settings(args: Any) -> LabSettings:
@@ -462,11 +456,11 @@ def lab_settings(args: Any) -> LabSettings:
     )
 
 
-def run_demo(args: Any) -> int:
+def run_demo(args: Any, make_app: Any = demo_app) -> int:
     """Open the lab, run its screen, and close the lab however the screen ended (q, a signal, an error)."""
     lab = Lab(lab_settings(args))
     lab.open(progress=lambda line: print(line, flush=True))
-    app = demo_app(lab)
+    app = make_app(lab)  # demo_app, or the lesson's (deliverytui.tui.lesson_host.lesson_app)
     try:
         app.run()
     finally:
