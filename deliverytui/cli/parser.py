@@ -329,5 +329,9 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
         help="messages per offset commit for every consumer, each the way its semantic allows "
         "(default: per message; exactly-once: per transaction of up to 100)",
     )
+    demo.add_argument(
+        "--plot", metavar="FILE.svg",
+        help="also write the run's story as an SVG timeline: events along offsets, crashes, duplicates, losses (headless)",
+    )
     demo.add_argument("--json", action="store_true", help="print JSON (headless)")
     demo.set_defaults(handler=demo_command.run)
