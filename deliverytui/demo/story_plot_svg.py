@@ -9,8 +9,12 @@ artist with a ``gid`` (``<kind>:<semantic>``), which the SVG keeps as an element
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
+from deliverytui.demo.ledger import EffectsLedger
+from deliverytui.demo.story_plot_data import story_plot
+from deliverytui.model.demo import AuditReport
 from deliverytui.model.story_plot import (
     ARCHIVED,
     CRASH,
@@ -40,6 +44,7 @@ STACK_STEP = 0.22
 
 def render_story_svg(plot: StoryPlot, path: str | Path) -> Path:
     """Write ``plot`` to ``path`` as SVG and return the path."""
+    from matplotlib import rc_context
     from matplotlib.backends.backend_svg import FigureCanvasSVG
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
@@ -81,5 +86,18 @@ def render_story_svg(plot: StoryPlot, path: str | Path) -> Path:
         handles=handles, loc="outside upper center", ncols=4, fontsize=8, frameon=False, title=plot.title, title_fontsize=11
     )
     out = Path(path)
-    figure.savefig(out, format="svg", metadata={"Date": None})
+    with rc_context({"svg.fonttype": "none"}):  # text stays text: searchable, editable on a slide, read by screen readers
+        figure.savefig(out, format="svg", metadata={"Date": None})
     return out
+
+
+def story_svg_text(ledger_url: str, report: AuditReport) -> str:
+    """The lab's story so far (every consumer of ``report``) as SVG text, read through its own ledger connection
+    (the caller is a worker thread; the ledger's connections are not shared between threads)."""
+    ledger = EffectsLedger(ledger_url)
+    try:
+        plot = story_plot(ledger, report)
+    finally:
+        ledger.close()
+    with tempfile.TemporaryDirectory(prefix="deliverytui-plot-") as scratch:
+        return render_story_svg(plot, Path(scratch) / "story.svg").read_text(encoding="utf-8")
