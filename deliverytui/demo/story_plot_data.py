@@ -36,15 +36,19 @@ def story_plot(ledger: EffectsLedger, report: AuditReport, semantics: Iterable[s
     """One lane per consumer of ``report`` (or of ``semantics``, in that order) on ``report.topic``."""
     wanted = list(semantics) if semantics is not None else [a.semantic for a in report.consumers]
     ranges = ledger.acked_offset_range(report.topic)
-    lanes = tuple(story_lane(ledger, report.topic, report.for_semantic(name), ranges) for name in wanted)
+    until = report.taken_at.timestamp()
+    lanes = tuple(story_lane(ledger, report.topic, report.for_semantic(name), ranges, until) for name in wanted)
     return StoryPlot(topic=report.topic, lanes=lanes)
 
 
 def story_lane(
-    ledger: EffectsLedger, topic: str, audit: ConsumerAudit, ranges: dict[int, tuple[int, int]]
+    ledger: EffectsLedger, topic: str, audit: ConsumerAudit, ranges: dict[int, tuple[int, int]], until: float
 ) -> StoryLane:
     """The marks of one consumer: every effect (first ones once, repeats as duplicates), its losses,
-    archived events and crashes from the audit and the ledger, and the store's hits and retakes."""
+    archived events and crashes from the audit and the ledger, and the store's hits and retakes.
+
+    ``until``: when the audit was taken. In a running lab the ledger has moved on by the time the plot
+    is drawn; effects and crashes after it are left out, so the marks tell the audit's moment."""
     table = "outputs" if semantic_spec(audit.semantic).transactional else "effects"
     starts = ledger.stream_starts(audit.group, topic)
     partitions = sorted(set(ranges) | set(starts))
@@ -55,6 +59,8 @@ def story_lane(
     seen: dict[str, int] = {}
     timeline: list[tuple[float, int, int]] = []  # (at, partition, offset) of every effect, for the crashes
     for event_id, partition, offset, at in ledger.effect_positions(audit.group, table):
+        if at > until:
+            break  # oldest first: the rest are later still
         spot = (partition, offset) if partition is not None and offset is not None else home
         done = seen.get(event_id, 0)
         seen[event_id] = done + 1
@@ -71,6 +77,8 @@ def story_lane(
     ]
     crash_spots = []
     for point, at in ledger.crashes_of(audit.group):
+        if at > until:
+            break
         before = [(p, o) for t, p, o in timeline if t <= at]
         crash_spots.append(before[-1] if before else home)
         marks.append(PlotMark(CRASH, *crash_spots[-1], label=point))

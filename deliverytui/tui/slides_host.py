@@ -62,7 +62,5 @@ class SlidesHost:
     def action_save_slide(self) -> None:
         """An SVG of the current screen: saved in the working directory, or downloaded in a browser."""
         name = f"deliverytui-{type(self.screen).__name__.lower()}-{datetime.now(UTC):%Y%m%dT%H%M%S}.svg"
-        directory = Path.cwd()
-        self.deliver_screenshot(filename=name, path=str(directory))  # type: ignore[attr-defined]
-        where = "downloading" if getattr(self, "is_web", False) else f"saved {directory / name}"
-        self.notify(f"slide {where}", timeout=4)  # type: ignore[attr-defined]
+        # Textual says where it went once it is written (or that the browser is downloading it).
+        self.deliver_screenshot(filename=name, path=str(Path.cwd()))  # type: ignore[attr-defined]

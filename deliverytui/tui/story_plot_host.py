@@ -45,11 +45,9 @@ class StoryPlotHost:
         self.call_from_thread(self.deliver_story_plot, svg)  # type: ignore[attr-defined]
 
     def deliver_story_plot(self, svg: str) -> None:
+        """Saved in the working directory (or downloaded in a browser); Textual says where once it is written."""
         name = f"deliverytui-story-{datetime.now(UTC):%Y%m%dT%H%M%S}.svg"
-        directory = Path.cwd()
         self.deliver_text(  # type: ignore[attr-defined]
-            io.StringIO(svg), save_directory=directory, save_filename=name, open_method="download",
+            io.StringIO(svg), save_directory=Path.cwd(), save_filename=name, open_method="download",
             mime_type="image/svg+xml", name="story plot",
         )  # fmt: skip
-        where = "downloading" if getattr(self, "is_web", False) else f"saved {directory / name}"
-        self.notify(f"story plot {where}", timeout=4)  # type: ignore[attr-defined]
