@@ -298,7 +298,7 @@ class DemoLabScreen(Screen[None]):
 class DemoApp(StoryPlotHost, DeliveryApp):
     """The live view with the lab screen on top; ``w`` shows a consumer's group, ``d`` the lab again."""
 
-    BINDINGS = [*DeliveryApp.BINDINGS, Binding("d", "lab", "Demo lab"), Binding("t", "plot_story", "Plot")]
+    BINDINGS = [*DeliveryApp.BINDINGS, Binding("d", "lab", "Demo lab"), Binding("t", "plot_story", "Plot", show=False)]
     DEDUP_FOLLOWS_GROUP = True
     WATCHES_SHARE_GROUPS = False  # the lab's groups are consumer groups: no Java helper for them
 
