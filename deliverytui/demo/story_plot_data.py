@@ -36,19 +36,19 @@ def story_plot(ledger: EffectsLedger, report: AuditReport, semantics: Iterable[s
     """One lane per consumer of ``report`` (or of ``semantics``, in that order) on ``report.topic``."""
     wanted = list(semantics) if semantics is not None else [a.semantic for a in report.consumers]
     ranges = ledger.acked_offset_range(report.topic)
-    until = report.taken_at.timestamp()
-    lanes = tuple(story_lane(ledger, report.topic, report.for_semantic(name), ranges, until) for name in wanted)
+    lanes = tuple(story_lane(ledger, report.topic, report.for_semantic(name), ranges) for name in wanted)
     return StoryPlot(topic=report.topic, lanes=lanes)
 
 
 def story_lane(
-    ledger: EffectsLedger, topic: str, audit: ConsumerAudit, ranges: dict[int, tuple[int, int]], until: float
+    ledger: EffectsLedger, topic: str, audit: ConsumerAudit, ranges: dict[int, tuple[int, int]]
 ) -> StoryLane:
     """The marks of one consumer: every effect (first ones once, repeats as duplicates), its losses,
     archived events and crashes from the audit and the ledger, and the store's hits and retakes.
 
-    ``until``: when the audit was taken. In a running lab the ledger has moved on by the time the plot
-    is drawn; effects and crashes after it are left out, so the marks tell the audit's moment."""
+    In a running lab the ledger has moved on by the time the plot is drawn: only the first ``audit.effects``
+    effect rows (by id, the order the audit's running count passed them) and ``audit.crashes`` crashes
+    are drawn, so the marks tell the audit's moment, not a second later."""
     table = "outputs" if semantic_spec(audit.semantic).transactional else "effects"
     starts = ledger.stream_starts(audit.group, topic)
     partitions = sorted(set(ranges) | set(starts))
@@ -58,9 +58,9 @@ def story_lane(
     marks: list[PlotMark] = []
     seen: dict[str, int] = {}
     timeline: list[tuple[float, int, int]] = []  # (at, partition, offset) of every effect, for the crashes
-    for event_id, partition, offset, at in ledger.effect_positions(audit.group, table):
-        if at > until:
-            break  # oldest first: the rest are later still
+    for n, (event_id, partition, offset, at) in enumerate(ledger.effect_positions(audit.group, table)):
+        if n >= audit.effects:
+            break  # the audit counted this consumer's rows in id order: the rest came after it
         spot = (partition, offset) if partition is not None and offset is not None else home
         done = seen.get(event_id, 0)
         seen[event_id] = done + 1
@@ -76,9 +76,7 @@ def story_lane(
         PlotMark(ARCHIVED, *archived_at.get(a.event_id, home), label=a.event_id) for a in audit.archived_events
     ]
     crash_spots = []
-    for point, at in ledger.crashes_of(audit.group):
-        if at > until:
-            break
+    for point, at in ledger.crashes_of(audit.group)[: audit.crashes]:
         before = [(p, o) for t, p, o in timeline if t <= at]
         crash_spots.append(before[-1] if before else home)
         marks.append(PlotMark(CRASH, *crash_spots[-1], label=point))
