@@ -84,5 +84,5 @@ async def test_S_saves_the_current_screen_as_an_svg_slide(
 def test_every_status_is_shown_as_its_word() -> None:
     # Each status's style is looked up by the word the cell shows, so no status is a colour alone.
     assert all(word and word.strip() for word in STATUS_WORDS)
-    assert STATUS_WORDS <= set(STATUS_STYLES)
+    assert set(STATUS_STYLES) >= STATUS_WORDS
     assert set(STATUS_EVENT_STYLES) == STATUS_WORDS - {"-"}
