@@ -101,3 +101,19 @@ def test_no_two_kinds_share_a_colour_or_a_shape(kind: str) -> None:
     others = [style for other, style in STYLES.items() if other != kind]
     assert colour not in [c for c, _m, _s, _t in others]
     assert marker not in [m for _c, m, _s, _t in others]
+
+
+def test_matplotlib_loads_only_when_a_plot_is_drawn() -> None:
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys\n"
+        "from deliverytui.cli import build_parser\n"
+        "build_parser().parse_args(['demo', '--headless', '--semantic', 'queue', '--plot', 'x.svg'])\n"
+        "import deliverytui.demo.headless, deliverytui.demo.story_plot_svg, deliverytui.tui.demo_app\n"
+        "print('LOADED:' + ','.join(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib')))\n"
+    )
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "LOADED:", run.stdout
