@@ -40,9 +40,10 @@ STYLES: dict[str, tuple[str, str, float, str]] = {
 """Okabe–Ito colours and distinct shapes: no two kinds differ by colour alone."""
 STACK_STEP = 0.22
 """How far a repeat of one spot (a second duplicate, the next hit) is lifted within a partition's row."""
-VECTOR_EFFECTS_MAX = 2_000
+VECTOR_EFFECTS_MAX = 1_000
 """Above this many effects on a lane their dots are one embedded image, not one SVG element each: a long
-lab story stays a slide-sized file (2,000 events on seven lanes drew 2 MB). The rarer marks stay vector."""
+lab story stays a slide-sized file (benchmarks/story_plot.py: 1,000 events on seven lanes draw 0.9 MB
+as vectors, 2,000 draw 1.8 MB; as an image ~90 KB at any length). The rarer marks stay vector."""
 LIFTS = {RETAKE: STACK_STEP / 2, CRASH: -0.3}
 """Retakes sit between hits; a crash points up at its row from below, never hiding the event lost there."""
 
