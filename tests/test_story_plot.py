@@ -84,11 +84,15 @@ def test_plot_needs_an_svg_file_in_an_existing_directory(tmp_path: Path) -> None
     import subprocess
     import sys
 
-    for bad, says in ((tmp_path / "story.png", "ending in .svg"), (tmp_path / "no-such-dir" / "story.svg", "does not exist")):
+    cases = (
+        (["--headless", "--semantic", "at-least-once", "--plot", str(tmp_path / "story.png")], "ending in .svg"),
+        (["--headless", "--semantic", "at-least-once", "--plot", str(tmp_path / "no-such-dir" / "story.svg")], "does not exist"),
+        (["--plot", str(tmp_path / "story.svg")], "in the lab, t draws"),  # the lab: its key, not an option
+    )
+    for arguments, says in cases:
         run = subprocess.run(
-            [sys.executable, "-m", "deliverytui", "demo", "--headless", "--semantic", "at-least-once", "--plot", str(bad)],
-            capture_output=True, text=True, timeout=60,
-        )  # fmt: skip
+            [sys.executable, "-m", "deliverytui", "demo", *arguments], capture_output=True, text=True, timeout=60
+        )
         assert run.returncode == 2, run.stderr
         assert says in run.stderr and "Traceback" not in run.stderr, run.stderr
 

@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
     args.dedup = store_url(args.dedup, args.dedup_file, "dedup")
     args.ledger = _ledger_url(args)
     if not args.headless:
+        if args.plot:
+            raise UsageError("--plot draws a --headless run; in the lab, t draws the story so far")
         args.bootstrap = _demo_cluster(args)
         from deliverytui.tui.demo_app import run_demo  # Textual is imported only here
 
