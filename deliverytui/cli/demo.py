@@ -47,6 +47,17 @@ def _demo_cluster(args: argparse.Namespace) -> str | None:
     return info.bootstrap
 
 
+def check_plot_path(path: str) -> None:
+    """``--plot``: an SVG file in a directory that exists (a usage error now, not after the whole run)."""
+    from pathlib import Path
+
+    target = Path(path)
+    if target.suffix.lower() != ".svg":
+        raise UsageError(f"--plot writes SVG: give a file name ending in .svg, got {path!r}")
+    if not target.parent.is_dir():
+        raise UsageError(f"--plot: the directory {str(target.parent)!r} does not exist")
+
+
 def _ledger_url(args: argparse.Namespace) -> str | None:
     """``--ledger``/``--ledger-file``: a file that cannot be used is a ledger error (LEDGER), like a bad URL."""
     from deliverytui.dedup.errors import StoreUrlError
@@ -80,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
     args.dedup = store_url(args.dedup, args.dedup_file, "dedup")
     args.ledger = _ledger_url(args)
     if not args.headless:
+        if args.plot:
+            raise UsageError("--plot draws a --headless run; in the lab, t draws the story so far")
         args.bootstrap = _demo_cluster(args)
         from deliverytui.tui.demo_app import demo_app, run_demo  # Textual is imported only here
         from deliverytui.tui.lesson_host import lesson_app
@@ -94,6 +107,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--headless needs --semantic ({', '.join(SEMANTIC_NAMES)})")
     if args.crash_at:
         check_crash_point(args.semantic, args.crash_at)  # before starting a broker for nothing
+    if args.plot:
+        check_plot_path(args.plot)  # before starting a broker for nothing
     if args.poison > args.events:
         raise UsageError(f"--poison must be between 0 and --events ({args.events}), got {args.poison}")
     bootstrap = _demo_cluster(args)
@@ -119,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
         kafka_config=args.kafka_config,
         connect_timeout=args.connect_timeout,
         poison=args.poison,
+        plot=args.plot,
     )
     if args.json:
         print_json(result)
@@ -137,6 +153,8 @@ def run(args: argparse.Namespace) -> int:
                 f"archived {result['archived']} (after {result['delivery_count_limit']} deliveries each), "
                 f"highest delivery count {result['max_delivery_count']}, delivery counts {{{counts}}}"
             )
+        if result.get("plot"):
+            print(f"story plot: {result['plot']}")
         for warning in result["warnings"]:
             print(f"warning: {warning}")
     return 0

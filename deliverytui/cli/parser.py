@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from deliverytui import __version__
 from deliverytui.argtypes import (
@@ -121,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-writes", action="store_true", help="enable offset reset and delete (read-only without it)"
     )
     tui.add_argument("--record", metavar="FILE.db", help="record every snapshot of the group to FILE.db (see 'record')")
+    add_theme_option(tui)
     parser.set_defaults(handler=tui_command.run)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=LazyCommandParser)
 
@@ -280,6 +281,17 @@ def _delete_offsets_options(delete_offsets: argparse.ArgumentParser) -> None:
     delete_offsets.set_defaults(handler=offsets.delete_offsets)
 
 
+def add_theme_option(group: Any) -> None:
+    """``--theme``: the live view's and the lab's (``T`` cycles them on screen)."""
+    from deliverytui.tui.viewer_config import THEME_NAMES
+
+    group.add_argument(
+        "--theme", choices=THEME_NAMES,
+        help="colours: textual-dark (default), colorblind-dark (Okabe-Ito), ansi-dark/ansi-light (the terminal's "
+        "own 16 colours, for projectors); T cycles them on screen",
+    )
+
+
 def _demo_options(demo: argparse.ArgumentParser) -> None:
     from deliverytui.cli import demo as demo_command
     from deliverytui.demo.semantics import CRASH_POINTS
@@ -329,6 +341,11 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
         "--commit-every", type=positive_int, metavar="N",
         help="messages per offset commit for every consumer, each the way its semantic allows "
         "(default: per message; exactly-once: per transaction of up to 100)",
+    )
+    add_theme_option(demo)
+    demo.add_argument(
+        "--plot", metavar="FILE.svg",
+        help="also write the run's story as an SVG timeline: events along offsets, crashes, duplicates, losses (headless)",
     )
     demo.add_argument("--json", action="store_true", help="print JSON (headless)")
     demo.set_defaults(handler=demo_command.run)

@@ -57,4 +57,5 @@ def viewer_config(args: argparse.Namespace):
         allow_writes=args.allow_writes,
         probe_topic=args.probe_topic,
         record_path=args.record,
+        theme=args.theme,
     )

@@ -85,6 +85,7 @@ def run_headless(
     kafka_config: Mapping[str, str] | None = None,
     connect_timeout: float = 10.0,
     poison: int = 0,
+    plot: str | Path | None = None,
 ) -> dict[str, Any]:
     """Run one experiment and return the audit as the headless JSON (``RESULT_KEYS`` and a few more).
 
@@ -99,6 +100,8 @@ def run_headless(
     logs in /tmp. A failed run keeps it, since its error names the consumer's log there.
     ``poison``: how many of the events are marked poison (spread evenly): the queue consumer fails on
     them until the broker archives them; every other semantic ignores the mark.
+    ``plot``: also write the story as an SVG timeline there (:mod:`deliverytui.demo.story_plot_svg`),
+    drawn from the same ledger and audit as the figures returned.
     """
     spec = semantic_spec(semantic)
     if crash_at is not None:
@@ -195,6 +198,11 @@ def run_headless(
             kafka_config=kafka_config,
             queue_drained=True,
         )
+        if plot is not None:
+            from deliverytui.demo.story_plot_data import story_plot
+            from deliverytui.demo.story_plot_svg import render_story_svg
+
+            render_story_svg(story_plot(ledger, report, (semantic,)), plot)
     finally:
         lab.close()
         ledger.close()
@@ -231,6 +239,7 @@ def run_headless(
             "cases": [case.to_json() for case in result.anomalies.cases + report.anomalies.cases],
         },
         "poison": poison,
+        "plot": str(plot) if plot is not None else None,
         **_queue_keys(result),
     }
 

@@ -47,6 +47,7 @@ from deliverytui.tui.screens.help import HelpScreen
 from deliverytui.tui.screens.reset import DeleteOffsetsScreen, ResetOffsetsScreen, resetter_factory
 from deliverytui.tui.screens.share_group import session_share_collector
 from deliverytui.tui.share_host import ShareViewHost
+from deliverytui.tui.slides_host import SlidesHost
 from deliverytui.tui.stuck_host import StuckHost
 from deliverytui.tui.viewer_config import ViewerConfig
 from deliverytui.tui.widgets.panels import (
@@ -72,7 +73,9 @@ __all__ = ["DeliveryApp", "ViewerConfig"]
 GC_THRESHOLDS = (10_000, 50, 100)
 
 
-class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, DedupWatchHost, RecorderHost, App[None]):
+class DeliveryApp(
+    FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, DedupWatchHost, RecorderHost, SlidesHost, App[None]
+):
     """The live view (the fleet: :mod:`~deliverytui.tui.fleet_host`; share groups:
     :mod:`~deliverytui.tui.share_host`; "stuck on what?": :mod:`~deliverytui.tui.stuck_host`;
     KIP-848 epochs: :mod:`~deliverytui.tui.rebalance_host`)."""
@@ -93,6 +96,8 @@ class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, De
         Binding("i", "inspect_record", "Record"),
         Binding("k", "skip_record", "Skip record"),
         Binding("e", "expand_events", "Expand events", show=False),
+        Binding("T", "cycle_theme", "Theme", show=False),
+        Binding("S", "save_slide", "Slide", show=False),
     ]
 
     def __init__(
@@ -155,6 +160,7 @@ class DeliveryApp(FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, De
         self._banner = self.query_one(ConnectionBanner)
         self._dedup = self.query_one(DedupPanel)
         self._table.resort_seconds = self.config.resort_seconds
+        self.install_slide_themes()
         self._saved_gc_thresholds = gc.get_threshold()
         gc.set_threshold(*GC_THRESHOLDS)
         self.title = f"deliverytui — {shown_name(self.group)}"

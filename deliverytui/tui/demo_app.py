@@ -39,6 +39,7 @@ from deliverytui.model.demo import ConsumerAudit, ConsumerProcessStatus, LabUpda
 from deliverytui.tui.app import DeliveryApp
 from deliverytui.tui.screens.help import HELP_KEYS, LEGEND, HelpScreen
 from deliverytui.tui.screens.lab_dialogs import CrashPointScreen, ReplayScreen, count_text
+from deliverytui.tui.story_plot_host import StoryPlotHost
 from deliverytui.tui.viewer_config import ViewerConfig
 from deliverytui.tui.widgets.panels import EventLog
 
@@ -58,6 +59,7 @@ LAB_KEYS = (
     ("+ / -", "producer rate one step up / down (0.5 … 2,000 events/s)"),
     ("P", "mark the next event poison: the queue fails on it until the broker archives it (the others ignore it)"),
     ("w", "watch its group in the live view (position, lag, its dedup store; the queue's share-group view); d comes back"),
+    ("t / T / S", "plot the story as an SVG timeline / next theme / save this screen as an SVG slide (working directory)"),
     ("?", "this help"),
     ("q", "quit: every consumer stops gracefully; the broker keeps running"),
     ("ctrl+p", "command palette"),
@@ -288,10 +290,10 @@ class DemoLabScreen(Screen[None]):
             self.app.watch_group(self.lab.group_of(semantic), semantic_spec(semantic).group_type)  # type: ignore[attr-defined]
 
 
-class DemoApp(DeliveryApp):
+class DemoApp(StoryPlotHost, DeliveryApp):
     """The live view with the lab screen on top; ``w`` shows a consumer's group, ``d`` the lab again."""
 
-    BINDINGS = [*DeliveryApp.BINDINGS, Binding("d", "lab", "Demo lab")]
+    BINDINGS = [*DeliveryApp.BINDINGS, Binding("d", "lab", "Demo lab"), Binding("t", "plot_story", "Plot", show=False)]
     DEDUP_FOLLOWS_GROUP = True
     WATCHES_SHARE_GROUPS = False  # the lab's groups are consumer groups: no Java helper for them
 
@@ -428,13 +430,17 @@ class DemoApp(DeliveryApp):
         yield SystemCommand("Quit", "Stop every consumer gracefully and quit", self.exit)
 
 
-def demo_app(lab: Lab, *, refresh_seconds: float = 1.0, lab_poll_seconds: float = 1.0, lab_screen: DemoLabScreen | None = None) -> DemoApp:
+def demo_app(
+    lab: Lab, *, refresh_seconds: float = 1.0, lab_poll_seconds: float = 1.0,
+    lab_screen: DemoLabScreen | None = None, theme: str | None = None,
+) -> DemoApp:
     """The lab app for an opened :class:`Lab` (tests build it the same way)."""
     names = lab.settings.semantics
     first = Semantic.AT_LEAST_ONCE if Semantic.AT_LEAST_ONCE in names else names[0]
     config = ViewerConfig(
         bootstrap=lab.bootstrap, group=lab.group_of(first), refresh_seconds=refresh_seconds, allow_writes=True,
         client_config=lab.settings.kafka_config or {},  # the live view (w) logs in as the lab does
+        theme=theme,
     )
     return DemoApp(config, lab, lab_poll_seconds=lab_poll_seconds, lab_screen=lab_screen)
 
@@ -460,7 +466,7 @@ def run_demo(args: Any, make_app: Any = demo_app) -> int:
     """Open the lab, run its screen, and close the lab however the screen ended (q, a signal, an error)."""
     lab = Lab(lab_settings(args))
     lab.open(progress=lambda line: print(line, flush=True))
-    app = make_app(lab)  # demo_app, or the lesson's (deliverytui.tui.lesson_host.lesson_app)
+    app = make_app(lab, theme=getattr(args, "theme", None))  # demo_app, or the lesson's (tui.lesson_host.lesson_app)
     try:
         app.run()
     finally:

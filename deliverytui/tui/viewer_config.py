@@ -7,6 +7,11 @@ from dataclasses import dataclass, field
 
 from deliverytui.model.positions import DEFAULT_PROBE_TOPIC
 
+DEFAULT_THEME = "textual-dark"
+"""Textual's own theme: the default rendering, as the snapshot tests draw it."""
+THEME_NAMES = (DEFAULT_THEME, "colorblind-dark", "ansi-dark", "ansi-light")
+"""``--theme``'s choices and ``T``'s cycle (tui/slides_host.py): the default, colour-blind safe, and the projector's."""
+
 
 @dataclass(frozen=True)
 class ViewerConfig:
@@ -26,6 +31,8 @@ class ViewerConfig:
     resort_seconds: float = 10.0
     #: Longest wait between retries while the cluster is unreachable.
     max_backoff_seconds: float = 30.0
+    #: ``--theme``: one of :data:`THEME_NAMES` (None: Textual's default, :data:`DEFAULT_THEME`).
+    theme: str | None = None
 
     def __post_init__(self) -> None:
         # The --config settings may hold secrets: keep them where a repr (a crash report) hides them.

@@ -158,6 +158,30 @@ class AuditReads(LedgerConnection):
         """(point, at) of every crash of ``consumer``, oldest first."""
         return [(p, float(a)) for p, a in self._rows("SELECT point, at FROM crashes WHERE consumer = ? ORDER BY at", (consumer,))]
 
+    def effect_positions(self, consumer: str, table: str = "effects") -> list[tuple[str, int | None, int | None, float]]:
+        """(event_id, partition, offset, at) of every effect of ``consumer``, oldest first: a story plot's marks."""
+        rows = self._rows(
+            f'SELECT event_id, "partition", "offset", at FROM {effects_table(table)} WHERE consumer = ? ORDER BY id',
+            (consumer,),
+        )
+        return [(e, int_or_none(p), int_or_none(o), float(a)) for e, p, o, a in rows]
+
+    def ack_positions(self, event_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+        """event_id -> (partition, offset) of those of ``event_ids`` the broker acknowledged."""
+        found: dict[str, tuple[int, int]] = {}
+        for chunk in chunks(list(event_ids), 500):
+            marks = ", ".join("?" for _ in chunk)
+            rows = self._rows(f'SELECT event_id, "partition", "offset" FROM acked_events WHERE event_id IN ({marks})', chunk)
+            found.update({e: (int(p), int(o)) for e, p, o in rows})
+        return found
+
+    def acked_offset_range(self, topic: str) -> dict[int, tuple[int, int]]:
+        """partition -> (lowest, highest) acknowledged offset in ``topic``."""
+        rows = self._rows(
+            'SELECT "partition", MIN("offset"), MAX("offset") FROM acked_events WHERE topic = ? GROUP BY "partition"', (topic,)
+        )
+        return {int(p): (int(lo), int(hi)) for p, lo, hi in rows}
+
     def effects_after(self, after_id: int, limit: int = 500) -> list[EffectRow]:
         """Effects with id > ``after_id``, oldest first: the live view tails the ledger with this."""
         rows = self._rows(
