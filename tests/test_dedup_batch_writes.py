@@ -98,3 +98,29 @@ async def test_batch_writes_need_a_sql_store(redis_url: str) -> None:
             await store.upsert_rows("tasks", "task_id", [("t-1", {"title": "x"})])
         with pytest.raises(DedupStoreError, match="SQL store"):
             await store.transition_many("tasks", "task_id", ["t-1"], "status", "a", "b")
+
+
+def test_consumers_starting_together_create_the_task_table_once(postgres_url: str) -> None:
+    """Upsert and state-check consumers start together on one PostgreSQL: each creates the task table
+    if missing. Unserialized, the loser of CREATE TABLE IF NOT EXISTS got a unique violation on pg_type
+    and exited 1 (a batch-crash test saw it); every one of them must now start."""
+    from concurrent.futures import ThreadPoolExecutor
+    from threading import Barrier
+
+    from deliverytui.demo.consumer.tasks import TaskTable
+
+    for round_ in range(5):
+        tables = [TaskTable(postgres_url) for _ in range(8)]
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute("DROP TABLE IF EXISTS tasks")
+        barrier = Barrier(len(tables))
+
+        def create(table: TaskTable, barrier: Barrier) -> None:
+            barrier.wait()
+            table.ensure_schema()
+
+        with ThreadPoolExecutor(len(tables)) as pool:
+            errors = [f.exception() for f in [pool.submit(create, t, barrier) for t in tables]]
+        for table in tables:
+            table.close()
+        assert errors == [None] * len(tables), f"round {round_}: {errors}"

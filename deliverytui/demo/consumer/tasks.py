@@ -58,10 +58,17 @@ class TaskTable:
             raise
 
     def ensure_schema(self) -> None:
-        self._run(
+        create = (
             f"CREATE TABLE IF NOT EXISTS {TASKS_TABLE} (task_id TEXT PRIMARY KEY, title TEXT, created_at TEXT, "
             "status TEXT NOT NULL DEFAULT 'pending')"
         )
+        if not self._sqlite:
+            # Consumers starting together race on CREATE TABLE IF NOT EXISTS: PostgreSQL answers the
+            # loser with a unique violation on pg_type, and that consumer exited 1 (seen in a batch-crash
+            # test running upsert and state-check at once). Sent as one simple query, the two statements
+            # are one implicit transaction, so the advisory lock serializes them, as the dedup schema does.
+            create = f"SELECT pg_advisory_xact_lock(hashtext('deliverytui.tasks.schema')); {create}"
+        self._run(create)
 
     def ensure_pending(self, task_id: str) -> None:
         """Create the task row on first sight; an existing row (in any state) is left alone."""
