@@ -1,0 +1,160 @@
+"""The web server of ``deliverytui serve``: textual-serve's routes behind deliverytui's access check.
+
+textual-serve runs one command per visitor (each browser tab gets its own process behind a websocket) and
+lets anyone who reaches the port in. So: it binds loopback unless another host is asked for, and then every
+request must carry a random token, given once in the URL (``?token=…``) and kept afterwards in an HttpOnly,
+SameSite=Strict cookie, so the page's websocket and its static files pass without the token in their URLs.
+Anything else is refused with HTTP 403. The token lives in this process only: the visitors' processes
+inherit the environment, so it is never put there, nor on their command lines.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import ipaddress
+import secrets
+import threading
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+from aiohttp import web
+from textual_serve.server import Server
+
+TOKEN_PARAMETER = "token"
+TOKEN_COOKIE = "deliverytui_token"
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+@dataclass(frozen=True, slots=True)
+class ServeSettings:
+    """Where to listen, what each visitor runs, and the token (None: loopback without one)."""
+
+    command: str
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_url: str | None = None
+    token: str | None = None
+    title: str = "deliverytui"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def visitor_url(self) -> str:
+        """The URL to hand out: with the token in it when one is required."""
+        query = f"/?{urlencode({TOKEN_PARAMETER: self.token})}" if self.token else "/"
+        return self.base_url + query
+
+
+def token_middleware(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Refuse (403) every request without the token in its query or its cookie; set the cookie on a pass."""
+    expected = token.encode()
+
+    def matches(value: str | None) -> bool:
+        return value is not None and hmac.compare_digest(value.encode(), expected)
+
+    @web.middleware
+    async def check(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
+        from_query = matches(request.query.get(TOKEN_PARAMETER))
+        if not (from_query or matches(request.cookies.get(TOKEN_COOKIE))):
+            raise web.HTTPForbidden(text="deliverytui serve: this page needs the access token printed when it started\n")
+        response = await handler(request)
+        if from_query and not response.prepared:  # a websocket is already prepared: its cookie is set already
+            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict")
+        return response
+
+    return check
+
+
+class GuardedServer(Server):
+    """textual-serve's server with deliverytui's access check in front of its routes."""
+
+    def __init__(self, settings: ServeSettings) -> None:
+        super().__init__(
+            settings.command, host=settings.host, port=settings.port, title=settings.title,
+            public_url=settings.base_url,
+        )
+        self.settings = settings
+
+    def web_application(self) -> web.Application:
+        """textual-serve's routes (its page, websocket, downloads and static files), behind the token."""
+        middlewares = [token_middleware(self.settings.token)] if self.settings.token else []
+        app = web.Application(middlewares=middlewares)
+        import aiohttp_jinja2
+        import jinja2
+
+        aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(self.templates_path))
+        app.add_routes([
+            web.get("/", self.handle_index, name="index"),
+            web.get("/ws", self.handle_websocket, name="websocket"),
+            web.get("/download/{key}", self.handle_download, name="download"),
+            web.static("/static", self.statics_path, show_index=False, name="static"),
+        ])
+        return app
+
+
+class BackgroundServer:
+    """The server on its own event loop in a thread, beside a Textual app that owns the main thread."""
+
+    def __init__(self, settings: ServeSettings) -> None:
+        self.settings = settings
+        self.loop = asyncio.new_event_loop()
+        self.runner: web.AppRunner | None = None
+        self.started = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="deliverytui-serve", daemon=True)
+
+    def start(self, timeout: float = 15.0) -> None:
+        self.thread.start()
+        if not self.started.wait(timeout):
+            raise TimeoutError("the web server did not start")
+        if self.error is not None:
+            raise self.error
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._start())
+        except BaseException as exc:  # noqa: BLE001 - handed to start(), which raises it in the caller
+            self.error = exc
+            self.started.set()
+            return
+        self.started.set()
+        self.loop.run_forever()
+        self.loop.run_until_complete(self._stop())
+        self.loop.close()
+
+    async def _start(self) -> None:
+        self.runner = web.AppRunner(
+            GuardedServer(self.settings).web_application(), handle_signals=False, shutdown_timeout=5.0
+        )
+        await self.runner.setup()
+        await web.TCPSite(self.runner, self.settings.host, self.settings.port).start()
+
+    async def _stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()  # closes the websockets: each visitor's process is told to quit
+
+    def stop(self, timeout: float = 15.0) -> None:
+        if self.thread.is_alive():
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout)
