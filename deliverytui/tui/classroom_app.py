@@ -39,10 +39,9 @@ class PresenterLab:
         self.bootstrap = ""
 
 
-class ClassroomScreen(DemoLabScreen):
-    """The lab screen without the lab's keys (``inherit_bindings``: none of the presenter's)."""
+class ClassroomScreen(DemoLabScreen, inherit_bindings=False):
+    """The lab screen without the lab's keys (``inherit_bindings=False``: none of the presenter's)."""
 
-    inherit_bindings = False
     BINDINGS = [Binding("question_mark", "app.help", "Help")]
 
     def render_update(self, update: LabUpdate) -> None:
