@@ -153,6 +153,9 @@ class BackgroundServer:
     async def _stop(self) -> None:
         if self.runner is not None:
             await self.runner.cleanup()  # closes the websockets: each visitor's process is told to quit
+        pending = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        if pending:  # the visitors' processes being reaped: let them finish before the loop closes
+            await asyncio.wait(pending, timeout=30)
 
     def stop(self, timeout: float = 15.0) -> None:
         if self.thread.is_alive():
