@@ -18,7 +18,7 @@ import sys
 import aiohttp
 import pytest
 
-from tests.helpers import REPO_ROOT, run_cli
+from tests.helpers import REPO_ROOT, run_cli, wait_for
 from tests.process_tree import cmdline, descendants, environ, is_loopback, listening_addresses
 
 LIVE_VIEW = ["--group", "classroom-test", "--bootstrap", "127.0.0.1:9"]  # nothing listens on 9: the view says so
@@ -89,8 +89,9 @@ def test_serve_off_loopback_refuses_without_the_token_and_never_hands_it_on() ->
 
 async def _visit(base: str, token: str) -> list[int]:
     """Every refusal, then the page with the token, then its websocket (cookie only): the visitor's pids."""
+    wrong = token[:-1] + ("A" if token[-1] != "A" else "B")
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as anonymous:
-        for path in ("/", "/ws", "/static/js/textual.js", f"/?token={token[:-1]}x", "/download/any"):
+        for path in ("/", "/ws", "/static/js/textual.js", f"/?token={wrong}", "/download/any"):
             assert await _status(anonymous, base + path) == 403, path
         with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
             await anonymous.ws_connect(base + "/ws")
@@ -121,3 +122,36 @@ def test_serve_bad_input_is_one_line_with_exit_code_2() -> None:
     assert busy.returncode == 2 and busy.stderr.count("\n") == 1 and "choose another --port" in busy.stderr, busy.stderr
     recursive = run_cli("serve", "serve", "demo")
     assert recursive.returncode == 2 and recursive.stderr.count("\n") == 1
+
+
+def test_the_presenter_token_and_the_viewer_token_start_different_commands(tmp_path) -> None:
+    """``serve --presenter-browser demo``: the presenter's tab runs the lab, a viewer's tab only the viewer."""
+    from deliverytui.serve.server import BackgroundServer, ServeSettings, new_token
+
+    viewer_file, presenter_file = tmp_path / "viewer.frame", tmp_path / "presenter.frame"
+    settings = ServeSettings(
+        command=f"{sys.executable} -m deliverytui classroom {viewer_file}", port=free_port(), token=new_token(),
+        presenter_command=f"{sys.executable} -m deliverytui classroom {presenter_file}", presenter_token=new_token(),
+    )
+    assert settings.presenter_token != settings.token
+    server = BackgroundServer(settings)
+    server.start()
+    try:
+        assert asyncio.run(_started_by(settings.base_url, settings.token)) == {str(viewer_file)}
+        wait_for(lambda: not any(str(viewer_file) in cmdline(int(p)) for p in os.listdir("/proc") if p.isdigit()),
+                 30, "the viewer's process to end with its tab")  # fmt: skip
+        assert asyncio.run(_started_by(settings.base_url, settings.presenter_token)) == {str(presenter_file)}
+    finally:
+        server.stop()
+
+
+async def _started_by(base: str, token: str | None) -> set[str]:
+    """The frame files named by the processes one tab with ``token`` started."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as tab:
+        assert await _status(tab, f"{base}/?token={token}") == 200
+        async with tab.ws_connect(base + "/ws?width=100&height=30") as websocket:
+            await websocket.receive(timeout=30)
+            return {
+                cmdline(int(pid)).split()[-1] for pid in os.listdir("/proc")
+                if pid.isdigit() and "deliverytui classroom" in cmdline(int(pid)) and not cmdline(int(pid)).startswith("/bin/sh")
+            }

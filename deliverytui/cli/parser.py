@@ -262,6 +262,10 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
     serve.add_argument("--public-url", metavar="URL", help="the URL browsers reach the server by (behind a proxy)")
     serve.add_argument(
+        "--presenter-browser", action="store_true",
+        help="serve demo: the presenter drives the lab from a browser tab (its own token, printed once) instead of this terminal",
+    )
+    serve.add_argument(
         "arguments", nargs=argparse.REMAINDER, metavar="demo ARGS… | --group G ARGS…",
         help="what to serve: the lab with its 'demo' options, or the live view's options",
     )
@@ -339,6 +343,9 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
         "the secured embedded broker's is <data-dir>/client-lab.properties",
     )
     demo.add_argument("--headless", action="store_true", help="run one crash experiment without a screen")
+    demo.add_argument(
+        "--classroom", action="store_true", help="publish each poll for 'deliverytui serve' viewers (serve demo sets it)"
+    )
     demo.add_argument("--semantic", choices=demo_command.SEMANTIC_NAMES)
     demo.add_argument("--events", type=positive_int, default=100, help="events to produce (headless, default 100)")
     demo.add_argument(

@@ -18,6 +18,7 @@ from pathlib import Path
 from deliverytui.errors import UsageError, one_line
 
 SERVE_OPTIONS = frozenset({"--host", "--port", "--public-url"})
+SERVE_FLAGS = frozenset({"-h", "--help", "--presenter-browser"})
 
 
 def split_arguments(arguments: list[str]) -> tuple[list[str], list[str]]:
@@ -27,7 +28,7 @@ def split_arguments(arguments: list[str]) -> tuple[list[str], list[str]]:
     while index < len(arguments):
         word = arguments[index]
         name = word.split("=", 1)[0]
-        if word in {"-h", "--help"}:
+        if word in SERVE_FLAGS:
             own.append(word)
             index += 1
         elif name in SERVE_OPTIONS:
@@ -44,11 +45,14 @@ def _visitor_command(arguments: list[str]) -> str:
     return shlex.join([sys.executable, "-m", "deliverytui", *arguments])
 
 
-def _settings(args: argparse.Namespace, command: str, title: str):  # -> ServeSettings (imported lazily)
+def _settings(args: argparse.Namespace, command: str, title: str, presenter_command: str | None = None):  # -> ServeSettings
     from deliverytui.serve.server import ServeSettings, is_loopback, new_token
 
     token = None if is_loopback(args.host) else new_token()
-    return ServeSettings(command=command, host=args.host, port=args.port, public_url=args.public_url, token=token, title=title)
+    return ServeSettings(
+        command=command, host=args.host, port=args.port, public_url=args.public_url, token=token, title=title,
+        presenter_command=presenter_command, presenter_token=new_token() if presenter_command else None,
+    )
 
 
 def _start(settings) -> object:
@@ -61,6 +65,8 @@ def _start(settings) -> object:
         raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {one_line(exc)} (choose another --port)") from None
     scope = "anyone who has this URL (it carries the access token)" if settings.token else "this machine only (loopback)"
     print(f"deliverytui serve: open {settings.visitor_url}  — reachable by {scope}; Ctrl-C stops", flush=True)
+    if settings.presenter_url:
+        print(f"deliverytui serve: the presenter (drives the lab; keep it private): {settings.presenter_url}", flush=True)
     return server
 
 
@@ -84,8 +90,11 @@ def _serve_lab(args: argparse.Namespace, served: list[str]) -> int:
         raise UsageError("serve demo serves the lab screen; --headless has no screen to serve")
     demo_args.classroom = True
     state_dir = Path(demo_args.run_dir) if demo_args.run_dir else default_state_dir()
-    frames = classroom_file(state_dir.resolve())
-    server = _start(_settings(args, _visitor_command(["classroom", str(frames)]), "deliverytui classroom"))
+    viewer = _visitor_command(["classroom", str(classroom_file(state_dir.resolve()))])
+    if args.presenter_browser:  # the lab runs in the presenter's tab (one at a time: the lab's lock)
+        presenter = _visitor_command(["demo", "--classroom", *served[1:]])
+        return _serve_until_stopped(_settings(args, viewer, "deliverytui classroom", presenter))
+    server = _start(_settings(args, viewer, "deliverytui classroom"))
     try:
         return demo_command.run(demo_args)
     finally:
@@ -95,8 +104,14 @@ def _serve_lab(args: argparse.Namespace, served: list[str]) -> int:
 def _serve_live_view(args: argparse.Namespace, served: list[str]) -> int:
     from deliverytui.cli.parser import build_parser
 
+    if args.presenter_browser:
+        raise UsageError("--presenter-browser is for 'serve demo': the live view has no presenter")
     build_parser().parse_args(served)  # a bad argument is refused here, once, not in every visitor's process
-    server = _start(_settings(args, _visitor_command(served), "deliverytui"))
+    return _serve_until_stopped(_settings(args, _visitor_command(served), "deliverytui"))
+
+
+def _serve_until_stopped(settings) -> int:
+    server = _start(settings)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, lambda *_: stop.set())

@@ -50,6 +50,10 @@ class ServeSettings:
     public_url: str | None = None
     token: str | None = None
     title: str = "deliverytui"
+    presenter_command: str | None = None
+    """Classroom mode with the presenter in a browser: what the presenter's tab runs (the lab itself)."""
+    presenter_token: str | None = None
+    """Required for the presenter's tab, wherever the server listens (a viewer's URL must not drive the lab)."""
 
     @property
     def base_url(self) -> str:
@@ -64,29 +68,51 @@ class ServeSettings:
         query = f"/?{urlencode({TOKEN_PARAMETER: self.token})}" if self.token else "/"
         return self.base_url + query
 
+    @property
+    def presenter_url(self) -> str | None:
+        return f"{self.base_url}/?{urlencode({TOKEN_PARAMETER: self.presenter_token})}" if self.presenter_token else None
 
-def token_middleware(token: str) -> Callable[..., Awaitable[web.StreamResponse]]:
-    """Refuse (403) every request without the token in its query or its cookie; set the cookie on a pass."""
-    expected = token.encode()
 
-    def matches(value: str | None) -> bool:
-        return value is not None and hmac.compare_digest(value.encode(), expected)
+VIEWER, PRESENTER = "viewer", "presenter"
+
+
+def access_middleware(settings: ServeSettings) -> Callable[..., Awaitable[web.StreamResponse]]:
+    """Give each request its role from the token in its query or cookie; refuse (403) one with none.
+
+    Without a viewer token (loopback) a request with no token is a viewer. A token in the query is kept in
+    the cookie, so the page's websocket and static files need no token in their URLs.
+    """
+    tokens = {role: token.encode() for role, token in ((VIEWER, settings.token), (PRESENTER, settings.presenter_token)) if token}
+
+    def role_of(value: str | None) -> str | None:
+        if value is None:
+            return None
+        given = value.encode()
+        return next((role for role, token in tokens.items() if hmac.compare_digest(given, token)), None)
 
     @web.middleware
     async def check(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]) -> web.StreamResponse:
-        from_query = matches(request.query.get(TOKEN_PARAMETER))
-        if not (from_query or matches(request.cookies.get(TOKEN_COOKIE))):
+        query = request.query.get(TOKEN_PARAMETER)
+        role = role_of(query) or role_of(request.cookies.get(TOKEN_COOKIE))
+        if role is None and settings.token is None and query is None:
+            role = VIEWER  # loopback: viewers need no token
+        if role is None:
             raise web.HTTPForbidden(text="deliverytui serve: this page needs the access token printed when it started\n")
+        request["role"] = role
         response = await handler(request)
-        if from_query and not response.prepared:  # a websocket is already prepared: its cookie is set already
-            response.set_cookie(TOKEN_COOKIE, token, httponly=True, samesite="Strict")
+        if role_of(query) and not response.prepared:  # a websocket is already prepared: its cookie is set already
+            response.set_cookie(TOKEN_COOKIE, query, httponly=True, samesite="Strict")  # type: ignore[arg-type]
         return response
 
     return check
 
 
 class GuardedServer(Server):
-    """textual-serve's server with deliverytui's access check in front of its routes."""
+    """textual-serve's server with deliverytui's access check in front of its routes.
+
+    Each role has its own textual-serve server (its own command); this one serves the page and the static
+    files, and hands each websocket to the server of the request's role.
+    """
 
     def __init__(self, settings: ServeSettings) -> None:
         super().__init__(
@@ -94,18 +120,27 @@ class GuardedServer(Server):
             public_url=settings.base_url,
         )
         self.settings = settings
+        self.presenter = (
+            Server(settings.presenter_command, host=settings.host, port=settings.port, title=settings.title,
+                   public_url=settings.base_url)
+            if settings.presenter_command else None
+        )  # fmt: skip
+
+    async def dispatch_websocket(self, request: web.Request) -> web.WebSocketResponse:
+        if request.get("role") == PRESENTER and self.presenter is not None:
+            return await self.presenter.handle_websocket(request)
+        return await self.handle_websocket(request)
 
     def web_application(self) -> web.Application:
-        """textual-serve's routes (its page, websocket, downloads and static files), behind the token."""
-        middlewares = [token_middleware(self.settings.token)] if self.settings.token else []
-        app = web.Application(middlewares=middlewares)
+        """textual-serve's routes (its page, websocket, downloads and static files), behind the check."""
+        app = web.Application(middlewares=[access_middleware(self.settings)])
         import aiohttp_jinja2
         import jinja2
 
         aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(self.templates_path))
         app.add_routes([
             web.get("/", self.handle_index, name="index"),
-            web.get("/ws", self.handle_websocket, name="websocket"),
+            web.get("/ws", self.dispatch_websocket, name="websocket"),
             web.get("/download/{key}", self.handle_download, name="download"),
             web.static("/static", self.statics_path, show_index=False, name="static"),
         ])
