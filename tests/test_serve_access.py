@@ -73,6 +73,7 @@ def test_serve_off_loopback_refuses_without_the_token_and_never_hands_it_on() ->
     port = free_port()
     served = Served("--host", "0.0.0.0", "--port", str(port), *LIVE_VIEW)
     try:
+        assert served.url.startswith(f"http://{socket.gethostname()}:{port}/?token=")  # a URL others can open
         token = re.search(r"token=([\w-]+)", served.url).group(1)  # type: ignore[union-attr]
         assert len(token) >= 32 and "anyone who has this URL" in served.line
         addresses = listening_addresses([served.process.pid])[served.process.pid]

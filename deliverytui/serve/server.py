@@ -14,6 +14,7 @@ import asyncio
 import hmac
 import ipaddress
 import secrets
+import socket
 import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from textual_serve.server import Server
 TOKEN_PARAMETER = "token"
 TOKEN_COOKIE = "deliverytui_token"
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
+UNSPECIFIED = frozenset({"0.0.0.0", "::", ""})
 
 
 def is_loopback(host: str) -> bool:
@@ -59,7 +61,8 @@ class ServeSettings:
     def base_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")
-        host = f"[{self.host}]" if ":" in self.host else self.host
+        host = socket.gethostname() if self.host in UNSPECIFIED else self.host  # every interface: name this machine
+        host = f"[{host}]" if ":" in host else host
         return f"http://{host}:{self.port}"
 
     @property
