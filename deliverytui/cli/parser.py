@@ -269,7 +269,7 @@ def _serve_options(serve: argparse.ArgumentParser) -> None:
         "arguments", nargs=argparse.REMAINDER, metavar="demo ARGS… | --group G ARGS…",
         help="what to serve: the lab with its 'demo' options, or the live view's options",
     )
-    serve.set_defaults(handler=serve_command.run)
+    serve.set_defaults(handler=serve_command.run, served_parser=build_parser)  # parses the served line (no cycle)
     serve.passes_through = serve_command.split_arguments  # type: ignore[attr-defined]
 
 

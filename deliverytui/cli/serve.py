@@ -81,11 +81,10 @@ def run(args: argparse.Namespace) -> int:
 
 def _serve_lab(args: argparse.Namespace, served: list[str]) -> int:
     from deliverytui.cli import demo as demo_command
-    from deliverytui.cli.parser import build_parser
     from deliverytui.demo.classroom import classroom_file
     from deliverytui.demo.lab import default_state_dir
 
-    demo_args = build_parser().parse_args(served)
+    demo_args = args.served_parser().parse_args(served)
     if demo_args.headless:
         raise UsageError("serve demo serves the lab screen; --headless has no screen to serve")
     demo_args.classroom = True
@@ -102,11 +101,9 @@ def _serve_lab(args: argparse.Namespace, served: list[str]) -> int:
 
 
 def _serve_live_view(args: argparse.Namespace, served: list[str]) -> int:
-    from deliverytui.cli.parser import build_parser
-
     if args.presenter_browser:
         raise UsageError("--presenter-browser is for 'serve demo': the live view has no presenter")
-    build_parser().parse_args(served)  # a bad argument is refused here, once, not in every visitor's process
+    args.served_parser().parse_args(served)  # a bad argument is refused here, once, not in every visitor's process
     return _serve_until_stopped(_settings(args, _visitor_command(served), "deliverytui"))
 
 
