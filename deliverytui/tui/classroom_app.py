@@ -73,6 +73,7 @@ class ClassroomApp(App[None]):
         self.frames = 0
         self.last_event = 0
         self.frame: ClassroomFrame | None = None
+        self.stopped = False
 
     async def on_mount(self) -> None:
         await self.push_screen(self.screen_of_lab)
@@ -83,7 +84,11 @@ class ClassroomApp(App[None]):
     def read_frame(self) -> None:
         frame = self.reader.read_new()
         if frame is None:
+            if self.frame is not None and not self.stopped and not self.reader.path.exists():
+                self.stopped = True  # the lab closed and withdrew its frame: say so, do not look live
+                self.screen_of_lab.log_event("the presenter's lab stopped; this view waits for it to start again", "bold yellow")
             return
+        self.stopped = False
         self.frame = frame
         self.frames += 1
         self.presenter_lab.bootstrap = frame.bootstrap
