@@ -185,3 +185,42 @@ async def test_the_classroom_viewer_journey_twice(bootstrap: str, unique: str, t
     while time.monotonic() < deadline and any(str(frames) in cmdline(int(p)) for p in os.listdir("/proc") if p.isdigit()):
         time.sleep(0.2)
     assert not any(str(frames) in cmdline(int(p)) for p in os.listdir("/proc") if p.isdigit()), "a viewer outlived the server"
+
+
+@pytest.mark.timeout(600)
+async def test_the_presenter_drives_from_a_browser_and_the_viewer_follows(bootstrap: str, unique: str, tmp_path: Path) -> None:
+    """``serve --presenter-browser demo``: the lab runs in the presenter's tab; its ``k`` reaches the viewer's tab;
+    closing the presenter's tab stops the lab (nothing left) and the viewer says so."""
+    state = tmp_path / "state"
+    frames = classroom_file(state)
+    served = ServeSettings(
+        command=f"{sys.executable} -m deliverytui classroom {frames}", port=free_port(), token=new_token(),
+        presenter_command=f"{sys.executable} -m deliverytui demo --classroom --bootstrap {bootstrap} "
+                          f"--run-dir {state} --topic task-events-{unique} --rate 20",
+        presenter_token=new_token(),
+    )  # fmt: skip
+    server = BackgroundServer(served)
+    server.start()
+    presenter = viewer = None
+    try:
+        presenter = await asyncio.to_thread(browser)
+        await asyncio.to_thread(presenter.get, served.presenter_url)
+        await asyncio.to_thread(
+            wait_in_page, presenter, lambda text: "Kill" in text and text.count("running") >= 6, 120, "the presenter's lab",
+        )
+        viewer = await asyncio.to_thread(browser)
+        await asyncio.to_thread(viewer.get, served.visitor_url)
+        await asyncio.to_thread(wait_in_page, viewer, lambda text: "read-only" in text and "running" in text, 60, "the viewer's lab")
+        before = len(await asyncio.to_thread(received, viewer))
+        await asyncio.to_thread(press_in_page, presenter, "k")  # the first row: at-most-once
+        await asyncio.to_thread(wait_in_page, viewer, lambda text: "DEAD" in text[before:], SHOWN_WITHIN, "DEAD after the presenter's k")
+        await asyncio.to_thread(presenter.quit)  # the presenter closes the tab: the lab stops as on q
+        presenter = None
+        await asyncio.to_thread(wait_in_page, viewer, lambda text: "lab stopped" in text, 60, "the lab's stop")
+        assert not frames.exists()
+        assert consumers_of(state) == [], "a consumer outlived the presenter's tab"
+    finally:
+        for session in (presenter, viewer):
+            if session is not None:
+                await asyncio.to_thread(session.quit)
+        server.stop()

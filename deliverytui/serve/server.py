@@ -77,6 +77,8 @@ class ServeSettings:
 
 
 VIEWER, PRESENTER = "viewer", "presenter"
+ROLE = web.RequestKey("role", str)
+"""Which token the request carried: the websocket starts that role's command."""
 
 
 def access_middleware(settings: ServeSettings) -> Callable[..., Awaitable[web.StreamResponse]]:
@@ -101,7 +103,7 @@ def access_middleware(settings: ServeSettings) -> Callable[..., Awaitable[web.St
             role = VIEWER  # loopback: viewers need no token
         if role is None:
             raise web.HTTPForbidden(text="deliverytui serve: this page needs the access token printed when it started\n")
-        request["role"] = role
+        request[ROLE] = role
         response = await handler(request)
         if role_of(query) and not response.prepared:  # a websocket is already prepared: its cookie is set already
             response.set_cookie(TOKEN_COOKIE, query, httponly=True, samesite="Strict")  # type: ignore[arg-type]
@@ -130,7 +132,7 @@ class GuardedServer(Server):
         )  # fmt: skip
 
     async def dispatch_websocket(self, request: web.Request) -> web.WebSocketResponse:
-        if request.get("role") == PRESENTER and self.presenter is not None:
+        if request.get(ROLE) == PRESENTER and self.presenter is not None:
             return await self.presenter.handle_websocket(request)
         return await self.handle_websocket(request)
 
