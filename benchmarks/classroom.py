@@ -34,6 +34,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks._prep import bootstrap_or_embedded  # noqa: E402
+from deliverytui.cli.serve import viewer_command  # noqa: E402
 from deliverytui.demo.classroom import classroom_file  # noqa: E402
 from deliverytui.demo.lab import Lab, LabSettings  # noqa: E402
 from deliverytui.serve.server import BackgroundServer, ServeSettings, new_token  # noqa: E402
@@ -163,7 +164,7 @@ def main() -> None:
         )
         frames = classroom_file(state)
         served = ServeSettings(
-            command=f"{sys.executable} -m deliverytui classroom {frames}", port=free_port(), token=new_token(),
+            command=viewer_command(frames), port=free_port(), token=new_token(),
         )
         server = BackgroundServer(served)
         server.start()

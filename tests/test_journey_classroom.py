@@ -22,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from deliverytui.cli.serve import viewer_command
 from deliverytui.demo.classroom import classroom_file
 from deliverytui.demo.lab import Lab
 from deliverytui.serve.server import BackgroundServer, ServeSettings, new_token
@@ -161,7 +162,7 @@ async def test_the_classroom_viewer_journey_twice(bootstrap: str, unique: str, t
     frames = classroom_file(settings.state_dir)
     token = new_token()
     served = ServeSettings(
-        command=f"{sys.executable} -m deliverytui classroom {frames}", port=free_port(), token=token,
+        command=viewer_command(frames), port=free_port(), token=token,
     )
     server = BackgroundServer(served)
     server.start()
@@ -194,7 +195,7 @@ async def test_the_presenter_drives_from_a_browser_and_the_viewer_follows(bootst
     state = tmp_path / "state"
     frames = classroom_file(state)
     served = ServeSettings(
-        command=f"{sys.executable} -m deliverytui classroom {frames}", port=free_port(), token=new_token(),
+        command=viewer_command(frames), port=free_port(), token=new_token(),
         presenter_command=f"{sys.executable} -m deliverytui demo --classroom --bootstrap {bootstrap} "
                           f"--run-dir {state} --topic task-events-{unique} --rate 20",
         presenter_token=new_token(),

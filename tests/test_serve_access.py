@@ -149,10 +149,33 @@ def test_the_presenter_token_and_the_viewer_token_start_different_commands(tmp_p
 async def _started_by(base: str, token: str | None) -> set[str]:
     """The frame files named by the processes one tab with ``token`` started."""
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as tab:
-        assert await _status(tab, f"{base}/?token={token}") == 200
+        assert await _status(tab, f"{base}/?token={token}" if token else f"{base}/") == 200
         async with tab.ws_connect(base + "/ws?width=100&height=30") as websocket:
             await websocket.receive(timeout=30)
             return {
                 cmdline(int(pid)).split()[-1] for pid in os.listdir("/proc")
-                if pid.isdigit() and "deliverytui classroom" in cmdline(int(pid)) and not cmdline(int(pid)).startswith("/bin/sh")
+                if pid.isdigit() and "deliverytui classroom" in cmdline(int(pid))
+                and not cmdline(int(pid)).startswith(("/bin/sh", "env "))
             }
+
+
+def test_a_viewer_gets_no_store_password_from_the_server(tmp_path, monkeypatch) -> None:
+    """textual-serve copies its environment into each visitor's process; a classroom viewer reads no store."""
+    from deliverytui.cli.serve import viewer_command
+    from deliverytui.kafka.child_process import SECRET_VARIABLES
+    from deliverytui.serve.server import BackgroundServer, ServeSettings
+
+    for name in SECRET_VARIABLES:
+        monkeypatch.setenv(name, f"secret-{name}-value")
+    frames = tmp_path / "viewer.frame"
+    settings = ServeSettings(command=viewer_command(frames), port=free_port())
+    server = BackgroundServer(settings)
+    server.start()
+    try:
+        assert asyncio.run(_started_by(settings.base_url, None)) == {str(frames)}
+        viewers = [int(p) for p in os.listdir("/proc") if p.isdigit() and str(frames) in cmdline(int(p))]
+        assert viewers
+        for pid in viewers:
+            assert "secret-" not in environ(pid) and "secret-" not in cmdline(pid), cmdline(pid)
+    finally:
+        server.stop()

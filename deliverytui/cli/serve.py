@@ -42,7 +42,18 @@ def split_arguments(arguments: list[str]) -> tuple[list[str], list[str]]:
 
 
 def _visitor_command(arguments: list[str]) -> str:
-    return shlex.join([sys.executable, "-m", "deliverytui", *arguments])
+    return "exec " + shlex.join([sys.executable, "-m", "deliverytui", *arguments])  # no shell left behind
+
+
+def viewer_command(frames: Path) -> str:
+    """A classroom viewer's command line. textual-serve hands each visitor's shell this process's whole
+    environment; a viewer reads no store, so the shell becomes ``env -u``, which drops the store passwords
+    (their names only on argv) and becomes the viewer."""
+    from deliverytui.kafka.child_process import SECRET_VARIABLES
+
+    unset = [word for name in SECRET_VARIABLES for word in ("-u", name)]
+    # exec: textual-serve runs the line through /bin/sh, which would otherwise keep the full environment
+    return "exec " + shlex.join(["env", *unset, sys.executable, "-m", "deliverytui", "classroom", str(frames)])
 
 
 def _settings(args: argparse.Namespace, command: str, title: str, presenter_command: str | None = None):  # -> ServeSettings
@@ -89,7 +100,7 @@ def _serve_lab(args: argparse.Namespace, served: list[str]) -> int:
         raise UsageError("serve demo serves the lab screen; --headless has no screen to serve")
     demo_args.classroom = True
     state_dir = Path(demo_args.run_dir) if demo_args.run_dir else default_state_dir()
-    viewer = _visitor_command(["classroom", str(classroom_file(state_dir.resolve()))])
+    viewer = viewer_command(classroom_file(state_dir.resolve()))
     if args.presenter_browser:  # the lab runs in the presenter's tab (one at a time: the lab's lock)
         presenter = _visitor_command(["demo", "--classroom", *served[1:]])
         return _serve_until_stopped(_settings(args, viewer, "deliverytui classroom", presenter))
