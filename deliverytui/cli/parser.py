@@ -53,6 +53,8 @@ class LazyCommandParser(OneLineErrorParser):
     """
 
     declare: Callable[[argparse.ArgumentParser], None] | None = None
+    passes_through: Callable[[list[str]], tuple[list[str], list[str]]] | None = None
+    """``serve``: splits its own options from another command's line (kept whole in ``arguments``)."""
 
     def _declare_once(self) -> None:
         declare, self.declare = self.declare, None
@@ -61,6 +63,11 @@ class LazyCommandParser(OneLineErrorParser):
 
     def parse_known_args(self, args=None, namespace=None):  # type: ignore[override]
         self._declare_once()
+        if self.passes_through is not None and args is not None:
+            own, served = self.passes_through(list(args))
+            namespace, extras = super().parse_known_args(own, namespace)
+            namespace.arguments = served
+            return namespace, extras
         return super().parse_known_args(args, namespace)
 
     def format_help(self) -> str:
@@ -230,7 +237,48 @@ def build_parser() -> argparse.ArgumentParser:
         description="Without --headless: the lab TUI. With --headless: produce --events events, run one semantic's "
         "consumer crashing --crashes times at --crash-at, let it drain, audit, print the result.",
     )
+    _lazy_command(
+        sub,
+        "serve",
+        _serve_options,
+        help="serve the lab (classroom mode: viewers read-only) or the live view in a browser",
+        description="'serve demo ARGS…': the lab runs in this terminal and every browser visitor gets a read-only "
+        "view of it. 'serve --group G ARGS…': each visitor gets the live view. Binds loopback unless --host says "
+        "otherwise; then a random token, printed once in the URL, is required (HTTP 403 without it).",
+    )
+    _lazy_command(
+        sub,
+        "classroom",
+        _classroom_options,
+        help="one read-only viewer of a served lab (what 'serve demo' runs for each browser visitor)",
+    )
     return parser
+
+
+def _serve_options(serve: argparse.ArgumentParser) -> None:
+    from deliverytui.argtypes import positive_int
+    from deliverytui.cli import serve as serve_command
+
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1; another needs the token)")
+    serve.add_argument("--port", type=positive_int, default=8000, help="port (default 8000)")
+    serve.add_argument("--public-url", metavar="URL", help="the URL browsers reach the server by (behind a proxy)")
+    serve.add_argument(
+        "--presenter-browser", action="store_true",
+        help="serve demo: the presenter drives the lab from a browser tab (its own token, printed once) instead of this terminal",
+    )
+    serve.add_argument(
+        "arguments", nargs=argparse.REMAINDER, metavar="demo ARGS… | --group G ARGS…",
+        help="what to serve: the lab with its 'demo' options, or the live view's options",
+    )
+    serve.set_defaults(handler=serve_command.run, served_parser=build_parser)  # parses the served line (no cycle)
+    serve.passes_through = serve_command.split_arguments  # type: ignore[attr-defined]
+
+
+def _classroom_options(classroom: argparse.ArgumentParser) -> None:
+    from deliverytui.cli import serve as serve_command
+
+    classroom.add_argument("frames", metavar="FILE", help="the lab's classroom frame file (<state dir>/classroom.frame)")
+    classroom.set_defaults(handler=serve_command.run_classroom)
 
 
 def _record_options(record: argparse.ArgumentParser) -> None:
@@ -308,6 +356,9 @@ def _demo_options(demo: argparse.ArgumentParser) -> None:
     )
     demo.add_argument("--headless", action="store_true", help="run one crash experiment without a screen")
     demo.add_argument("--lesson", action="store_true", help="the lab with the guided lesson in a side panel: the chapter's stories step by step (n next, N back, Enter does the key)")
+    demo.add_argument(
+        "--classroom", action="store_true", help="publish each poll for 'deliverytui serve' viewers (serve demo sets it)"
+    )
     demo.add_argument("--semantic", choices=demo_command.SEMANTIC_NAMES)
     demo.add_argument("--events", type=positive_int, default=100, help="events to produce (headless, default 100)")
     demo.add_argument(

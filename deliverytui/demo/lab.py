@@ -30,6 +30,7 @@ from pathlib import Path
 from deliverytui.dedup.url import redact_url
 from deliverytui.demo import processes
 from deliverytui.demo.auditor import OUTPUT_TALLY, forget_ledger
+from deliverytui.demo.classroom import ClassroomPublisher, classroom_file
 from deliverytui.demo.kafka_access import (
     check_lab_access,
     refuse_secured_embedded_broker_without_login,
@@ -99,6 +100,8 @@ class LabSettings:
     """The ``--config`` login (SASL/SSL) of every Kafka client the lab runs: producer, consumers, auditor, replay."""
     timeout: float = 10.0
     """How long the first request may wait for an answer before the lab says why in one line."""
+    classroom: bool = False
+    """Publish every poll for read-only viewers (``deliverytui serve demo``; see :mod:`deliverytui.demo.classroom`)."""
 
 
 class Lab:
@@ -118,6 +121,7 @@ class Lab:
         self._previous: dict[str, ConsumerProcessStatus] = {}
         self.closed = False
         self._closing = threading.Lock()
+        self.classroom: ClassroomPublisher | None = None
 
     # -- start --------------------------------------------------------------------------------------
     def open(self, progress: Callable[[str], None] = lambda _line: None, *, start: bool = True) -> Lab:
@@ -270,7 +274,7 @@ class Lab:
             error = one_line(exc)
         with self._events_lock:
             events, self._events = tuple(self._events), []
-        return LabUpdate(
+        update = LabUpdate(
             statuses=statuses,
             audit=audit,
             produced=self.acknowledged_before + producer.acknowledged,
@@ -279,6 +283,14 @@ class Lab:
             events=events,
             commit_every={name: supervisor.commit_every_for(name) for name in supervisor.semantics},
         )
+        if self.settings.classroom:
+            if self.classroom is None:
+                self.classroom = ClassroomPublisher(classroom_file(self.state_dir), self.bootstrap)
+            try:
+                self.classroom.publish(update)
+            except OSError as exc:  # the viewers miss a frame; the presenter's lab goes on
+                self.say(f"classroom frame not written: {one_line(exc)}", "warning")
+        return update
 
     def _note_transitions(self, statuses: tuple[ConsumerProcessStatus, ...]) -> None:
         for status in statuses:
@@ -394,6 +406,9 @@ class Lab:
             finally:
                 with contextlib.suppress(Exception):
                     self.supervisor.ledger.close()
+        if self.classroom is not None:
+            with contextlib.suppress(OSError):
+                self.classroom.withdraw()
         left = processes.leftovers(self.state_dir)  # nothing may outlive the lab: not even a stuck one
         if left:
             processes.stop(left, timeout=2.0)

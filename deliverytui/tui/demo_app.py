@@ -458,7 +458,7 @@ def lab_settings(args: Any) -> LabSettings:
         auto_restart=getattr(args, "auto_restart", None),
         commit_every=getattr(args, "commit_every", None),
         kafka_config=getattr(args, "kafka_config", None),
-        timeout=getattr(args, "connect_timeout", None) or 10.0,
+        timeout=getattr(args, "connect_timeout", None) or 10.0, classroom=getattr(args, "classroom", False),
     )
 
 
