@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from deliverytui.model.positions import DEFAULT_PROBE_TOPIC
+from deliverytui.model.probe_topic import DEFAULT_PROBE_TOPIC
 
 DEFAULT_THEME = "textual-dark"
 """Textual's own theme: the default rendering, as the snapshot tests draw it."""
