@@ -172,7 +172,7 @@ def run_headless(
         crashed = 0
         while crashed < wanted_crashes:
             say(f"starting {semantic} armed to crash {crash_at} on its message {spacing} ({crashed}/{wanted_crashes})")
-            supervisor.start(semantic, crash_at=crash_at, crash_after=spacing)
+            supervisor.start(semantic, crash_at=crash_at, crash_after=spacing, alone=True)
             outcome = _wait_for_exit_or_drain(supervisor, semantic, drained, deadline)
             if outcome == "drained":
                 break  # fewer than `spacing` messages were left: no more crashes to be had

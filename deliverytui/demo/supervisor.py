@@ -180,10 +180,12 @@ class DemoSupervisor:
         for semantic in self.semantics:
             self.start(semantic)
 
-    def start(self, semantic: str, *, crash_at: str | None = None, crash_after: int = 1) -> int:
+    def start(self, semantic: str, *, crash_at: str | None = None, crash_after: int = 1, alone: bool = False) -> int:
         """Start ``semantic``'s consumer unless it runs; returns its pid.
 
-        ``crash_at``/``crash_after`` pass ``--crash-at``/``--crash-after`` (headless runs).
+        ``crash_at``/``crash_after`` pass ``--crash-at``/``--crash-after`` (headless runs). ``alone``: without
+        the queue's second worker, so the armed one gets every record and reaches its message
+        ``crash_after`` (beside an unarmed worker it took 8 of 40 records and never crashed).
         """
         with self._lock:
             slot = self._slot(semantic)
@@ -198,7 +200,7 @@ class DemoSupervisor:
             )
             self._slots[semantic] = _Slot(process=process, log=log, name=semantic)
             processes.record(self.run_dir, semantic, process.pid)
-            for instance in range(2, semantic_spec(semantic).instances + 1):
+            for instance in range(2, 1 if alone else semantic_spec(semantic).instances + 1):
                 self._start_extra(semantic, instance)  # the queue's second worker: not armed, not a rebalance lesson
             return process.pid
 
