@@ -174,8 +174,9 @@ def _read_frames(fd: int, deadline: float, frames: list[tuple[bytes, bytes]]) ->
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             return False
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if not ready:
+        poller = select.poll()  # not select.select: it refuses a descriptor numbered 1024 or more
+        poller.register(fd, select.POLLIN)
+        if not poller.poll(remaining * 1000):
             return False
         chunk = os.read(fd, 1 << 20)
         if not chunk:

@@ -61,8 +61,11 @@ class StopFlag:
         """Sleep up to ``timeout`` seconds, waking at once on a stop request; True if stop was asked."""
         if self.is_set():
             return True
+        # poll, not select: select refuses a descriptor numbered 1024 or more (a lab holds many).
+        poller = select.poll()
+        poller.register(self._read_fd, select.POLLIN)
         with contextlib.suppress(InterruptedError):
-            select.select([self._read_fd], [], [], max(0.0, timeout))
+            poller.poll(max(0.0, timeout) * 1000)
         return self.is_set()
 
     def close(self) -> None:

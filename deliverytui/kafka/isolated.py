@@ -188,8 +188,7 @@ class IsolatedGroupInspector:
             if remaining <= 0:
                 self.close()
                 return None
-            ready, _, _ = select.select([fd], [], [], min(0.1, remaining))
-            if ready:
+            if readable(fd, min(0.1, remaining)):
                 chunk = os.read(fd, 1 << 20)
                 if not chunk:
                     return None
@@ -312,3 +311,15 @@ def _serve() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(_serve())
+
+
+def readable(fd: int, timeout: float) -> bool:
+    """True when ``fd`` has data (or end of file) within ``timeout`` seconds.
+
+    ``poll``, not ``select``: ``select`` refuses a descriptor numbered 1024 or more, and a long test
+    session (or a lab with many children) holds more than that many; every poll of the live view then
+    failed ("filedescriptor out of range in select()").
+    """
+    poller = select.poll()
+    poller.register(fd, select.POLLIN)
+    return bool(poller.poll(max(0.0, timeout) * 1000))
