@@ -33,7 +33,6 @@ from deliverytui.dedup.store import (
     DEFAULT_RETENTION_SECONDS,
     BatchTransition,
     DedupStore,
-    StateTransition,
 )
 from deliverytui.dedup.url import Backend, StoreUrl
 from deliverytui.errors import one_line
@@ -384,15 +383,6 @@ class SqliteDedupStore(DedupStore):
             return cursor.rowcount
 
     # -- patterns 2 and 3 ------------------------------------------------------------------------
-
-    async def _upsert_row(
-        self, table: str, key_column: str, key: Any, values: dict[str, Any], errors: int
-    ) -> bool:
-        return key in await self._upsert_rows(table, key_column, tuple(values), [key], [tuple(values.values())], errors)
-
-    async def _transition(self, move: StateTransition, errors: int) -> bool:
-        batch = BatchTransition(move.table, move.key_column, (move.key,), move.state_column, move.from_state, move.to_state)
-        return move.key in await self._transition_many(batch, 1, errors)
 
     async def _upsert_rows(
         self, table: str, key_column: str, columns: tuple[str, ...], keys: list[Any], values: list[tuple[Any, ...]],

@@ -381,10 +381,13 @@ class DedupStore(abc.ABC):
     async def _upsert_row(
         self, table: str, key_column: str, key: Any, values: dict[str, Any], errors: int
     ) -> bool:
-        raise self._needs_sql("upsert on a natural key")
+        """One row is a batch of one: every SQL store writes both through the same statement."""
+        return key in await self._upsert_rows(table, key_column, tuple(values), [key], [tuple(values.values())], errors)
 
     async def _transition(self, move: StateTransition, errors: int) -> bool:
-        raise self._needs_sql("a conditional state transition")
+        """One key is a batch of one (see :meth:`_upsert_row`)."""
+        batch = BatchTransition(move.table, move.key_column, (move.key,), move.state_column, move.from_state, move.to_state)
+        return move.key in await self._transition_many(batch, 1, errors)
 
     async def _upsert_rows(
         self, table: str, key_column: str, columns: tuple[str, ...], keys: list[Any], values: list[tuple[Any, ...]],
