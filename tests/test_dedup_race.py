@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import sqlite3
 from typing import Any
 
 from deliverytui.dedup import open_store
@@ -91,3 +92,58 @@ async def test_two_processes_claim_each_key_exactly_once(dedup_store_url: str) -
 async def test_two_processes_claim_batches_each_key_exactly_once(dedup_store_url: str) -> None:
     await _check_race(dedup_store_url, use_batches=True)
 
+
+
+
+async def test_a_store_opens_while_another_connection_holds_the_write_lock(tmp_path) -> None:
+    """A new file is still in rollback mode; while another process writes to it (holds RESERVED), SQLite
+    refuses the switch to WAL at once, without its busy handler. Opening must wait that out, not fail."""
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE other (x)")
+    holder.execute("BEGIN IMMEDIATE")
+    release = asyncio.get_running_loop().call_later(0.5, holder.execute, "ROLLBACK")
+    try:
+        async with open_store(f"sqlite:///{path}", group=GROUP) as store:
+            claim = await store.claim("after-the-lock", lease_seconds=60)
+        assert claim.owned
+    finally:
+        release.cancel()
+        holder.close()
+    with sqlite3.connect(path) as check:
+        assert check.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def _open_worker(url: str, barrier: Any, results: Any) -> None:
+    """Runs in a spawned process: open the store at the same instant as its peers, report the outcome."""
+
+    async def run() -> str:
+        barrier.wait(timeout=60)
+        try:
+            async with open_store(url, group=GROUP) as store:
+                await store.claim("opened", lease_seconds=60)
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the parent asserts on
+            return f"{type(exc).__name__}: {exc}"
+        return "ok"
+
+    results.put(asyncio.run(run()))
+
+
+async def test_processes_opening_a_new_sqlite_file_together_all_open_it(tmp_path) -> None:
+    """Switching a new file to WAL is refused at once ("database is locked") to all but one of several
+    processes asking together, busy timeout or not; consumers starting together must still all open it."""
+    ctx = multiprocessing.get_context("spawn")
+    opened = 0
+    for round_number in range(4):
+        url = f"sqlite:///{tmp_path}/together-{round_number}.db"
+        barrier = ctx.Barrier(6)
+        results = ctx.Queue()
+        processes = [ctx.Process(target=_open_worker, args=(url, barrier, results)) for _ in range(6)]
+        for process in processes:
+            process.start()
+        outcomes = [await asyncio.to_thread(results.get, True, 120) for _ in processes]
+        for process in processes:
+            await asyncio.to_thread(process.join, 30)
+        assert outcomes == ["ok"] * 6, outcomes
+        opened += len(outcomes)
+    assert opened == 24

@@ -91,6 +91,26 @@ async def _worker_stopped(conn: aiosqlite.Connection, timeout: float = 5.0) -> N
         await asyncio.sleep(0.001)
 
 
+async def _wal_mode(conn: aiosqlite.Connection, wait: float) -> None:
+    """Switch the file to WAL, retrying for up to ``wait`` seconds while another process holds it.
+
+    Two processes opening a new file together both read it under a shared lock, then both ask for the
+    exclusive lock that the switch needs. SQLite answers one of them "database is locked" at once,
+    without calling the busy handler (waiting could deadlock), so ``busy_timeout`` does not cover it.
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            await conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise
+            await asyncio.sleep(0.02)
+
+
 class SqliteDedupStore(DedupStore):
     """Dedup rows in ``deliverytui_dedup`` (configurable), counters in ``deliverytui_counters``."""
 
@@ -138,7 +158,7 @@ class SqliteDedupStore(DedupStore):
                 raise
             try:
                 if self._path != ":memory:":
-                    await conn.execute("PRAGMA journal_mode=WAL")
+                    await _wal_mode(conn, self._busy_timeout)
                     await conn.execute("PRAGMA synchronous=NORMAL")
                 await conn.execute(f"PRAGMA busy_timeout={int(self._busy_timeout * 1000)}")
                 if self.create_schema:
