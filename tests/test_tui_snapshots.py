@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from deliverytui.tui.screens.reset import ResetOffsetsScreen
 from tests.replay import ReplayInspector, replay_app
 
 SIZE = (160, 48)
@@ -65,12 +66,15 @@ def test_reset_dialog(snap_compare) -> None:
     async def run_before(pilot) -> None:
         await _settle(pilot)
         await pilot.press("r")
-        # The dialog opens with a warning toast (the group has an active member); wait until the toast is
-        # on screen rather than for a fixed time: on a busy machine 0.3 s was sometimes not enough.
-        for _ in range(200):
-            if pilot.app.screen.query("Toast"):
+        # The dialog opens with a warning toast (the group has an active member). The toast is posted before
+        # the dialog is pushed, so it can show on the main screen first: wait until the dialog is the active
+        # screen *and* carries the toast, rather than for a fixed time (a busy CI machine drew it late).
+        for _ in range(400):
+            screen = pilot.app.screen
+            if isinstance(screen, ResetOffsetsScreen) and screen.query("Toast") and screen.query("Button"):
                 break
             await pilot.pause(0.05)
+        await pilot.wait_for_scheduled_animations()
         await pilot.pause(0.3)
 
     assert snap_compare(replay_app(allow_writes=True), terminal_size=SIZE, run_before=run_before)
