@@ -20,6 +20,8 @@ grows with the events. Synchronous; call it from a worker thread, not an event l
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import json
 import threading
 import time
@@ -292,6 +294,38 @@ def forget_ledger(url: str) -> None:
             del _ledger_tallies[key]
         for key in [k for k in _tallies if k[2] == url]:
             _tallies.pop(key).close()
+
+
+def release_lab_clients(ledger_url: str, bootstrap: str, kafka_config: Mapping[str, str] | None, groups: Iterable[str]) -> None:
+    """Close what the audits kept for one lab: its ledger's output tally and its groups' offset consumers.
+
+    The clients cached per cluster outlive one lab (the TUI audits every second), but a lab that closes
+    is done with its own: without this, every lab run in one process left a consumer per group behind,
+    each with its librdkafka threads and pipes, until the interpreter tore them down at exit.
+    """
+    forget_ledger(ledger_url)
+    with _cache_lock:
+        reader = _readers.get(config_key(bootstrap, kafka_config))
+    if reader is not None:
+        reader.forget_groups(groups)
+
+
+@atexit.register
+def close_cached_clients() -> None:
+    """Close every client the audits cached, while the interpreter still runs.
+
+    Left to the interpreter's teardown, a librdkafka client is destroyed after the modules it calls back
+    into (its logger) are gone, and the process can end in a segmentation fault instead of its exit code.
+    """
+    with _cache_lock:
+        tallies, readers = list(_tallies.values()), list(_readers.values())
+        _tallies.clear()
+        _readers.clear()
+        _admins.clear()
+        _ledger_tallies.clear()
+    for client in (*tallies, *readers):
+        with contextlib.suppress(Exception):
+            client.close()
 
 
 def ledger_tally(ledger: EffectsLedger, id_limit: int = ID_LIMIT) -> LedgerTally:

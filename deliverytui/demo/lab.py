@@ -29,7 +29,7 @@ from pathlib import Path
 
 from deliverytui.dedup.url import redact_url
 from deliverytui.demo import processes
-from deliverytui.demo.auditor import OUTPUT_TALLY, forget_ledger
+from deliverytui.demo.auditor import OUTPUT_TALLY, forget_ledger, release_lab_clients
 from deliverytui.demo.classroom import ClassroomPublisher, classroom_file
 from deliverytui.demo.kafka_access import (
     check_lab_access,
@@ -406,6 +406,10 @@ class Lab:
             finally:
                 with contextlib.suppress(Exception):
                     self.supervisor.ledger.close()
+                release_lab_clients(
+                    self.supervisor.ledger.url, self.bootstrap, self.settings.kafka_config,
+                    [self.group_of(semantic) for semantic in self.settings.semantics],
+                )
         if self.classroom is not None:
             with contextlib.suppress(OSError):
                 self.classroom.withdraw()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 
@@ -148,6 +148,14 @@ class OffsetReader:
         end = self.log_end(topic)
         committed = self.committed(group, topic)
         return bool(end) and all(committed.get(p, 0) >= e for p, e in end.items())  # an empty partition needs no commit
+
+    def forget_groups(self, groups: Iterable[str]) -> None:
+        """Close the consumers kept for ``groups`` (a lab that closes is done with its groups' offsets)."""
+        with self._lock:
+            for group in groups:
+                consumer = self._consumers.pop(group, None)
+                if consumer is not None:
+                    consumer.close()
 
     def close(self) -> None:
         with self._lock:
