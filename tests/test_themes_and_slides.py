@@ -63,6 +63,12 @@ async def test_without_theme_the_default_rendering_is_textuals_own(bootstrap: st
     async with app.run_test(size=(160, 45)) as pilot:
         await wait_until(pilot, lambda: cell(app, f"{topic}:1", "lag") == "5", timeout=60, what="the group's rows")
         assert app.theme == DEFAULT_THEME == "textual-dark"
+        # Both keys are in the help, the only place a presenter looks for them.
+        await pilot.press("question_mark")
+        await wait_until(pilot, lambda: type(app.screen).__name__ == "HelpScreen", timeout=10, what="the help")
+        shown = app.export_screenshot().replace("&#160;", " ")  # what is on screen, as text
+        assert "next colour theme" in shown and "SVG slide" in shown, shown
+        await pilot.press("escape")
 
 
 async def test_S_saves_the_current_screen_as_an_svg_slide(

@@ -23,6 +23,8 @@ HELP_KEYS = (
     ("i", "the record at the selected partition's committed offset (by itself on STALL/STOP)"),
     ("k", "skip that record: the reset dialog, dry run of shift-by +1 on that partition only"),
     ("e", "expand the event log's folded lines (a flood of status changes): every partition, by topic"),
+    ("T", "next colour theme: default, colour-blind, projector dark or light (also --theme)"),
+    ("S", "save this screen as an SVG slide in the working directory (a browser downloads it)"),
     ("ctrl+p", "command palette"),
 )
 

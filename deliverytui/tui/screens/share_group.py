@@ -54,6 +54,7 @@ SHARE_HELP_KEYS = (
     ("g", "the fleet: every group worst first (Enter opens one, Esc comes back)"),
     ("G", "switch group from a plain list (consumer, classic and share groups)"),
     ("r / x", "refused here: use deliverytui reset / delete-offsets --group (dry run first)"),
+    ("T / S", "next colour theme / save this screen as an SVG slide"),
     ("ctrl+p", "command palette"),
 )
 
