@@ -21,9 +21,8 @@ from rich.text import Text
 from textual import on, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Footer
 from textual.worker import Worker, WorkerState
 
 from deliverytui.errors import (
@@ -38,6 +37,7 @@ from deliverytui.model.text import shown_name
 from deliverytui.tui.dedup_host import DedupWatchHost
 from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
 from deliverytui.tui.fleet_host import FleetViewHost
+from deliverytui.tui.group_view import GroupViewKeys, group_view_body
 from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
 from deliverytui.tui.rebalance_host import RebalanceViewHost
 from deliverytui.tui.recorder_host import RecorderHost
@@ -50,6 +50,7 @@ from deliverytui.tui.share_host import ShareViewHost
 from deliverytui.tui.slides_host import SlidesHost
 from deliverytui.tui.stuck_host import StuckHost
 from deliverytui.tui.viewer_config import ViewerConfig
+from deliverytui.tui.widgets.bottom_prompt import TopicFilterBox
 from deliverytui.tui.widgets.panels import (
     ConnectionBanner,
     DedupPanel,
@@ -74,7 +75,8 @@ GC_THRESHOLDS = (10_000, 50, 100)
 
 
 class DeliveryApp(
-    FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, DedupWatchHost, RecorderHost, SlidesHost, App[None]
+    FleetViewHost, RebalanceViewHost, StuckHost, ShareViewHost, DedupWatchHost, RecorderHost, SlidesHost, GroupViewKeys,
+    App[None],
 ):
     """The live view (the fleet: :mod:`~deliverytui.tui.fleet_host`; share groups:
     :mod:`~deliverytui.tui.share_host`; "stuck on what?": :mod:`~deliverytui.tui.stuck_host`;
@@ -133,20 +135,9 @@ class DeliveryApp(
     def compose(self) -> ComposeResult:
         yield GroupHeader(id="header")
         yield ConnectionBanner(id="banner")
-        with Horizontal(id="body"):
-            with Vertical(id="partitions-pane"):
-                yield PartitionsTable(id="partitions")
-                yield StuckPanel(id="stuck")
-            with Vertical(id="side"):
-                yield LagSparklines(id="sparks")
-                yield Label("Selected partition", classes="section-title")
-                yield SelectedPartitionPanel(id="selected")
-                yield Label("Members", classes="section-title")
-                yield MembersPanel(id="members")
-                yield Label("Dedup store", classes="section-title")
-                yield DedupPanel(id="dedup")
+        yield group_view_body(StuckPanel(id="stuck"))
         yield EventLog(id="events")
-        yield Input(placeholder="filter by topic (Enter applies, Esc clears)", id="filter")
+        yield TopicFilterBox(id="filter")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -351,31 +342,6 @@ class DeliveryApp(
         self._render_header()
         if not self.paused:
             self._schedule_poll(0)
-
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.add_class("-visible")
-        box.value = self._table.topic_filter
-        box.focus()
-
-    @on(Input.Submitted, "#filter")
-    def _apply_filter(self, event: Input.Submitted) -> None:
-        self._table.set_filter(event.value)
-        event.input.remove_class("-visible")
-        self._table.focus()
-
-    def on_key(self, event) -> None:
-        box = self.query_one("#filter", Input)
-        if event.key == "escape" and box.has_focus:
-            box.value = ""
-            self._table.set_filter("")
-            box.remove_class("-visible")
-            self._table.focus()
-            event.stop()
-
-    def action_cycle_sort(self) -> None:
-        mode = self._table.cycle_sort()
-        self.notify(f"sorted by {mode}", timeout=2)
 
     def action_pick_group(self) -> None:
         self._list_groups(self._fetcher)

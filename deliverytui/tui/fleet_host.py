@@ -88,8 +88,6 @@ class FleetViewHost:
         app: Any = self
         if action in _GROUP_VIEW_ACTIONS and self.fleet_screen is not None and app.screen is self.fleet_screen:
             return False
-        if action == "open_fleet" and getattr(app.focused, "id", None) == "filter":
-            return False  # Esc in the group view's filter box clears the filter (the app's on_key), nothing more
         return super().check_action(action, parameters)  # type: ignore[misc] - the next host's, then App's
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:

@@ -18,12 +18,13 @@ from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Input, Label
+from textual.widgets import Footer, Input
 
 from deliverytui.model.text import shown_name, visible
+from deliverytui.tui.group_view import GroupViewKeys, group_view_body
 from deliverytui.tui.replay_source import ReplaySource, ReplayView, local_time
 from deliverytui.tui.replay_time import TIME_FORMATS, parse_instant
+from deliverytui.tui.widgets.bottom_prompt import BottomPrompt, TopicFilterBox
 from deliverytui.tui.widgets.panels import (
     ConnectionBanner,
     DedupPanel,
@@ -42,15 +43,11 @@ SPEEDS = (0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
 MAX_PLAY_GAP_S = 10.0
 
 
-class ReplayApp(App[None]):
+class ReplayApp(GroupViewKeys, App[None]):
     """A recording on the live view's screen; ``[``/``]`` step, space plays, ``t`` jumps, Home/End."""
 
     CSS_PATH = "app.tcss"
     TITLE = "deliverytui replay"
-    CSS = """
-    #goto { dock: bottom; display: none; }
-    #goto.-visible { display: block; }
-    """
     BINDINGS = [
         Binding("q", "quit", "Quit"),
         Binding("left_square_bracket", "step(-1)", "Back"),
@@ -83,20 +80,10 @@ class ReplayApp(App[None]):
         yield GroupHeader(id="header")
         yield TimeBar(self.source.instants, self.source.outages, id="timebar")
         yield ConnectionBanner(id="banner")
-        with Horizontal(id="body"):
-            with Vertical(id="partitions-pane"):
-                yield PartitionsTable(id="partitions")
-            with Vertical(id="side"):
-                yield LagSparklines(id="sparks")
-                yield Label("Selected partition", classes="section-title")
-                yield SelectedPartitionPanel(id="selected")
-                yield Label("Members", classes="section-title")
-                yield MembersPanel(id="members")
-                yield Label("Dedup store", classes="section-title")
-                yield DedupPanel(id="dedup")
+        yield group_view_body()
         yield EventLog(id="events")
-        yield Input(placeholder="filter by topic (Enter applies, Esc clears)", id="filter")
-        yield Input(placeholder=f"go to: {TIME_FORMATS}", id="goto")
+        yield TopicFilterBox(id="filter")
+        yield BottomPrompt(placeholder=f"go to: {TIME_FORMATS}", id="goto")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -260,10 +247,7 @@ class ReplayApp(App[None]):
 
     def action_goto(self) -> None:
         self._stop_playing()
-        box = self.query_one("#goto", Input)
-        box.border_title = None
-        box.add_class("-visible")
-        box.focus()
+        self.query_one("#goto", BottomPrompt).open()
 
     @on(Input.Submitted, "#goto")
     def _goto_submitted(self, event: Input.Submitted) -> None:
@@ -275,40 +259,8 @@ class ReplayApp(App[None]):
         except ValueError as exc:
             event.input.border_title = visible(str(exc))  # one line in the input; nothing else changes
             return
-        event.input.value = ""
-        event.input.border_title = None
-        event.input.remove_class("-visible")
-        self._table.focus()
+        self.query_one("#goto", BottomPrompt).empty_and_close()
         self.show_frame(self.source.reader.index_at(at))
-
-    # -- read-only conveniences of the live view ------------------------------------------
-    def action_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.add_class("-visible")
-        box.value = self._table.topic_filter
-        box.focus()
-
-    @on(Input.Submitted, "#filter")
-    def _apply_filter(self, event: Input.Submitted) -> None:
-        self._table.set_filter(event.value)
-        event.input.remove_class("-visible")
-        self._table.focus()
-
-    def on_key(self, event) -> None:
-        if event.key != "escape":
-            return
-        for box in self.query(Input):
-            if box.has_focus:
-                if box.id == "filter":
-                    self._table.set_filter("")
-                box.value = ""
-                box.border_title = None
-                box.remove_class("-visible")
-                self._table.focus()
-                event.stop()
-
-    def action_cycle_sort(self) -> None:
-        self.notify(f"sorted by {self._table.cycle_sort()}", timeout=2)
 
     def on_unmount(self) -> None:
         self._cancel.set()
