@@ -37,7 +37,7 @@ from deliverytui.model.text import shown_name
 from deliverytui.tui.dedup_host import DedupWatchHost
 from deliverytui.tui.fetch import GroupFetcher, ViewUpdate
 from deliverytui.tui.fleet_host import FleetViewHost
-from deliverytui.tui.group_view import GroupViewKeys, group_view_body
+from deliverytui.tui.group_view import GROUP_VIEW_BINDINGS, GroupViewKeys, group_view_body
 from deliverytui.tui.messages import CollectionFailed, GroupsListed, SnapshotArrived
 from deliverytui.tui.rebalance_host import RebalanceViewHost
 from deliverytui.tui.recorder_host import RecorderHost
@@ -88,8 +88,7 @@ class DeliveryApp(
         Binding("question_mark", "help", "Help"),
         Binding("q", "quit", "Quit"),
         Binding("p", "toggle_pause", "Pause"),
-        Binding("slash", "filter", "Filter"),
-        Binding("s", "cycle_sort", "Sort"),
+        *GROUP_VIEW_BINDINGS,
         Binding("g", "open_fleet", "Fleet"),
         Binding("G", "pick_group", "Pick group", show=False),
         Binding("escape", "open_fleet", "Fleet", show=False),
@@ -280,27 +279,15 @@ class DeliveryApp(
         started = time.perf_counter()
         self.update = update
         with self.batch_update():
-            # Sticky: a metadata read that failed once must not make the columns flicker away.
-            self._table.set_replication_visible(update.replication_visible or self._table.replication_visible)
-            self._table.apply(update.rows)
+            self._table.show_update(update)
             self._members.show(update.snapshot)
             self._render_header()
             self._render_sparks()
         self.apply_seconds.append(time.perf_counter() - started)  # read by benchmarks/tui_refresh.py
 
     def _render_header(self) -> None:
-        snapshot = self.update.snapshot if self.update else None
-        self._header.show(
-            self.config.bootstrap,
-            self.group,
-            snapshot,
-            stale=self.stale,
-            paused=self.paused,
-            group_status=self.update.group_status if self.update else None,
-            now=self.clock(),
-            total_lag=self.update.total_lag if self.update else None,
-            replication=self.update.replication if self.update else None,
-            drain=self.update.group_drain if self.update else None,
+        self._header.show_update(
+            self.config.bootstrap, self.group, self.update, stale=self.stale, paused=self.paused, now=self.clock()
         )
 
     def _render_sparks(self) -> None:
@@ -308,13 +295,7 @@ class DeliveryApp(
         if update is None:
             return
         key = self._table.selected_key
-        series = list(update.partition_lag_series.get(key, ())) if key else []
-        self._sparks.show(
-            list(update.group_lag_series),
-            f"group lag (now {update.total_lag:,})",
-            series,
-            f"lag of {key}" if key else "selected partition lag",
-        )
+        self._sparks.show_update(update, key)
         self._selected.show_update(key, update)
         self.show_stuck(update, key)
 

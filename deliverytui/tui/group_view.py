@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widget import Widget
 from textual.widgets import Label
@@ -36,6 +37,10 @@ def group_view_body(*under_table: Widget) -> Horizontal:
         ),
         id="body",
     )
+
+
+#: The keys of :class:`GroupViewKeys`, spread into each app's ``BINDINGS`` where its footer lists them.
+GROUP_VIEW_BINDINGS = (Binding("slash", "filter", "Filter"), Binding("s", "cycle_sort", "Sort"))
 
 
 class GroupViewKeys:

@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.widgets import Footer, Input
 
 from deliverytui.model.text import shown_name, visible
-from deliverytui.tui.group_view import GroupViewKeys, group_view_body
+from deliverytui.tui.group_view import GROUP_VIEW_BINDINGS, GroupViewKeys, group_view_body
 from deliverytui.tui.replay_source import ReplaySource, ReplayView, local_time
 from deliverytui.tui.replay_time import TIME_FORMATS, parse_instant
 from deliverytui.tui.widgets.bottom_prompt import BottomPrompt, TopicFilterBox
@@ -59,8 +59,7 @@ class ReplayApp(GroupViewKeys, App[None]):
         Binding("end", "jump('last')", "End", show=False, priority=True),
         Binding("plus", "speed(1)", "Faster", show=False),
         Binding("minus", "speed(-1)", "Slower", show=False),
-        Binding("slash", "filter", "Filter"),
-        Binding("s", "cycle_sort", "Sort"),
+        *GROUP_VIEW_BINDINGS,
     ]
 
     def __init__(self, source: ReplaySource, path: str | Path) -> None:
@@ -123,8 +122,7 @@ class ReplayApp(GroupViewKeys, App[None]):
                 self._banner.clear_problem()
             update = view.update
             if update is not None:
-                self._table.set_replication_visible(update.replication_visible or self._table.replication_visible)
-                self._table.apply(update.rows)
+                self._table.show_update(update)
                 self._members.show(update.snapshot)
             else:
                 self._table.apply({})
@@ -140,18 +138,9 @@ class ReplayApp(GroupViewKeys, App[None]):
         view = self.view
         update = view.update if view else None
         cluster = f"{header.bootstrap} (id {header.cluster_id})" if header.cluster_id else header.bootstrap
-        self._header.show(
-            visible(cluster),
-            header.group,
-            update.snapshot if update else None,
-            stale=bool(view and view.stale),
-            paused=False,
-            group_status=update.group_status if update else None,
-            now=local_time(view.frame.at) if view else None,
-            total_lag=update.total_lag if update else None,
-            replication=update.replication if update else None,
-            drain=update.group_drain if update else None,
-            mode=f"REPLAY of {visible(self.path.name)}",
+        self._header.show_update(
+            visible(cluster), header.group, update, stale=bool(view and view.stale), paused=False,
+            now=local_time(view.frame.at) if view else None, mode=f"REPLAY of {visible(self.path.name)}",
         )
 
     def _render_sparks(self) -> None:
@@ -161,11 +150,7 @@ class ReplayApp(GroupViewKeys, App[None]):
             self._sparks.show([], "group lag", [], "selected partition lag")
             self._selected.show(None, None, None, None, "no snapshot recorded yet at this instant")
             return
-        series = list(update.partition_lag_series.get(key, ())) if key else []
-        self._sparks.show(
-            list(update.group_lag_series), f"group lag (now {update.total_lag:,})",
-            series, f"lag of {key}" if key else "selected partition lag",
-        )
+        self._sparks.show_update(update, key)
         self._selected.show_update(key, update)
 
     def _render_dedup(self) -> None:

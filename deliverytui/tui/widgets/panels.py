@@ -27,6 +27,19 @@ class GroupHeader(Static):
     #: The flight recorder is writing (``--record``): the header shows "● REC".
     recording = False
 
+    def show_update(
+        self, bootstrap: str, group: str, update, *, stale: bool, paused: bool, now: datetime | None,
+        mode: str | None = None,
+    ) -> None:
+        """The header for a :class:`~deliverytui.tui.fetch.ViewUpdate` (None: no snapshot yet), as the live view
+        and its replay both show it."""
+        self.show(
+            bootstrap, group, update.snapshot if update else None, stale=stale, paused=paused,
+            group_status=update.group_status if update else None, now=now,
+            total_lag=update.total_lag if update else None, replication=update.replication if update else None,
+            drain=update.group_drain if update else None, mode=mode,
+        )
+
     def show(
         self,
         bootstrap: str,
@@ -254,6 +267,13 @@ class LagSparklines(Vertical):
         yield LagSpark(id="group-spark")
         yield Label("selected partition lag", id="partition-spark-label")
         yield LagSpark(id="partition-spark")
+
+    def show_update(self, update, key: str | None) -> None:
+        """The group's lag and that of partition ``key`` (the selected one) in a :class:`~deliverytui.tui.fetch.ViewUpdate`."""
+        self.show(
+            list(update.group_lag_series), f"group lag (now {update.total_lag:,})",
+            list(update.partition_lag_series.get(key, ())) if key else [], f"lag of {key}" if key else "selected partition lag",
+        )
 
     def show(self, group_series: list[float], group_label: str, part_series: list[float], part_label: str) -> None:
         if not self.children:

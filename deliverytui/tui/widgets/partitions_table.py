@@ -141,6 +141,12 @@ class PartitionsTable(ScrollView, can_focus=True):
         self._update_virtual_size()
 
     # -- data --------------------------------------------------------------------
+    def show_update(self, update) -> None:
+        """The rows of a :class:`~deliverytui.tui.fetch.ViewUpdate`. The Leader and ISR columns are sticky: a
+        metadata read that failed once must not make them flicker away."""
+        self.set_replication_visible(update.replication_visible or self.replication_visible)
+        self.apply(update.rows)
+
     def apply(self, rows: Mapping[str, RowView]) -> None:
         """Show ``rows``; re-order at once when rows came or went, else at most every ``resort_seconds``."""
         self._all = rows
