@@ -10,7 +10,10 @@ see each other's data.
 
 from __future__ import annotations
 
+import gc
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,3 +65,35 @@ def bootstrap(kafka_broker: BrokerInfo) -> str:
 def unique() -> str:
     """A short unique suffix for topic and group names (dots and dashes are legal and realistic)."""
     return uuid.uuid4().hex[:8]
+
+
+def live_kafka_clients() -> list[str]:
+    """The librdkafka clients (producers, consumers, admins) this process still holds, after a collection."""
+    import confluent_kafka
+    from confluent_kafka import cimpl
+
+    kinds = (confluent_kafka.Producer, confluent_kafka.Consumer, cimpl._AdminClientImpl)
+    gc.collect()
+    return [type(obj).__name__ for obj in gc.get_objects() if isinstance(obj, kinds)]
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No librdkafka client may outlive the session: each one left alive crashes the exit now and then.
+
+    A client's threads still run when the process exits; OpenSSL's exit handler (linked into
+    librdkafka) then frees locks those threads use, and CI ended in exit 139 after every test had
+    passed. Clients the audits cache per cluster are closed here, as the atexit hook would; anything
+    else still alive is a leak, and fails the session with its count rather than a core dump.
+    """
+    from deliverytui.demo.auditor import close_cached_clients
+
+    close_cached_clients()
+    deadline = time.monotonic() + 15  # a closing thread (a probe's topic check) may still hold one
+    live = live_kafka_clients()
+    while live and time.monotonic() < deadline:
+        time.sleep(0.5)
+        live = live_kafka_clients()
+    if live:
+        counts = ", ".join(f"{count} {name}" for name, count in sorted(Counter(live).items()))
+        session.config.get_terminal_writer().line(f"librdkafka clients still alive after the session: {counts}", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
