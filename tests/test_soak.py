@@ -1,13 +1,14 @@
-"""The soak, 3 minutes: the lab at 500 events/s with a random crash every 20 s (``benchmarks/soak.py``).
+"""The soak, 90 seconds: the lab at 500 events/s with a random crash every 10 s (``benchmarks/soak.py``).
 
-Same code as the 30-minute benchmark (:func:`benchmarks.soak.run_soak`, ``minutes=3``) and the
+Same code as the 30-minute benchmark (:func:`benchmarks.soak.run_soak`, ``minutes=1.5``) and the
 same configuration its closing figures come from: commits every 20 messages, the idempotent
 consumer's dedup store on a private (non-persistent) redis-server. On the session broker: six
 real consumer processes auto-restarted after each crash (a SIGKILL from outside or one armed at
 a crash point), the producer, the supervisor and the auditor in this process. At the end every
-semantic's guarantee holds on the final audit, this process's RSS grew < 10 % after a 90-second
+semantic's guarantee holds on the final audit, this process's RSS grew < 10 % after a 45-second
 warm-up, and no process's file descriptor count kept growing. Nothing about speed is asserted;
-the figures are printed.
+the figures are printed. The suite runs 90 seconds of it (it ran 3 minutes, an eighth of the suite's
+time); the 30-minute run is the benchmark's.
 """
 
 from __future__ import annotations
@@ -37,14 +38,14 @@ COMMIT_EVERY = 20
 
 
 @pytest.mark.timeout(1500)
-def test_soak_three_minutes(bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_soak_ninety_seconds(bootstrap: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tests.services import RedisServerProcess
 
     redis = RedisServerProcess(persistent=False)  # the session's Redis fsyncs every write: not a soak's store
     redis.start()
     try:
         report = soak.run_soak(
-            bootstrap, minutes=3.0, rate=RATE, crash_every=20.0, warmup_minutes=1.5, run_dir=tmp_path,
+            bootstrap, minutes=1.5, rate=RATE, crash_every=10.0, warmup_minutes=0.75, run_dir=tmp_path,
             drain_timeout=900, commit_every=COMMIT_EVERY, dedup_url=redis.url,
         )  # fmt: skip
     finally:
@@ -55,11 +56,11 @@ def test_soak_three_minutes(bootstrap: str, tmp_path: Path, capsys: pytest.Captu
     assert report.violations == [], text
     # The run really was a soak with crashes, not an idle loop.
     assert report.produced > 0 and report.producer_failed == 0, text
-    assert report.crashes_injected >= 7, text  # every 20 s for 3 minutes
+    assert report.crashes_injected >= 7, text  # every 10 s for 90 s
     assert sum(report.crashes_recorded.values()) >= report.kills, text
     assert set(report.audit) == set(CONSUMER_GROUP_SEMANTICS), text  # the queue is not soaked yet
     assert report.rss_kib_warm > 0 and report.rss_growth < soak.RSS_GROWTH_LIMIT, text
-    assert len(report.samples) >= 15, text  # every 10 s: the fd and RSS checks had data
+    assert len(report.samples) >= 8, text  # every 10 s: the fd and RSS checks had data
     assert report.consumer_processes >= 6, text
 
 
