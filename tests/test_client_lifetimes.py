@@ -16,6 +16,8 @@ import threading
 import time
 import weakref
 
+import pytest
+
 from deliverytui.kafka.group_inspector import GroupInspector
 from deliverytui.kafka.probe_positions import PositionCollector
 from deliverytui.probe.publisher import ProbePublisher
@@ -77,3 +79,25 @@ def test_clients_are_freed_by_reference_counting_not_by_the_cycle_collector(boot
             assert ref() is None, f"{name} outlived its last reference: a cycle keeps its client for the cycle collector"
     finally:
         gc.enable()
+
+
+def test_a_poll_that_outlives_close_makes_no_client(bootstrap: str, unique: str) -> None:
+    """The lab screen's fetcher was closed while its poll still ran (a worker thread); the poll then made a
+    positions consumer nobody closed, found alive at the end of CI's session."""
+    from deliverytui.errors import UserFacingError
+    from deliverytui.tui.fetch import GroupFetcher
+    from deliverytui.tui.viewer_config import ViewerConfig
+    from tests.conftest import live_kafka_clients
+
+    topic, group = f"late-{unique}", f"late-{unique}"
+    create_topic(bootstrap, topic, 2)
+    commit(bootstrap, group, {(topic, 0): 0, (topic, 1): 0})
+    fetcher = GroupFetcher(ViewerConfig(bootstrap=bootstrap, group=group), group, threading.Event())
+    update = fetcher.fetch()  # a real poll: the positions consumer exists now
+    assert update.snapshot.group_id == group
+    fetcher.close()
+    before = len(live_kafka_clients())
+    assert fetcher.positions_for(update.snapshot) == {}  # the rest of a poll that was running at close()
+    with pytest.raises(UserFacingError):
+        fetcher.record_reader()
+    assert len(live_kafka_clients()) == before

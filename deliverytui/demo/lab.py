@@ -29,7 +29,7 @@ from pathlib import Path
 
 from deliverytui.dedup.url import redact_url
 from deliverytui.demo import processes
-from deliverytui.demo.auditor import OUTPUT_TALLY, forget_ledger, release_lab_clients
+from deliverytui.demo.auditor import OUTPUT_TALLY, forget_ledger
 from deliverytui.demo.classroom import ClassroomPublisher, classroom_file
 from deliverytui.demo.kafka_access import (
     check_lab_access,
@@ -401,15 +401,7 @@ class Lab:
             with contextlib.suppress(Exception):
                 self.producer.stop()
         if self.supervisor is not None:
-            try:
-                self.supervisor.stop_all(self.settings.stop_timeout)
-            finally:
-                with contextlib.suppress(Exception):
-                    self.supervisor.ledger.close()
-                release_lab_clients(
-                    self.supervisor.ledger.url, self.bootstrap, self.settings.kafka_config,
-                    [self.group_of(semantic) for semantic in self.settings.semantics],
-                )
+            self.supervisor.close(self.settings.stop_timeout)
         if self.classroom is not None:
             with contextlib.suppress(OSError):
                 self.classroom.withdraw()

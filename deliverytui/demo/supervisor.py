@@ -1,11 +1,10 @@
 """Starts, kills, crashes, restarts and replays the demo consumers (one OS process each).
 
-Why the supervisor talks to consumers through files rather than pipes: a consumer
-may be SIGKILLed at any moment and restarted by a later supervisor (the TUI can be
-quit and reopened), so everything it needs to know survives in the run dir —
-``<semantic>.crash`` arms a crash, ``<semantic>.status`` is the consumer's last
-report, ``<semantic>.log`` its output — and everything that must be audited is in
-the ledger. Thread-safe: the TUI polls from a worker while the user presses keys.
+Why the supervisor talks to consumers through files rather than pipes: a consumer may be SIGKILLed at any
+moment and restarted by a later supervisor (the TUI can be quit and reopened), so everything it needs to know
+survives in the run dir — ``<semantic>.crash`` arms a crash, ``<semantic>.status`` is the consumer's last report,
+``<semantic>.log`` its output — and everything that must be audited is in the ledger. Thread-safe: the TUI
+polls from a worker while the user presses keys.
 """
 
 from __future__ import annotations
@@ -26,7 +25,7 @@ from typing import IO
 from confluent_kafka.admin import AdminClient
 
 from deliverytui.demo import processes
-from deliverytui.demo.auditor import audit
+from deliverytui.demo.auditor import audit, release_lab_clients
 from deliverytui.demo.consumer import SESSION_TIMEOUT_MS, crash_file, read_status, status_file
 from deliverytui.demo.consumer_launch import URLS_FROM_STDIN, launch_consumer
 from deliverytui.demo.kafka_access import lab_client_config, write_private_config
@@ -358,10 +357,14 @@ class DemoSupervisor:
                 self.stop(semantic, timeout)
             self._stop_extras(timeout)
 
-    def close(self) -> None:
-        """Stop every consumer and release the ledger connection."""
-        self.stop_all()
-        self.ledger.close()
+    def close(self, timeout: float = 15.0) -> None:
+        """Stop every consumer; release the ledger and the Kafka clients the audits keep for these groups."""
+        try:
+            self.stop_all(timeout)
+        finally:
+            with contextlib.suppress(Exception):
+                self.ledger.close()
+            release_lab_clients(self.ledger_url, self.bootstrap, self.kafka_config, [self.group_of(s) for s in self.semantics])
 
     def wait(self, semantic: str, timeout: float) -> int | None:
         """Wait up to ``timeout`` seconds for the process to exit; its exit code, or None if it still runs."""

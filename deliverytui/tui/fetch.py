@@ -104,6 +104,9 @@ class GroupFetcher:
         self._estimates = DeliveryEstimates()
         self._positions: PositionCollector | None = None
         self._positions_retry_at = 0.0
+        #: close() and the poll worker both touch the Kafka clients: one at a time, and none made after close().
+        self._clients_lock = threading.Lock()
+        self._closed = False
         #: Set by the UI thread (a str assignment is atomic); the worker copies that partition's series.
         self.selected_key: str | None = None
         self._record_times: RecordTimestampReader | None = None
@@ -119,11 +122,14 @@ class GroupFetcher:
 
     def record_reader(self) -> RecordTimestampReader:
         """The one assigned, never-committing consumer that reads records of the watched group's partitions."""
-        if self._record_times is None:
-            self._record_times = RecordTimestampReader(
-                self.config.bootstrap, self.config.client_config, group_id=self.group  # Describe on it suffices
-            )
-        return self._record_times
+        with self._clients_lock:
+            if self._closed:
+                raise UserFacingError("the view is closing")
+            if self._record_times is None:
+                self._record_times = RecordTimestampReader(
+                    self.config.bootstrap, self.config.client_config, group_id=self.group  # Describe on it suffices
+                )
+            return self._record_times
 
     @property
     def inspector(self) -> IsolatedGroupInspector:
@@ -219,6 +225,12 @@ class GroupFetcher:
         self._positions_view = None
         if not self._read_positions_enabled:
             return {}
+        with self._clients_lock:  # a poll that outlives close() must not make a consumer nobody closes
+            if self._closed:
+                return {}
+            return self._positions_locked(snapshot)
+
+    def _positions_locked(self, snapshot: GroupSnapshot) -> dict[str, object]:
         now = time.monotonic()
         if self._positions is None:
             if now < self._positions_retry_at:
@@ -248,9 +260,14 @@ class GroupFetcher:
     _positions_view: PositionsView | None = None
 
     def close(self) -> None:
+        """Close every client; a poll still running (a worker thread) makes no new one afterwards."""
+        with self._clients_lock:
+            self._closed = True
+            positions, self._positions = self._positions, None
+            record_times, self._record_times = self._record_times, None
         if self._inspector is not None:
             self._inspector.close()
-        if self._positions is not None:
-            self._positions.close()
-        if self._record_times is not None:
-            self._record_times.close()
+        if positions is not None:
+            positions.close()
+        if record_times is not None:
+            record_times.close()
