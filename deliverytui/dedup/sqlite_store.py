@@ -94,9 +94,9 @@ async def _worker_stopped(conn: aiosqlite.Connection, timeout: float = 5.0) -> N
 async def _wal_mode(conn: aiosqlite.Connection, wait: float) -> None:
     """Switch the file to WAL, retrying for up to ``wait`` seconds while another process holds it.
 
-    Two processes opening a new file together both read it under a shared lock, then both ask for the
-    exclusive lock that the switch needs. SQLite answers one of them "database is locked" at once,
-    without calling the busy handler (waiting could deadlock), so ``busy_timeout`` does not cover it.
+    While another connection holds the write lock (RESERVED) on a file still in rollback mode, as a
+    process creating the schema does, SQLite answers the switch "database is locked" at once, without
+    calling the busy handler, so ``busy_timeout`` does not cover it.
     """
     deadline = time.monotonic() + wait
     while True:

@@ -362,9 +362,10 @@ class DemoSupervisor:
         try:
             self.stop_all(timeout)
         finally:
-            with contextlib.suppress(Exception):
+            with contextlib.suppress(Exception):  # what follows (the lab's leftover check) must still run
                 self.ledger.close()
-            release_lab_clients(self.ledger_url, self.bootstrap, self.kafka_config, [self.group_of(s) for s in self.semantics])
+            with contextlib.suppress(Exception):
+                release_lab_clients(self.ledger_url, self.bootstrap, self.kafka_config, [self.group_of(s) for s in self.semantics])
 
     def wait(self, semantic: str, timeout: float) -> int | None:
         """Wait up to ``timeout`` seconds for the process to exit; its exit code, or None if it still runs."""
